@@ -1,0 +1,1 @@
+"""An empty gunicorn config: passed with ``-c`` so ./gunicorn.conf.py is only read when asked."""

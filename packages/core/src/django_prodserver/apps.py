@@ -1,0 +1,16 @@
+"""Django app config: registers the system checks."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ProdserverConfig(AppConfig):
+    """The ``django_prodserver`` app: commands and checks."""
+
+    name = "django_prodserver"
+    verbose_name = "Production processes"
+    default_auto_field = "django.db.models.AutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the checks)

@@ -1,0 +1,126 @@
+"""Native command-line arguments: normalise upstream ARGS forms and merge without piling up."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class FlagSpec:
+    """What a backend's CLI looks like, enough to tell flags, values and duplicates apart.
+
+    ``aliases`` maps every spelling to one canonical name (``{"-w": "--workers"}``);
+    ``switches`` are flags that take no value; ``negations`` map ``--no-x`` to ``--x``.
+    """
+
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    switches: frozenset[str] = frozenset()
+    negations: Mapping[str, str] = field(default_factory=dict)
+    #: Style used when converting an upstream ARGS dict: ``--key=value`` or ``--key value``.
+    joined: bool = True
+
+    def canonical(self, flag: str) -> str:
+        flag = self.aliases.get(flag, flag)
+        return self.negations.get(flag, flag)
+
+    def takes_value(self, flag: str) -> bool:
+        canon = self.aliases.get(flag, flag)
+        return canon not in self.switches and canon not in self.negations and flag not in self.switches
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One parsed argument: a flag with its tokens, or a positional (``flag`` is None)."""
+
+    flag: str | None
+    tokens: tuple[str, ...]
+
+
+def normalise_args(value: Any, where: str) -> list[str]:
+    """Turn an ``ARGS`` setting (upstream dict, list, or raw string) into an argv list.
+
+    Upstream 2.x/3.x dicts become ``--key=value``; ``None`` marks a bare flag; a list value
+    repeats the flag; a raw string is split like a shell would, without running one.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError as e:
+            raise ConfigError(where, f"cannot split the ARGS string ({e})", "balance the quotes") from None
+    if isinstance(value, Mapping):
+        out: list[str] = []
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ConfigError(where, f"ARGS keys must be strings, found {key!r}", "quote the flag name")
+            flag = key if key.startswith("-") else f"--{key}"
+            if item is None or item is True:
+                out.append(flag)
+            elif item is False:
+                continue
+            elif isinstance(item, (list, tuple)):
+                out.extend(f"{flag}={v}" for v in item)
+            else:
+                out.append(f"{flag}={item}")
+        return out
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ConfigError(
+        where,
+        f"expected a dict, a list of strings or a string, found {type(value).__name__}",
+        'write e.g. {"max-requests": 500} or ["--max-requests", "500"]',
+    )
+
+
+def parse(argv: Sequence[str], spec: FlagSpec) -> list[Arg]:
+    """Split argv into flags (with their values) and positionals."""
+    args: list[Arg] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok.startswith("-") and tok != "-" and not _is_number(tok):
+            if "=" in tok and tok.startswith("--"):
+                flag = tok.split("=", 1)[0]
+                args.append(Arg(spec.canonical(flag), (tok,)))
+            elif spec.takes_value(tok) and i + 1 < len(argv) and not _looks_like_flag(argv[i + 1]):
+                args.append(Arg(spec.canonical(tok), (tok, argv[i + 1])))
+                i += 1
+            else:
+                args.append(Arg(spec.canonical(tok), (tok,)))
+        else:
+            args.append(Arg(None, (tok,)))
+        i += 1
+    return args
+
+
+def merge(base: Sequence[str], *layers: Sequence[str], spec: FlagSpec) -> list[str]:
+    """Apply override layers to ``base``: a flag given in a later layer replaces every
+    earlier occurrence of the same flag (by canonical name) instead of piling up."""
+    result = parse(base, spec)
+    for layer in layers:
+        parsed = parse(layer, spec)
+        given = {a.flag for a in parsed if a.flag is not None}
+        result = [a for a in result if a.flag is None or a.flag not in given] + parsed
+    return flatten(result)
+
+
+def flatten(args: Iterable[Arg]) -> list[str]:
+    return [tok for a in args for tok in a.tokens]
+
+
+def _looks_like_flag(tok: str) -> bool:
+    return tok.startswith("-") and tok != "-" and not _is_number(tok)
+
+
+def _is_number(tok: str) -> bool:
+    try:
+        float(tok)
+    except ValueError:
+        return False
+    return True

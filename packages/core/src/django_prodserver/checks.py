@@ -1,0 +1,45 @@
+"""System checks (``manage.py check``): the same validation that runs before any start."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core import checks
+
+from .conf import ProcessConfig, get_processes_setting, load_process
+from .errors import ConfigError
+
+#: Message texts are constants so tests and docs can refer to them.
+E001 = "PRODUCTION_PROCESSES is missing or not a dict"
+
+
+@checks.register("prodserver")
+def check_production_processes(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Validate every configured process exactly as `prodserver` would before starting it."""
+    from .backends.base import LaunchContext
+    from .loading import load_backend
+
+    messages: list[checks.CheckMessage] = []
+    try:
+        raw = get_processes_setting()
+    except ConfigError as e:
+        from django.conf import settings
+
+        if not hasattr(settings, "PRODUCTION_PROCESSES"):
+            # Not configured at all is not an error for `check`; the command says so when run.
+            return []
+        return [_error(e)]
+    ctx = LaunchContext.from_django()
+    for name, entry in raw.items():
+        try:
+            config: ProcessConfig = load_process(name, entry)
+            backend, _ = load_backend(config)
+        except ConfigError as e:
+            messages.append(_error(e))
+            continue
+        messages.extend(backend.check(ctx))
+    return messages
+
+
+def _error(e: ConfigError) -> checks.Error:
+    return checks.Error(e.message, hint=e.fix or None, id=e.check_id)

@@ -1,0 +1,202 @@
+"""Shared machinery of ``prodserver`` (and its upstream aliases ``server``/``worker``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ..backends.base import Backend, LaunchContext
+from ..conf import ProcessConfig, load_processes
+from ..errors import ConfigError
+from ..loading import load_backend, plan_process
+from ..plan import LaunchPlan
+
+
+class NativeArgsParser(CommandParser):
+    """A CommandParser that keeps everything after ``--`` as native server arguments."""
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        argv = list(sys.argv[1:] if args is None else args)
+        native: list[str] = []
+        if "--" in argv:
+            cut = argv.index("--")
+            argv, native = argv[:cut], argv[cut + 1 :]
+        ns = super().parse_args(argv, namespace)
+        ns.native_args = list(ns.native_args or []) + native
+        return ns
+
+
+def parse_sets(values: Sequence[str], names: Sequence[str]) -> dict[str, dict[str, str]]:
+    """``--set workers=3`` (every selected process) or ``--set web.workers=3`` (one)."""
+    out: dict[str, dict[str, str]] = {n: {} for n in names}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CommandError(f"--set {item!r}: expected option=value, e.g. --set workers=4")
+        target, dot, option = key.rpartition(".")
+        if dot:
+            if target not in out:
+                raise CommandError(
+                    f"--set {item!r}: {target!r} is not one of the processes being started ({', '.join(names)})"
+                )
+            out[target][option] = value
+        else:
+            for name in names:
+                out[name][key] = value
+    return out
+
+
+class ProcessCommand(BaseCommand):
+    """Start configured processes. Subclasses may restrict which backend kinds they accept."""
+
+    help = "Start production processes configured in settings.PRODUCTION_PROCESSES."
+    #: Backend kinds this command starts (None = all).
+    allowed_kinds: frozenset[str] | None = None
+    command_name = "prodserver"
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.__class__ = NativeArgsParser
+        return parser
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("names", nargs="*", metavar="NAME", help="process names (default: 'web')")
+        parser.add_argument("--all", action="store_true", help="start every configured process")
+        parser.add_argument("--list", action="store_true", help="list configured processes and installed backends")
+        parser.add_argument("--dry-run", action="store_true", help="print the resolved plan and exit")
+        parser.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="OPTION=VALUE",
+            help="override a uniform option (NAME.OPTION=VALUE for one process)",
+        )
+        parser.add_argument("--native-arg", action="append", dest="native_args", default=[], help=argparse.SUPPRESS)
+        parser.epilog = "Arguments after -- are passed to the server untouched and win over settings."
+
+    def handle(self, *names: str, **options: Any) -> None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DeprecationWarning)
+            try:
+                processes = load_processes()
+            except ConfigError as e:
+                raise CommandError(e.message) from None
+            if options["list"]:
+                self.list_processes(processes)
+                return
+            selected = self.select(processes, list(names), options["all"])
+            plans = self.make_plans(processes, selected, options)
+        for w in caught:
+            if issubclass(w.category, DeprecationWarning):
+                self.stderr.write(self.style.WARNING(f"DeprecationWarning: {w.message}"))
+        if options["dry_run"]:
+            for _, plan in plans:
+                self.stdout.write(plan.describe())
+            if len(plans) > 1:
+                self.stdout.write(self.describe_supervision([p for _, p in plans]))
+            return
+        self.start(plans, options)
+
+    # -- selection and planning --------------------------------------------------------
+
+    def select(self, processes: dict[str, ProcessConfig], names: list[str], all_: bool) -> list[str]:
+        available = ", ".join(processes) or "(none)"
+        if all_:
+            if names:
+                raise CommandError("give process names or --all, not both")
+            if not processes:
+                raise CommandError("PRODUCTION_PROCESSES is empty: nothing to start")
+            return list(processes)
+        if not names:
+            if "web" in processes:
+                return ["web"]
+            raise CommandError(
+                f"no process name given and none is called 'web'. Configured: {available}. "
+                f"Type: python manage.py {self.command_name} NAME"
+            )
+        for name in names:
+            if name not in processes:
+                raise CommandError(
+                    f"no process named {name!r} in PRODUCTION_PROCESSES. Configured: {available}"
+                )
+        if len(set(names)) != len(names):
+            raise CommandError("a process name is given twice")
+        return names
+
+    def make_plans(
+        self, processes: dict[str, ProcessConfig], names: list[str], options: dict[str, Any]
+    ) -> list[tuple[Backend, LaunchPlan]]:
+        native = tuple(options.get("native_args") or ())
+        if native and len(names) > 1:
+            raise CommandError("native arguments after -- apply to one process: name exactly one")
+        sets = parse_sets(options.get("set") or [], names)
+        pythonpath = (options["pythonpath"],) if options.get("pythonpath") else ()
+        plans = []
+        for name in names:
+            ctx = LaunchContext.from_django(
+                overrides=sets[name],
+                native_args=native,
+                pythonpath=pythonpath,
+                verbosity=options.get("verbosity", 1),
+            )
+            try:
+                backend, plan = plan_process(processes[name], ctx)
+            except ConfigError as e:
+                raise CommandError(e.message) from None
+            if self.allowed_kinds is not None and backend.kind not in self.allowed_kinds:
+                raise CommandError(
+                    f"process {name!r} uses a {backend.kind} backend ({plan.backend}); "
+                    f"start it with: python manage.py prodserver {name}"
+                )
+            plans.append((backend, plan))
+        return plans
+
+    # -- output ------------------------------------------------------------------------
+
+    def list_processes(self, processes: dict[str, ProcessConfig]) -> None:
+        from ..registry import installed_backends
+
+        rows = [("NAME", "KIND", "BACKEND", "DISTRIBUTION", "VERSION")]
+        for name, config in processes.items():
+            try:
+                backend, resolved = load_backend(config)
+                rows.append((name, backend.kind, resolved.name, resolved.distribution, resolved.version))
+            except ConfigError as e:
+                rows.append((name, "?", config.backend, f"error: {e.problem}", ""))
+        self.stdout.write(_table(rows))
+        self.stdout.write("")
+        inst = [("INSTALLED BACKEND", "DISTRIBUTION", "VERSION")]
+        inst += [(b.name, b.distribution, b.version) for b in installed_backends().values()]
+        self.stdout.write(_table(inst))
+
+    def describe_supervision(self, plans: list[LaunchPlan]) -> str:
+        from ..supervision import describe_policy
+
+        return describe_policy(plans)
+
+    # -- starting ----------------------------------------------------------------------
+
+    def start(self, plans: list[tuple[Backend, LaunchPlan]], options: dict[str, Any]) -> None:
+        from .. import runner
+
+        for plan in (p for _, p in plans):
+            for note in plan.notes:
+                self.stderr.write(self.style.WARNING(f"[{plan.process}] note: {note}"))
+        if len(plans) == 1:
+            backend, plan = plans[0]
+            if options.get("verbosity", 1) >= 1:
+                self.stderr.write(f"prodserver: starting {plan.process!r} with {plan.backend}")
+            runner.run(plan, backend)
+        from ..supervision import supervise
+
+        sys.exit(supervise([p for _, p in plans], options))
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)

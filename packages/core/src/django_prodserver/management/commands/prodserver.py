@@ -1,0 +1,9 @@
+"""``python manage.py prodserver [NAME ...]``: start configured production processes."""
+
+from __future__ import annotations
+
+from ..base import ProcessCommand
+
+
+class Command(ProcessCommand):
+    """Start one configured process, or several under the supervisor."""

@@ -1,0 +1,330 @@
+"""Option declarations: one place that drives validation, defaults, --dry-run and docs."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import ConfigError
+
+OptionKind = Literal["int", "float", "str", "bool", "list", "path", "choice"]
+
+#: A default is a value, or a function of the environment (``PORT``, ``WEB_CONCURRENCY``...).
+DefaultFactory = Callable[[Mapping[str, str]], Any]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option a backend accepts: its type, default, doc and native spelling.
+
+    Uniform options are declared once in :data:`WEB_OPTIONS` / :data:`WORKER_OPTIONS` and
+    adopted by a backend with :meth:`declare`, which sets the backend's own default and flag::
+
+        options = (WEB_OPTIONS["workers"].declare(default=4, native="-w N"),)
+    """
+
+    name: str
+    kind: OptionKind
+    doc: str
+    default: Any = None
+    #: Why this default: shown by ``--dry-run`` and in the docs tables.
+    reason: str = ""
+    #: How the server spells it natively (documentation; mapping lives in ``Backend.build_args``).
+    native: str = ""
+    #: Environment variables consulted, in order, before the default (platform conventions).
+    env: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    #: True for options every backend of a kind understands (the product's uniform surface).
+    uniform: bool = False
+
+    def declare(self, **changes: Any) -> Option:
+        """Return this option adopted by a backend, with backend-specific fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def default_for(self, environ: Mapping[str, str]) -> tuple[Any, str]:
+        """Return ``(value, source)`` from the environment conventions or the default."""
+        for var in self.env:
+            raw = environ.get(var)
+            if raw not in (None, ""):
+                return self.coerce_text(raw, f"environment variable {var}"), f"env {var}"
+        default = self.default(environ) if callable(self.default) else self.default
+        return default, "default"
+
+    def coerce_text(self, raw: str, where: str) -> Any:
+        """Convert text from ``--set`` or an environment variable into this option's type."""
+        try:
+            if self.kind == "int":
+                value: Any = int(raw)
+            elif self.kind == "float":
+                value = float(raw)
+            elif self.kind == "bool":
+                low = raw.strip().lower()
+                if low in _TRUE:
+                    value = True
+                elif low in _FALSE:
+                    value = False
+                else:
+                    raise ValueError(raw)
+            elif self.kind == "list":
+                value = [part.strip() for part in raw.split(",") if part.strip()]
+            elif raw.strip().lower() in ("", "none", "null"):
+                value = None
+            else:
+                value = raw
+        except ValueError:
+            raise ConfigError(
+                where,
+                f"expected {self.expected()}, found {raw!r}",
+                f"give {self.name} as {self.example()}",
+            ) from None
+        return self.validate(value, where)
+
+    def validate(self, value: Any, where: str) -> Any:
+        """Check a Python value from settings; return it normalised or raise ConfigError."""
+        if value is None:
+            return None
+        found = f"{value!r} ({type(value).__name__})"
+        kind = self.kind
+        ok: bool
+        if kind == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind == "float":
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            value = float(value) if ok else value
+        elif kind == "bool":
+            ok = isinstance(value, bool)
+        elif kind == "list":
+            if isinstance(value, str):
+                value = [value]
+            ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+            value = list(value) if ok else value
+        elif kind == "path":
+            ok = isinstance(value, (str, os.PathLike))
+            value = os.fspath(value) if ok else value
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            raise ConfigError(where, f"expected {self.expected()}, found {found}", f"write {self.example()}")
+        if self.choices and value not in self.choices:
+            raise ConfigError(
+                where,
+                f"expected one of {', '.join(map(repr, self.choices))}, found {value!r}",
+                f"pick one of {', '.join(map(repr, self.choices))}",
+            )
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if self.minimum is not None and value < self.minimum:
+                raise ConfigError(where, f"must be at least {self.minimum:g}, found {value!r}", "")
+            if self.maximum is not None and value > self.maximum:
+                raise ConfigError(where, f"must be at most {self.maximum:g}, found {value!r}", "")
+        return value
+
+    def expected(self) -> str:
+        return {
+            "int": "an integer",
+            "float": "a number of seconds",
+            "bool": "True or False",
+            "list": "a list of strings",
+            "path": "a file path",
+            "str": "a string",
+            "choice": "one of the listed choices",
+        }[self.kind]
+
+    def example(self) -> str:
+        return {
+            "int": "a number without quotes, e.g. 4",
+            "float": "a number, e.g. 2.5",
+            "bool": "True or False (no quotes)",
+            "list": 'a list, e.g. ["a", "b"]',
+            "path": 'a path string, e.g. "/etc/ssl/cert.pem"',
+            "str": 'a string, e.g. "value"',
+            "choice": repr(self.choices[0]) if self.choices else "a listed choice",
+        }[self.kind]
+
+
+def _cpu_count() -> int:
+    """CPUs this process may run on (affinity and cgroup aware where Python can see it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS/Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def default_web_workers(environ: Mapping[str, str]) -> int:
+    """``2 x CPUs + 1``, capped at 12: gunicorn's advice, bounded for memory in containers."""
+    return min(2 * _cpu_count() + 1, 12)
+
+
+def default_host(environ: Mapping[str, str]) -> str:
+    """All interfaces when the platform sets ``PORT`` (it routes to us), else loopback only."""
+    return "0.0.0.0" if environ.get("PORT") else "127.0.0.1"
+
+
+def _uniform(name: str, kind: OptionKind, doc: str, **kw: Any) -> Option:
+    return Option(name=name, kind=kind, doc=doc, uniform=True, **kw)
+
+
+_LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+#: The uniform web options. A web backend adopts those it can honour; the rest are refused.
+WEB_OPTIONS: Mapping[str, Option] = {
+    o.name: o
+    for o in (
+        _uniform("host", "str", "Interface to bind.", default=default_host, reason="loopback unless PORT is set"),
+        _uniform("port", "int", "TCP port to bind.", default=8000, env=("PORT",), minimum=0, maximum=65535),
+        _uniform("socket", "path", "Unix socket path to bind instead of host:port."),
+        _uniform("workers", "int", "Worker processes.", default=default_web_workers, env=("WEB_CONCURRENCY",), minimum=1),
+        _uniform("threads", "int", "Threads per worker process.", default=1, minimum=1),
+        _uniform("timeout", "int", "Request/worker timeout in seconds (0 disables).", default=30, minimum=0),
+        _uniform(
+            "graceful_timeout",
+            "float",
+            "Seconds in-flight requests get to finish after a stop is requested.",
+            default=25.0,
+            minimum=0,
+            reason="drain_delay + graceful_timeout fit in Kubernetes' 30 s grace period",
+        ),
+        _uniform(
+            "drain_delay",
+            "float",
+            "Seconds to keep accepting after SIGTERM before the graceful stop (a load balancer's "
+            "deregistration window, like a Kubernetes preStop sleep).",
+            default=2.0,
+            minimum=0,
+            reason="load balancers keep sending for a moment after SIGTERM",
+        ),
+        _uniform("keepalive", "int", "Seconds an idle keep-alive connection is kept open.", default=5, minimum=0),
+        _uniform("max_requests", "int", "Recycle a worker after this many requests (0 = never).", default=0, minimum=0),
+        _uniform("max_requests_jitter", "int", "Random extra requests before recycling.", default=0, minimum=0),
+        _uniform("tls_cert", "path", "TLS certificate file (PEM)."),
+        _uniform("tls_key", "path", "TLS private key file (PEM)."),
+        _uniform("http2", "bool", "Serve HTTP/2 (over TLS via ALPN).", default=False),
+        _uniform("websockets", "bool", "Serve websockets (ASGI only).", default=False),
+        _uniform("access_log", "bool", "Write an access log line per request to stdout.", default=True),
+        _uniform(
+            "forwarded_allow_ips",
+            "list",
+            "Proxy addresses whose X-Forwarded-* headers are trusted.",
+        ),
+        _uniform("log_level", "choice", "Server log level.", default="info", choices=_LOG_LEVELS),
+        _uniform("backlog", "int", "Listen queue length.", default=2048, minimum=1),
+        _uniform(
+            "interface",
+            "choice",
+            "Which Django entry point to serve: WSGI_APPLICATION or ASGI_APPLICATION.",
+            default="wsgi",
+            choices=("wsgi", "asgi"),
+        ),
+    )
+}
+
+#: The uniform worker options (celery, django-tasks, django-q2, dramatiq, rq...).
+WORKER_OPTIONS: Mapping[str, Option] = {
+    o.name: o
+    for o in (
+        _uniform("concurrency", "int", "Tasks run at once (processes or threads).", minimum=1),
+        _uniform("queues", "list", "Queues to consume, in priority order."),
+        _uniform("log_level", "choice", "Worker log level.", default="info", choices=_LOG_LEVELS),
+        _uniform("max_tasks", "int", "Recycle a worker process after this many tasks (0 = never).", minimum=0),
+        _uniform("pool", "str", "Execution pool (where the system has several)."),
+        _uniform(
+            "graceful_timeout",
+            "float",
+            "Seconds running tasks get to finish after a stop is requested.",
+            default=25.0,
+            minimum=0,
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An option's final value and where it came from (for ``--dry-run``)."""
+
+    value: Any
+    source: str
+
+
+@dataclass(frozen=True)
+class OptionTable:
+    """The resolved options of one process, in declaration order."""
+
+    values: Mapping[str, Resolved] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name].value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        item = self.values.get(name)
+        return default if item is None else item.value
+
+    def source(self, name: str) -> str:
+        return self.values[name].source
+
+    def explicit(self, name: str) -> bool:
+        """True when the user set it (settings, environment or command line)."""
+        item = self.values.get(name)
+        return item is not None and item.source != "default"
+
+
+def resolve_options(
+    declared: Sequence[Option],
+    catalog: Mapping[str, Option],
+    configured: Mapping[str, Any],
+    overrides: Mapping[str, str],
+    environ: Mapping[str, str],
+    *,
+    where: str,
+    backend: str,
+) -> OptionTable:
+    """Merge defaults < environment < OPTIONS < ``--set`` into an :class:`OptionTable`.
+
+    Unknown names and uniform options the backend cannot honour raise :class:`ConfigError`
+    naming the exact key, so nothing the user wrote is silently dropped.
+    """
+    by_name = {o.name: o for o in declared}
+    for source_name, given in (("OPTIONS", configured), ("--set", overrides)):
+        for key in given:
+            if key in by_name:
+                continue
+            key_where = f"{where}[{key!r}]" if source_name == "OPTIONS" else f"--set {key}"
+            if key in catalog:
+                raise ConfigError(
+                    key_where,
+                    f"backend {backend!r} cannot honour the uniform option {key!r}",
+                    f"remove {key!r}, or pick a backend that supports it "
+                    f"(`python manage.py prodserver --list-options` shows each backend's options)",
+                )
+            raise ConfigError(
+                key_where,
+                f"unknown option {key!r} for backend {backend!r}",
+                _suggest(key, by_name)
+                + f"; native server flags go in 'ARGS'. Known options: {', '.join(sorted(by_name))}",
+            )
+    values: dict[str, Resolved] = {}
+    for opt in declared:
+        if opt.name in overrides:
+            value = opt.coerce_text(overrides[opt.name], f"--set {opt.name}")
+            values[opt.name] = Resolved(value, "command line --set")
+        elif opt.name in configured:
+            value = opt.validate(configured[opt.name], f"{where}[{opt.name!r}]")
+            values[opt.name] = Resolved(value, "settings OPTIONS")
+        else:
+            value, source = opt.default_for(environ)
+            values[opt.name] = Resolved(value, source)
+    return OptionTable(values)
+
+
+def _suggest(key: str, known: Mapping[str, Option]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f"did you mean {close[0]!r}" if close else "check the spelling"

@@ -1,0 +1,107 @@
+"""LaunchPlan: everything that would run, computed without starting anything."""
+
+from __future__ import annotations
+
+import re
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .options import OptionTable
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
+_SECRET_KEY = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIALS)", re.I)
+MASK = "***"
+
+
+def mask(text: str) -> str:
+    """Hide passwords embedded in URLs (``redis://:pw@host`` -> ``redis://:***@host``)."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+
+
+def mask_env(name: str, value: str) -> str:
+    """Mask a whole value when its name says it is a secret, else only URL passwords."""
+    return MASK if _SECRET_KEY.search(name) and value else mask(value)
+
+
+@dataclass(frozen=True)
+class ReadyProbe:
+    """How a supervisor or test knows the process is ready (an HTTP URL or a log line)."""
+
+    http_url: str | None = None
+    log_line: str | None = None
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """The resolved launch of one process: argv, environment, cwd and provenance.
+
+    ``program + args`` is the native-equivalent command line; the runner either execs it
+    or hands ``args`` to the backend's in-process entry (same parser, same meaning).
+    """
+
+    process: str
+    backend: str
+    kind: str
+    program: tuple[str, ...]
+    args: tuple[str, ...]
+    cwd: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    #: Environment variables to remove from the child (e.g. GUNICORN_CMD_ARGS unless asked for).
+    unset_env: tuple[str, ...] = ()
+    options: OptionTable = field(default_factory=OptionTable)
+    #: Native args as layered: ("settings ARGS", [...]), ("command line", [...]).
+    native_layers: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: True when the runner hosts the server in this process (no exec).
+    in_process: bool = False
+    #: What a supervisor sends for a graceful stop, and to whom.
+    stop_signal: int = signal.SIGTERM
+    signal_group: bool = False
+    graceful_timeout: float = 30.0
+    ready: ReadyProbe = field(default_factory=ReadyProbe)
+    #: Human notes: things prodserver does that no native flag shows, and known limits.
+    notes: tuple[str, ...] = ()
+    #: Server-affecting environment variables found in the environment (reported, not hidden).
+    ambient_env: Mapping[str, str] = field(default_factory=dict)
+    distribution: str = ""
+    version: str = ""
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def command(self) -> list[str]:
+        return [*self.program, *self.args]
+
+    def describe(self) -> str:
+        """A masked, human-readable account of the plan (what ``--dry-run`` prints)."""
+        import shlex
+
+        lines = [f"process {self.process!r}: backend {self.backend} ({self.kind})"]
+        if self.distribution:
+            lines[0] += f" from {self.distribution} {self.version}"
+        lines.append(f"  launch: {'in-process (no exec)' if self.in_process else 'exec'}")
+        lines.append(f"  cwd: {self.cwd}")
+        lines.append("  command: " + " ".join(shlex.quote(mask(a)) for a in self.command))
+        if self.options.values:
+            lines.append("  options:")
+            for name, item in self.options.values.items():
+                lines.append(f"    {name} = {mask(repr(item.value))}  [{item.source}]")
+        for source, layer in self.native_layers:
+            if layer:
+                lines.append(f"  native args from {source}: " + " ".join(shlex.quote(mask(a)) for a in layer))
+        if self.env:
+            lines.append("  environment:")
+            for key, value in sorted(self.env.items()):
+                lines.append(f"    {key}={mask_env(key, value)}")
+        if self.unset_env:
+            lines.append("  removed from environment: " + ", ".join(self.unset_env))
+        if self.ambient_env:
+            lines.append("  server settings found in the environment (they apply):")
+            for key, value in sorted(self.ambient_env.items()):
+                lines.append(f"    {key}={mask_env(key, value)}")
+        sig = signal.Signals(self.stop_signal).name
+        whom = "process group" if self.signal_group else "main process only"
+        lines.append(f"  stop: {sig} to the {whom}, graceful timeout {self.graceful_timeout:g}s")
+        for note in self.notes:
+            lines.append(f"  note: {note}")
+        return "\n".join(lines)

@@ -1,0 +1,149 @@
+"""Find backend classes: entry-point names, dotted paths, and upstream's legacy paths."""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from dataclasses import dataclass
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+from .errors import BackendNotFound, ConfigError
+from .legacy import KNOWN_EXTRAS, LEGACY_BACKENDS, LegacyAlias
+
+if TYPE_CHECKING:
+    from .backends.base import Backend
+
+ENTRY_POINT_GROUP = "django_prodserver.backends"
+
+
+@dataclass(frozen=True)
+class InstalledBackend:
+    """One entry point of the group, with the distribution that provides it."""
+
+    name: str
+    value: str
+    distribution: str
+    version: str
+
+    def load(self) -> type[Backend]:
+        module_name, _, attr = self.value.partition(":")
+        module = importlib.import_module(module_name)
+        obj: Any = module
+        for part in attr.split(".") if attr else ():
+            obj = getattr(obj, part)
+        return obj  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class ResolvedBackend:
+    """What a ``BACKEND`` string resolved to."""
+
+    cls: type[Backend]
+    name: str
+    distribution: str
+    version: str
+    legacy: LegacyAlias | None = None
+
+
+def installed_backends() -> dict[str, InstalledBackend]:
+    """Every backend registered in the entry-point group, by name.
+
+    Two different distributions claiming one name is an error naming both, never a coin toss.
+    """
+    found: dict[str, InstalledBackend] = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(ep, "dist", None)
+        dist_name = dist.metadata["Name"] if dist is not None else "?"
+        version = dist.version if dist is not None else "?"
+        item = InstalledBackend(ep.name, ep.value, dist_name, version)
+        prior = found.get(ep.name)
+        if prior is not None and (prior.distribution, prior.value) != (item.distribution, item.value):
+            raise ConfigError(
+                f"entry point {ep.name!r} in group {ENTRY_POINT_GROUP!r}",
+                f"claimed by two distributions: {prior.distribution} ({prior.value}) "
+                f"and {item.distribution} ({item.value})",
+                f"uninstall one of them (pip uninstall {item.distribution})",
+                check_id="prodserver.E004",
+            )
+        found[ep.name] = item
+    return dict(sorted(found.items()))
+
+
+def _install_hint(name: str) -> str:
+    extra = KNOWN_EXTRAS.get(name)
+    if extra:
+        return f'pip install "django-prodserver[{extra}]"'
+    return f"install the package that provides the backend {name!r}"
+
+
+def _not_found(where: str, name: str, problem: str) -> BackendNotFound:
+    installed = installed_backends()
+    listing = ", ".join(installed) if installed else "none"
+    return BackendNotFound(where, f"{problem}; installed backends: {listing}", _install_hint(name))
+
+
+def resolve_backend(spec: str, where: str = "BACKEND") -> ResolvedBackend:
+    """Resolve ``spec`` to a backend class, with errors that say what to install or type."""
+    from .backends.base import Backend
+
+    legacy = LEGACY_BACKENDS.get(spec)
+    if legacy is not None:
+        warnings.warn(
+            f"{where} = {spec!r} is an upstream django-prodserver 3.x path; write "
+            f"{legacy.spelling()} instead (it keeps working for now).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        resolved = resolve_backend(legacy.entry_point, where)
+        return ResolvedBackend(resolved.cls, resolved.name, resolved.distribution, resolved.version, legacy)
+
+    if "." not in spec:
+        item = installed_backends().get(spec)
+        if item is None:
+            raise _not_found(where, spec, f"no backend named {spec!r} is installed")
+        try:
+            cls = item.load()
+        except ImportError as e:
+            raise BackendNotFound(
+                where,
+                f"backend {spec!r} from {item.distribution} failed to import: {e}",
+                f'pip install --force-reinstall "{item.distribution}"',
+            ) from e
+        _require_backend(cls, where, spec, Backend)
+        return ResolvedBackend(cls, spec, item.distribution, item.version)
+
+    module_name, _, attr = spec.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        # Re-raise real import errors inside the module; only a missing module is "not found".
+        if e.name is None or not module_name.startswith(e.name):
+            raise
+        raise _not_found(where, spec, f"cannot import {module_name!r} (no module {e.name!r})") from None
+    try:
+        cls = getattr(module, attr)
+    except AttributeError:
+        raise BackendNotFound(where, f"module {module_name!r} has no attribute {attr!r}", "check the class name") from None
+    _require_backend(cls, where, spec, Backend)
+    dist, version = _distribution_of(module_name)
+    return ResolvedBackend(cls, getattr(cls, "name", "") or spec, dist, version)
+
+
+def _require_backend(cls: Any, where: str, spec: str, base: type) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise BackendNotFound(
+            where,
+            f"{spec!r} is not a django_prodserver.backends.base.Backend subclass",
+            "point BACKEND at a backend class (see docs/writing-a-backend.md)",
+        )
+
+
+def _distribution_of(module_name: str) -> tuple[str, str]:
+    top = module_name.split(".")[0]
+    for dist_name in metadata.packages_distributions().get(top, []):
+        try:
+            return dist_name, metadata.version(dist_name)
+        except metadata.PackageNotFoundError:  # pragma: no cover
+            continue
+    return "(not installed; on sys.path)", ""

@@ -1,0 +1,46 @@
+"""Start one planned process: exec the native CLI, or let the backend host it in-process."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import NoReturn
+
+from .backends.base import Backend
+from .plan import LaunchPlan
+
+
+def child_environ(plan: LaunchPlan, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment the process gets: ours, minus what the plan removes, plus its own."""
+    env = dict(os.environ if base is None else base)
+    for key in plan.unset_env:
+        env.pop(key, None)
+    env.update(plan.env)
+    return env
+
+
+def apply_environ(plan: LaunchPlan) -> None:
+    """Make this process' environment and cwd the plan's (for in-process launches)."""
+    for key in plan.unset_env:
+        os.environ.pop(key, None)
+    os.environ.update(plan.env)
+    os.chdir(plan.cwd)
+    if plan.cwd not in sys.path:
+        sys.path.insert(0, plan.cwd)
+
+
+def exec_plan(plan: LaunchPlan) -> NoReturn:
+    """Replace this process with the native command: the server keeps our PID and TTY."""
+    env = child_environ(plan)
+    os.chdir(plan.cwd)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvpe(plan.command[0], plan.command, env)
+
+
+def run(plan: LaunchPlan, backend: Backend) -> NoReturn:
+    """Run a single process in the foreground; never returns."""
+    if plan.in_process:
+        apply_environ(plan)
+        backend.run_in_process(plan)
+    exec_plan(plan)

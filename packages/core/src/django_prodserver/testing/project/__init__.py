@@ -1,0 +1,1 @@
+"""A tiny Django project shipped with the contract suite, so a third party needs no project."""
