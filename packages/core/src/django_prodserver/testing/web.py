@@ -1,0 +1,113 @@
+"""Live contract layer for web backends: a real server from the test project, real HTTP."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from .load import shutdown_under_load
+from .processes import (
+    RunningProcess,
+    children_of,
+    free_port,
+    http_get,
+    project_environ,
+    prodserver_argv,
+    start,
+    wait_http,
+)
+from .static import BackendContract
+
+ServerFactory = Any  # Callable[..., tuple[RunningProcess, int]]
+
+
+class WebServerContract(BackendContract):
+    """The static contract plus live HTTP tests, selected by ``capabilities``."""
+
+    #: Extra settings for the test project (JSON-serialisable), e.g. INSTALLED_APPS additions.
+    project_settings: ClassVar[Mapping[str, Any]] = {}
+    #: Seconds a server may take to answer its first request.
+    startup_timeout: ClassVar[float] = 60.0
+    #: Worker processes to ask for in the workers test.
+    workers_to_ask: ClassVar[int] = 2
+
+    def count_workers(self, pid: int) -> int:
+        """Worker processes of a server whose main PID is ``pid`` (override if it forks helpers)."""
+        return len(children_of(pid))
+
+    @pytest.fixture
+    def start_server(self, tmp_path: Path) -> Iterator[ServerFactory]:
+        """Start ``prodserver web`` with given OPTIONS on a free port; stopped by PID after."""
+        started: list[RunningProcess] = []
+
+        def factory(options: Mapping[str, Any] | None = None, *, extra_env: Mapping[str, str] | None = None,
+                    wait: bool = True, **entry: Any) -> tuple[RunningProcess, int]:
+            port = free_port()
+            opts = {**self.example_options, **(options or {}), "host": "127.0.0.1", "port": port}
+            process: dict[str, Any] = {"BACKEND": self.entry_point_name, "OPTIONS": opts}
+            if self.example_app:
+                process["APP"] = self.example_app
+            process.update(entry)
+            env = project_environ({"web": process}, tmp_path, settings=self.project_settings, extra=extra_env)
+            proc = start(prodserver_argv("web"), env, tmp_path, tmp_path / f"server-{len(started)}.log")
+            started.append(proc)
+            if wait:
+                wait_http(proc, port, timeout=self.startup_timeout)
+            return proc, port
+
+        yield factory
+        for proc in started:
+            proc.stop(timeout=5)
+
+    def test_serves_http_200(self, start_server: ServerFactory) -> None:
+        """The real server starts from the test project and answers a real request with 200.
+        Fix: check the plan's command with ``prodserver --dry-run``."""
+        proc, port = start_server()
+        resp = http_get(port, "/")
+        assert resp.status == 200 and resp.json()["ok"] is True
+
+    def test_serves_database_view(self, start_server: ServerFactory) -> None:
+        """A view that queries the database answers 200 (DB works after the server forks).
+        Fix: close DB connections before forking workers."""
+        proc, port = start_server()
+        assert http_get(port, "/db/").status == 200
+
+    def test_honours_port(self, start_server: ServerFactory) -> None:
+        """The server listens on exactly the configured port and host.
+        Fix: map the uniform ``port``/``host`` options to the native bind flags."""
+        proc, port = start_server()
+        assert wait_http(proc, port).status == 200
+
+    def test_honours_workers(self, start_server: ServerFactory) -> None:
+        """``workers: N`` gives N worker processes.
+        Fix: map the uniform ``workers`` option; override ``count_workers`` if helpers fork."""
+        if "workers" not in self.backend_class.capabilities:
+            pytest.skip("backend has no worker processes")
+        n = self.workers_to_ask
+        proc, port = start_server({"workers": n})
+        deadline = time.monotonic() + 15
+        while self.count_workers(proc.pid) != n and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert self.count_workers(proc.pid) == n, proc.output()[-2000:]
+
+    def test_graceful_shutdown_under_load(self, start_server: ServerFactory) -> None:
+        """SIGTERM while clients keep sending for 1 s more (slow requests among them): every
+        request gets a complete response and the process exits 0 within drain + graceful timeout.
+        Fix: keep serving for ``drain_delay`` after SIGTERM, then stop gracefully."""
+        options = {"graceful_timeout": 10.0}
+        if "workers" in self.backend_class.capabilities:
+            options["workers"] = 2
+        proc, port = start_server(options)
+        for _ in range(4):  # warm every worker
+            http_get(port, "/")
+        result = shutdown_under_load(port, lambda: proc.signal(signal.SIGTERM))
+        budget = 2.0 + 10.0 + 5.0  # default drain_delay + graceful_timeout + process exit margin
+        code = proc.wait(budget)
+        assert result.failures == [], f"{len(result.failures)} of {result.total} failed: {result.failures[:5]}"
+        assert result.sent_after_signal > 0, "no request was sent after SIGTERM: the test proved nothing"
+        assert code == 0, f"exit code {code}\n{proc.output()[-3000:]}"

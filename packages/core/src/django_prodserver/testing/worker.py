@@ -1,0 +1,125 @@
+"""Live contract layer for task workers: a real worker, a real broker, a real task."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from .processes import RunningProcess, project_environ, prodserver_argv, start, wait_for_output
+from .static import BackendContract
+
+WorkerFactory = Any  # Callable[..., RunningProcess]
+
+
+class WorkerContract(BackendContract):
+    """Static contract plus live task tests. Subclasses say how to enqueue ``touch``.
+
+    ``enqueue_code(token, seconds)`` returns Python source run in a subprocess with the test
+    project's settings (Django already set up) that enqueues
+    ``django_prodserver.testing.project.tasks.touch(token, seconds)`` through the real broker.
+    """
+
+    #: Extra settings for the test project (broker URLs, INSTALLED_APPS additions...).
+    project_settings: ClassVar[Mapping[str, Any]] = {}
+    #: Extra environment for worker and enqueuer (e.g. PYTHONPATH to a tasks module).
+    project_env: ClassVar[Mapping[str, str]] = {}
+    #: A log line that means the worker is consuming.
+    ready_text: ClassVar[str] = ""
+    #: Seconds the worker may take to become ready / run a quick task.
+    startup_timeout: ClassVar[float] = 60.0
+    task_timeout: ClassVar[float] = 60.0
+    #: Exit codes that count as a clean stop after SIGTERM.
+    clean_exit_codes: ClassVar[frozenset[int]] = frozenset({0})
+    #: Management commands to run before the worker starts (e.g. ``("migrate", "--noinput")``).
+    setup_commands: ClassVar[tuple[tuple[str, ...], ...]] = ()
+
+    def enqueue_code(self, token: str, seconds: float) -> str:
+        raise NotImplementedError("say how to enqueue touch(token, seconds) through the real broker")
+
+    def broker_available(self) -> str | None:
+        """None when the broker is reachable, else the reason to skip (name the env URL)."""
+        return None
+
+    # -- fixtures ----------------------------------------------------------------------
+
+    @pytest.fixture
+    def worker_env(self, tmp_path: Path) -> dict[str, str]:
+        reason = self.broker_available()
+        if reason:
+            pytest.skip(reason)
+        process: dict[str, Any] = {"BACKEND": self.entry_point_name, "OPTIONS": dict(self.example_options)}
+        if self.example_app:
+            process["APP"] = self.example_app
+        env = project_environ({"worker": process}, tmp_path, settings=self.project_settings, extra=self.project_env)
+        for command in self.setup_commands:
+            subprocess.run(
+                [sys.executable, "-m", "django", *command],
+                env=env, cwd=tmp_path, check=True, timeout=120, capture_output=True,
+            )
+        return env
+
+    @pytest.fixture
+    def start_worker(self, tmp_path: Path, worker_env: dict[str, str]) -> Iterator[WorkerFactory]:
+        started: list[RunningProcess] = []
+
+        def factory() -> RunningProcess:
+            proc = start(prodserver_argv("worker"), worker_env, tmp_path, tmp_path / f"worker-{len(started)}.log")
+            started.append(proc)
+            if self.ready_text:
+                wait_for_output(proc, self.ready_text, timeout=self.startup_timeout)
+            return proc
+
+        yield factory
+        for proc in started:
+            proc.stop(timeout=10)
+
+    def enqueue(self, env: Mapping[str, str], cwd: Path, token: str, seconds: float) -> None:
+        code = "import django; django.setup()\n" + self.enqueue_code(token, seconds)
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=60,
+            check=False,
+        )
+        assert out.returncode == 0, f"enqueue failed:\n{out.stdout}\n{out.stderr}"
+
+    @staticmethod
+    def wait_file(path: Path, proc: RunningProcess, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if path.exists():
+                return
+            if proc.popen.poll() is not None:
+                raise AssertionError(f"worker exited with {proc.popen.returncode}:\n{proc.output()[-4000:]}")
+            time.sleep(0.1)
+        raise AssertionError(f"{path.name} not written within {timeout}s:\n{proc.output()[-4000:]}")
+
+    # -- the contract ------------------------------------------------------------------
+
+    def test_runs_a_real_task(self, start_worker: WorkerFactory, worker_env: dict[str, str], tmp_path: Path) -> None:
+        """A task enqueued through the real broker runs in the worker started by prodserver.
+        Fix: check the worker's queues and that the broker settings reach it."""
+        proc = start_worker()
+        token = uuid.uuid4().hex
+        self.enqueue(worker_env, tmp_path, token, 0.0)
+        self.wait_file(tmp_path / f"done-{token}", proc, self.task_timeout)
+
+    def test_sigterm_lets_the_running_task_finish(
+        self, start_worker: WorkerFactory, worker_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """SIGTERM while a task runs: the task finishes and the worker exits cleanly in time.
+        Fix: send the stop signal to the main process only; never to the pool children."""
+        proc = start_worker()
+        token = uuid.uuid4().hex
+        self.enqueue(worker_env, tmp_path, token, 3.0)
+        self.wait_file(tmp_path / f"started-{token}", proc, self.task_timeout)
+        proc.signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        assert (tmp_path / f"done-{token}").exists(), f"task was cut:\n{proc.output()[-3000:]}"
+        assert code in self.clean_exit_codes, f"exit {code}:\n{proc.output()[-3000:]}"
