@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Bootstrap and run the monorepo with nothing but Python 3.10+ (stdlib only).
+
+    python3 dev.py example      # run the example project under prodserver (web + worker)
+    python3 dev.py test         # lint, type-check and run every test
+
+Creates ./.venv (or --venv DIR), installs uv into it, then every package under packages/
+in editable mode with all its extras. Re-installs only when a pyproject.toml changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+PACKAGES = ROOT / "packages"
+TEST_DEPS = [
+    "pytest>=8",
+    "pytest-django>=4.9",
+    "pytest-timeout>=2.3",
+    "httpx[http2]>=0.27",
+    "websockets>=13",
+    "cryptography>=42",
+    "ruff>=0.6",
+    "mypy>=1.11",
+    "django-stubs>=5",
+    "build>=1.2",
+    "hatchling>=1.21",
+]
+
+
+def run(argv: list[str], **kw: object) -> None:
+    print("+", " ".join(argv), flush=True)
+    subprocess.run(argv, check=True, **kw)  # type: ignore[call-overload]
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def extras_of(pyproject: Path) -> list[str]:
+    """Names under [project.optional-dependencies] (tomllib is 3.11+, so parse the few lines)."""
+    text = pyproject.read_text()
+    match = re.search(r"^\[project\.optional-dependencies\]\n(.*?)(?=^\[|\Z)", text, re.M | re.S)
+    if not match:
+        return []
+    return re.findall(r"^([A-Za-z0-9_.-]+)\s*=", match.group(1), re.M)
+
+
+def package_dirs() -> list[Path]:
+    # Core first, the meta package last: what depends on what.
+    dirs = sorted(p for p in PACKAGES.iterdir() if (p / "pyproject.toml").exists())
+    return sorted(dirs, key=lambda p: (p.name != "core", p.name == "prodserver", p.name))
+
+
+def ensure_env(venv: Path, django: str | None, only_core: bool) -> Path:
+    """Create the virtualenv and install the workspace into it when anything changed."""
+    if sys.version_info < (3, 10):
+        sys.exit("django-prodserver needs Python 3.10 or newer; run this script with python3.10+")
+    py = venv_python(venv)
+    if not py.exists():
+        run([sys.executable, "-m", "venv", str(venv)])
+    dirs = [PACKAGES / "core"] if only_core else package_dirs()
+    stamp_src = "".join((d / "pyproject.toml").read_text() for d in dirs) + repr(TEST_DEPS) + str(django)
+    digest = hashlib.sha256(stamp_src.encode()).hexdigest()
+    stamp = venv / ".dev-stamp"
+    if stamp.exists() and stamp.read_text() == digest:
+        return py
+    run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "uv"])
+    uv = [str(py), "-m", "uv", "pip", "install", "--python", str(py)]
+    reqs: list[str] = []
+    for d in dirs:
+        extras = [e for e in extras_of(d / "pyproject.toml")]
+        spec = f"{d}[{','.join(extras)}]" if extras else str(d)
+        reqs += ["-e", spec]
+    if django:
+        reqs.append(f"Django~={django}.0")
+    run([*uv, *reqs, *TEST_DEPS])
+    stamp.write_text(digest)
+    return py
+
+
+def cmd_example(args: argparse.Namespace) -> int:
+    py = ensure_env(args.venv, None, only_core=False)
+    example = ROOT / "example"
+    manage = [str(py), str(example / "manage.py")]
+    run([*manage, "migrate", "--noinput"], cwd=example)
+    names = args.names or ["--all"]
+    print(f"\nStarting the example under prodserver: {' '.join(names)}  (Ctrl-C stops it)\n", flush=True)
+    os.chdir(example)
+    os.execv(str(py), [str(py), "manage.py", "prodserver", *names])
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    py = ensure_env(args.venv, args.django, only_core=args.core_only)
+    env = dict(os.environ)
+    if not args.skip_lint:
+        run([str(py), "-m", "ruff", "check", "."], cwd=ROOT)
+        run([str(py), "-m", "ruff", "format", "--check", "."], cwd=ROOT)
+        srcs = [str(d / "src") for d in package_dirs() if (d / "src").exists()]
+        if args.core_only:
+            srcs = [str(PACKAGES / "core" / "src")]
+        env_mypy = dict(env, MYPYPATH=os.pathsep.join(srcs))
+        for src in srcs:
+            run([str(py), "-m", "mypy", src], cwd=ROOT, env=env_mypy)
+    paths = [str(PACKAGES / "core")] if args.core_only else ["packages", "tests"]
+    argv = [str(py), "-m", "pytest", *paths, *args.pytest_args]
+    print("+", " ".join(argv), flush=True)
+    return subprocess.run(argv, cwd=ROOT, env=env, check=False).returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--venv", type=Path, default=ROOT / ".venv", help="virtualenv to create/use")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ex = sub.add_parser("example", help="run the example project under prodserver")
+    ex.add_argument("names", nargs="*", help="process names (default: all)")
+    ex.set_defaults(func=cmd_example)
+    te = sub.add_parser("test", help="lint, type-check and run every test")
+    te.add_argument("--django", help="pin Django, e.g. 4.2 (uses its own venv with --venv)")
+    te.add_argument("--core-only", action="store_true", help="only the core package (for version matrices)")
+    te.add_argument("--skip-lint", action="store_true")
+    te.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments after --")
+    te.set_defaults(func=cmd_test)
+    args = parser.parse_args()
+    if getattr(args, "pytest_args", None) and args.pytest_args[0] == "--":
+        args.pytest_args = args.pytest_args[1:]
+    if shutil.which("git") is None:
+        print("note: git not found; that is fine for running, not for contributing", file=sys.stderr)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
