@@ -76,10 +76,16 @@ class ProcessCommand(BaseCommand):
             metavar="OPTION=VALUE",
             help="override a uniform option (NAME.OPTION=VALUE for one process)",
         )
+        parser.add_argument(
+            "--no-prefix",
+            action="store_true",
+            help="with several processes, do not prefix each output line with the process name",
+        )
         parser.add_argument("--native-arg", action="append", dest="native_args", default=[], help=argparse.SUPPRESS)
         parser.epilog = "Arguments after -- are passed to the server untouched and win over settings."
 
-    def handle(self, *names: str, **options: Any) -> None:
+    def handle(self, *args: str, **options: Any) -> None:
+        names = [*args, *(options.get("names") or [])]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DeprecationWarning)
             try:
@@ -89,7 +95,7 @@ class ProcessCommand(BaseCommand):
             if options["list"]:
                 self.list_processes(processes)
                 return
-            selected = self.select(processes, list(names), options["all"])
+            selected = self.select(processes, names, options["all"])
             plans = self.make_plans(processes, selected, options)
         for w in caught:
             if issubclass(w.category, DeprecationWarning):

@@ -1,0 +1,110 @@
+"""Backend resolution: entry points, dotted paths, legacy paths, and errors that say what to do."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from django_prodserver.errors import BackendNotFound, ConfigError
+from django_prodserver.registry import installed_backends, resolve_backend
+
+
+def make_distribution(root: Path, name: str, entry_points: str, module: str | None = None, code: str = "") -> None:
+    """A real installed-distribution layout (dist-info with entry_points.txt) on sys.path."""
+    info = root / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
+    if module:
+        (root / f"{module}.py").write_text(textwrap.dedent(code))
+
+
+@pytest.fixture
+def site(tmp_path: Path):
+    sys.path.insert(0, str(tmp_path))
+    yield tmp_path
+    sys.path.remove(str(tmp_path))
+    for mod in [m for m in sys.modules if m.startswith("thirdparty_")]:
+        del sys.modules[mod]
+
+
+def test_entry_point_name_resolves_with_its_distribution() -> None:
+    resolved = resolve_backend("gunicorn")
+    assert resolved.cls.__name__ == "GunicornBackend"
+    assert resolved.distribution == "django-prodserver-gunicorn"
+
+
+def test_unknown_backend_lists_installed_and_the_pip_line() -> None:
+    with pytest.raises(BackendNotFound) as info:
+        resolve_backend("hypercorn-nope", "PRODUCTION_PROCESSES['web']['BACKEND']")
+    msg = str(info.value)
+    assert "PRODUCTION_PROCESSES['web']['BACKEND']" in msg and "gunicorn" in msg
+
+
+def test_known_but_uninstalled_backend_names_the_extra(site: Path) -> None:
+    if "flower" in installed_backends():
+        pytest.skip("flower is installed in this environment")
+    with pytest.raises(BackendNotFound) as info:
+        resolve_backend("flower")
+    assert 'pip install "django-prodserver[flower]"' in str(info.value)
+
+
+def test_third_party_entry_point_plugs_in(site: Path) -> None:
+    make_distribution(
+        site,
+        "thirdparty-server",
+        "[django_prodserver.backends]\nthirdparty = thirdparty_server:Server\n",
+        "thirdparty_server",
+        "from django_prodserver.backends.base import WebBackend\nclass Server(WebBackend):\n    name = 'thirdparty'\n",
+    )
+    resolved = resolve_backend("thirdparty")
+    assert resolved.cls.__name__ == "Server" and resolved.distribution == "thirdparty-server"
+
+
+def test_two_distributions_claiming_one_name_is_an_error(site: Path) -> None:
+    make_distribution(site / "a", "thirdparty-a", "[django_prodserver.backends]\ndup = thirdparty_a:X\n")
+    make_distribution(site / "b", "thirdparty-b", "[django_prodserver.backends]\ndup = thirdparty_b:X\n")
+    sys.path[1:1] = [str(site / "a"), str(site / "b")]
+    try:
+        with pytest.raises(ConfigError) as info:
+            installed_backends()
+        assert "thirdparty-a" in str(info.value) and "thirdparty-b" in str(info.value)
+    finally:
+        sys.path.remove(str(site / "a"))
+        sys.path.remove(str(site / "b"))
+
+
+def test_dotted_path_to_a_backend_class() -> None:
+    assert resolve_backend("django_prodserver_gunicorn.backend.GunicornBackend").cls.name == "gunicorn"
+
+
+def test_dotted_path_missing_module_is_not_found() -> None:
+    with pytest.raises(BackendNotFound, match="no module 'nosuchpkg'"):
+        resolve_backend("nosuchpkg.backend.Server")
+
+
+def test_real_import_errors_inside_a_module_are_not_hidden(site: Path) -> None:
+    (site / "thirdparty_broken.py").write_text("import thirdparty_missing_dependency\n")
+    with pytest.raises(ModuleNotFoundError, match="thirdparty_missing_dependency"):
+        resolve_backend("thirdparty_broken.Server")
+
+
+def test_non_backend_class_is_refused() -> None:
+    with pytest.raises(BackendNotFound, match="not a django_prodserver"):
+        resolve_backend("collections.OrderedDict")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "django_prodserver.backends.servers.gunicorn.GunicornServer",
+        "django_prodserver.backends.gunicorn.GunicornServer",
+    ],
+)
+def test_upstream_paths_warn_with_the_new_spelling(path: str) -> None:
+    with pytest.warns(DeprecationWarning, match='"BACKEND": "gunicorn"'):
+        resolved = resolve_backend(path)
+    assert resolved.name == "gunicorn" and resolved.legacy is not None
