@@ -120,6 +120,9 @@ def load_process(name: str, entry: Any) -> ProcessConfig:
                 "quote the value",
             )
     args = normalise_args(entry.get("ARGS"), where(name, "ARGS"))
+    from .supervisor.policy import validate_keys
+
+    validate_keys(name, entry)  # RESTART / ONESHOT shapes (docs/several-processes.md)
     return ProcessConfig(
         name=name,
         backend=backend,

@@ -1,23 +1,141 @@
-"""Running several processes at once (the supervisor lives in its own module, issue 5)."""
+"""Running several processes at once: plans and settings become supervised children.
+
+``supervise`` and ``describe_policy`` are what the ``prodserver`` command calls; the machinery
+lives in :mod:`django_prodserver.supervisor` (loop, children, output, signals, policy)."""
 
 from __future__ import annotations
 
+import os
+import shlex
+import signal
+import sys
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.management.base import CommandError
 
-from .plan import LaunchPlan
+from .errors import ConfigError
+from .plan import LaunchPlan, mask
+from .runner import child_environ
+from .supervisor import ChildSpec, Policy, Supervisor, parse_policy
+from .supervisor.signals import FORWARD
 
 
-def describe_policy(plans: list[LaunchPlan]) -> str:
+def policies(plans: list[LaunchPlan], entries: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Policy]:
+    """Each process' RESTART/ONESHOT policy from its settings entry (ConfigError if wrong)."""
+    if entries is None:
+        from .conf import get_processes_setting
+
+        entries = get_processes_setting()
+    return {p.process: parse_policy(p.process, entries.get(p.process) or {}, p.kind) for p in plans}
+
+
+def _sets_for(name: str, sets: list[str]) -> list[str]:
+    """The ``--set`` items that apply to ``name``, spelled for a command that starts only it."""
+    out: list[str] = []
+    for item in sets:
+        key, _, value = item.partition("=")
+        target, dot, option = key.rpartition(".")
+        if not dot:
+            out.append(item)
+        elif target == name:
+            out.append(f"{option}={value}")
+    return out
+
+
+def child_argv(plan: LaunchPlan, options: Mapping[str, Any]) -> list[str]:
+    """What the supervisor runs for one plan.
+
+    An in-process plan (gunicorn) is not hosted inside the supervisor: the child re-runs
+    ``python -m django prodserver NAME`` so it does its own in-process launch, drain included."""
+    if not plan.in_process:
+        return plan.command
+    argv = [sys.executable, "-m", "django", "prodserver", plan.process, "--skip-checks"]
+    argv += ["--verbosity", str(options.get("verbosity", 1))]
+    for flag in ("no_color", "force_color", "traceback"):
+        if options.get(flag):
+            argv.append("--" + flag.replace("_", "-"))
+    for item in _sets_for(plan.process, list(options.get("set") or [])):
+        argv += ["--set", item]
+    return argv
+
+
+def child_env(plan: LaunchPlan, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The child's environment. An in-process re-run gets ours (so it plans exactly as we did)
+    plus what it needs to start: settings module, import path, unbuffered output."""
+    environ = dict(os.environ if base is None else base)
+    if not plan.in_process:
+        return child_environ(plan, environ)
+    for key in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH"):
+        if plan.env.get(key):
+            environ[key] = plan.env[key]
+    environ["PYTHONUNBUFFERED"] = "1"
+    return environ
+
+
+def child_specs(plans: list[LaunchPlan], options: Mapping[str, Any], policy: Mapping[str, Policy]) -> list[ChildSpec]:
+    return [
+        ChildSpec(
+            name=p.process,
+            argv=child_argv(p, options),
+            env=child_env(p),
+            cwd=p.cwd,
+            stop_signal=p.stop_signal,
+            signal_group=p.signal_group,
+            graceful_timeout=p.graceful_timeout,
+            policy=policy[p.process],
+        )
+        for p in plans
+    ]
+
+
+def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None = None) -> str:
     """The supervisor policy that --dry-run prints for several processes."""
-    return "supervisor: not available yet; start one process per command"
+    options = options or {}
+    try:
+        policy = policies(plans)
+    except ConfigError as e:
+        raise CommandError(e.message) from None
+    oneshots = [p.process for p in plans if policy[p.process].oneshot]
+    services = [p.process for p in plans if not policy[p.process].oneshot]
+    lines = [f"supervisor: {len(plans)} processes as children of this one, in the foreground"]
+    order = "start together: " + ", ".join(services) if services else "nothing long-running"
+    if oneshots:
+        order = "run once, in order, each must exit 0: " + ", ".join(oneshots) + "; then " + order
+    lines.append(f"  order: {order}")
+    for plan in plans:
+        lines.append(f"  process {plan.process!r}: {policy[plan.process].describe()}")
+        if plan.in_process:
+            lines.append("    runs as: " + " ".join(shlex.quote(mask(a)) for a in child_argv(plan, options)))
+        whom = "its process group" if plan.signal_group else "its main process only"
+        lines.append(
+            f"    stop: {signal.Signals(plan.stop_signal).name} to {whom}; "
+            f"SIGKILL to its process group after {plan.graceful_timeout:g}s"
+        )
+    forwarded = ", ".join(signal.Signals(s).name for s in FORWARD)
+    lines += [
+        "  signals: SIGTERM/SIGINT stop every process gracefully, a second one kills them all; "
+        f"SIGQUIT kills them all; {forwarded} are forwarded once to each main process",
+        "  output: each line prefixed with the process name"
+        + (" (off: --no-prefix)" if options.get("no_prefix") else "")
+        + "; children's stdout and stderr go to ours",
+        "  exit code: the failing process' (128+n if killed by signal n); 0 after a requested clean stop",
+    ]
+    return "\n".join(lines)
 
 
 def supervise(plans: list[LaunchPlan], options: dict[str, Any]) -> int:
-    """Start every plan as a child and supervise it until stopped."""
-    names = ", ".join(p.process for p in plans)
-    raise CommandError(
-        f"starting several processes at once ({names}) is not available in this version; "
-        "run one `python manage.py prodserver NAME` per process"
+    """Start every plan as a child and supervise it until stopped; returns the exit code."""
+    try:
+        specs = child_specs(plans, options, policies(plans))
+    except ConfigError as e:
+        raise CommandError(e.message) from None
+    no_color = bool(options.get("no_color"))
+    force = bool(options.get("force_color"))
+    colour = (force or (not no_color and os.isatty(1)), force or (not no_color and os.isatty(2)))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    supervisor = Supervisor(
+        specs, prefix=not options.get("no_prefix"), colour=colour, verbosity=int(options.get("verbosity", 1))
     )
+    return supervisor.run()

@@ -1,0 +1,129 @@
+"""One supervised process: how to start it (argv, env, cwd, own process group) and its live state.
+Exit statuses come from the supervisor's single ``waitpid`` loop, never from ``Popen.wait``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .output import LineStream, Pipe, Sink
+from .policy import Policy, RestartBudget, describe_status, ended_by, exit_code
+from .signals import send
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """Everything needed to start and stop one process; argv is a list, never a shell line."""
+
+    name: str
+    argv: Sequence[str]
+    env: Mapping[str, str]
+    cwd: str
+    stop_signal: int = signal.SIGTERM
+    signal_group: bool = False
+    graceful_timeout: float = 30.0
+    policy: Policy = field(default_factory=Policy)
+
+
+class Child:
+    """The running (or waiting, or finished) instance of a :class:`ChildSpec`."""
+
+    def __init__(self, spec: ChildSpec) -> None:
+        self.spec = spec
+        self.budget = RestartBudget(spec.policy)
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.pid = 0
+        self.pipes: list[Pipe] = []
+        self.status: int | None = None
+        self.restart_at: float | None = None
+        self.stop_deadline: float | None = None
+        self.stop_sent = False
+        self.starts = 0
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def alive(self) -> bool:
+        return self.pid != 0 and self.status is None
+
+    def start(self, prefixes: tuple[bytes, bytes], out: Sink, err: Sink) -> None:
+        """Spawn in a new session (its own process group); stdout/stderr come back via pipes."""
+        self.status = None
+        self.stop_sent = False
+        self.stop_deadline = None
+        self.restart_at = None
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            self.popen = subprocess.Popen(  # argv list from the plan, never a shell
+                list(self.spec.argv),
+                cwd=self.spec.cwd,
+                env=dict(self.spec.env),
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=err_w,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except BaseException:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            raise
+        finally:
+            os.close(out_w)  # the child holds its own copies: EOF comes when it (and its kids) exit
+            os.close(err_w)
+        self.pid = self.popen.pid
+        self.starts += 1
+        self.pipes = [Pipe(out_r, LineStream(prefixes[0]), out), Pipe(err_r, LineStream(prefixes[1]), err)]
+
+    def exited(self, status: int) -> None:
+        """Record the wait status from the reaper; Popen must not try to reap it again."""
+        self.status = status
+        if self.popen is not None:
+            self.popen.returncode = exit_code(status)
+        # Whatever is left of its process group (orphaned workers) would hold ports: kill it.
+        send(self.pid, signal.SIGKILL, group=True)
+        for pipe in self.pipes:
+            pipe.drain()
+
+    def request_stop(self, now: float) -> None:
+        """Send the backend's graceful signal once, the way it needs it; start its timeout."""
+        if not self.alive or self.stop_sent:
+            return
+        self.stop_sent = True
+        self.stop_deadline = now + self.spec.graceful_timeout
+        send(self.pid, self.spec.stop_signal, group=self.spec.signal_group)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (also the main PID, in case it left the group)."""
+        if self.alive:
+            send(self.pid, signal.SIGKILL, group=True)
+            send(self.pid, signal.SIGKILL, group=False)
+
+    def forward(self, sig: int) -> None:
+        if self.alive:
+            send(self.pid, sig, group=False)
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self.status) if self.status is not None else 0
+
+    @property
+    def clean(self) -> bool:
+        """Exit 0, or ended by the stop signal we sent (uvicorn re-raises SIGTERM: 143)."""
+        if self.status is None:
+            return False
+        if exit_code(self.status) == 0:
+            return True
+        return self.stop_sent and ended_by(self.status, self.spec.stop_signal)
+
+    def describe_exit(self) -> str:
+        return describe_status(self.status) if self.status is not None else "running"
+
+    def open_pipes(self) -> list[Pipe]:
+        return [p for p in self.pipes if not p.closed]

@@ -1,0 +1,227 @@
+"""The supervisor's event loop: one-shots in order, then the long-running processes; signals,
+output, reaping (also of orphans when we are PID 1), restarts and the exit code, in one thread."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import time
+from collections.abc import Callable, Sequence
+
+from .child import Child, ChildSpec
+from .output import Prefixer, Sink
+from .signals import FORWARD, KILL_NOW, STOP, SignalInbox
+
+#: Our own lines carry this name in the prefix column.
+SELF = "prodserver"
+#: Longest sleep of the loop: reaping also happens on this tick if a SIGCHLD wake-up was lost.
+TICK = 1.0
+#: After everything was killed, how long we wait for the kernel to hand back the statuses.
+REAP_GRACE = 5.0
+
+
+class Supervisor:
+    """Run ``specs`` as children in the foreground until they finish or we are told to stop."""
+
+    def __init__(
+        self,
+        specs: Sequence[ChildSpec],
+        *,
+        prefix: bool = True,
+        colour: tuple[bool, bool] = (False, False),
+        verbosity: int = 1,
+        fds: tuple[int, int] = (1, 2),
+    ) -> None:
+        self.children = [Child(s) for s in specs]
+        self.out, self.err = Sink(fds[0]), Sink(fds[1])
+        names = [SELF, *(c.name for c in self.children)]
+        self.prefixers = tuple(Prefixer(names, enabled=prefix, colour=c) for c in colour)
+        self.verbosity = verbosity
+        self.inbox = SignalInbox()
+        self.by_pid: dict[int, Child] = {}
+        self.stopping = False
+        #: Exit code decided by a failure (first one wins); None while nothing failed.
+        self.result: int | None = None
+        #: Codes of children that did not stop cleanly after we asked them to.
+        self.stop_failures: list[int] = []
+
+    # -- public --------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Supervise until done; returns the exit code (0 only after a clean requested stop)."""
+        self.inbox.install()
+        try:
+            if self._run_oneshots():
+                services = [c for c in self.children if not c.spec.policy.oneshot]
+                for child in services:
+                    if not self.stopping:
+                        self._start(child)
+                self._loop(lambda: self.stopping and not any(c.alive for c in self.children))
+            return self._exit_code()
+        finally:
+            self._shutdown()
+
+    # -- phases --------------------------------------------------------------------------
+
+    def _run_oneshots(self) -> bool:
+        """Run one-shot processes one after another; True when all succeeded and no stop came."""
+        for child in (c for c in self.children if c.spec.policy.oneshot):
+            if self.stopping or not self._start(child):
+                return False
+            self._loop(lambda c=child: not c.alive)  # type: ignore[misc]
+            if self.stopping:
+                return False
+            if not child.clean:
+                waiting = ", ".join(c.name for c in self.children if c.status is None and c is not child)
+                self._say(f"one-shot {child.name!r} {child.describe_exit()}: not starting {waiting or 'anything'}")
+                self.result = child.exit_code
+                self.stopping = True
+                return False
+        return True
+
+    def _start(self, child: Child) -> bool:
+        try:
+            child.start((self.prefixers[0][child.name], self.prefixers[1][child.name]), self.out, self.err)
+        except OSError as e:
+            self._say(f"cannot start {child.name!r} ({' '.join(child.spec.argv[:3])} ...): {e}")
+            self._fail(127)
+            return False
+        self.by_pid[child.pid] = child
+        if self.verbosity >= 2 or (self.verbosity >= 1 and child.starts == 1):
+            self._say(f"started {child.name!r} (pid {child.pid})")
+        return True
+
+    def _loop(self, done: Callable[[], bool]) -> None:
+        while not done():
+            now = time.monotonic()
+            timeout = TICK
+            for child in self.children:
+                for at in (child.stop_deadline if child.alive else None, child.restart_at):
+                    if at is not None:
+                        timeout = min(timeout, max(0.0, at - now))
+            fds = [self.inbox.fd] + [p.fd for c in self.children for p in c.open_pipes()]
+            try:
+                readable, _, _ = select.select(fds, [], [], timeout)
+            except InterruptedError:  # pragma: no cover - PEP 475 retries select
+                readable = []
+            self._signals()
+            ready = set(readable)
+            for child in self.children:
+                for pipe in child.open_pipes():
+                    if pipe.fd in ready:
+                        pipe.read()
+            self._reap()
+            self._timers(time.monotonic())
+
+    # -- events --------------------------------------------------------------------------
+
+    def _signals(self) -> None:
+        for sig in self.inbox.take():
+            if sig in STOP and not self.stopping:
+                self._say(f"{signal.Signals(sig).name} received: stopping gracefully (again to stop at once)")
+                self._stop()
+            elif sig in STOP or sig in KILL_NOW:
+                self._say(f"{signal.Signals(sig).name} received: killing every process now")
+                self.stopping = True
+                for child in self.children:
+                    child.restart_at = None
+                    child.kill()
+            elif sig in FORWARD:
+                for child in self.children:
+                    child.forward(sig)
+
+    def _reap(self) -> None:
+        """Collect every exit status: our children's are dispatched, orphans' just released."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            child = self.by_pid.pop(pid, None)
+            if child is not None:
+                child.exited(status)
+                self._exited(child)
+
+    def _exited(self, child: Child) -> None:
+        """Apply the policy to an exit: nothing while stopping, restart with backoff, or stop all."""
+        what = f"{child.name!r} (pid {child.pid}) {child.describe_exit()}"
+        if self.stopping:
+            if not child.clean:
+                self.stop_failures.append(child.exit_code)
+                self._say(f"{what} after the stop request")
+            elif self.verbosity >= 1:
+                self._say(what)
+            return
+        policy = child.spec.policy
+        if policy.oneshot:
+            if self.verbosity >= 1 and child.clean:
+                self._say(what)
+            return  # _run_oneshots decides
+        if policy.restart == "always" or (policy.restart == "on-failure" and not child.clean):
+            delay = child.budget.next_delay(time.monotonic())
+            if delay is None:
+                self._say(
+                    f"{what}; restart budget spent ({policy.max_restarts} in {policy.window:g}s): stopping everything"
+                )
+                self._fail(child.exit_code or 1)
+            else:
+                self._say(f"{what}; restarting in {delay:g}s")
+                child.restart_at = time.monotonic() + delay
+            return
+        self._say(f"{what}; policy {policy.restart!r}: stopping everything")
+        self._fail(child.exit_code)
+
+    def _timers(self, now: float) -> None:
+        for child in self.children:
+            if child.alive and child.stop_deadline is not None and now >= child.stop_deadline:
+                self._say(
+                    f"{child.name!r} still running {child.spec.graceful_timeout:g}s after the stop signal: "
+                    "killing its process group"
+                )
+                child.stop_deadline = None
+                child.kill()
+            if child.restart_at is not None and now >= child.restart_at and not self.stopping:
+                self._start(child)
+
+    # -- stopping ------------------------------------------------------------------------
+
+    def _fail(self, code: int) -> None:
+        if self.result is None:
+            self.result = code
+        self._stop()
+
+    def _stop(self) -> None:
+        self.stopping = True
+        now = time.monotonic()
+        for child in self.children:
+            child.restart_at = None
+            child.request_stop(now)
+
+    def _exit_code(self) -> int:
+        if self.result is not None:
+            return self.result
+        return self.stop_failures[0] if self.stop_failures else 0
+
+    def _shutdown(self) -> None:
+        """Leave nothing behind: kill what still runs, reap it, flush every pipe, restore signals."""
+        try:
+            for child in self.children:
+                child.kill()
+            deadline = time.monotonic() + REAP_GRACE
+            while any(c.alive for c in self.children) and time.monotonic() < deadline:
+                self._reap()
+                time.sleep(0.02)
+            self._reap()
+            for child in self.children:
+                for pipe in child.open_pipes():
+                    pipe.drain()
+                    pipe.close()
+        finally:
+            self.inbox.restore()
+
+    def _say(self, text: str) -> None:
+        prefix = self.prefixers[1][SELF] or f"{SELF}: ".encode()
+        self.err.write(prefix + text.encode(errors="replace") + b"\n")
