@@ -44,7 +44,9 @@ LOGGING = {
 
 PRODUCTION_PROCESSES = {
     "web": {
-        "BACKEND": "gunicorn",
-        "OPTIONS": {"workers": 2, "port": int(os.environ.get("PORT", "8000"))},
+        # One line picks the server: gunicorn, uvicorn, granian, waitress, hypercorn or daphne.
+        # (The environment variable only lets the benchmarks switch it without editing this file.)
+        "BACKEND": os.environ.get("EXAMPLE_WEB_BACKEND", "gunicorn"),
+        "OPTIONS": {"workers": 2},
     },
 }
