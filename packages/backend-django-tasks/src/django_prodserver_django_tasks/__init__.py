@@ -1,0 +1,6 @@
+"""django-prodserver backend for django-tasks' database worker (``db_worker``)."""
+
+from .__about__ import __version__
+from .backend import DjangoTasksBackend
+
+__all__ = ["DjangoTasksBackend", "__version__"]

@@ -1,0 +1,217 @@
+"""The django-tasks backend: ``db_worker`` of the database task backend, hosted in-process.
+
+Launch: in-process (the command's own class and parser on the plan's argv) because Django is
+already set up by ``prodserver``: an exec would set it up a second time for nothing, and
+in-process lets prodserver bound the graceful stop and set the exact log level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, ClassVar, NoReturn
+
+from django_prodserver.argv import FlagSpec
+from django_prodserver.backends.base import LaunchContext, WorkerBackend
+from django_prodserver.conf import where
+from django_prodserver.errors import ConfigError
+from django_prodserver.options import WORKER_OPTIONS, Option, OptionTable
+from django_prodserver.plan import LaunchPlan, ReadyProbe
+
+from . import _provider
+
+W = WORKER_OPTIONS
+
+#: db_worker's verbosity: 0 = CRITICAL only, 1 = INFO, 2+ = DEBUG. Levels in between are
+#: set exactly in-process; the argv keeps the nearest verbosity that hides nothing asked for.
+VERBOSITY = {"critical": 0, "error": 1, "warning": 1, "info": 1, "debug": 2}
+
+#: Check ids (``manage.py check``) and their texts.
+E001 = "the database task backend's app is not in INSTALLED_APPS"
+E002 = "settings.TASKS has no database backend under the alias db_worker runs"
+E003 = "no package provides the database task backend"
+
+#: Extra seconds a supervisor waits past graceful_timeout for the interrupted task's FAILED row.
+STOP_MARGIN = 5.0
+#: Supervisor wait when graceful_timeout is 0 (no bound: the running task always finishes).
+UNBOUNDED_STOP = 86400.0
+
+
+class DjangoTasksBackend(WorkerBackend):
+    """django-tasks' database worker (``db_worker``): one task at a time, the project DB as queue."""
+
+    name = "django-tasks"
+    module = "django"
+    check_namespace = "prodserver_django_tasks"
+    capabilities = frozenset({"tasks", "embedded_broker"})
+    flags: ClassVar[FlagSpec] = FlagSpec(
+        aliases={"-v": "--verbosity"},
+        switches=frozenset(
+            {"--batch", "--no-startup-delay", "--reload", "--skip-checks", "--traceback", "--no-color", "--force-color"}
+        ),
+        negations={"--no-reload": "--reload"},
+    )
+
+    options: ClassVar[tuple[Option, ...]] = (
+        W["concurrency"].declare(
+            native="(one task per process: run N processes for N)",
+            doc="Tasks run at once. db_worker runs one task at a time, so only 1 is accepted.",
+            default=1,
+            reason="db_worker is single-threaded",
+        ),
+        W["queues"].declare(native="--queue-name a,b ('*' = all)", default=["default"], reason="db_worker's default"),
+        W["log_level"].declare(native="-v 0|1|2 (+ exact logger level in-process)"),
+        W["max_tasks"].declare(native="--max-tasks N", default=0, reason="never recycle unless asked"),
+        W["graceful_timeout"].declare(
+            native="(prodserver: after N s a second stop signal marks the task FAILED)",
+            doc="Seconds the running task gets after SIGTERM; then it is interrupted and recorded "
+            "as FAILED (0 = wait for it however long it takes).",
+            reason="fits in Kubernetes' 30 s grace period",
+        ),
+        Option(
+            "task_backend",
+            "str",
+            "Alias in settings.TASKS of the database backend to consume.",
+            default="default",
+            native="--backend ALIAS",
+            reason="db_worker's default",
+        ),
+    )
+
+    # -- planning ----------------------------------------------------------------------
+
+    def provider(self) -> _provider.Provider:
+        found = _provider.detect()
+        if found is None:
+            raise ConfigError(
+                where(self.config.name, "BACKEND"),
+                f"{E003}: neither django_tasks_db nor django_tasks.backends.database can be imported",
+                _provider.PROVIDERS[0].install,
+                check_id=f"{self.check_namespace}.E003",
+            )
+        return found
+
+    def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
+        if opts["concurrency"] > 1:
+            n = opts["concurrency"]
+            raise ConfigError(
+                where(self.config.name, "OPTIONS", "concurrency"),
+                f"db_worker runs one task at a time in one process, found concurrency={n}",
+                f"run {n} processes instead: define {n} entries in PRODUCTION_PROCESSES "
+                f"(e.g. 'worker-1' ... 'worker-{n}') with this BACKEND and no 'concurrency', "
+                "and start them together with `python manage.py prodserver --all`",
+            )
+        if not opts["queues"]:
+            raise ConfigError(
+                where(self.config.name, "OPTIONS", "queues"),
+                "no queue given",
+                'list the queues, e.g. ["default"], or ["*"] for every queue',
+            )
+
+    def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        args = ["db_worker", "--no-reload", "--queue-name", ",".join(opts["queues"])]
+        args += ["--backend", opts["task_backend"]]
+        args += ["-v", str(VERBOSITY[opts["log_level"]])]
+        if opts["max_tasks"]:
+            args += ["--max-tasks", str(opts["max_tasks"])]
+        # prodserver ran the system checks (including ours) before the hand-over.
+        args += ["--skip-checks"]
+        return args
+
+    def graceful_timeout(self, opts: OptionTable) -> float:
+        timeout = float(opts["graceful_timeout"])
+        return timeout + STOP_MARGIN if timeout > 0 else UNBOUNDED_STOP
+
+    def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
+        return ReadyProbe(log_line="Starting worker worker_id=")
+
+    def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
+        return True
+
+    def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        notes = [
+            "runs db_worker in-process (Django is set up once); --no-reload always, because "
+            "db_worker's --reload defaults to settings.DEBUG and would restart mid-task",
+            "one task at a time per process; for more, run more processes (each gets a random --worker-id)",
+            "a worker killed with SIGKILL mid-task leaves the task RUNNING forever: give the platform "
+            "a stop timeout above graceful_timeout",
+        ]
+        timeout = opts["graceful_timeout"]
+        if timeout:
+            notes.append(
+                f"on SIGTERM the running task gets {timeout:g}s, then prodserver interrupts it and "
+                "db_worker records it as FAILED (no native flag bounds the stop)"
+            )
+        else:
+            notes.append("graceful_timeout 0: on SIGTERM the running task always finishes, however long it takes")
+        if opts["log_level"] in ("warning", "error"):
+            level = opts["log_level"]
+            notes.append(f"log level {level!r} is set on db_worker's loggers in-process (-v has no such level)")
+        if self.config.env:
+            notes.append("ENV is applied after settings were loaded (in-process): settings do not see it, tasks do")
+        return notes
+
+    def plan(self, ctx: LaunchContext) -> LaunchPlan:
+        provider = self.provider()
+        plan = super().plan(ctx)
+        return replace(plan, extras={**plan.extras, "provider": provider.app})
+
+    # -- checks ------------------------------------------------------------------------
+
+    def check(self, ctx: LaunchContext) -> list[Any]:
+        from django.core import checks
+
+        messages = super().check(ctx)
+        if messages:
+            return messages
+        provider = self.provider()
+        obj = self.config.where
+        if not provider.installed_in_django():
+            messages.append(
+                checks.Error(
+                    f"{obj}: {E001} ({provider.app!r})",
+                    hint=f"add {provider.app!r} to INSTALLED_APPS, then run `python manage.py migrate`",
+                    id=f"{self.check_namespace}.E001",
+                    obj=obj,
+                )
+            )
+        alias = self.resolve(ctx)["task_backend"]
+        problem = _tasks_setting_problem(alias, provider)
+        if problem:
+            messages.append(
+                checks.Error(
+                    f"{obj}: {E002} ({problem})",
+                    hint=f'set TASKS = {{"{alias}": {{"BACKEND": "{provider.backend}"}}}}',
+                    id=f"{self.check_namespace}.E002",
+                    obj=obj,
+                )
+            )
+        return messages
+
+    # -- running -----------------------------------------------------------------------
+
+    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
+        from ._run import run_db_worker
+
+        run_db_worker(plan)
+
+
+def _tasks_setting_problem(alias: str, provider: _provider.Provider) -> str:
+    """Why settings.TASKS[alias] is not a database backend of ``provider``, or ''."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    tasks = getattr(settings, "TASKS", None)
+    if not isinstance(tasks, dict):
+        return "TASKS is not set"
+    entry = tasks.get(alias)
+    if not isinstance(entry, dict) or not entry.get("BACKEND"):
+        return f"TASKS has no {alias!r} entry with a BACKEND"
+    path = entry["BACKEND"]
+    try:
+        cls = import_string(path)
+        expected = import_string(provider.backend)
+    except ImportError as e:
+        return f"TASKS[{alias!r}]['BACKEND'] = {path!r} cannot be imported ({e})"
+    if not (isinstance(cls, type) and issubclass(cls, expected)):
+        return f"TASKS[{alias!r}]['BACKEND'] is {path!r}, which db_worker cannot consume"
+    return ""

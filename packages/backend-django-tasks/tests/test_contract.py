@@ -1,0 +1,75 @@
+"""django-tasks passes the contract suite exactly as a third party's backend would."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
+
+from django_prodserver.testing import WorkerContract
+from django_prodserver_django_tasks import DjangoTasksBackend
+from django_prodserver_django_tasks.testing import settings_for
+
+PG_URL = os.environ.get("PRODSERVER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+class TestDjangoTasksContract(WorkerContract):
+    """The embedded broker: the test project's SQLite database."""
+
+    backend_class = DjangoTasksBackend
+    entry_point_name = "django-tasks"
+    example_options: ClassVar[dict[str, Any]] = {"queues": ["default"], "log_level": "info"}
+    native_override = (("--max-tasks", "7"), "--max-tasks")
+    project_settings = settings_for()
+    setup_commands = (("migrate", "--noinput"),)
+    ready_text = "Starting worker worker_id="
+    queue = "default"
+
+    def enqueue_code(self, token: str, seconds: float) -> str:
+        return (
+            "from django_prodserver_django_tasks.testing import touch\n"
+            f"touch.using(queue_name={self.queue!r}).enqueue({token!r}, {seconds!r})\n"
+        )
+
+
+def _pg_settings() -> dict[str, Any]:
+    url = urlsplit(PG_URL)
+    database = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": url.path.lstrip("/") or "test",
+        "USER": unquote(url.username or "postgres"),
+        "PASSWORD": unquote(url.password or ""),
+        "HOST": url.hostname or "127.0.0.1",
+        "PORT": str(url.port or 5432),
+    }
+    return {**settings_for(), "DATABASES": {"default": database}}
+
+
+def _pg_unavailable() -> str | None:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            return "PostgreSQL contract needs psycopg (pip install 'psycopg[binary]'); not installed"
+    url = urlsplit(PG_URL)
+    try:
+        socket.create_connection((url.hostname or "127.0.0.1", url.port or 5432), timeout=2).close()
+    except OSError as e:
+        return f"PostgreSQL at {PG_URL} (env PRODSERVER_TEST_PG_URL) is unreachable: {e}"
+    return None
+
+
+class TestDjangoTasksPostgresContract(TestDjangoTasksContract):
+    """The same contract on PostgreSQL (SELECT ... FOR UPDATE SKIP LOCKED); a private queue
+    name keeps concurrent runs on a shared database from taking each other's tasks."""
+
+    queue = f"contract-{uuid.uuid4().hex[:12]}"
+    example_options: ClassVar[dict[str, Any]] = {"queues": [queue], "log_level": "info"}
+    project_settings = _pg_settings()
+
+    def broker_available(self) -> str | None:
+        return _pg_unavailable()
