@@ -1,0 +1,203 @@
+"""The waitress backend: uniform web options mapped to waitress flags, hosted in-process.
+
+Launch: in-process (``python -m django_prodserver_waitress`` is the same code as a
+standalone command). waitress installs no SIGTERM handler: it dies mid-request on SIGTERM
+and ignores SIGTERM as PID 1. Hosting it lets us install a handler that drains instead.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, ClassVar, NoReturn
+
+from django_prodserver.argv import FlagSpec, parse
+from django_prodserver.backends.base import LaunchContext, WebBackend
+from django_prodserver.conf import ProcessConfig, where
+from django_prodserver.errors import ConfigError
+from django_prodserver.options import WEB_OPTIONS, Option, OptionTable
+from django_prodserver.plan import LaunchPlan, ReadyProbe
+
+W = WEB_OPTIONS
+
+#: Headers trusted from ``forwarded_allow_ips`` (waitress wants them space-separated).
+TRUSTED_PROXY_HEADERS = "x-forwarded-for x-forwarded-proto"
+
+
+def _flag_spec() -> FlagSpec:
+    """waitress' option table gives every flag; booleans are switches with a ``--no-`` form."""
+    from waitress.adjustments import Adjustments, asbool
+
+    from .cli import OWN_SWITCHES
+
+    switches = {"--call", "--help"}
+    negations: dict[str, str] = {}
+    names = [(name.replace("_", "-"), cast is asbool) for name, cast in Adjustments._params]
+    names += [(s, True) for s in OWN_SWITCHES]
+    for flag, is_switch in names:
+        if is_switch:
+            switches.add(f"--{flag}")
+            negations[f"--no-{flag}"] = f"--{flag}"
+    return FlagSpec(switches=frozenset(switches), negations=negations, joined=True)
+
+
+class WaitressBackend(WebBackend):
+    """waitress: pure-Python WSGI, one process with threads, Windows-friendly."""
+
+    name = "waitress"
+    module = "django_prodserver_waitress"
+    check_namespace = "prodserver_waitress"
+    capabilities = frozenset({"http", "wsgi", "threads", "drain"})
+    flags: ClassVar[FlagSpec] = _flag_spec()
+
+    options: ClassVar[tuple[Option, ...]] = (
+        W["interface"].declare(native="(WSGI only)"),
+        W["host"].declare(native="--listen=HOST:PORT", reason="never waitress' own 0.0.0.0:8080 default"),
+        W["port"].declare(native="--listen=HOST:PORT"),
+        W["socket"].declare(native="--unix-socket=PATH"),
+        W["workers"].declare(
+            native="(one process; use threads)",
+            default=1,
+            env=(),
+            reason="waitress runs one process; WEB_CONCURRENCY is not read",
+        ),
+        W["threads"].declare(
+            native="--threads=N",
+            default=8,
+            reason="threads are waitress' only concurrency; its own 4 queue slow views sooner",
+        ),
+        W["graceful_timeout"].declare(native="(prodserver drain; waitress' own stop waits a fixed 5 s)"),
+        W["drain_delay"].declare(native="(prodserver: keep accepting after SIGTERM)"),
+        W["keepalive"].declare(
+            native="--channel-timeout=N (+ --cleanup-interval)",
+            reason="idle connections close after this; waitress' own 120 s holds threads' sockets",
+        ),
+        W["access_log"].declare(
+            native="(prodserver WSGI access log on stdout; waitress has none)",
+            reason="one line per request on stdout, like every other backend",
+        ),
+        W["forwarded_allow_ips"].declare(
+            native=f'--trusted-proxy=IP --trusted-proxy-headers="{TRUSTED_PROXY_HEADERS}"',
+        ),
+        W["log_level"].declare(native="(level of the 'waitress' logger)"),
+        W["backlog"].declare(native="--backlog=N"),
+        Option(
+            "connection_limit",
+            "int",
+            "Open connections before waitress stops accepting (waitress' default is 100).",
+            default=100,
+            minimum=1,
+            native="--connection-limit=N",
+            reason="waitress' own default; raise it behind a connection-pooling proxy",
+        ),
+    )
+
+    def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
+        def opt(key: str) -> str:
+            return where(self.config.name, "OPTIONS", key)
+
+        if opts["interface"] != "wsgi":
+            raise ConfigError(
+                opt("interface"),
+                f"waitress is a WSGI server; it cannot serve {opts['interface']!r}",
+                "use interface 'wsgi', or an ASGI backend (hypercorn, daphne, uvicorn, granian)",
+            )
+        if opts["workers"] != 1:
+            raise ConfigError(
+                opt("workers"),
+                f"waitress runs one process; use threads (found workers={opts['workers']})",
+                "remove 'workers' and set 'threads' (e.g. 8), or use a multi-process backend (gunicorn, granian)",
+            )
+        ips = opts["forwarded_allow_ips"] or []
+        if len(ips) > 1:
+            raise ConfigError(
+                opt("forwarded_allow_ips"),
+                f"waitress trusts one proxy address or '*', found {ips!r}",
+                'give one address, or ["*"] if only your proxies can reach waitress',
+            )
+        if opts["socket"] and opts.explicit("port"):
+            raise ConfigError(opt("socket"), "give 'socket' or 'port', not both", "remove one of them")
+        for source, layer in (("ARGS", self.config.args), ("command line", ctx.native_args)):
+            for arg in parse(layer, self.flags):
+                if arg.flag in ("--host", "--port"):
+                    raise ConfigError(
+                        where(self.config.name, "ARGS") if source == "ARGS" else "arguments after --",
+                        f"waitress refuses {arg.flag} together with the --listen prodserver passes",
+                        "set OPTIONS 'host'/'port', or give --listen=HOST:PORT",
+                    )
+
+    def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        args = []
+        if opts["socket"]:
+            args.append(f"--unix-socket={opts['socket']}")
+        else:
+            host = opts["host"]
+            host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+            args.append(f"--listen={host}:{opts['port']}")
+        args += [f"--threads={opts['threads']}", f"--backlog={opts['backlog']}"]
+        args += [f"--connection-limit={opts['connection_limit']}"]
+        keepalive = max(1, int(opts["keepalive"]))
+        args += [f"--channel-timeout={keepalive}", f"--cleanup-interval={min(30, keepalive)}"]
+        ips = opts["forwarded_allow_ips"]
+        if ips:
+            args += [f"--trusted-proxy={ips[0]}", f"--trusted-proxy-headers={TRUSTED_PROXY_HEADERS}"]
+        args.append("--access-log" if opts["access_log"] else "--no-access-log")
+        args += [f"--log-level={opts['log_level']}", f"--drain-delay={opts['drain_delay']:g}"]
+        args.append(f"--graceful-timeout={opts['graceful_timeout']:g}")
+        args.append(self.app_path(opts, ctx))
+        return args
+
+    def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
+        return True
+
+    def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
+        probe = super().ready_probe(opts, ctx)
+        return replace(probe, log_line="Serving on")
+
+    def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        notes = [
+            "runs in-process with a SIGTERM handler: waitress alone dies on SIGTERM (dropping "
+            "in-flight requests) and ignores SIGTERM as PID 1",
+            f"on SIGTERM it keeps accepting for {opts['drain_delay']:g}s, then stops listening and lets "
+            f"in-flight requests finish within {opts['graceful_timeout']:g}s (waitress' own stop "
+            "waits a fixed 5 s); SIGINT skips the drain delay",
+        ]
+        if opts["access_log"]:
+            notes.append("the access log comes from a prodserver WSGI wrapper (waitress has none)")
+        return notes
+
+    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
+        import sys
+
+        from .cli import main
+
+        sys.exit(main(list(plan.args)))
+
+    @classmethod
+    def from_legacy(cls, config: ProcessConfig, legacy_options: Mapping[str, Any]) -> ProcessConfig:
+        """Upstream's ``WaitressServer`` passed ARGS to ``waitress-serve`` as written, so it
+        listened on waitress' 0.0.0.0:8080 unless ARGS said otherwise. Keep that bind (an
+        upgrade must not move the port) by turning ``--host``/``--port`` into options."""
+        config = super().from_legacy(config, legacy_options)
+        kept: list[str] = []
+        found: dict[str, Any] = {}
+        for arg in parse(config.args, cls.flags):
+            if arg.flag in ("--host", "--port"):
+                value = arg.tokens[0].split("=", 1)[1] if "=" in arg.tokens[0] else arg.tokens[-1]
+                found[arg.flag[2:]] = int(value) if arg.flag == "--port" and value.isdigit() else value
+            else:
+                kept.extend(arg.tokens)
+        has_listen = any(a.flag == "--listen" for a in parse(kept, cls.flags))
+        options = dict(config.options)
+        if not has_listen and "socket" not in options:
+            options.setdefault("host", found.get("host", "0.0.0.0"))
+            options.setdefault("port", found.get("port", 8080))
+            warnings.warn(
+                f"{config.where}: upstream's WaitressServer listened on {options['host']}:{options['port']}; "
+                f'kept. With "BACKEND": "waitress" write "OPTIONS": {{"host": {options["host"]!r}, '
+                f'"port": {options["port"]!r}}} to keep it (the default is 127.0.0.1:8000, or 0.0.0.0:$PORT).',
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        return replace(config, args=tuple(kept), options=options)

@@ -1,0 +1,134 @@
+"""waitress' own command line plus the few flags prodserver adds; one parser for exec and in-process.
+
+``python -m django_prodserver_waitress`` accepts every ``waitress-serve`` flag (parsed by
+waitress' own option table, so upstream ``--key=value`` ARGS keep their meaning), in any
+order around the app, plus ``--drain-delay=S``, ``--graceful-timeout=S``,
+``--[no-]access-log`` and ``--log-level=LEVEL``, which waitress lacks.
+"""
+
+from __future__ import annotations
+
+import getopt
+import logging
+import os
+import pkgutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from waitress.adjustments import Adjustments, asbool
+
+#: prodserver's flags (value-taking ones end with "=", as getopt spells them).
+OWN_VALUE_FLAGS = ("drain-delay=", "graceful-timeout=", "log-level=")
+OWN_SWITCHES = ("access-log",)
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def waitress_params() -> list[tuple[str, Any]]:
+    """waitress' option table: ``(name, cast)`` for every ``Adjustments`` field."""
+    return list(Adjustments._params)
+
+
+def long_options() -> list[str]:
+    opts = ["help", "call", *OWN_VALUE_FLAGS]
+    for switch in OWN_SWITCHES:
+        opts += [switch, f"no-{switch}"]
+    for name, cast in waitress_params():
+        flag = name.replace("_", "-")
+        opts += [flag, f"no-{flag}"] if cast is asbool else [f"{flag}="]
+    return opts
+
+
+@dataclass
+class Parsed:
+    """The command line split into waitress' keyword arguments and prodserver's settings."""
+
+    app: str
+    adjustments: dict[str, Any]
+    call: bool = False
+    drain_delay: float = 0.0
+    graceful_timeout: float = 25.0
+    access_log: bool = False
+    log_level: str = "info"
+
+
+class UsageError(Exception):
+    """The command line is wrong; the message says how."""
+
+
+def parse(argv: Sequence[str]) -> Parsed:
+    """Parse like ``waitress-serve`` (``Adjustments.parse_args``), but GNU style: flags may
+    follow the app, so native args appended after it still apply."""
+    try:
+        opts, args = getopt.gnu_getopt(list(argv), "", long_options())
+    except getopt.GetoptError as e:
+        raise UsageError(f"{e} (see python -m waitress --help)") from None
+    if len(args) != 1:
+        raise UsageError(f"expected exactly one MODULE:APP, found {args!r}")
+    kw: dict[str, Any] = {}
+    out = Parsed(app=args[0], adjustments=kw)
+    casts = dict(waitress_params())
+    for flag, value in opts:
+        name = flag[2:].replace("-", "_")
+        if name == "help":
+            raise UsageError("waitress flags: python -m waitress --help")
+        if name == "call":
+            out.call = True
+        elif name in ("drain_delay", "graceful_timeout"):
+            try:
+                setattr(out, name, float(value))
+            except ValueError:
+                raise UsageError(f"{flag} expects seconds, found {value!r}") from None
+        elif name == "log_level":
+            if value.lower() not in LOG_LEVELS:
+                raise UsageError(f"{flag} expects one of {', '.join(LOG_LEVELS)}, found {value!r}")
+            out.log_level = value.lower()
+        elif name in ("access_log", "no_access_log"):
+            out.access_log = name == "access_log"
+        elif name == "listen":
+            kw["listen"] = f"{kw.get('listen', '')} {value}".strip()
+        elif name.startswith("no_") and casts.get(name[3:]) is asbool:
+            kw[name[3:]] = "false"
+        elif casts.get(name) is asbool:
+            kw[name] = "true"
+        else:
+            kw[name] = value
+    return out
+
+
+def load_app(parsed: Parsed) -> Any:
+    """Import the WSGI app as waitress does (cwd on the path, ``pkgutil.resolve_name``)."""
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    app = pkgutil.resolve_name(parsed.app)
+    return app() if parsed.call else app
+
+
+def configure_logging(level: str) -> None:
+    """What ``waitress-serve`` does (basicConfig, ``waitress`` logger at INFO), at ``level``."""
+    logging.basicConfig()
+    logging.getLogger("waitress").setLevel(level.upper())
+
+
+def main(argv: Sequence[str]) -> int:
+    """Serve until stopped; 0 after a requested stop, 2 on a usage error."""
+    from waitress.server import create_server
+
+    from .accesslog import AccessLogMiddleware, access_logger
+    from .draining import DrainingRunner
+
+    try:
+        parsed = parse(argv)
+    except UsageError as e:
+        print(f"django_prodserver_waitress: {e}", file=sys.stderr)
+        return 2
+    app = load_app(parsed)  # sets Django up (and its LOGGING) before we touch logging
+    configure_logging(parsed.log_level)
+    if parsed.access_log:
+        app = AccessLogMiddleware(app, access_logger())
+    server = create_server(app, **parsed.adjustments)
+    runner = DrainingRunner(server, drain_delay=parsed.drain_delay, graceful_timeout=parsed.graceful_timeout)
+    runner.install_signal_handlers()
+    server.print_listen("Serving on http://{}:{}")
+    return runner.run()
