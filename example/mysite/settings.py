@@ -21,7 +21,15 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django_prodserver",
     "pages",
+    "django_tasks_db",
 ]
+try:  # Django 6.0+ has django.tasks built in; older Django uses the django-tasks backport.
+    import django.tasks  # noqa: F401
+except ImportError:
+    INSTALLED_APPS.insert(-1, "django_tasks")
+
+# Tasks are stored in the project's own database: the worker needs no external service.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
 ROOT_URLCONF = "mysite.urls"
 WSGI_APPLICATION = "mysite.wsgi.application"
@@ -43,10 +51,16 @@ LOGGING = {
 }
 
 PRODUCTION_PROCESSES = {
+    # Runs once, first; web and worker start only after it succeeds.
+    "migrate": {"BACKEND": "command", "ARGS": ["migrate", "--noinput"], "ONESHOT": True},
     "web": {
         # One line picks the server: gunicorn, uvicorn, granian, waitress, hypercorn or daphne.
         # (The environment variable only lets the benchmarks switch it without editing this file.)
         "BACKEND": os.environ.get("EXAMPLE_WEB_BACKEND", "gunicorn"),
         "OPTIONS": {"workers": 2},
+    },
+    "worker": {
+        "BACKEND": "django-tasks",
+        "OPTIONS": {"queues": ["default"]},
     },
 }

@@ -19,6 +19,22 @@ def db(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"visits": Visit.objects.count()})
 
 
+def enqueue(request: HttpRequest) -> JsonResponse:
+    """Enqueue a task for the worker; GET /task/<id>/ shows its status and result."""
+    from .tasks import record_visit
+
+    result = record_visit.enqueue(request.path)
+    return JsonResponse({"task": str(result.id), "status": str(result.status)}, status=202)
+
+
+def task_status(request: HttpRequest, task_id: str) -> JsonResponse:
+    from .tasks import record_visit
+
+    result = record_visit.get_result(task_id)
+    value = result.return_value if str(result.status).endswith("SUCCESSFUL") else None
+    return JsonResponse({"task": task_id, "status": str(result.status), "result": value})
+
+
 def slow(request: HttpRequest) -> JsonResponse:
     seconds = min(float(request.GET.get("seconds", "2")), 30.0)
     time.sleep(seconds)
