@@ -19,7 +19,7 @@ from django_prodserver.backends.base import LaunchContext
 from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.loading import plan_process
-from django_prodserver.testing.processes import RunningProcess, project_environ, prodserver_argv, start
+from django_prodserver.testing.processes import RunningProcess, prodserver_argv, project_environ, start
 from django_prodserver_django_tasks import DjangoTasksBackend, _provider
 from django_prodserver_django_tasks.testing import settings_for
 
@@ -190,7 +190,10 @@ def _enqueue(env: dict[str, str], cwd: Path, token: str, seconds: float) -> None
 
 
 def _status(env: dict[str, str], cwd: Path) -> list[str]:
-    code = "from django_tasks_db.models import DBTaskResult\nimport json\nprint(json.dumps([r.status for r in DBTaskResult.objects.all()]))\n"
+    code = (
+        "from django_tasks_db.models import DBTaskResult\nimport json\n"
+        "print(json.dumps([r.status for r in DBTaskResult.objects.all()]))\n"
+    )
     out = _django(env, cwd, code=code)
     assert out.returncode == 0, out.stderr
     return list(json.loads(out.stdout.strip().splitlines()[-1]))
