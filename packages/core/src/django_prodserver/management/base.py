@@ -104,7 +104,7 @@ class ProcessCommand(BaseCommand):
             for _, plan in plans:
                 self.stdout.write(plan.describe())
             if len(plans) > 1:
-                self.stdout.write(self.describe_supervision([p for _, p in plans]))
+                self.stdout.write(self.describe_supervision([p for _, p in plans], options))
             return
         self.start(plans, options)
 
@@ -180,10 +180,10 @@ class ProcessCommand(BaseCommand):
         inst += [(b.name, b.distribution, b.version) for b in installed_backends().values()]
         self.stdout.write(_table(inst))
 
-    def describe_supervision(self, plans: list[LaunchPlan]) -> str:
+    def describe_supervision(self, plans: list[LaunchPlan], options: dict[str, Any] | None = None) -> str:
         from ..supervision import describe_policy
 
-        return describe_policy(plans)
+        return describe_policy(plans, options)
 
     # -- starting ----------------------------------------------------------------------
 

@@ -36,7 +36,8 @@ class Supervisor:
         self.children = [Child(s) for s in specs]
         self.out, self.err = Sink(fds[0]), Sink(fds[1])
         names = [SELF, *(c.name for c in self.children)]
-        self.prefixers = tuple(Prefixer(names, enabled=prefix, colour=c) for c in colour)
+        width = max((len(c.name) for c in self.children), default=0)  # ours may stick out
+        self.prefixers = tuple(Prefixer(names, enabled=prefix, colour=c, width=width) for c in colour)
         self.verbosity = verbosity
         self.inbox = SignalInbox()
         self.by_pid: dict[int, Child] = {}
@@ -57,7 +58,8 @@ class Supervisor:
                 for child in services:
                     if not self.stopping:
                         self._start(child)
-                self._loop(lambda: self.stopping and not any(c.alive for c in self.children))
+                if services:  # only one-shots, all done: nothing left to supervise
+                    self._loop(lambda: self.stopping and not any(c.alive for c in self.children))
             return self._exit_code()
         finally:
             self._shutdown()

@@ -40,8 +40,8 @@ class Sink:
 class Prefixer:
     """Builds the ``name | `` prefix of each process, coloured per process when asked."""
 
-    def __init__(self, names: list[str], *, enabled: bool = True, colour: bool = False) -> None:
-        width = max((len(n) for n in names), default=0)
+    def __init__(self, names: list[str], *, enabled: bool = True, colour: bool = False, width: int = 0) -> None:
+        width = width or max((len(n) for n in names), default=0)
         self.prefixes: dict[str, bytes] = {}
         for i, name in enumerate(names):
             if not enabled:
