@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "supervisor"))
-from harness import Starter, script, supervise  # noqa: E402
+from harness import Starter, script, supervise
 
 __all__ = ["supervise"]  # the fixture, re-exported for pytest
 
@@ -23,7 +23,8 @@ def test_crashing_child_keeps_its_last_lines_and_its_exit_code(supervise: Starte
             "idle": script("worker_like.py", ENV={"WORKER_NAME": "idle"}),
             "crasher": script("crash.py", "3", "0.5", RESTART="never"),
         },
-        "idle", "crasher",
+        "idle",
+        "crasher",
     )
     assert run.wait(60) == 3, run.both()
     out, err = run.out(), run.err()
@@ -50,9 +51,12 @@ def test_no_prefix_and_forced_colour(supervise: Starter) -> None:
 def test_flood_from_two_children_is_complete_whole_and_ordered(supervise: Starter) -> None:
     count = 30000
     run = supervise(
-        {"f1": script("flood.py", str(count), ENV={"FLOOD_TAG": "one"}),
-         "f2": script("flood.py", str(count), ENV={"FLOOD_TAG": "two"})},
-        "f1", "f2",
+        {
+            "f1": script("flood.py", str(count), ENV={"FLOOD_TAG": "one"}),
+            "f2": script("flood.py", str(count), ENV={"FLOOD_TAG": "two"}),
+        },
+        "f1",
+        "f2",
     )
     run.wait_for("one done", 90)
     run.wait_for("two done", 90)
@@ -76,9 +80,12 @@ def test_shell_metacharacters_reach_the_child_byte_for_byte(supervise: Starter) 
     nasty = "a b; $(touch /tmp/pwned) `id` | & > 'q' \"dq\" \\ * $HOME %s {}"
     args = ["$HOME", "a;b", "*", "'x'", "--", "$(id)"]
     run = supervise(
-        {"w": script("worker_like.py", "0", *args, ENV={"ECHO": nasty, "WORKER_NAME": "w"}),
-         "c": script("crash.py", "0", "1.0", RESTART="never")},
-        "w", "c",
+        {
+            "w": script("worker_like.py", "0", *args, ENV={"ECHO": nasty, "WORKER_NAME": "w"}),
+            "c": script("crash.py", "0", "1.0", RESTART="never"),
+        },
+        "w",
+        "c",
     )
     assert run.wait(60) == 0, run.both()
     assert f"arg={args!r} env={nasty!r}" in run.out(), run.out()

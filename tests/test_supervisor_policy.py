@@ -4,6 +4,7 @@ management commands that must succeed before the long-running processes start.""
 
 from __future__ import annotations
 
+import itertools
 import signal
 import sys
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "supervisor"))
-from harness import Starter, script, supervise  # noqa: E402
+from harness import Starter, script, supervise
 
 from django_prodserver.testing.processes import free_port, http_get
 
@@ -36,12 +37,13 @@ def test_restarts_with_backoff_until_the_budget_is_spent_then_exits_non_zero(
                 "crash.py", "2", RESTART={"max_restarts": 2, "backoff": 0.4}, ENV={"CRASH_MARKER": str(marker)}
             ),
         },
-        "web", "flaky",
+        "web",
+        "flaky",
     )
     assert run.wait(60) == 2, run.both()  # the failing child's code, never 0, never left running
     times = starts(marker)
     assert len(times) == 3, run.both()  # first start + 2 restarts
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert gaps[0] >= 0.4 and gaps[1] >= 0.8, gaps  # exponential backoff
     err = run.err()
     assert "restarting in 0.4s" in err and "restarting in 0.8s" in err
@@ -51,8 +53,12 @@ def test_restarts_with_backoff_until_the_budget_is_spent_then_exits_non_zero(
 
 def test_policy_never_stops_everything_with_the_childs_signal_exit_code(supervise: Starter) -> None:
     run = supervise(
-        {"w": script("worker_like.py", ENV={"WORKER_NAME": "w"}), "dies": script("crash.py", "-9", "0.5", RESTART="never")},
-        "w", "dies",
+        {
+            "w": script("worker_like.py", ENV={"WORKER_NAME": "w"}),
+            "dies": script("crash.py", "-9", "0.5", RESTART="never"),
+        },
+        "w",
+        "dies",
     )
     assert run.wait(60) == 128 + 9, run.both()
     assert "killed by SIGKILL (exit code 137)" in run.err()
@@ -65,7 +71,8 @@ def test_no_restart_while_stopping_and_an_unclean_stop_is_reported(supervise: St
             "bad": script("worker_like.py", ENV={"WORKER_NAME": "bad", "EXIT_ON_TERM": "4"}, RESTART="on-failure"),
             "good": script("worker_like.py", ENV={"WORKER_NAME": "good"}),
         },
-        "bad", "good",
+        "bad",
+        "good",
     )
     run.wait_for("bad: ready")
     run.wait_for("good: ready")

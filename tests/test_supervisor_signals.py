@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "supervisor"))
-from harness import Starter, alive, script, supervise  # noqa: E402
+from harness import Starter, alive, descendants, script, supervise
 
 from django_prodserver.testing.processes import free_port, http_get
 
@@ -35,13 +35,15 @@ def test_stop_signal_stops_web_and_workers_gracefully_exit_0(supervise: Starter,
             "worker": script("worker_like.py", "0.5", ENV={"WORKER_NAME": "worker"}),
             "beat": script("worker_like.py", "0.1", ENV={"WORKER_NAME": "beat"}),
         },
-        "web", "worker", "beat",
+        "web",
+        "worker",
+        "beat",
     )
     run.wait_for("Booting worker", 60)
     run.wait_for("beat: ready")
     run.wait_for("worker: ready")
     assert http_get(port).json()["ok"] is True
-    web_tree = [p for p in _tree(run.pid)]
+    web_tree = descendants(run.pid)
     started = time.monotonic()
     run.signal(sig)
     code = run.wait(60)
@@ -58,12 +60,6 @@ def test_stop_signal_stops_web_and_workers_gracefully_exit_0(supervise: Starter,
     print(f"SIGTERM->exit with web+worker+beat: {elapsed:.2f}s")
 
 
-def _tree(pid: int) -> list[int]:
-    from harness import descendants
-
-    return descendants(pid)
-
-
 def test_graceful_timeout_kills_the_whole_group(supervise: Starter, tmp_path: Path) -> None:
     pidfile = tmp_path / "pids"
     run = supervise(
@@ -71,7 +67,8 @@ def test_graceful_timeout_kills_the_whole_group(supervise: Starter, tmp_path: Pa
             "stubborn": script("ignore_term.py", OPTIONS={"graceful_timeout": 1.5}, ENV={"PIDFILE": str(pidfile)}),
             "worker": script("worker_like.py", ENV={"WORKER_NAME": "worker"}),
         },
-        "stubborn", "worker",
+        "stubborn",
+        "worker",
     )
     run.wait_for("ignore_term: ready")
     run.wait_for("worker: ready")
@@ -95,7 +92,8 @@ def test_second_sigterm_kills_everything_at_once(supervise: Starter, tmp_path: P
             "stubborn": script("ignore_term.py", OPTIONS={"graceful_timeout": 60}, ENV={"PIDFILE": str(pidfile)}),
             "slow": script("worker_like.py", "60", ENV={"WORKER_NAME": "slow"}),
         },
-        "stubborn", "slow",
+        "stubborn",
+        "slow",
     )
     run.wait_for("ignore_term: ready")
     run.wait_for("slow: ready")
@@ -117,8 +115,12 @@ def test_stop_signal_goes_to_main_pid_only_unless_the_backend_wants_the_group(
     supervise: Starter, group: bool, pool_hit: bool
 ) -> None:
     run = supervise(
-        {"pool": script("pool_like.py", OPTIONS={"group": group}), "w": script("worker_like.py", ENV={"WORKER_NAME": "w"})},
-        "pool", "w",
+        {
+            "pool": script("pool_like.py", OPTIONS={"group": group}),
+            "w": script("worker_like.py", ENV={"WORKER_NAME": "w"}),
+        },
+        "pool",
+        "w",
     )
     run.wait_for("pool_like: ready")
     run.wait_for("w: ready")
@@ -131,8 +133,12 @@ def test_stop_signal_goes_to_main_pid_only_unless_the_backend_wants_the_group(
 
 def test_hup_usr1_usr2_ttin_ttou_are_forwarded_once(supervise: Starter) -> None:
     run = supervise(
-        {"a": script("worker_like.py", ENV={"WORKER_NAME": "a"}), "b": script("worker_like.py", ENV={"WORKER_NAME": "b"})},
-        "a", "b",
+        {
+            "a": script("worker_like.py", ENV={"WORKER_NAME": "a"}),
+            "b": script("worker_like.py", ENV={"WORKER_NAME": "b"}),
+        },
+        "a",
+        "b",
     )
     run.wait_for("a: ready")
     run.wait_for("b: ready")
@@ -152,9 +158,12 @@ def test_hup_usr1_usr2_ttin_ttou_are_forwarded_once(supervise: Starter) -> None:
 def test_exit_by_the_signal_we_sent_counts_as_clean(supervise: Starter) -> None:
     """uvicorn single-process re-raises SIGTERM after its graceful stop: that is not a failure."""
     run = supervise(
-        {"uv": script("worker_like.py", ENV={"WORKER_NAME": "uv", "RERAISE_TERM": "1"}),
-         "w": script("worker_like.py", ENV={"WORKER_NAME": "w"})},
-        "uv", "w",
+        {
+            "uv": script("worker_like.py", ENV={"WORKER_NAME": "uv", "RERAISE_TERM": "1"}),
+            "w": script("worker_like.py", ENV={"WORKER_NAME": "w"}),
+        },
+        "uv",
+        "w",
     )
     run.wait_for("uv: ready")
     run.wait_for("w: ready")
