@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from .processes import RunningProcess, project_environ, prodserver_argv, start, wait_for_output
+from .processes import RunningProcess, prodserver_argv, project_environ, start, wait_for_output
 from .static import BackendContract
 
 WorkerFactory = Any  # Callable[..., RunningProcess]
@@ -48,6 +48,11 @@ class WorkerContract(BackendContract):
         """None when the broker is reachable, else the reason to skip (name the env URL)."""
         return None
 
+    def settings_for(self, workdir: Path) -> Mapping[str, Any]:
+        """Settings for one test's project: ``project_settings`` by default. Override when a
+        setting depends on the test's own directory (an embedded broker's folder, a queue name)."""
+        return self.project_settings
+
     # -- fixtures ----------------------------------------------------------------------
 
     @pytest.fixture
@@ -58,11 +63,17 @@ class WorkerContract(BackendContract):
         process: dict[str, Any] = {"BACKEND": self.entry_point_name, "OPTIONS": dict(self.example_options)}
         if self.example_app:
             process["APP"] = self.example_app
-        env = project_environ({"worker": process}, tmp_path, settings=self.project_settings, extra=self.project_env)
+        env = project_environ(
+            {"worker": process}, tmp_path, settings=self.settings_for(tmp_path), extra=self.project_env
+        )
         for command in self.setup_commands:
             subprocess.run(
                 [sys.executable, "-m", "django", *command],
-                env=env, cwd=tmp_path, check=True, timeout=120, capture_output=True,
+                env=env,
+                cwd=tmp_path,
+                check=True,
+                timeout=120,
+                capture_output=True,
             )
         return env
 
@@ -84,7 +95,12 @@ class WorkerContract(BackendContract):
     def enqueue(self, env: Mapping[str, str], cwd: Path, token: str, seconds: float) -> None:
         code = "import django; django.setup()\n" + self.enqueue_code(token, seconds)
         out = subprocess.run(
-            [sys.executable, "-c", code], env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=60,
+            [sys.executable, "-c", code],
+            env=dict(env),
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=60,
             check=False,
         )
         assert out.returncode == 0, f"enqueue failed:\n{out.stdout}\n{out.stderr}"
@@ -101,6 +117,13 @@ class WorkerContract(BackendContract):
         raise AssertionError(f"{path.name} not written within {timeout}s:\n{proc.output()[-4000:]}")
 
     # -- the contract ------------------------------------------------------------------
+
+    def test_stop_signal_reaches_the_main_process_only(self) -> None:
+        """A supervisor signals the worker's main PID, never its pool children: those often keep
+        SIG_DFL for SIGTERM and die mid-task (celery prefork, rq work-horse, django-q2).
+        Fix: leave ``signal_group = False`` and let the worker stop its own children."""
+        plan = self.make_backend().plan(self.make_context())
+        assert plan.signal_group is False, "the stop signal must go to the main process only"
 
     def test_runs_a_real_task(self, start_worker: WorkerFactory, worker_env: dict[str, str], tmp_path: Path) -> None:
         """A task enqueued through the real broker runs in the worker started by prodserver.
