@@ -1,0 +1,128 @@
+"""What every ``python -m celery -A APP <subcommand>`` backend shares: app path, global flags, preflight."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import ClassVar, NoReturn
+
+from django_prodserver.argv import FlagSpec, flatten, parse
+from django_prodserver.backends.base import Backend, LaunchContext
+from django_prodserver.conf import where
+from django_prodserver.errors import ConfigError
+from django_prodserver.options import Option, OptionTable
+from django_prodserver.plan import LaunchPlan
+
+#: ``celery`` global options (``python -m celery --help``, celery 5.7): they must come
+#: before the subcommand, so the plan moves them there even when given in ARGS or after ``--``.
+GLOBAL_ALIASES: Mapping[str, str] = {
+    "-A": "--app",
+    "--app": "--app",
+    "-b": "--broker",
+    "--broker": "--broker",
+    "--result-backend": "--result-backend",
+    "--loader": "--loader",
+    "--config": "--config",
+    "--workdir": "--workdir",
+    "-C": "--no-color",
+    "--no-color": "--no-color",
+    "-q": "--quiet",
+    "--quiet": "--quiet",
+    "--version": "--version",
+    "--skip-checks": "--skip-checks",
+}
+GLOBAL_SWITCHES = frozenset({"--no-color", "--quiet", "--version", "--skip-checks"})
+
+#: Environment variables celery itself reads; they silently change the process (--dry-run shows them).
+CELERY_AMBIENT_ENV = (
+    "CELERY_BROKER_URL",
+    "CELERY_BROKER_READ_URL",
+    "CELERY_BROKER_WRITE_URL",
+    "CELERY_RESULT_BACKEND",
+    "CELERY_CONFIG_MODULE",
+    "CELERY_LOADER",
+    "CELERY_SKIP_CHECKS",
+    "SKIP_CHECKS",
+    "REMAP_SIGTERM",
+    "CELERY_RDBSIG",
+)
+
+BROKER_CHECK = Option(
+    "broker_check_timeout",
+    "float",
+    "Seconds prodserver waits to connect to the broker before the exec; a missing or unreachable "
+    "broker then fails at start naming the setting (0 skips the check).",
+    default=10.0,
+    minimum=0,
+    native="(prodserver: one kombu connection before exec)",
+    reason="celery itself retries forever with a traceback per attempt",
+)
+
+
+def cli_flags(aliases: Mapping[str, str], switches: frozenset[str], *, joined: bool = True) -> FlagSpec:
+    """The subcommand's flags plus celery's global ones, as one FlagSpec."""
+    return FlagSpec(aliases={**GLOBAL_ALIASES, **aliases}, switches=switches | GLOBAL_SWITCHES, joined=joined)
+
+
+class CeleryCLI(Backend):
+    """Mixin for backends that exec ``python -m celery [global options] <subcommand> [options]``.
+
+    Subclasses set ``subcommand`` and build the subcommand's flags in ``build_args`` after
+    ``self.global_args(...)``; the plan keeps every global option before the subcommand.
+    """
+
+    module: ClassVar[str] = "celery"
+    subcommand: ClassVar[str] = ""
+    ambient_env: ClassVar[tuple[str, ...]] = CELERY_AMBIENT_ENV
+
+    def celery_app(self) -> str:
+        """``APP`` exactly as written: celery resolves ``proj.celery:app`` and ``proj.celery.app`` alike."""
+        if not self.config.app:
+            raise ConfigError(
+                where(self.config.name, "APP"),
+                "is missing: celery needs the app object that holds your tasks and broker settings",
+                'add "APP": "mysite.celery:app" (the module that does Celery(...) and '
+                'config_from_object("django.conf:settings", namespace="CELERY"))',
+            )
+        return self.config.app
+
+    def global_args(self) -> list[str]:
+        """``-A APP --skip-checks <subcommand>``: Django's checks already ran in ``prodserver``."""
+        return ["-A", self.celery_app(), "--skip-checks", self.subcommand]
+
+    def plan(self, ctx: LaunchContext) -> LaunchPlan:
+        plan = super().plan(ctx)
+        parsed = parse(plan.args, self.flags)
+        canon_globals = set(GLOBAL_ALIASES.values())
+        front = [a for a in parsed if a.flag in canon_globals]
+        rest = [a for a in parsed if a.flag not in canon_globals]
+        return replace(plan, args=tuple(flatten(front + rest)))
+
+    def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
+        # "In-process" only long enough to check the broker; run_in_process then execs.
+        return True
+
+    def preflight_notes(self, opts: OptionTable) -> list[str]:
+        timeout = opts.get("broker_check_timeout")
+        if not timeout:
+            return ["broker check disabled (broker_check_timeout 0): an unreachable broker makes celery retry"]
+        return [
+            f"before the exec prodserver imports APP and connects to its broker (at most {timeout:g}s), so a "
+            "missing or unreachable broker fails at start naming the setting; then it execs the command "
+            "above, which keeps this PID"
+        ]
+
+    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
+        from django.core.management.base import CommandError
+
+        from django_prodserver.runner import exec_plan
+
+        from .broker import preflight
+
+        timeout = plan.options.get("broker_check_timeout")
+        if timeout:
+            try:
+                preflight(plan, self.celery_app(), where(self.config.name, "APP"), float(timeout))
+            except ConfigError as e:
+                raise CommandError(e.message) from None
+        exec_plan(plan)

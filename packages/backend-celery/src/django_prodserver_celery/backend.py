@@ -1,0 +1,230 @@
+"""Celery worker and beat: uniform worker options mapped to ``python -m celery -A APP worker|beat``.
+
+Launch: exec of the native CLI (the worker keeps prodserver's PID and gets signals directly),
+after a bounded broker check in the prodserver process so a dead broker is a clear error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import tempfile
+from typing import ClassVar
+
+from django_prodserver.argv import FlagSpec
+from django_prodserver.backends.base import Backend, LaunchContext, WorkerBackend
+from django_prodserver.conf import where
+from django_prodserver.errors import ConfigError
+from django_prodserver.options import WORKER_OPTIONS, Option, OptionTable
+from django_prodserver.plan import ReadyProbe
+
+from ._cli import BROKER_CHECK, CeleryCLI
+from ._flags import BEAT_FLAGS, WORKER_FLAGS
+
+W = WORKER_OPTIONS
+POOLS = ("prefork", "threads", "solo", "gevent", "eventlet", "processes", "custom")
+#: Seconds a cold shutdown takes after the soft-shutdown window (cancel tasks, requeue, close).
+COLD_SHUTDOWN_MARGIN = 5.0
+
+
+class CeleryWorker(CeleryCLI, WorkerBackend):
+    """``celery worker``: SIGTERM is a warm shutdown (running tasks finish) unless ``stop: "bounded"``."""
+
+    name = "celery-worker"
+    subcommand = "worker"
+    check_namespace = "prodserver_celery"
+    capabilities = frozenset({"tasks", "workers"})
+    flags: ClassVar[FlagSpec] = WORKER_FLAGS
+
+    options: ClassVar[tuple[Option, ...]] = (
+        W["concurrency"].declare(
+            native="-c N", reason="unset: -c auto (sized from the cgroup CPU quota and affinity, not the host's CPUs)"
+        ),
+        W["queues"].declare(native="-Q a,b", reason="unset: celery's task_default_queue / task_queues"),
+        W["log_level"].declare(native="-l LEVEL"),
+        W["max_tasks"].declare(native="--max-tasks-per-child N (prefork only)"),
+        W["pool"].declare(
+            native="-P NAME", default="prefork", choices=POOLS, reason="celery's default, always explicit"
+        ),
+        W["graceful_timeout"].declare(
+            native="bounded stop: worker_soft_shutdown_timeout; warm stop: how long a supervisor waits",
+            reason="fits in Kubernetes' 30 s grace period",
+        ),
+        Option(
+            "stop",
+            "choice",
+            "What SIGTERM means: 'warm' lets running tasks finish however long they take; 'bounded' lets "
+            "them run for graceful_timeout seconds, then cancels them (requeued with acks_late) and exits.",
+            default="warm",
+            choices=("warm", "bounded"),
+            native="bounded: REMAP_SIGTERM=SIGQUIT + worker_soft_shutdown_timeout=<graceful_timeout>",
+            reason="never lose a running task unless a platform's kill deadline is asked for",
+        ),
+        Option("hostname", "str", "Node name, e.g. 'w1@%h'.", native="-n NAME"),
+        Option("events", "bool", "Send task events (for Flower and `celery events`).", default=False, native="-E"),
+        Option(
+            "prefetch_multiplier", "int", "Messages reserved per process.", native="--prefetch-multiplier N", minimum=0
+        ),
+        Option(
+            "max_memory_per_child",
+            "int",
+            "Recycle a pool process above this resident memory (KiB).",
+            native="--max-memory-per-child KIB",
+            minimum=1,
+        ),
+        Option(
+            "time_limit", "float", "Hard time limit per task, in seconds (prefork).", native="--time-limit S", minimum=0
+        ),
+        Option(
+            "soft_time_limit", "float", "Soft time limit per task, in seconds.", native="--soft-time-limit S", minimum=0
+        ),
+        BROKER_CHECK,
+    )
+
+    def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
+        self.celery_app()
+
+        def key(name: str) -> str:
+            return where(self.config.name, "OPTIONS", name)
+
+        pool = opts["pool"]
+        if pool in ("threads", "solo", "gevent", "eventlet"):
+            for name in ("max_tasks", "max_memory_per_child", "time_limit"):
+                if opts[name]:
+                    raise ConfigError(
+                        key(name),
+                        f"the {pool!r} pool has no child processes to recycle or kill, so celery ignores {name}",
+                        f"remove {name!r}, or use pool 'prefork'",
+                    )
+        if pool in ("gevent", "eventlet") and importlib.util.find_spec(pool) is None:
+            raise ConfigError(
+                key("pool"),
+                f"pool {pool!r} needs the {pool} package, which is not installed",
+                f'pip install "celery[{pool}]"',
+            )
+
+    def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        args = self.global_args()
+        args += ["-l", opts["log_level"].upper(), "-P", opts["pool"]]
+        args += ["-c", str(opts["concurrency"]) if opts["concurrency"] else "auto"]
+        if opts["queues"]:
+            args += ["-Q", ",".join(opts["queues"])]
+        if opts["max_tasks"]:
+            args += ["--max-tasks-per-child", str(opts["max_tasks"])]
+        if opts["max_memory_per_child"]:
+            args += ["--max-memory-per-child", str(opts["max_memory_per_child"])]
+        if opts["prefetch_multiplier"] is not None:
+            args += ["--prefetch-multiplier", str(opts["prefetch_multiplier"])]
+        if opts["time_limit"]:
+            args += ["--time-limit", f"{opts['time_limit']:g}"]
+        if opts["soft_time_limit"]:
+            args += ["--soft-time-limit", f"{opts['soft_time_limit']:g}"]
+        if opts["hostname"]:
+            args += ["-n", opts["hostname"]]
+        if opts["events"]:
+            args.append("-E")
+        if opts["stop"] == "bounded":
+            # Extra KEY=VALUE arguments are celery's own config-from-command-line syntax.
+            args.append(f"worker_soft_shutdown_timeout={opts['graceful_timeout']:g}")
+        return args
+
+    def environment(self, opts: OptionTable, ctx: LaunchContext) -> dict[str, str]:
+        env = super().environment(opts, ctx)
+        if opts["stop"] == "bounded":
+            env.setdefault("REMAP_SIGTERM", "SIGQUIT")
+        return env
+
+    def unset_env(self, opts: OptionTable, ctx: LaunchContext) -> tuple[str, ...]:
+        # An inherited REMAP_SIGTERM would silently turn the warm stop into a cold one.
+        warm = opts["stop"] == "warm"
+        return ("REMAP_SIGTERM",) if warm and "REMAP_SIGTERM" in ctx.environ else ()
+
+    def graceful_timeout(self, opts: OptionTable) -> float:
+        timeout = float(opts["graceful_timeout"])
+        return timeout + COLD_SHUTDOWN_MARGIN if opts["stop"] == "bounded" else timeout
+
+    def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
+        return ReadyProbe(log_line=" ready.")
+
+    def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        notes = self.preflight_notes(opts)
+        if opts["stop"] == "warm":
+            notes.append(
+                "SIGTERM is a warm shutdown: celery stops consuming and waits for running tasks with no time "
+                f"limit; a supervisor kills after graceful_timeout ({opts['graceful_timeout']:g}s), so set it "
+                "above your longest task or use OPTIONS stop 'bounded'"
+            )
+            if "REMAP_SIGTERM" in ctx.environ:
+                notes.append("REMAP_SIGTERM is removed from the environment: stop 'warm' keeps SIGTERM warm")
+        else:
+            notes.append(
+                f"SIGTERM is bounded: running tasks get {opts['graceful_timeout']:g}s (soft shutdown), then they "
+                "are cancelled; only tasks with acks_late (CELERY_TASK_ACKS_LATE = True) go back to the queue"
+            )
+        notes.append("send the stop signal to the main PID only: prefork children die on a group-wide SIGTERM")
+        return notes
+
+
+def default_schedule(ctx: LaunchContext, process: str) -> str:
+    """A writable per-project file in the temp dir: never the cwd, which may be read-only."""
+    tmp = ctx.environ.get("TMPDIR") or tempfile.gettempdir()
+    digest = hashlib.sha1(ctx.cwd.encode(), usedforsecurity=False).hexdigest()[:8]
+    return os.path.join(tmp, f"celerybeat-schedule-{process}-{digest}")
+
+
+class CeleryBeat(CeleryCLI, Backend):
+    """``celery beat``: the single scheduler; its schedule file lives in a writable place by default."""
+
+    name = "celery-beat"
+    kind = "scheduler"
+    subcommand = "beat"
+    catalog = WORKER_OPTIONS
+    check_namespace = "prodserver_celery"
+    capabilities = frozenset({"schedule"})
+    flags: ClassVar[FlagSpec] = BEAT_FLAGS
+
+    options: ClassVar[tuple[Option, ...]] = (
+        W["log_level"].declare(native="-l LEVEL"),
+        Option(
+            "schedule",
+            "path",
+            "File where beat keeps the last run times (PersistentScheduler); replaces celery's beat_schedule_filename.",
+            native="-s PATH",
+            reason="unset: $TMPDIR/celerybeat-schedule-<process>-<hash of the project dir>, writable even "
+            "when the project dir is read-only",
+        ),
+        Option(
+            "scheduler",
+            "str",
+            "Scheduler class, e.g. 'django_celery_beat.schedulers:DatabaseScheduler'.",
+            native="-S CLASS",
+        ),
+        Option(
+            "max_interval", "int", "Maximum seconds beat sleeps between checks.", native="--max-interval S", minimum=1
+        ),
+        BROKER_CHECK,
+    )
+
+    def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
+        self.celery_app()
+
+    def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        args = self.global_args()
+        args += ["-l", opts["log_level"].upper()]
+        args += ["-s", opts["schedule"] or default_schedule(ctx, self.config.name)]
+        if opts["scheduler"]:
+            args += ["-S", opts["scheduler"]]
+        if opts["max_interval"]:
+            args += ["--max-interval", str(opts["max_interval"])]
+        return args
+
+    def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
+        return ReadyProbe(log_line="beat: Starting...")
+
+    def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        return [
+            *self.preflight_notes(opts),
+            "run exactly one beat per schedule: two schedulers send every periodic task twice",
+            "SIGTERM: beat saves the schedule and exits at once (nothing to drain)",
+        ]

@@ -1,0 +1,104 @@
+"""Before the exec: import the celery app and connect to its broker once, within a time bound."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from django_prodserver.argv import parse
+from django_prodserver.errors import ConfigError
+from django_prodserver.plan import LaunchPlan, mask
+
+from ._cli import GLOBAL_ALIASES, cli_flags
+
+_DEFAULT_BROKER = "amqp://guest@localhost//"
+
+
+def load_app(app_path: str, app_where: str) -> Any:
+    """Import the celery app the way ``celery -A`` does; errors name the ``APP`` key."""
+    from celery import Celery
+    from celery.app.utils import find_app
+
+    try:
+        app = find_app(app_path)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(
+            app_where,
+            f"cannot load the celery app {app_path!r}: {type(e).__name__}: {e}",
+            'point APP at the Celery instance, e.g. "mysite.celery:app" or "mysite.celery.app"',
+        ) from None
+    if not isinstance(app, Celery):
+        raise ConfigError(
+            app_where,
+            f"{app_path!r} is a {type(app).__name__}, not a celery.Celery instance",
+            'point APP at the Celery instance, e.g. "mysite.celery:app"',
+        )
+    return app
+
+
+def broker_from_args(args: tuple[str, ...]) -> str | None:
+    """The ``-b/--broker URL`` global option, if the plan passes one (it wins over settings)."""
+    value: str | None = None
+    for arg in parse(args, cli_flags({}, frozenset())):
+        if arg.flag == GLOBAL_ALIASES["--broker"]:
+            token = arg.tokens[-1]
+            value = token.split("=", 1)[1] if token.startswith("--broker=") else token
+    return value
+
+
+def setting_name(app: Any, from_args: str | None) -> str:
+    """Where the broker URL comes from, as the user would fix it."""
+    if from_args:
+        return "the --broker native argument"
+    if os.environ.get("CELERY_BROKER_URL"):
+        return "environment variable CELERY_BROKER_URL"
+    namespace = getattr(app, "namespace", None)
+    if namespace:
+        return f"settings.{namespace}_BROKER_URL"
+    return "the celery app's broker_url"
+
+
+def check_broker(app: Any, url: str | None, timeout: float) -> str | None:
+    """Connect once; return None when the broker answered, else why not (never hangs)."""
+    outcome: list[BaseException | None] = []
+
+    def connect() -> None:
+        try:
+            conn = app.connection_for_write(url, connect_timeout=timeout)
+            try:
+                conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
+                outcome.append(None)
+            finally:
+                conn.release()
+        except BaseException as e:  # reported to the user, never swallowed
+            outcome.append(e)
+
+    thread = threading.Thread(target=connect, name="prodserver-broker-check", daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    if not outcome:
+        return f"no answer within {timeout:g}s"
+    error = outcome[0]
+    if error is None:
+        return None
+    return f"{type(error).__name__}: {error}".strip()
+
+
+def preflight(plan: LaunchPlan, app_path: str, app_where: str, timeout: float) -> None:
+    """Raise :class:`ConfigError` naming the broker setting when the broker is missing or down."""
+    app = load_app(app_path, app_where)
+    from_args = broker_from_args(plan.args)
+    configured = from_args or app.conf.broker_url
+    shown = mask(configured) if configured else f"{_DEFAULT_BROKER} (celery's fallback: no broker URL is set)"
+    problem = check_broker(app, from_args, timeout)
+    if problem is None:
+        return
+    setting = setting_name(app, from_args)
+    raise ConfigError(
+        setting,
+        f"cannot connect to the celery broker {shown}: {problem}",
+        f"start the broker or set {setting} to its URL (e.g. redis://127.0.0.1:6379/0); "
+        "OPTIONS['broker_check_timeout'] = 0 skips this check",
+        check_id="prodserver_celery.E001",
+    )
