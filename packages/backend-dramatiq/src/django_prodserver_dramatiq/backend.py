@@ -1,0 +1,184 @@
+"""The Dramatiq backend: uniform worker options mapped to ``python -m dramatiq`` flags.
+
+Launch: exec of ``python -m dramatiq django_prodserver_dramatiq.boot`` (what django-dramatiq's
+``rundramatiq`` execs too), after a bounded check that the broker in DRAMATIQ_BROKER answers.
+The check is why the plan is marked in-process: the runner has no pre-exec hook yet.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar, NoReturn
+
+from django_prodserver.argv import FlagSpec
+from django_prodserver.backends.base import LaunchContext, WorkerBackend
+from django_prodserver.conf import where
+from django_prodserver.errors import ConfigError
+from django_prodserver.options import WORKER_OPTIONS, Option, OptionTable
+from django_prodserver.plan import LaunchPlan, ReadyProbe
+
+from ._broker import SETTING, BrokerSettings, describe_target, probe, read_settings
+
+W = WORKER_OPTIONS
+BOOT_MODULE = "django_prodserver_dramatiq.boot"
+#: Seconds the pre-start check waits for the broker to answer.
+PROBE_TIMEOUT = 5.0
+#: Seconds a supervisor waits beyond --worker-shutdown-timeout (requeue, broker close, exit).
+STOP_MARGIN = 5.0
+
+
+def _cpu_count(environ: Any) -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS/Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _project_broker() -> BrokerSettings:
+    from django.conf import settings
+
+    return read_settings(getattr(settings, SETTING, None))
+
+
+class DramatiqBackend(WorkerBackend):
+    """Dramatiq workers: ``processes`` x ``concurrency`` threads consuming DRAMATIQ_BROKER."""
+
+    name = "dramatiq"
+    module = "dramatiq"
+    check_namespace = "prodserver_dramatiq"
+    capabilities = frozenset({"tasks", "workers", "threads"})
+    ambient_env = (
+        "dramatiq_",
+        "PROMETHEUS_MULTIPROC_DIR",
+        "prometheus_multiproc_dir",
+    )
+    flags: ClassVar[FlagSpec] = FlagSpec(
+        aliases={
+            "-p": "--processes",
+            "-t": "--threads",
+            "-P": "--path",
+            "-Q": "--queues",
+            "-f": "--fork-function",
+            "-v": "--verbose",
+            "-i": "--watch-include",
+            "-x": "--watch-exclude",
+        },
+        switches=frozenset({"--skip-logging", "--use-spawn", "--watch-use-polling", "--version", "--verbose"}),
+    )
+
+    options: ClassVar[tuple[Option, ...]] = (
+        W["concurrency"].declare(
+            native="-t/--threads N (per process)",
+            default=8,
+            env=("DRAMATIQ_NTHREADS",),
+            reason="dramatiq's default; total = processes x concurrency",
+        ),
+        Option(
+            "processes",
+            "int",
+            "Worker processes, each running `concurrency` threads.",
+            default=_cpu_count,
+            native="-p/--processes N",
+            env=("DRAMATIQ_NPROCS",),
+            reason="one per CPU (dramatiq's default)",
+            minimum=1,
+        ),
+        W["queues"].declare(native="-Q/--queues A B (space separated)", reason="none given: every queue"),
+        W["log_level"].declare(
+            native="-v for debug; other levels set on the 'dramatiq' logger in each worker process",
+        ),
+        W["graceful_timeout"].declare(
+            native="--worker-shutdown-timeout MS (milliseconds)",
+            reason="fits Kubernetes' 30 s; unfinished messages are requeued after it",
+        ),
+        Option(
+            "modules",
+            "list",
+            "Extra modules that define actors, imported in every worker process.",
+            native="positional modules after the broker module",
+        ),
+        Option(
+            "autodiscover",
+            "bool",
+            "Import each installed app's tasks modules (DRAMATIQ_AUTODISCOVER_MODULES, like rundramatiq).",
+            default=True,
+            native="(prodserver: django_prodserver_dramatiq.boot)",
+        ),
+    )
+
+    def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
+        if self.config.app:
+            raise ConfigError(
+                where(self.config.name, "APP"),
+                "the dramatiq backend takes its broker from settings.DRAMATIQ_BROKER, not from APP",
+                "remove 'APP' and describe the broker in DRAMATIQ_BROKER (django-dramatiq's format)",
+                check_id="prodserver_dramatiq.E002",
+            )
+        _project_broker()
+
+    def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        args = [BOOT_MODULE, *(opts["modules"] or [])]
+        args += ["--processes", str(opts["processes"]), "--threads", str(opts["concurrency"])]
+        args += ["--worker-shutdown-timeout", str(round(opts["graceful_timeout"] * 1000))]
+        if opts["log_level"] == "debug":
+            args.append("--verbose")
+        # --queues takes several values, so it goes last; a native -Q replaces it whole
+        # (merging cannot tell "-Q a b" apart from "-Q a" plus a stray positional "b").
+        native = [*self.config.args, *ctx.native_args]
+        given = any(self.flags.canonical(a.split("=", 1)[0]) == "--queues" for a in native)
+        if opts["queues"] and not given:
+            args += ["--queues", *opts["queues"]]
+        return args
+
+    def environment(self, opts: OptionTable, ctx: LaunchContext) -> dict[str, str]:
+        env = super().environment(opts, ctx)
+        env["PRODSERVER_DRAMATIQ_LOG_LEVEL"] = opts["log_level"]
+        env["PRODSERVER_DRAMATIQ_AUTODISCOVER"] = "1" if opts["autodiscover"] else "0"
+        if _project_broker().prometheus and "dramatiq_prom_host" not in ctx.environ:
+            env.setdefault("dramatiq_prom_host", "127.0.0.1")
+        return env
+
+    def graceful_timeout(self, opts: OptionTable) -> float:
+        return float(opts["graceful_timeout"]) + STOP_MARGIN
+
+    def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
+        return ReadyProbe(log_line="Worker process is ready for action.")
+
+    def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
+        return True
+
+    def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        conf = _project_broker()
+        notes = [
+            f"before starting, prodserver checks that the {conf.kind} broker at {describe_target(conf)} answers "
+            f"within {PROBE_TIMEOUT:g}s, then execs the command above (it keeps this PID)",
+            f"broker from settings.{SETTING} ({conf.broker}); each worker process imports {BOOT_MODULE}, which "
+            "sets Django up" + (" and imports every app's tasks modules" if opts["autodiscover"] else ""),
+            f"SIGTERM: running tasks get {opts['graceful_timeout']:g}s; one still running then is not acked "
+            "(RabbitMQ requeues it at once, Redis after the heartbeat timeout); a second SIGTERM kills the "
+            "workers at once, so signal the main process only",
+            f"the 'dramatiq' logger is set to {opts['log_level'].upper()} in worker processes, whatever LOGGING says",
+        ]
+        if conf.kind == "other":
+            notes.append(f"{conf.broker} is not a broker prodserver can probe: connectivity is not checked")
+        if conf.prometheus and "dramatiq_prom_host" not in ctx.environ:
+            notes.append(
+                "the Prometheus middleware's exporter binds 127.0.0.1 (dramatiq_prom_host); "
+                "set dramatiq_prom_host=0.0.0.0 in ENV to expose it"
+            )
+        return notes
+
+    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
+        from django.core.management.base import CommandError
+
+        from django_prodserver.runner import exec_plan
+
+        conf = _project_broker()
+        problem = probe(conf, PROBE_TIMEOUT)
+        if problem:
+            raise CommandError(
+                f"settings.{SETTING}: cannot reach the {conf.kind} broker at {describe_target(conf)} "
+                f"(waited up to {PROBE_TIMEOUT:g}s): {problem}. Fix: start the broker, or correct "
+                f"{SETTING}['OPTIONS'] (url/host/port)"
+            )
+        exec_plan(plan)

@@ -1,0 +1,1 @@
+"""A Django app whose tasks module the worker autodiscovers (the contract's touch as an actor)."""
