@@ -1,0 +1,153 @@
+"""The django-q2 backend: ``qcluster`` with the uniform options applied to ``Q_CLUSTER``.
+
+Launch: exec of ``python -m django_prodserver_django_q2.launch qcluster``. django-q2 reads
+``Q_CLUSTER`` and ``Q_CLUSTER_NAME`` once, when Django sets up, so workers, recycle, log level
+and the queue must be in place before that: a fresh process is the only faithful way.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from django_prodserver.argv import FlagSpec
+from django_prodserver.backends.base import LaunchContext, WorkerBackend
+from django_prodserver.conf import where
+from django_prodserver.errors import ConfigError
+from django_prodserver.options import WORKER_OPTIONS, Option, OptionTable
+from django_prodserver.plan import ReadyProbe
+
+W = WORKER_OPTIONS
+
+#: Environment variable carrying the Q_CLUSTER overrides to the launcher (JSON).
+OVERRIDES_ENV = "PRODSERVER_Q_CLUSTER"
+LAUNCHER = "django_prodserver_django_q2.launch"
+
+#: Check ids (``manage.py check``) and their texts.
+E001 = "'django_q' is not in INSTALLED_APPS"
+E002 = "settings.Q_CLUSTER is not set"
+E003 = "settings.Q_CLUSTER is not a dict"
+EXAMPLE = "Q_CLUSTER = {'name': 'mysite', 'orm': 'default', 'timeout': 60, 'retry': 120}"
+
+
+class DjangoQ2Backend(WorkerBackend):
+    """django-q2's cluster: a main process, a sentinel, N worker processes, pusher and monitor."""
+
+    name = "django-q2"
+    module = LAUNCHER
+    check_namespace = "prodserver_django_q2"
+    capabilities = frozenset({"tasks", "embedded_broker", "workers"})
+    ambient_env = ("Q_CLUSTER_NAME",)
+    flags: ClassVar[FlagSpec] = FlagSpec(
+        aliases={"-n": "--name", "-v": "--verbosity"},
+        switches=frozenset({"--run-once", "--skip-checks", "--traceback", "--no-color", "--force-color"}),
+    )
+
+    options: ClassVar[tuple[Option, ...]] = (
+        W["concurrency"].declare(native="Q_CLUSTER['workers']", reason="Q_CLUSTER's own (CPU count) when not set"),
+        W["queues"].declare(
+            native="Q_CLUSTER_NAME (one queue per cluster)",
+            doc="The one queue (cluster name) to consume; per-name settings come from Q_CLUSTER['ALT_CLUSTERS'].",
+        ),
+        W["log_level"].declare(native="Q_CLUSTER['log_level']", reason="Q_CLUSTER's own when not set"),
+        W["max_tasks"].declare(native="Q_CLUSTER['recycle']", reason="Q_CLUSTER's own (500) when not set"),
+    )
+
+    def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
+        queues = opts["queues"]
+        if queues is not None and len(queues) != 1:
+            raise ConfigError(
+                where(self.config.name, "OPTIONS", "queues"),
+                f"a django-q2 cluster consumes exactly one queue (its cluster name), found {queues!r}",
+                "run one process per queue, each with 'queues': ['<name>'] (per-queue settings go in "
+                "Q_CLUSTER['ALT_CLUSTERS']['<name>'])",
+            )
+
+    def overrides(self, opts: OptionTable) -> dict[str, Any]:
+        """The Q_CLUSTER keys this process overrides: only the options the user set."""
+        out: dict[str, Any] = {}
+        if opts["concurrency"] is not None:
+            out["workers"] = opts["concurrency"]
+        if opts["max_tasks"] is not None:
+            out["recycle"] = opts["max_tasks"]
+        if opts.explicit("log_level"):
+            out["log_level"] = opts["log_level"].upper()
+        return out
+
+    def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        # prodserver ran the system checks (including ours) before the hand-over.
+        return ["qcluster", "--skip-checks"]
+
+    def environment(self, opts: OptionTable, ctx: LaunchContext) -> dict[str, str]:
+        env = super().environment(opts, ctx)
+        overrides = self.overrides(opts)
+        if overrides:
+            env[OVERRIDES_ENV] = json.dumps(overrides, sort_keys=True)
+        if opts["queues"]:
+            env["Q_CLUSTER_NAME"] = opts["queues"][0]
+        return env
+
+    def graceful_timeout(self, opts: OptionTable) -> float:
+        return 30.0
+
+    def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
+        return ReadyProbe(log_line="running.")
+
+    def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        notes = [
+            "exec of qcluster through prodserver's launcher, which applies "
+            f"{OVERRIDES_ENV} to settings.Q_CLUSTER before Django sets up (django-q2 reads it once, "
+            "at import) and checks the broker before the cluster starts",
+            "SIGTERM goes to the main process only: the sentinel and workers keep SIG_DFL; on SIGTERM "
+            "the cluster finishes running and already prefetched tasks, bounded only by Q_CLUSTER['timeout']",
+        ]
+        overrides = self.overrides(opts)
+        if overrides:
+            notes.append(f"Q_CLUSTER values overridden for this process: {overrides}")
+        if opts["queues"]:
+            notes.append(
+                f"queue {opts['queues'][0]!r} = cluster name via Q_CLUSTER_NAME; enqueue with "
+                f"async_task(..., cluster={opts['queues'][0]!r})"
+            )
+        return notes
+
+    # -- checks ------------------------------------------------------------------------
+
+    def check(self, ctx: LaunchContext) -> list[Any]:
+        from django.apps import apps
+        from django.conf import settings
+        from django.core import checks
+
+        messages = super().check(ctx)
+        if messages:
+            return messages
+        obj = self.config.where
+        if not apps.is_installed("django_q"):
+            messages.append(
+                checks.Error(
+                    f"{obj}: {E001}",
+                    hint="add 'django_q' to INSTALLED_APPS, then run `python manage.py migrate`",
+                    id=f"{self.check_namespace}.E001",
+                    obj=obj,
+                )
+            )
+        conf = getattr(settings, "Q_CLUSTER", None)
+        if conf is None:
+            messages.append(
+                checks.Error(
+                    f"{obj}: {E002}: without it django-q2 silently uses Redis on localhost:6379",
+                    hint=f"add {EXAMPLE} (the database broker needs no other service)",
+                    id=f"{self.check_namespace}.E002",
+                    obj=obj,
+                )
+            )
+        elif not isinstance(conf, dict):
+            messages.append(
+                checks.Error(
+                    f"{obj}: {E003}, found {type(conf).__name__}",
+                    hint=f"write {EXAMPLE}",
+                    id=f"{self.check_namespace}.E003",
+                    obj=obj,
+                )
+            )
+        return messages
