@@ -1,18 +1,30 @@
 """The contract suite: subclass these in your backend's tests (like ``django.test``).
 
-Only this package imports pytest; the rest of django_prodserver never does.
+Only the contract modules import pytest, and only when a contract class is first used, so the
+shipped test project (``django_prodserver.testing.project``) runs where pytest is absent.
 """
 
-import pytest
+from __future__ import annotations
 
-pytest.register_assert_rewrite(
-    "django_prodserver.testing.static",
-    "django_prodserver.testing.web",
-    "django_prodserver.testing.worker",
-)
+from typing import TYPE_CHECKING, Any
 
-from .static import BackendContract  # noqa: E402
-from .web import WebServerContract  # noqa: E402
-from .worker import WorkerContract  # noqa: E402
+if TYPE_CHECKING:
+    from .static import BackendContract
+    from .web import WebServerContract
+    from .worker import WorkerContract
 
 __all__ = ["BackendContract", "WebServerContract", "WorkerContract"]
+
+_HOMES = {"BackendContract": "static", "WebServerContract": "web", "WorkerContract": "worker"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    import pytest
+
+    # Asserts in the shipped suite print their operands only if rewritten before import.
+    pytest.register_assert_rewrite(*(f"{__name__}.{m}" for m in _HOMES.values()))
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
