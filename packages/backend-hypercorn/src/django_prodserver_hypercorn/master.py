@@ -1,0 +1,201 @@
+"""hypercorn's ``run()`` with a drain: on SIGTERM keep serving, then hypercorn's graceful stop.
+
+hypercorn's own master stops every worker the moment SIGTERM arrives while it keeps the
+listening sockets open, so whatever a load balancer still sends sits in the backlog and is
+reset. Here the workers keep serving for ``drain_delay`` seconds and until the backlog is
+empty; only then are they told to stop (each waits ``graceful_timeout`` for its requests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import struct
+import time
+from functools import partial
+from multiprocessing import get_context
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+from types import FrameType
+from typing import Any
+
+from hypercorn.config import Config, Sockets
+
+log = logging.getLogger("hypercorn.error")
+
+# struct tcp_info: u32 fields after 8 bytes of u8; for a listener Linux reports the accept
+# queue length in tcpi_unacked (the same reading the gunicorn backend uses).
+_TCPI_UNACKED_OFFSET = 24
+
+
+def accept_queue_length(sock: socket.socket) -> int | None:
+    """Connections waiting in a TCP listener's accept queue (None where unknown)."""
+    if sock.family not in (socket.AF_INET, socket.AF_INET6) or not hasattr(socket, "TCP_INFO"):
+        return None
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    except OSError:
+        return None
+    if len(raw) < _TCPI_UNACKED_OFFSET + 4:
+        return None
+    return int(struct.unpack_from("I", raw, _TCPI_UNACKED_OFFSET)[0])
+
+
+def _worker_func(config: Config) -> Any:
+    if config.worker_class == "uvloop":
+        from hypercorn.asyncio.run import uvloop_worker
+
+        return uvloop_worker
+    if config.worker_class == "trio":
+        from hypercorn.trio.run import trio_worker
+
+        return trio_worker
+    from hypercorn.asyncio.run import asyncio_worker
+
+    return asyncio_worker
+
+
+class DrainingMaster:
+    """Spawn ``config.workers`` hypercorn workers; drain on SIGTERM; respawn on max-requests."""
+
+    def __init__(self, config: Config, drain_delay: float) -> None:
+        self.config = config
+        self.drain_delay = drain_delay
+        self.ctx = get_context("spawn")
+        self.shutdown_event = self.ctx.Event()
+        self.processes: list[BaseProcess] = []
+        self.pending: list[int] = []
+        self.phase = "serving"
+        self.drain_until = 0.0
+        self.drain_limit = 0.0
+        self.deadline = 0.0
+        self.exitcode = 0
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.pending.append(signum)  # acted on by the loop; a handler takes no locks
+
+    def run(self) -> int:
+        sockets = self.config.create_sockets()
+        try:
+            self.populate(sockets)
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(sig, self.on_signal)
+            while self.processes or self.phase == "serving":
+                wait([p.sentinel for p in self.processes], timeout=0.1)
+                self.handle_signals(sockets)
+                self.reap(sockets)
+                self.advance(sockets)
+        finally:
+            for process in self.processes:
+                process.terminate()
+            for process in self.processes:
+                process.join(5)
+            for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
+                sock.close()
+        return self.exitcode
+
+    def populate(self, sockets: Sockets) -> None:
+        # Workers inherit an ignored SIGINT, so Ctrl+C reaches them only through the master.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            for _ in range(self.config.workers - len(self.processes)):
+                process = self.ctx.Process(  # type: ignore[attr-defined]
+                    target=_worker_func(self.config),
+                    kwargs={"config": self.config, "shutdown_event": self.shutdown_event, "sockets": sockets},
+                )
+                process.daemon = self.config.daemon
+                process.start()
+                self.processes.append(process)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def handle_signals(self, sockets: Sockets) -> None:
+        signals, self.pending[:] = list(self.pending), []
+        now = time.monotonic()
+        for signum in signals:
+            name = signal.Signals(signum).name
+            if signum == signal.SIGHUP and self.phase == "serving":
+                log.info("SIGHUP: restarting workers")
+                self.shutdown_event.set()
+                for process in self.processes:
+                    process.join()
+                self.processes.clear()
+                self.shutdown_event.clear()
+                self.populate(sockets)
+            elif signum == signal.SIGHUP:
+                continue
+            elif self.phase == "serving":
+                delay = self.drain_delay if signum == signal.SIGTERM else 0.0
+                self.phase = "draining"
+                self.drain_until = now + delay
+                self.drain_limit = self.drain_until + float(self.config.graceful_timeout)
+                if delay:
+                    log.info("%s: still serving for %.1fs (drain), then stopping gracefully", name, delay)
+            elif self.phase == "draining":
+                log.info("%s again: ending the drain now", name)
+                self.drain_until = self.drain_limit = now
+            else:
+                log.warning("%s again: stopping workers now", name)
+                self.deadline = now
+
+    def reap(self, sockets: Sockets) -> None:
+        for process in [p for p in self.processes if p.exitcode is not None]:
+            process.join()
+            self.processes.remove(process)
+            if self.phase != "serving":
+                continue
+            if process.exitcode != 0:
+                # hypercorn's policy: a worker that fails stops the server (exit non-zero).
+                log.error("worker %s exited with %s: stopping", process.pid, process.exitcode)
+                self.exitcode = process.exitcode or 1
+                self.begin_stop()
+        if self.phase == "serving" and len(self.processes) < self.config.workers:
+            self.populate(sockets)  # a worker that exited 0 hit --max-requests
+
+    def advance(self, sockets: Sockets) -> None:
+        now = time.monotonic()
+        if self.phase == "draining" and now >= self.drain_until:
+            if now >= self.drain_limit or self.backlog_empty(sockets):
+                self.begin_stop()
+        elif self.phase == "stopping" and now >= self.deadline and self.processes:
+            log.warning("graceful timeout: terminating %d worker(s)", len(self.processes))
+            for process in self.processes:
+                process.terminate()
+            self.deadline = now + 3600.0
+
+    def begin_stop(self) -> None:
+        self.phase = "stopping"
+        self.shutdown_event.set()
+        # Workers wait graceful_timeout for their requests; allow them a margin to exit.
+        self.deadline = time.monotonic() + float(self.config.graceful_timeout) + 5.0
+
+    @staticmethod
+    def backlog_empty(sockets: Sockets) -> bool:
+        return not any(accept_queue_length(s) for s in (*sockets.secure_sockets, *sockets.insecure_sockets))
+
+
+def serve_single(config: Config, drain_delay: float) -> int:
+    """``-w 0``: serve in this process, with a shutdown trigger that drains first."""
+    from hypercorn.asyncio.run import worker_serve
+    from hypercorn.utils import load_application
+
+    app = load_application(config.application_path, config.wsgi_max_body_size)
+
+    async def trigger() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        stop.clear()
+        if drain_delay:
+            log.info("SIGTERM: still serving for %.1fs (drain), then stopping gracefully", drain_delay)
+            try:
+                await asyncio.wait_for(stop.wait(), drain_delay)
+            except asyncio.TimeoutError:
+                pass
+
+    asyncio.run(partial(worker_serve, app, config, shutdown_trigger=trigger)())
+    return 0

@@ -1,0 +1,174 @@
+"""What is special about hypercorn: ASGI + WSGI, HTTP/2 over TLS, websockets, its CLI traps."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from websockets.sync.client import connect
+
+from django_prodserver.backends.base import LaunchContext
+from django_prodserver.conf import load_process
+from django_prodserver.errors import ConfigError
+from django_prodserver.testing.processes import (
+    TEST_SETTINGS,
+    RunningProcess,
+    free_port,
+    prodserver_argv,
+    project_environ,
+    start,
+    wait_for_output,
+    wait_http,
+)
+from django_prodserver_hypercorn import HypercornBackend, cli, master
+
+PROJECT = "django_prodserver.testing.project"
+
+
+def context(**changes: Any) -> LaunchContext:
+    values: dict[str, Any] = {
+        "environ": {},
+        "cwd": "/srv/app",
+        "settings_module": TEST_SETTINGS,
+        "python": "/usr/bin/python3",
+        "wsgi_application": f"{PROJECT}.wsgi.application",
+        "asgi_application": f"{PROJECT}.asgi.application",
+    }
+    values.update(changes)
+    return LaunchContext(**values)
+
+
+def plan_for(options: dict[str, Any] | None = None) -> Any:
+    return HypercornBackend(load_process("web", {"BACKEND": "hypercorn", "OPTIONS": options or {}})).plan(context())
+
+
+def self_signed(tmp_path: Path) -> tuple[str, str]:
+    """A throwaway certificate for 127.0.0.1, made here (never a file from the repo)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_path), str(key_path)
+
+
+@pytest.fixture
+def started() -> Iterator[list[RunningProcess]]:
+    procs: list[RunningProcess] = []
+    yield procs
+    for proc in procs:
+        proc.stop(timeout=10)
+
+
+def start_web(tmp_path: Path, started: list[RunningProcess], options: dict[str, Any]) -> tuple[RunningProcess, int]:
+    port = free_port()
+    process = {"BACKEND": "hypercorn", "OPTIONS": {"workers": 1, **options, "host": "127.0.0.1", "port": port}}
+    proc = start(prodserver_argv("web"), project_environ({"web": process}, tmp_path), tmp_path, tmp_path / "web.log")
+    started.append(proc)
+    return proc, port
+
+
+def test_traps_replaced_by_production_defaults() -> None:
+    args = plan_for().args
+    assert args[args.index("--backlog") + 1] == "2048"  # hypercorn: 100
+    assert args[args.index("--graceful-timeout") + 1] == "25"  # hypercorn: 3
+    assert args[args.index("--access-logfile") + 1] == "-"  # hypercorn: off
+    assert args[args.index("-b") + 1] == "127.0.0.1:8000"
+    assert args[-1] == f"wsgi:{PROJECT}.wsgi:application"
+    assert plan_for({"interface": "asgi"}).args[-1] == f"asgi:{PROJECT}.asgi:application"
+
+
+@pytest.mark.parametrize(("option", "value"), [("timeout", 5), ("threads", 4), ("forwarded_allow_ips", ["10.0.0.1"])])
+def test_what_hypercorn_cannot_do_is_refused(option: str, value: Any) -> None:
+    with pytest.raises(ConfigError) as info:
+        plan_for({option: value})
+    assert f"['{option}']" in str(info.value) and "'hypercorn'" in str(info.value)
+
+
+def test_websockets_need_asgi_and_cannot_be_switched_off() -> None:
+    with pytest.raises(ConfigError, match="need the ASGI interface"):
+        plan_for({"websockets": True})
+    with pytest.raises(ConfigError, match="cannot turn them off"):
+        plan_for({"interface": "asgi", "websockets": False})
+    assert plan_for({"interface": "asgi", "websockets": True}).args[-1].startswith("asgi:")
+
+
+def test_max_requests_jitter_survives_hypercorns_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    """hypercorn 0.18's CLI sets max_requests_jitter from --max-requests; ours keeps the value."""
+    seen: list[Any] = []
+
+    class Capture:
+        def __init__(self, config: Any, drain_delay: float) -> None:
+            seen.append((config, drain_delay))
+
+        def run(self) -> int:
+            return 0
+
+    monkeypatch.setattr(master, "DrainingMaster", Capture)
+    args = plan_for({"max_requests": 1000, "max_requests_jitter": 50}).args
+    assert cli.main(args) == 0
+    config, drain_delay = seen[0]
+    assert (config.max_requests, config.max_requests_jitter, drain_delay) == (1000, 50, 2.0)
+    assert (config.backlog, config.graceful_timeout, config.workers) == (2048, 25.0, min(2 * len_cpus() + 1, 12))
+
+
+def len_cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+def test_websocket_echo(tmp_path: Path, started: list[RunningProcess]) -> None:
+    proc, port = start_web(tmp_path, started, {"interface": "asgi"})
+    wait_http(proc, port, timeout=90)
+    with connect(f"ws://127.0.0.1:{port}/ws/echo/", open_timeout=10) as ws:
+        ws.send("hello through hypercorn")
+        assert ws.recv(timeout=10) == "hello through hypercorn"
+        ws.send(b"\x00\x01")
+        assert ws.recv(timeout=10) == b"\x00\x01"
+
+
+def wait_https(proc: RunningProcess, port: int, client: httpx.Client) -> httpx.Response:
+    wait_for_output(proc, f"Running on https://127.0.0.1:{port}", timeout=90)
+    return client.get(f"https://127.0.0.1:{port}/")
+
+
+@pytest.mark.parametrize("interface", ["asgi", "wsgi"])
+def test_http2_over_tls(tmp_path: Path, started: list[RunningProcess], interface: str) -> None:
+    cert, key = self_signed(tmp_path)
+    proc, port = start_web(tmp_path, started, {"interface": interface, "tls_cert": cert, "tls_key": key})
+    with httpx.Client(http2=True, verify=False, timeout=10) as client:
+        resp = wait_https(proc, port, client)
+    assert resp.status_code == 200 and resp.json()["ok"] is True
+    assert resp.http_version == "HTTP/2"
+
+
+def test_http2_false_serves_http11_over_tls(tmp_path: Path, started: list[RunningProcess]) -> None:
+    cert, key = self_signed(tmp_path)
+    proc, port = start_web(tmp_path, started, {"tls_cert": cert, "tls_key": key, "http2": False})
+    with httpx.Client(http2=True, verify=False, timeout=10) as client:
+        resp = wait_https(proc, port, client)
+    assert resp.status_code == 200 and resp.http_version == "HTTP/1.1"
