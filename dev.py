@@ -33,6 +33,7 @@ TEST_DEPS = [
     "django-stubs>=5",
     "build>=1.2",
     "hatchling>=1.21",
+    "jsonschema>=4",
 ]
 
 

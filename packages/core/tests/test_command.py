@@ -170,3 +170,21 @@ def test_list_works_without_starting_anything(tmp_path: Path) -> None:
     result = manage(tmp_path, {"web": WEB}, "prodserver", "--list")
     assert result.returncode == 0 and "gunicorn" in result.stdout
     assert json.loads(json.dumps(result.stdout))  # plain text, no crash
+
+
+def test_list_options_shows_types_defaults_native_flags(settings: Any) -> None:
+    settings.PRODUCTION_PROCESSES = {"web": WEB}
+    out, _ = run_command("web", "--list-options")
+    row = next(line for line in out.splitlines() if line.startswith("workers "))
+    assert "int" in row and "WEB_CONCURRENCY" in row and "-w N" in row
+
+
+def test_schema_accepts_good_settings_and_rejects_bad_options(settings: Any) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    out, _ = run_command("--schema")
+    schema = json.loads(out)
+    jsonschema.validate({"web": {"BACKEND": "gunicorn", "OPTIONS": {"workers": 4, "access_log": True}}}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"web": {"BACKEND": "gunicorn", "OPTIONS": {"wokers": 4}}}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"web": {"BACKEND": "gunicorn", "OPTIONS": {"workers": "4"}}}, schema)

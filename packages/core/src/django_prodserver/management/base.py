@@ -70,6 +70,14 @@ class ProcessCommand(BaseCommand):
         parser.add_argument("--list", action="store_true", help="list configured processes and installed backends")
         parser.add_argument("--dry-run", action="store_true", help="print the resolved plan and exit")
         parser.add_argument(
+            "--list-options",
+            action="store_true",
+            help="print each backend's options (type, default, native flag, reason); with NAMEs, theirs",
+        )
+        parser.add_argument(
+            "--schema", action="store_true", help="print a JSON Schema of PRODUCTION_PROCESSES for editors"
+        )
+        parser.add_argument(
             "--set",
             action="append",
             default=[],
@@ -94,6 +102,12 @@ class ProcessCommand(BaseCommand):
                 raise CommandError(e.message) from None
             if options["list"]:
                 self.list_processes(processes)
+                return
+            if options.get("list_options"):
+                self.list_options(processes, names)
+                return
+            if options.get("schema"):
+                self.print_schema()
                 return
             selected = self.select(processes, names, options["all"])
             plans = self.make_plans(processes, selected, options)
@@ -179,6 +193,29 @@ class ProcessCommand(BaseCommand):
         inst = [("INSTALLED BACKEND", "DISTRIBUTION", "VERSION")]
         inst += [(b.name, b.distribution, b.version) for b in installed_backends().values()]
         self.stdout.write(_table(inst))
+
+    def list_options(self, processes: dict[str, ProcessConfig], names: list[str]) -> None:
+        from ..describe import option_rows
+        from ..registry import installed_backends
+
+        if names:
+            targets = [(n, load_backend(processes[n])[0].__class__) for n in self.select(processes, names, False)]
+        else:
+            targets = [(b.name, b.load()) for b in installed_backends().values()]
+        for label, cls in targets:
+            self.stdout.write(f"{label} ({cls.name}, {cls.kind}):")
+            rows = [("OPTION", "TYPE", "DEFAULT", "NATIVE", "MEANING")] + option_rows(cls)
+            self.stdout.write(_table(rows))
+            self.stdout.write("")
+
+    def print_schema(self) -> None:
+        import json
+
+        from ..describe import json_schema
+        from ..registry import installed_backends
+
+        backends = {b.name: b.load() for b in installed_backends().values()}
+        self.stdout.write(json.dumps(json_schema(backends), indent=2, default=str))
 
     def describe_supervision(self, plans: list[LaunchPlan], options: dict[str, Any] | None = None) -> str:
         from ..supervision import describe_policy
