@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from django_prodserver.testing import BackendContract, WorkerContract
 from django_prodserver_celery import CeleryBeat, CeleryWorker
-
-APP = "django_prodserver_celery.testing:app"
-REDIS_URL = os.environ.get("PRODSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-AMQP_URL = os.environ.get("PRODSERVER_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
-
-
-def unreachable(url: str, env_var: str) -> str | None:
-    """None when something listens at the URL's host:port, else a skip reason naming the env var."""
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), timeout=3):
-            return None
-    except OSError as e:
-        return f"broker {url} unreachable ({e}); start it or set {env_var}"
-
-
-def filesystem_broker(workdir: Path) -> dict[str, str]:
-    """Transport options of kombu's filesystem broker in ``workdir`` (it does not create the folder)."""
-    queue = workdir / "broker"
-    queue.mkdir(exist_ok=True)
-    return {"data_folder_in": str(queue), "data_folder_out": str(queue), "control_folder": str(workdir / "control")}
+from django_prodserver_celery.testing import AMQP_URL, APP, REDIS_URL, filesystem_broker, unreachable
 
 
 class CeleryWorkerContract(WorkerContract):

@@ -1,13 +1,20 @@
-"""A celery app for the contract suite, wired to Django the way celery's docs say (``APP`` in tests).
+"""Test kit: a celery app wired to Django as celery's docs say (``APP`` in tests), and broker helpers.
 
-Importing it creates the app (like any project's ``celery.py``); nothing else imports it.
+Importing it creates the app (like any project's ``celery.py``); the backends never import it.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from celery import Celery
+
+APP = "django_prodserver_celery.testing:app"
+REDIS_URL = os.environ.get("PRODSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+AMQP_URL = os.environ.get("PRODSERVER_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_prodserver.testing.project.settings")
 
@@ -26,3 +33,21 @@ def touch(token: str, seconds: float = 0.0) -> str:
 @app.task(name="prodserver.noop")  # type: ignore[untyped-decorator,misc]
 def noop() -> None:
     """Does nothing: the benchmark measures the worker, not the task."""
+
+
+def unreachable(url: str, env_var: str) -> str | None:
+    """None when something listens at the URL's host:port, else a skip reason naming the env var."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), timeout=3):
+            return None
+    except OSError as e:
+        return f"broker {url} unreachable ({e}); start it or set {env_var}"
+
+
+def filesystem_broker(workdir: Path) -> dict[str, str]:
+    """Transport options of kombu's embedded filesystem broker in ``workdir`` (created here:
+    kombu does not create the queue folder itself)."""
+    queue = workdir / "broker"
+    queue.mkdir(exist_ok=True)
+    return {"data_folder_in": str(queue), "data_folder_out": str(queue), "control_folder": str(workdir / "control")}
