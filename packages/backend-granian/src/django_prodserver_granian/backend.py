@@ -43,9 +43,7 @@ class GranianBackend(WebBackend):
     name = "granian"
     module = "granian"
     check_namespace = "prodserver_granian"
-    capabilities = frozenset(
-        {"http", "wsgi", "asgi", "workers", "threads", "tls", "http2", "websockets", "drain"}
-    )
+    capabilities = frozenset({"http", "wsgi", "asgi", "workers", "threads", "tls", "http2", "websockets", "drain"})
     ambient_env = ("GRANIAN_",)
     flags: ClassVar[FlagSpec] = _flag_spec()
 
@@ -128,11 +126,14 @@ class GranianBackend(WebBackend):
         ),
     )
 
+    def _option_where(self, key: str) -> str:
+        return where(self.config.name, "OPTIONS", key)
+
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
-        opt = lambda key: where(self.config.name, "OPTIONS", key)  # noqa: E731
+        opt = self._option_where
         if bool(opts["tls_cert"]) != bool(opts["tls_key"]):
             missing = "tls_key" if opts["tls_cert"] else "tls_cert"
-            raise ConfigError(opt(missing), "tls_cert and tls_key go together", f"set {missing!r} as well")
+            raise ConfigError(opt(missing), "granian needs tls_cert and tls_key together", f"set {missing!r} as well")
         asgi = opts["interface"] == "asgi"
         if asgi and opts.explicit("threads") and opts["threads"] > 1:
             raise ConfigError(
@@ -142,7 +143,11 @@ class GranianBackend(WebBackend):
                 "remove 'threads', or use 'interface': 'wsgi' to serve with blocking threads",
             )
         if opts["websockets"] and not asgi:
-            raise ConfigError(opt("websockets"), "websockets need the ASGI interface", "add 'interface': 'asgi'")
+            raise ConfigError(
+                opt("websockets"),
+                "granian serves websockets only through the ASGI interface",
+                "add 'interface': 'asgi'",
+            )
         if opts["max_requests"]:
             raise ConfigError(
                 opt("max_requests"),
@@ -157,7 +162,7 @@ class GranianBackend(WebBackend):
                 f"set it to {MAX_KILL_TIMEOUT} or less",
             )
         if opts["socket"] and opts.explicit("port"):
-            raise ConfigError(opt("socket"), "give 'socket' or 'port', not both", "remove one of them")
+            raise ConfigError(opt("socket"), "granian binds a socket or a port, not both", "remove one of them")
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         asgi = opts["interface"] == "asgi"

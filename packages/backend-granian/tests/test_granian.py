@@ -1,0 +1,320 @@
+"""What is special about granian: explicit interface and threads, refusals, legacy ARGS,
+and live websockets, HTTP/2 over TLS and proxy headers with real clients."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from django_prodserver.backends.base import LaunchContext
+from django_prodserver.conf import load_process
+from django_prodserver.errors import ConfigError
+from django_prodserver.loading import load_backend
+from django_prodserver.plan import LaunchPlan
+from django_prodserver.testing.processes import (
+    RunningProcess,
+    free_port,
+    http_get,
+    prodserver_argv,
+    project_environ,
+    start,
+    wait_http,
+)
+from django_prodserver_granian import GranianBackend
+
+PROJECT = "django_prodserver.testing.project"
+CTX = LaunchContext(
+    environ={},
+    cwd="/srv/app",
+    settings_module=f"{PROJECT}.settings",
+    python="/usr/bin/python3",
+    wsgi_application=f"{PROJECT}.wsgi.application",
+    asgi_application=f"{PROJECT}.asgi.application",
+)
+
+
+def plan(options: Mapping[str, Any] | None = None, ctx: LaunchContext = CTX, **entry: Any) -> LaunchPlan:
+    raw = {"BACKEND": "granian", "OPTIONS": dict(options or {}), **entry}
+    return GranianBackend(load_process("web", raw)).plan(ctx)
+
+
+def flag(p: LaunchPlan, name: str) -> str | None:
+    """The value following ``name`` in the plan's args (None when absent)."""
+    args = list(p.args)
+    return args[args.index(name) + 1] if name in args else None
+
+
+def refused(options: Mapping[str, Any]) -> str:
+    with pytest.raises(ConfigError) as info:
+        plan(options)
+    return str(info.value)
+
+
+# -- mappings ---------------------------------------------------------------------------
+
+
+def test_interface_is_always_explicit_and_never_rsgi() -> None:
+    assert flag(plan(), "--interface") == "wsgi"
+    asgi = plan({"interface": "asgi"})
+    assert flag(asgi, "--interface") == "asginl"  # Django rejects lifespan
+    assert asgi.args[0] == f"{PROJECT}.asgi:application"
+
+
+def test_blocking_threads_and_backpressure_are_explicit() -> None:
+    p = plan({"workers": 3})
+    assert (flag(p, "--workers"), flag(p, "--blocking-threads"), flag(p, "--backpressure")) == ("3", "8", "8")
+    p = plan({"threads": 16, "backpressure": 20})
+    assert (flag(p, "--blocking-threads"), flag(p, "--backpressure")) == ("16", "20")
+    asgi = plan({"interface": "asgi", "workers": 2, "backlog": 1024})
+    assert (flag(asgi, "--blocking-threads"), flag(asgi, "--backpressure")) == ("1", "512")
+
+
+def test_production_defaults() -> None:
+    p = plan()
+    assert "--respawn-failed-workers" in p.args
+    assert flag(p, "--workers-kill-timeout") == "25"
+    assert "--access-log" in p.args and flag(p, "--log-level") == "info"
+    assert flag(p, "--http") == "1" and flag(p, "--backlog") == "2048"
+    assert (flag(p, "--host"), flag(p, "--port")) == ("127.0.0.1", "8000")
+    assert "--no-respawn-failed-workers" in plan({"respawn_failed_workers": False}).args
+
+
+def test_graceful_timeout_maps_to_workers_kill_timeout() -> None:
+    assert flag(plan({"graceful_timeout": 7.2}), "--workers-kill-timeout") == "8"
+    assert flag(plan({"graceful_timeout": 0}), "--workers-kill-timeout") == "1"
+
+
+def test_keepalive_is_on_off() -> None:
+    assert "--http1-keep-alive" in plan({"keepalive": 75}).args
+    assert "--no-http1-keep-alive" in plan({"keepalive": 0}).args
+    assert any("no keep-alive idle timeout" in n for n in plan({"keepalive": 75}).notes)
+
+
+def test_tls_http2_websockets_and_logs() -> None:
+    p = plan({"tls_cert": "/c.pem", "tls_key": "/k.pem", "http2": True})
+    assert (flag(p, "--ssl-certificate"), flag(p, "--ssl-keyfile")) == ("/c.pem", "/k.pem")
+    assert flag(p, "--ssl-protocol-min") == "tls1.2" and flag(p, "--http") == "auto"
+    assert p.ready.http_url is not None and p.ready.http_url.startswith("https://")
+    assert (
+        flag(plan({"tls_cert": "/c", "tls_key": "/k", "tls_min_version": "tls1.3"}), "--ssl-protocol-min") == "tls1.3"
+    )
+    assert "--ws" in plan({"interface": "asgi", "websockets": True}).args
+    assert "--no-ws" in plan({"interface": "asgi"}).args
+    p = plan({"access_log": False, "log_level": "warning", "backlog": 512})
+    assert "--no-access-log" in p.args and flag(p, "--log-level") == "warning" and flag(p, "--backlog") == "512"
+
+
+def test_socket_and_recycling() -> None:
+    p = plan({"socket": "/run/web.sock", "workers_lifetime": 3600, "workers_max_rss": 512})
+    assert flag(p, "--uds") == "/run/web.sock" and "--host" not in p.args
+    assert (flag(p, "--workers-lifetime"), flag(p, "--workers-max-rss")) == ("3600", "512")
+
+
+def test_forwarded_allow_ips_wraps_the_app_through_a_factory() -> None:
+    p = plan({"forwarded_allow_ips": ["10.0.0.1", "10.1.0.0/16"]})
+    assert p.args[0] == "django_prodserver_granian.proxies:wsgi" and "--factory" in p.args
+    assert p.env["PRODSERVER_GRANIAN_APP"] == f"{PROJECT}.wsgi:application"
+    assert p.env["PRODSERVER_GRANIAN_FORWARDED_ALLOW_IPS"] == "10.0.0.1,10.1.0.0/16"
+    assert plan({"interface": "asgi", "forwarded_allow_ips": ["*"]}).args[0].endswith(":asgi")
+    assert "--factory" not in plan().args
+
+
+def test_granian_env_vars_are_reported() -> None:
+    ctx = replace(CTX, environ={"GRANIAN_WORKERS": "9", "OTHER": "x"})
+    assert dict(plan(ctx=ctx).ambient_env) == {"GRANIAN_WORKERS": "9"}
+    assert "GRANIAN_WORKERS=9" in plan(ctx=ctx).describe()
+
+
+def test_native_args_win_over_options() -> None:
+    ctx = replace(CTX, native_args=("--no-respawn-failed-workers", "--blocking-threads", "2"))
+    p = plan(ctx=ctx)
+    assert "--respawn-failed-workers" not in p.args and p.args.count("--blocking-threads") == 1
+    assert p.args[-3:] == ("--no-respawn-failed-workers", "--blocking-threads", "2")
+
+
+# -- refusals ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["timeout", "max_requests_jitter"])
+def test_options_granian_lacks_are_refused(option: str) -> None:
+    message = refused({option: 3})
+    assert f"['{option}']" in message and "'granian'" in message and "cannot honour" in message
+
+
+def test_max_requests_is_refused_with_a_hint() -> None:
+    message = refused({"max_requests": 1000})
+    assert "['max_requests']" in message and "granian" in message and "workers_lifetime" in message
+    assert "--limit" not in " ".join(plan({"max_requests": 0}).args)
+
+
+@pytest.mark.parametrize(
+    ("options", "key"),
+    [
+        ({"interface": "asgi", "threads": 4}, "threads"),
+        ({"websockets": True}, "websockets"),
+        ({"tls_cert": "/c.pem"}, "tls_key"),
+        ({"graceful_timeout": 3600.0}, "graceful_timeout"),
+        ({"socket": "/run/web.sock", "port": 9000}, "socket"),
+    ],
+)
+def test_combinations_granian_cannot_honour_are_refused(options: dict[str, Any], key: str) -> None:
+    message = refused(options)
+    assert f"['{key}']" in message and "granian" in message
+
+
+def test_backlog_below_granians_minimum_is_refused() -> None:
+    assert "['backlog']" in refused({"backlog": 64}) and "128" in refused({"backlog": 64})
+
+
+# -- upstream 3.x settings --------------------------------------------------------------
+
+
+def legacy_plan(path: str, args: Any) -> LaunchPlan:
+    config = load_process("web", {"BACKEND": path, "ARGS": args})
+    with pytest.warns(DeprecationWarning, match='"BACKEND": "granian"'):
+        backend, _ = load_backend(config)
+    return backend.plan(CTX)
+
+
+def test_upstream_wsgi_args_become_uniform_options() -> None:
+    p = legacy_plan(
+        "django_prodserver.backends.servers.granian.GranianWSGIServer",
+        {"address": "0.0.0.0", "port": "8001", "workers": "4", "blocking_threads": "2", "log_access": "false"},
+    )
+    assert flag(p, "--interface") == "wsgi" and p.args[0] == f"{PROJECT}.wsgi:application"
+    assert (flag(p, "--host"), flag(p, "--port"), flag(p, "--workers")) == ("0.0.0.0", "8001", "4")
+    assert flag(p, "--blocking-threads") == "2" and "--no-access-log" in p.args
+    assert "--address=0.0.0.0" not in p.args
+
+
+def test_upstream_asgi_args_with_native_only_keys() -> None:
+    p = legacy_plan(
+        "django_prodserver.backends.granian.GranianASGIServer",
+        {
+            "host": "0.0.0.0",
+            "runtime-threads": 2,
+            "url_path_prefix": "/app",
+            "http": "2",
+            "ssl_cert": "/c",
+            "ssl_key": "/k",
+        },
+    )
+    assert flag(p, "--interface") == "asginl" and flag(p, "--runtime-threads") == "2"
+    assert flag(p, "--url-path-prefix") == "/app" and flag(p, "--http") == "2"
+    assert flag(p, "--ssl-certificate") == "/c"
+
+
+def test_upstream_unknown_key_is_passed_to_granian_not_dropped() -> None:
+    p = legacy_plan("django_prodserver.backends.servers.granian.GranianWSGIServer", {"loop": "asyncio"})
+    assert flag(p, "--loop") == "asyncio"
+
+
+# -- live, real clients -----------------------------------------------------------------
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Any]:
+    """Start ``prodserver web`` with granian and given OPTIONS; every process stopped by PID."""
+    started: list[RunningProcess] = []
+
+    def factory(options: Mapping[str, Any], *, wait: bool = True, **entry: Any) -> tuple[RunningProcess, int]:
+        port = free_port()
+        process = {"BACKEND": "granian", "OPTIONS": {"workers": 1, **options, "host": "127.0.0.1", "port": port}}
+        process.update(entry)
+        env = project_environ({"web": process}, tmp_path)
+        proc = start(prodserver_argv("web"), env, tmp_path, tmp_path / f"granian-{len(started)}.log")
+        started.append(proc)
+        if wait:
+            wait_http(proc, port)
+        return proc, port
+
+    yield factory
+    for proc in started:
+        proc.stop(timeout=5)
+
+
+def test_websocket_echo_through_asgi(serve: Any) -> None:
+    from websockets.sync.client import connect
+
+    _proc, port = serve({"interface": "asgi", "websockets": True})
+    with connect(f"ws://127.0.0.1:{port}/ws/echo/", open_timeout=10) as ws:
+        ws.send("hello granian")
+        assert ws.recv(timeout=10) == "hello granian"
+        ws.send(b"\x00\x01")
+        assert ws.recv(timeout=10) == b"\x00\x01"
+
+
+def make_cert(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 with its PKCS#8 key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_http2_over_tls_with_a_real_client(serve: Any, tmp_path: Path) -> None:
+    import httpx
+
+    cert, key = make_cert(tmp_path)
+    proc, port = serve({"tls_cert": str(cert), "tls_key": str(key), "http2": True}, wait=False)
+    deadline = time.monotonic() + 60
+    with httpx.Client(http2=True, verify=False, timeout=5) as client:  # self-signed test certificate
+        while True:
+            assert proc.popen.poll() is None, proc.output()[-3000:]
+            try:
+                response = client.get(f"https://127.0.0.1:{port}/")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, proc.output()[-3000:]
+                time.sleep(0.2)
+    assert response.status_code == 200 and response.json()["ok"] is True
+    assert response.http_version == "HTTP/2"
+
+
+def test_proxy_headers_only_from_trusted_proxies(serve: Any) -> None:
+    """``demo_app`` prints the WSGI environ, so the client address the app saw is visible."""
+    import http.client
+
+    def remote_addr(port: int) -> bytes:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("GET", "/", headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"})
+            return conn.getresponse().read()
+        finally:
+            conn.close()
+
+    app = "wsgiref.simple_server:demo_app"
+    _, trusted = serve({"forwarded_allow_ips": ["127.0.0.1"]}, APP=app)
+    body = remote_addr(trusted)
+    assert b"REMOTE_ADDR = '203.0.113.7'" in body and b"wsgi.url_scheme = 'https'" in body
+    _, untrusted = serve({}, APP=app)
+    assert b"REMOTE_ADDR = '127.0.0.1'" in remote_addr(untrusted)
+    assert http_get(untrusted).status == 200

@@ -1,0 +1,235 @@
+"""What is special about uvicorn: ASGI by default, lifespan off, proxy headers only as
+configured, refusals, legacy paths, and live: exit 0 after a drained SIGTERM, websockets."""
+
+from __future__ import annotations
+
+import http.client
+import signal
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from django_prodserver.backends.base import LaunchContext
+from django_prodserver.conf import load_process
+from django_prodserver.errors import ConfigError
+from django_prodserver.loading import load_backend
+from django_prodserver.plan import LaunchPlan
+from django_prodserver.testing.load import shutdown_under_load
+from django_prodserver.testing.processes import (
+    RunningProcess,
+    free_port,
+    http_get,
+    prodserver_argv,
+    project_environ,
+    start,
+    wait_http,
+)
+from django_prodserver_uvicorn import UvicornBackend
+
+PROJECT = "django_prodserver.testing.project"
+CTX = LaunchContext(
+    environ={},
+    cwd="/srv/app",
+    settings_module=f"{PROJECT}.settings",
+    python="/usr/bin/python3",
+    wsgi_application=f"{PROJECT}.wsgi.application",
+    asgi_application=f"{PROJECT}.asgi.application",
+)
+
+
+def plan(options: Mapping[str, Any] | None = None, ctx: LaunchContext = CTX, **entry: Any) -> LaunchPlan:
+    raw = {"BACKEND": "uvicorn", "OPTIONS": dict(options or {}), **entry}
+    return UvicornBackend(load_process("web", raw)).plan(ctx)
+
+
+def flag(p: LaunchPlan, name: str) -> str | None:
+    args = list(p.args)
+    return args[args.index(name) + 1] if name in args else None
+
+
+def refused(options: Mapping[str, Any]) -> str:
+    with pytest.raises(ConfigError) as info:
+        plan(options)
+    return str(info.value)
+
+
+# -- mappings ---------------------------------------------------------------------------
+
+
+def test_asgi_by_default_with_lifespan_off() -> None:
+    p = plan()
+    assert p.args[0] == f"{PROJECT}.asgi:application"
+    assert flag(p, "--interface") == "asgi3" and flag(p, "--lifespan") == "off"
+    wsgi = plan({"interface": "wsgi"})
+    assert wsgi.args[0] == f"{PROJECT}.wsgi:application" and flag(wsgi, "--interface") == "wsgi"
+    assert any("deprecated WSGI adapter" in n for n in wsgi.notes)
+
+
+def test_production_defaults() -> None:
+    p = plan()
+    assert (flag(p, "--host"), flag(p, "--port")) == ("127.0.0.1", "8000")
+    assert flag(p, "--timeout-graceful-shutdown") == "25" and flag(p, "--timeout-keep-alive") == "5"
+    assert "--no-proxy-headers" in p.args and "--access-log" in p.args
+    assert flag(p, "--ws") == "none" and flag(p, "--backlog") == "2048" and flag(p, "--log-level") == "info"
+    assert int(flag(p, "--workers") or 0) >= 1
+    assert flag(plan(ctx=replace(CTX, environ={"WEB_CONCURRENCY": "3"})), "--workers") == "3"
+
+
+def test_option_mappings() -> None:
+    p = plan(
+        {
+            "workers": 3,
+            "graceful_timeout": 9.5,
+            "keepalive": 75,
+            "max_requests": 500,
+            "max_requests_jitter": 50,
+            "tls_cert": "/c.pem",
+            "tls_key": "/k.pem",
+            "websockets": True,
+            "access_log": False,
+            "forwarded_allow_ips": ["10.0.0.1", "10.1.0.0/16"],
+            "log_level": "warning",
+            "backlog": 512,
+            "limit_concurrency": 100,
+        }
+    )
+    assert flag(p, "--workers") == "3" and flag(p, "--timeout-graceful-shutdown") == "10"
+    assert flag(p, "--timeout-keep-alive") == "75"
+    assert (flag(p, "--limit-max-requests"), flag(p, "--limit-max-requests-jitter")) == ("500", "50")
+    assert (flag(p, "--ssl-certfile"), flag(p, "--ssl-keyfile")) == ("/c.pem", "/k.pem")
+    assert flag(p, "--ws") == "auto" and "--no-access-log" in p.args
+    assert "--proxy-headers" in p.args and flag(p, "--forwarded-allow-ips") == "10.0.0.1,10.1.0.0/16"
+    assert "--no-proxy-headers" not in p.args
+    assert (flag(p, "--log-level"), flag(p, "--backlog"), flag(p, "--limit-concurrency")) == ("warning", "512", "100")
+
+
+def test_socket_binds_uds() -> None:
+    p = plan({"socket": "/run/web.sock"})
+    assert flag(p, "--uds") == "/run/web.sock" and "--host" not in p.args and p.ready.http_url is None
+
+
+def test_uvicorn_env_vars_are_reported() -> None:
+    p = plan(ctx=replace(CTX, environ={"UVICORN_ROOT_PATH": "/x", "OTHER": "y"}))
+    assert dict(p.ambient_env) == {"UVICORN_ROOT_PATH": "/x"} and "UVICORN_ROOT_PATH=/x" in p.describe()
+
+
+def test_native_switch_negation_replaces_the_configured_one() -> None:
+    p = plan(ctx=replace(CTX, native_args=("--proxy-headers", "--no-access-log")))
+    assert "--no-proxy-headers" not in p.args and "--access-log" not in p.args
+    assert p.args[-2:] == ("--proxy-headers", "--no-access-log")
+
+
+# -- refusals ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("option", "value"), [("threads", 4), ("timeout", 30), ("http2", True)])
+def test_options_uvicorn_lacks_are_refused(option: str, value: Any) -> None:
+    message = refused({option: value})
+    assert f"['{option}']" in message and "'uvicorn'" in message and "cannot honour" in message
+
+
+@pytest.mark.parametrize(
+    ("options", "key"),
+    [
+        ({"workers": 1, "max_requests": 100}, "max_requests"),
+        ({"workers": 2, "max_requests_jitter": 10}, "max_requests_jitter"),
+        ({"interface": "wsgi", "websockets": True}, "websockets"),
+        ({"tls_key": "/k.pem"}, "tls_cert"),
+        ({"socket": "/run/web.sock", "port": 9000}, "socket"),
+    ],
+)
+def test_combinations_uvicorn_cannot_honour_are_refused(options: dict[str, Any], key: str) -> None:
+    message = refused(options)
+    assert f"['{key}']" in message and "uvicorn" in message
+
+
+# -- upstream 3.x settings --------------------------------------------------------------
+
+
+def legacy_plan(path: str, args: Any) -> LaunchPlan:
+    config = load_process("web", {"BACKEND": path, "ARGS": args})
+    with pytest.warns(DeprecationWarning, match='"BACKEND": "uvicorn"'):
+        backend, _ = load_backend(config)
+    return backend.plan(CTX)
+
+
+def test_upstream_uvicorn_server_passes_cli_args_through() -> None:
+    p = legacy_plan("django_prodserver.backends.servers.uvicorn.UvicornServer", {"host": "0.0.0.0", "workers": "4"})
+    assert p.args[0] == f"{PROJECT}.asgi:application" and flag(p, "--interface") == "asgi3"
+    assert p.args[-2:] == ("--host=0.0.0.0", "--workers=4") and "--host" not in p.args
+
+
+def test_upstream_uvicorn_wsgi_server_serves_wsgi() -> None:
+    p = legacy_plan("django_prodserver.backends.uvicorn.UvicornWSGIServer", "--port 9001")
+    assert p.args[0] == f"{PROJECT}.wsgi:application" and flag(p, "--interface") == "wsgi"
+    assert flag(p, "--port") == "9001" and p.args.count("--port") == 1
+
+
+# -- live, real clients -----------------------------------------------------------------
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Any]:
+    """Start ``prodserver web`` with uvicorn and given OPTIONS; every process stopped by PID."""
+    started: list[RunningProcess] = []
+
+    def factory(options: Mapping[str, Any], **entry: Any) -> tuple[RunningProcess, int]:
+        port = free_port()
+        process = {"BACKEND": "uvicorn", "OPTIONS": {"workers": 1, **options, "host": "127.0.0.1", "port": port}}
+        process.update(entry)
+        env = project_environ({"web": process}, tmp_path)
+        proc = start(prodserver_argv("web"), env, tmp_path, tmp_path / f"uvicorn-{len(started)}.log")
+        started.append(proc)
+        wait_http(proc, port, timeout=90)
+        return proc, port
+
+    yield factory
+    for proc in started:
+        proc.stop(timeout=5)
+
+
+def test_single_process_drains_and_exits_0_on_sigterm(serve: Any) -> None:
+    """Plain uvicorn re-raises SIGTERM after its graceful stop (exit 143) and refuses new
+    connections at once; in-process we drain first and exit 0."""
+    proc, port = serve({"workers": 1, "graceful_timeout": 10.0})
+    result = shutdown_under_load(port, lambda: proc.signal(signal.SIGTERM))
+    code = proc.wait(2.0 + 10.0 + 5.0)
+    assert result.failures == [], f"{len(result.failures)} of {result.total} failed: {result.failures[:5]}"
+    assert result.sent_after_signal > 0
+    assert code == 0, f"exit code {code}\n{proc.output()[-3000:]}"
+
+
+def test_websocket_echo_through_asgi(serve: Any) -> None:
+    from websockets.sync.client import connect
+
+    _proc, port = serve({"websockets": True})
+    with connect(f"ws://127.0.0.1:{port}/ws/echo/", open_timeout=10) as ws:
+        ws.send("hello uvicorn")
+        assert ws.recv(timeout=10) == "hello uvicorn"
+
+
+def test_wsgi_interface_serves_the_django_wsgi_app(serve: Any) -> None:
+    _proc, port = serve({"interface": "wsgi"})
+    assert http_get(port, "/db/").status == 200
+
+
+def test_proxy_headers_only_from_trusted_proxies(serve: Any) -> None:
+    """``demo_app`` prints the WSGI environ, so the client address the app saw is visible."""
+
+    def remote_addr(port: int) -> bytes:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("GET", "/", headers={"X-Forwarded-For": "203.0.113.7"})
+            return conn.getresponse().read()
+        finally:
+            conn.close()
+
+    app = "wsgiref.simple_server:demo_app"
+    _, trusted = serve({"interface": "wsgi", "forwarded_allow_ips": ["127.0.0.1"]}, APP=app)
+    assert b"REMOTE_ADDR = '203.0.113.7'" in remote_addr(trusted)
+    # uvicorn alone would trust 127.0.0.1 by default; prodserver trusts only what is listed.
+    _, untrusted = serve({"interface": "wsgi"}, APP=app)
+    assert b"REMOTE_ADDR = '127.0.0.1'" in remote_addr(untrusted)
