@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example"
 sys.path.insert(0, str(ROOT / "packages" / "core" / "src"))
 
-from django_prodserver.testing.processes import children_of, pss_kib, process_tree  # noqa: E402
+from django_prodserver.testing.processes import children_of, process_tree, pss_kib  # noqa: E402
 
 
 def free_port() -> int:
@@ -72,7 +72,12 @@ def native_argv(backend: str, options: dict[str, object], env: dict[str, str]) -
     sets = [f"--set={k}={v}" for k, v in options.items()]
     out = subprocess.run(
         [sys.executable, "manage.py", "prodserver", "web", "--dry-run", *sets],
-        cwd=EXAMPLE, env=env, capture_output=True, text=True, check=True, timeout=60,
+        cwd=EXAMPLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
     line = next(line for line in out.splitlines() if line.strip().startswith("command:"))
     return shlex.split(line.split("command:", 1)[1])
@@ -80,8 +85,9 @@ def native_argv(backend: str, options: dict[str, object], env: dict[str, str]) -
 
 def measure(argv: list[str], env: dict[str, str], port: int, workers: int) -> tuple[float, int]:
     start = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=EXAMPLE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        argv, cwd=EXAMPLE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         ready = first_200(port, proc, start + 60)
         deadline = time.monotonic() + 30
@@ -127,8 +133,10 @@ def main() -> None:
             seconds, kib = measure(argv, env, port, args.workers)
             times[which].append(seconds)
             mems[which].append(kib)
-            print(f"round {i + 1} {which:10s} first 200 {seconds * 1000:7.1f} ms   idle PSS {kib / 1024:6.1f} MiB",
-                  flush=True)
+            print(
+                f"round {i + 1} {which:10s} first 200 {seconds * 1000:7.1f} ms   idle PSS {kib / 1024:6.1f} MiB",
+                flush=True,
+            )
 
     t_ours, t_native = statistics.median(times["prodserver"]), statistics.median(times["native"])
     m_ours, m_native = statistics.median(mems["prodserver"]), statistics.median(mems["native"])

@@ -29,8 +29,18 @@ def run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheels")
     for name in WHEELS:
-        result = run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out),
-                      str(ROOT / "packages" / name)])
+        result = run(
+            [
+                sys.executable,
+                "-m",
+                "build",
+                "--wheel",
+                "--no-isolation",
+                "--outdir",
+                str(out),
+                str(ROOT / "packages" / name),
+            ]
+        )
         assert result.returncode == 0, result.stdout + result.stderr
     return out
 
@@ -45,8 +55,19 @@ def pip(py: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def index_reachable(py: Path) -> bool:
-    result = run([str(py), "-m", "pip", "download", "--no-deps", "-q", "-d", str(py.parent.parent / "probe"),
-                  "django-prodserver==3.0.0"])
+    result = run(
+        [
+            str(py),
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "-q",
+            "-d",
+            str(py.parent.parent / "probe"),
+            "django-prodserver==3.0.0",
+        ]
+    )
     return result.returncode == 0
 
 
@@ -89,8 +110,14 @@ def test_upgrade_from_upstream_3_0_0_keeps_a_working_install(wheelhouse: Path, t
     assert "3.0.0" in run([str(py), "-c", "import django_prodserver; print(django_prodserver.__version__)"]).stdout
     result = pip(py, "-U", "--pre", "--find-links", str(wheelhouse), "django-prodserver[gunicorn]")
     assert result.returncode == 0, result.stderr
-    check = run([str(py), "-c", "import django_prodserver, django_prodserver.management.commands.prodserver as c;"
-                 "print(django_prodserver.__version__, django_prodserver.__file__)"])
+    check = run(
+        [
+            str(py),
+            "-c",
+            "import django_prodserver, django_prodserver.management.commands.prodserver as c;"
+            "print(django_prodserver.__version__, django_prodserver.__file__)",
+        ]
+    )
     assert check.returncode == 0, check.stderr
     assert check.stdout.startswith("4."), check.stdout
     assert '"ok": true' in serves_http(py, tmp_path)

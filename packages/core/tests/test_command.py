@@ -24,12 +24,22 @@ def run_command(*args: str, **options: Any) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
-def manage(tmp_path: Path, processes: dict[str, Any], *args: str, settings: dict[str, Any] | None = None,
-           extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def manage(
+    tmp_path: Path,
+    processes: dict[str, Any],
+    *args: str,
+    settings: dict[str, Any] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     env = project_environ(processes, tmp_path, settings=settings, extra=extra_env)
     return subprocess.run(
-        [sys.executable, "-m", "django", *args], env=env, cwd=tmp_path, capture_output=True, text=True,
-        timeout=120, check=False,
+        [sys.executable, "-m", "django", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -90,8 +100,11 @@ def test_list_shows_kind_backend_distribution_version(settings: Any) -> None:
 
 def test_secrets_are_masked_in_dry_run(settings: Any) -> None:
     settings.PRODUCTION_PROCESSES = {
-        "web": {**WEB, "ENV": {"DATABASE_URL": "postgres://app:hunter2@db/app", "API_TOKEN": "tok-123"},
-                "ARGS": ["--env", "BROKER=redis://:pw123@cache:6379/0"]},
+        "web": {
+            **WEB,
+            "ENV": {"DATABASE_URL": "postgres://app:hunter2@db/app", "API_TOKEN": "tok-123"},
+            "ARGS": ["--env", "BROKER=redis://:pw123@cache:6379/0"],
+        },
     }
     out, _ = run_command("web", "--dry-run")
     assert "hunter2" not in out and "tok-123" not in out and "pw123" not in out
@@ -146,8 +159,17 @@ def test_django_default_options_reach_the_plan(tmp_path: Path) -> None:
     extra = tmp_path / "extra-path"
     extra.mkdir()
     result = manage(
-        tmp_path, {"web": WEB}, "prodserver", "--dry-run", "--pythonpath", str(extra), "--verbosity", "2",
-        "--no-color", "--settings", "django_prodserver.testing.project.settings",
+        tmp_path,
+        {"web": WEB},
+        "prodserver",
+        "--dry-run",
+        "--pythonpath",
+        str(extra),
+        "--verbosity",
+        "2",
+        "--no-color",
+        "--settings",
+        "django_prodserver.testing.project.settings",
     )
     assert result.returncode == 0, result.stderr
     assert f"PYTHONPATH={tmp_path}:{extra}" in result.stdout
@@ -160,8 +182,13 @@ def test_traceback_option_shows_the_traceback(tmp_path: Path) -> None:
 
 
 def test_ambient_server_env_is_reported_and_cmd_args_removed(tmp_path: Path) -> None:
-    result = manage(tmp_path, {"web": WEB}, "prodserver", "--dry-run",
-                    extra_env={"GUNICORN_CMD_ARGS": "--workers 9", "FORWARDED_ALLOW_IPS": "*"})
+    result = manage(
+        tmp_path,
+        {"web": WEB},
+        "prodserver",
+        "--dry-run",
+        extra_env={"GUNICORN_CMD_ARGS": "--workers 9", "FORWARDED_ALLOW_IPS": "*"},
+    )
     assert "removed from environment: GUNICORN_CMD_ARGS" in result.stdout
     assert "FORWARDED_ALLOW_IPS=*" in result.stdout
 

@@ -45,8 +45,15 @@ def test_env_values_must_be_text() -> None:
 def test_upstream_3_readme_settings_load() -> None:
     """The upstream 3.0 README example, verbatim (dotted paths, ARGS dicts, APP)."""
     upstream = {
-        "web": {"BACKEND": "django_prodserver.backends.servers.gunicorn.GunicornServer", "ARGS": {"bind": "0.0.0.0:8111"}},
-        "worker": {"BACKEND": "django_prodserver.backends.workers.celery.CeleryWorker", "APP": "tests.celery.app", "ARGS": {}},
+        "web": {
+            "BACKEND": "django_prodserver.backends.servers.gunicorn.GunicornServer",
+            "ARGS": {"bind": "0.0.0.0:8111"},
+        },
+        "worker": {
+            "BACKEND": "django_prodserver.backends.workers.celery.CeleryWorker",
+            "APP": "tests.celery.app",
+            "ARGS": {},
+        },
     }
     processes = load_processes(Settings(PRODUCTION_PROCESSES=upstream))
     assert processes["web"].args == ("--bind=0.0.0.0:8111",)

@@ -13,7 +13,13 @@ DECLARED = (W["host"], W["port"], W["workers"], W["access_log"], W["forwarded_al
 
 def resolve(configured=None, overrides=None, environ=None):
     return resolve_options(
-        DECLARED, WEB_OPTIONS, configured or {}, overrides or {}, environ or {}, where="P['web']['OPTIONS']", backend="x"
+        DECLARED,
+        WEB_OPTIONS,
+        configured or {},
+        overrides or {},
+        environ or {},
+        where="P['web']['OPTIONS']",
+        backend="x",
     )
 
 

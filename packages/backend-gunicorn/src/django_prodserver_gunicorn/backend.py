@@ -55,7 +55,9 @@ class GunicornBackend(WebBackend):
         W["drain_delay"].declare(native="(prodserver: keep serving after SIGTERM, then wait for an empty backlog)"),
         W["keepalive"].declare(native="--keep-alive N"),
         W["max_requests"].declare(native="--max-requests N", default=1000, reason="recycle leaky workers"),
-        W["max_requests_jitter"].declare(native="--max-requests-jitter N", default=100, reason="avoid recycling all at once"),
+        W["max_requests_jitter"].declare(
+            native="--max-requests-jitter N", default=100, reason="avoid recycling all at once"
+        ),
         W["tls_cert"].declare(native="--certfile"),
         W["tls_key"].declare(native="--keyfile"),
         W["http2"].declare(native="--http-protocols h2,h1 (needs TLS, threads > 1, package h2)"),
@@ -89,7 +91,10 @@ class GunicornBackend(WebBackend):
 
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
         name = self.config.name
-        opt = lambda key: where(name, "OPTIONS", key)  # noqa: E731
+
+        def opt(key: str) -> str:
+            return where(name, "OPTIONS", key)
+
         if bool(opts["tls_cert"]) != bool(opts["tls_key"]):
             missing = "tls_key" if opts["tls_cert"] else "tls_cert"
             raise ConfigError(opt(missing), "tls_cert and tls_key go together", f"set {missing!r} as well")
@@ -112,7 +117,9 @@ class GunicornBackend(WebBackend):
             if not opts["tls_cert"]:
                 raise ConfigError(opt("http2"), "HTTP/2 needs TLS (ALPN)", "set 'tls_cert' and 'tls_key'")
             if opts["threads"] < 2:
-                raise ConfigError(opt("http2"), "gunicorn's sync worker cannot serve HTTP/2", "set 'threads' to 2 or more")
+                raise ConfigError(
+                    opt("http2"), "gunicorn's sync worker cannot serve HTTP/2", "set 'threads' to 2 or more"
+                )
         if asgi:
             try:
                 import uvicorn_worker  # noqa: F401

@@ -102,10 +102,14 @@ def load_process(name: str, entry: Any) -> ProcessConfig:
         )
     app = entry.get("APP")
     if app is not None and (not isinstance(app, str) or not app):
-        raise ConfigError(where(name, "APP"), f"expected a string, found {app!r}", 'write e.g. "mysite.wsgi:application"')
+        raise ConfigError(
+            where(name, "APP"), f"expected a string, found {app!r}", 'write e.g. "mysite.wsgi:application"'
+        )
     options = entry.get("OPTIONS") or {}
     if not isinstance(options, Mapping):
-        raise ConfigError(where(name, "OPTIONS"), f"expected a dict, found {type(options).__name__}", 'write {"workers": 4}')
+        raise ConfigError(
+            where(name, "OPTIONS"), f"expected a dict, found {type(options).__name__}", 'write {"workers": 4}'
+        )
     for key in options:
         if not isinstance(key, str):
             raise ConfigError(where(name, "OPTIONS"), f"option names must be strings, found {key!r}", "quote it")

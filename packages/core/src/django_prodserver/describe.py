@@ -9,7 +9,7 @@ from .backends.base import Backend
 from .conf import PROCESS_KEYS
 from .options import Option
 
-_JSON_TYPES = {
+_JSON_TYPES: dict[str, dict[str, Any]] = {
     "int": {"type": "integer"},
     "float": {"type": "number"},
     "bool": {"type": "boolean"},
@@ -28,7 +28,7 @@ def default_text(opt: Option) -> str:
 
 def option_rows(cls: type[Backend]) -> list[tuple[str, str, str, str, str]]:
     """(name, type, default, native flag, doc and reason) per declared option."""
-    rows = []
+    rows: list[tuple[str, str, str, str, str]] = []
     for opt in cls.options:
         env = f" (env: {', '.join(opt.env)})" if opt.env else ""
         reason = f" Why: {opt.reason}." if opt.reason else ""

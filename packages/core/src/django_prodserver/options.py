@@ -180,7 +180,9 @@ WEB_OPTIONS: Mapping[str, Option] = {
         _uniform("host", "str", "Interface to bind.", default=default_host, reason="loopback unless PORT is set"),
         _uniform("port", "int", "TCP port to bind.", default=8000, env=("PORT",), minimum=0, maximum=65535),
         _uniform("socket", "path", "Unix socket path to bind instead of host:port."),
-        _uniform("workers", "int", "Worker processes.", default=default_web_workers, env=("WEB_CONCURRENCY",), minimum=1),
+        _uniform(
+            "workers", "int", "Worker processes.", default=default_web_workers, env=("WEB_CONCURRENCY",), minimum=1
+        ),
         _uniform("threads", "int", "Threads per worker process.", default=1, minimum=1),
         _uniform("timeout", "int", "Request/worker timeout in seconds (0 disables).", default=30, minimum=0),
         _uniform(

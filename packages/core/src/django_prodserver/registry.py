@@ -124,7 +124,9 @@ def resolve_backend(spec: str, where: str = "BACKEND") -> ResolvedBackend:
     try:
         cls = getattr(module, attr)
     except AttributeError:
-        raise BackendNotFound(where, f"module {module_name!r} has no attribute {attr!r}", "check the class name") from None
+        raise BackendNotFound(
+            where, f"module {module_name!r} has no attribute {attr!r}", "check the class name"
+        ) from None
     _require_backend(cls, where, spec, Backend)
     dist, version = _distribution_of(module_name)
     return ResolvedBackend(cls, getattr(cls, "name", "") or spec, dist, version)

@@ -141,9 +141,7 @@ class ProcessCommand(BaseCommand):
             )
         for name in names:
             if name not in processes:
-                raise CommandError(
-                    f"no process named {name!r} in PRODUCTION_PROCESSES. Configured: {available}"
-                )
+                raise CommandError(f"no process named {name!r} in PRODUCTION_PROCESSES. Configured: {available}")
         if len(set(names)) != len(names):
             raise CommandError("a process name is given twice")
         return names
@@ -204,7 +202,7 @@ class ProcessCommand(BaseCommand):
             targets = [(b.name, b.load()) for b in installed_backends().values()]
         for label, cls in targets:
             self.stdout.write(f"{label} ({cls.name}, {cls.kind}):")
-            rows = [("OPTION", "TYPE", "DEFAULT", "NATIVE", "MEANING")] + option_rows(cls)
+            rows = [("OPTION", "TYPE", "DEFAULT", "NATIVE", "MEANING"), *option_rows(cls)]
             self.stdout.write(_table(rows))
             self.stdout.write("")
 
@@ -240,6 +238,6 @@ class ProcessCommand(BaseCommand):
         sys.exit(supervise([p for _, p in plans], options))
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
+def _table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in rows)

@@ -109,7 +109,7 @@ class RunningProcess:
 
 def start(argv: Sequence[str], env: Mapping[str, str], cwd: Path, log_path: Path) -> RunningProcess:
     """Start ``argv`` (no shell) in its own session, output to ``log_path``."""
-    log = open(log_path, "wb")  # noqa: SIM115 - closed by RunningProcess.stop
+    log = open(log_path, "wb")
     popen = subprocess.Popen(
         list(argv),
         env=dict(env),

@@ -16,8 +16,8 @@ from .processes import (
     children_of,
     free_port,
     http_get,
-    project_environ,
     prodserver_argv,
+    project_environ,
     start,
     wait_http,
 )
@@ -45,8 +45,13 @@ class WebServerContract(BackendContract):
         """Start ``prodserver web`` with given OPTIONS on a free port; stopped by PID after."""
         started: list[RunningProcess] = []
 
-        def factory(options: Mapping[str, Any] | None = None, *, extra_env: Mapping[str, str] | None = None,
-                    wait: bool = True, **entry: Any) -> tuple[RunningProcess, int]:
+        def factory(
+            options: Mapping[str, Any] | None = None,
+            *,
+            extra_env: Mapping[str, str] | None = None,
+            wait: bool = True,
+            **entry: Any,
+        ) -> tuple[RunningProcess, int]:
             port = free_port()
             opts = {**self.example_options, **(options or {}), "host": "127.0.0.1", "port": port}
             process: dict[str, Any] = {"BACKEND": self.entry_point_name, "OPTIONS": opts}
@@ -67,14 +72,14 @@ class WebServerContract(BackendContract):
     def test_serves_http_200(self, start_server: ServerFactory) -> None:
         """The real server starts from the test project and answers a real request with 200.
         Fix: check the plan's command with ``prodserver --dry-run``."""
-        proc, port = start_server()
+        _proc, port = start_server()
         resp = http_get(port, "/")
         assert resp.status == 200 and resp.json()["ok"] is True
 
     def test_serves_database_view(self, start_server: ServerFactory) -> None:
         """A view that queries the database answers 200 (DB works after the server forks).
         Fix: close DB connections before forking workers."""
-        proc, port = start_server()
+        _proc, port = start_server()
         assert http_get(port, "/db/").status == 200
 
     def test_honours_port(self, start_server: ServerFactory) -> None:
@@ -89,7 +94,7 @@ class WebServerContract(BackendContract):
         if "workers" not in self.backend_class.capabilities:
             pytest.skip("backend has no worker processes")
         n = self.workers_to_ask
-        proc, port = start_server({"workers": n})
+        proc, _port = start_server({"workers": n})
         deadline = time.monotonic() + 15
         while self.count_workers(proc.pid) != n and time.monotonic() < deadline:
             time.sleep(0.1)
