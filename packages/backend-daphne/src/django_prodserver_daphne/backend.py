@@ -1,0 +1,175 @@
+"""The daphne backend: uniform web options mapped to daphne flags and endpoints, in-process.
+
+Launch: in-process (``python -m django_prodserver_daphne`` is the same code standalone).
+daphne cancels every pending request on SIGTERM; hosting it lets a drain come first.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import ClassVar, NoReturn
+
+from django_prodserver.argv import FlagSpec
+from django_prodserver.backends.base import LaunchContext, WebBackend
+from django_prodserver.conf import where
+from django_prodserver.errors import ConfigError
+from django_prodserver.options import WEB_OPTIONS, Option, OptionTable
+from django_prodserver.plan import LaunchPlan, ReadyProbe
+
+W = WEB_OPTIONS
+
+_ALIASES = {
+    "-p": "--port",
+    "-b": "--bind",
+    "-u": "--unix-socket",
+    "-e": "--endpoint",
+    "-v": "--verbosity",
+    "-t": "--http-timeout",
+    "-s": "--server-name",
+}
+_VERBOSITY = {"critical": 0, "error": 0, "warning": 0, "info": 1, "debug": 2}
+
+
+def _escape(value: str) -> str:
+    """Twisted endpoint strings split on ':' and '='; escape them inside values."""
+    return value.replace("\\", "\\\\").replace(":", "\\:").replace("=", "\\=")
+
+
+def _h2_enabled() -> bool:
+    from twisted.web.http import H2_ENABLED
+
+    return bool(H2_ENABLED)
+
+
+class DaphneBackend(WebBackend):
+    """daphne: Channels' ASGI server; HTTP/1.1, HTTP/2 over TLS and websockets, one process."""
+
+    name = "daphne"
+    module = "django_prodserver_daphne"
+    check_namespace = "prodserver_daphne"
+    capabilities = frozenset({"http", "asgi", "tls", "http2", "websockets", "drain"})
+    flags: ClassVar[FlagSpec] = FlagSpec(
+        aliases=_ALIASES, switches=frozenset({"--proxy-headers", "--no-server-name", "-h", "--help"}), joined=False
+    )
+
+    options: ClassVar[tuple[Option, ...]] = (
+        W["interface"].declare(native="(ASGI only)", default="asgi", reason="daphne serves ASGI only"),
+        W["host"].declare(native="-e tcp:port=P:interface=HOST"),
+        W["port"].declare(native="-e tcp:port=P:interface=HOST"),
+        W["socket"].declare(native="-u PATH"),
+        W["workers"].declare(
+            native="(one process; run several instances)",
+            default=1,
+            env=(),
+            reason="daphne runs one process; WEB_CONCURRENCY is not read",
+        ),
+        W["timeout"].declare(native="-t N (503 when no response started within N s; 0 = off)"),
+        W["graceful_timeout"].declare(native="(prodserver drain; daphne has none)"),
+        W["drain_delay"].declare(native="(prodserver: keep serving after SIGTERM)"),
+        W["tls_cert"].declare(native="-e ssl:...:certKey=FILE"),
+        W["tls_key"].declare(native="-e ssl:...:privateKey=FILE"),
+        W["http2"].declare(
+            native="automatic on TLS with twisted[http2,tls]",
+            default=True,
+            reason="daphne negotiates HTTP/2 on TLS whenever h2 is installed; it cannot be turned off",
+        ),
+        W["websockets"].declare(native="(built in; cannot be turned off)"),
+        W["access_log"].declare(native="--access-log - (False: --access-log to the null device)"),
+        W["forwarded_allow_ips"].declare(native='--proxy-headers (only ["*"]: daphne has no allow-list)'),
+        W["log_level"].declare(native="-v 0..2"),
+        W["backlog"].declare(native="-e tcp:...:backlog=N", reason="Twisted's 50 overflows under a burst"),
+    )
+
+    def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
+        def opt(key: str) -> str:
+            return where(self.config.name, "OPTIONS", key)
+
+        if opts["interface"] != "asgi":
+            raise ConfigError(
+                opt("interface"),
+                "daphne is an ASGI server; it cannot serve 'wsgi'",
+                "remove 'interface' (daphne uses ASGI_APPLICATION), or use a WSGI backend",
+            )
+        if opts["workers"] != 1:
+            raise ConfigError(
+                opt("workers"),
+                f"daphne runs one process (found workers={opts['workers']})",
+                "remove 'workers' and run several daphne instances behind a proxy, or use hypercorn/uvicorn",
+            )
+        if bool(opts["tls_cert"]) != bool(opts["tls_key"]):
+            missing = "tls_key" if opts["tls_cert"] else "tls_cert"
+            raise ConfigError(opt(missing), "tls_cert and tls_key go together", f"set {missing!r} as well")
+        if opts.explicit("websockets") and not opts["websockets"]:
+            raise ConfigError(
+                opt("websockets"),
+                "daphne always serves websockets; it cannot turn them off",
+                "remove 'websockets' (your ASGI routing decides which websocket paths exist)",
+            )
+        if opts.explicit("http2"):
+            if opts["http2"] and not opts["tls_cert"]:
+                raise ConfigError(opt("http2"), "daphne serves HTTP/2 only over TLS", "set 'tls_cert' and 'tls_key'")
+            if not opts["http2"] and opts["tls_cert"]:
+                raise ConfigError(
+                    opt("http2"),
+                    "daphne negotiates HTTP/2 on TLS whenever h2 is installed; it cannot be turned off",
+                    "remove 'http2', or terminate TLS at a proxy",
+                )
+        if opts["tls_cert"] and opts["http2"] and not _h2_enabled():
+            raise ConfigError(
+                opt("http2"),
+                "HTTP/2 in daphne needs Twisted's http2 and tls extras, which are not installed",
+                'pip install "twisted[http2,tls]"',
+            )
+        ips = opts["forwarded_allow_ips"]
+        if ips and ips != ["*"]:
+            raise ConfigError(
+                opt("forwarded_allow_ips"),
+                f"daphne trusts X-Forwarded-* from every peer or from none; it has no allow-list (found {ips!r})",
+                'write ["*"] if only your proxy can reach daphne, or leave it unset',
+            )
+        if opts["socket"] and (opts.explicit("port") or opts["tls_cert"]):
+            raise ConfigError(opt("socket"), "give 'socket' or 'port'/TLS, not both", "remove one of them")
+
+    def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        if opts["socket"]:
+            args = ["-u", opts["socket"]]
+        else:
+            kind = "ssl" if opts["tls_cert"] else "tcp"
+            endpoint = f"{kind}:port={opts['port']}:interface={_escape(opts['host'])}:backlog={opts['backlog']}"
+            if opts["tls_cert"]:
+                endpoint += f":privateKey={_escape(opts['tls_key'])}:certKey={_escape(opts['tls_cert'])}"
+            args = ["-e", endpoint]
+        args += ["-v", str(_VERBOSITY[opts["log_level"]])]
+        args += ["--access-log", "-" if opts["access_log"] else os.devnull]
+        if opts["timeout"]:
+            args += ["-t", str(opts["timeout"])]
+        if opts["forwarded_allow_ips"]:
+            args.append("--proxy-headers")
+        args += ["--drain-delay", f"{opts['drain_delay']:g}", "--graceful-timeout", f"{opts['graceful_timeout']:g}"]
+        args.append(self.app_path(opts, ctx))
+        return args
+
+    def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
+        return True
+
+    def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
+        return replace(super().ready_probe(opts, ctx), log_line="Listening on TCP address")
+
+    def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        notes = [
+            "daphne itself has no drain: on SIGTERM it cancels every pending request. prodserver hosts it "
+            f"in-process and drains first: it keeps serving for {opts['drain_delay']:g}s, stops listening, "
+            f"closes websockets (1001) and lets HTTP requests finish within {opts['graceful_timeout']:g}s; "
+            "whatever still runs after that is cancelled",
+        ]
+        if opts["forwarded_allow_ips"]:
+            notes.append("--proxy-headers trusts X-Forwarded-* from every peer: only a proxy may reach daphne")
+        return notes
+
+    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
+        import sys
+
+        from .cli import main
+
+        sys.exit(main(list(plan.args)))

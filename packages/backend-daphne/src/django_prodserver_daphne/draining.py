@@ -1,0 +1,92 @@
+"""daphne's Server with a drain: daphne alone cancels every pending request on SIGTERM.
+
+On SIGTERM it keeps serving for ``drain_delay`` seconds, stops listening, closes websockets
+with 1001 (going away), waits up to ``graceful_timeout`` for in-flight HTTP requests and only
+then stops the reactor (whose shutdown cancels whatever is left, as daphne always does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from typing import Any
+
+from daphne.http_protocol import WebRequest
+from daphne.server import Server
+from daphne.ws_protocol import WebSocketProtocol
+from twisted.internet import reactor as _reactor
+
+logger = logging.getLogger("daphne.server")
+reactor: Any = _reactor  # the installed asyncio reactor (its zope interface types confuse mypy)
+
+
+class DrainingServer(Server):  # type: ignore[misc]
+    """``daphne.server.Server`` with prodserver's SIGTERM handling instead of Twisted's."""
+
+    drain_delay: float = 0.0
+    graceful_timeout: float = 25.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["signal_handlers"] = False
+        super().__init__(*args, **kwargs)
+        self.ports: list[Any] = []
+        self.phase = "serving"
+        self.drain_call: Any = None
+        self.deadline = 0.0
+
+    def run(self) -> None:
+        reactor.callWhenRunning(self.install_signal_handlers)
+        super().run()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_event_loop()  # daphne made the reactor's loop the current one
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.on_signal, sig)
+
+    def listen_success(self, port: Any) -> None:
+        self.ports.append(port)
+        super().listen_success(port)
+
+    def on_signal(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        if self.phase == "serving":
+            self.phase = "draining"
+            delay = self.drain_delay if signum == signal.SIGTERM else 0.0
+            if delay:
+                logger.info("%s: still serving for %.1fs (drain), then stopping gracefully", name, delay)
+            self.drain_call = reactor.callLater(delay, self.stop_listening)
+        elif self.phase == "draining":
+            logger.info("%s again: ending the drain now", name)
+            if self.drain_call is not None and self.drain_call.active():
+                self.drain_call.cancel()
+            self.stop_listening()
+        else:
+            logger.warning("%s again: stopping now", name)
+            self.stop()
+
+    def stop_listening(self) -> None:
+        self.phase = "stopping"
+        for port in self.ports:
+            port.stopListening()
+        for protocol, details in list(self.connections.items()):
+            if isinstance(protocol, WebSocketProtocol) and "disconnected" not in details:
+                protocol.sendClose(code=1001, reason="server shutting down")
+        self.deadline = time.monotonic() + self.graceful_timeout
+        logger.info("Stopped listening; waiting up to %gs for %d request(s)", self.graceful_timeout, len(self.busy()))
+        self.wait_for_requests()
+
+    def busy(self) -> list[Any]:
+        """HTTP requests still being answered (websockets were asked to close)."""
+        return [p for p, d in self.connections.items() if isinstance(p, WebRequest) and "disconnected" not in d]
+
+    def wait_for_requests(self) -> None:
+        busy = self.busy()
+        if not busy:
+            reactor.callLater(0.1, self.stop)  # a tick for the last response bytes to leave
+        elif time.monotonic() >= self.deadline:
+            logger.warning("Graceful timeout: %d request(s) still running are cancelled", len(busy))
+            self.stop()
+        else:
+            reactor.callLater(0.05, self.wait_for_requests)

@@ -1,0 +1,232 @@
+"""What is special about daphne: ASGI only, one process, HTTP/2 over TLS, websockets, no drain."""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import ipaddress
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from websockets.sync.client import connect
+
+from django_prodserver.backends.base import LaunchContext
+from django_prodserver.conf import load_process
+from django_prodserver.errors import ConfigError
+from django_prodserver.testing.processes import (
+    TEST_SETTINGS,
+    RunningProcess,
+    free_port,
+    http_get,
+    prodserver_argv,
+    project_environ,
+    start,
+    wait_http,
+)
+from django_prodserver_daphne import DaphneBackend
+
+PROJECT = "django_prodserver.testing.project"
+
+
+def context(**changes: Any) -> LaunchContext:
+    values: dict[str, Any] = {
+        "environ": {},
+        "cwd": "/srv/app",
+        "settings_module": TEST_SETTINGS,
+        "python": "/usr/bin/python3",
+        "wsgi_application": f"{PROJECT}.wsgi.application",
+        "asgi_application": f"{PROJECT}.asgi.application",
+    }
+    values.update(changes)
+    return LaunchContext(**values)
+
+
+def plan_for(options: dict[str, Any] | None = None) -> Any:
+    return DaphneBackend(load_process("web", {"BACKEND": "daphne", "OPTIONS": options or {}})).plan(context())
+
+
+def self_signed(tmp_path: Path) -> tuple[str, str]:
+    """A throwaway certificate for 127.0.0.1, made here (never a file from the repo)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_path), str(key_path)
+
+
+@pytest.fixture
+def started() -> Iterator[list[RunningProcess]]:
+    procs: list[RunningProcess] = []
+    yield procs
+    for proc in procs:
+        proc.stop(timeout=10)
+
+
+def start_web(tmp_path: Path, started: list[RunningProcess], options: dict[str, Any]) -> tuple[RunningProcess, int]:
+    port = free_port()
+    process = {"BACKEND": "daphne", "OPTIONS": {**options, "host": "127.0.0.1", "port": port}}
+    log = tmp_path / f"web-{len(started)}.log"
+    proc = start(prodserver_argv("web"), project_environ({"web": process}, tmp_path), tmp_path, log)
+    started.append(proc)
+    return proc, port
+
+
+def test_endpoint_carries_bind_backlog_and_tls() -> None:
+    args = plan_for().args
+    assert args[args.index("-e") + 1] == "tcp:port=8000:interface=127.0.0.1:backlog=2048"
+    assert args[-1] == f"{PROJECT}.asgi:application"
+    tls = plan_for({"host": "::1", "tls_cert": "/c:x.pem", "tls_key": "/k.pem"}).args
+    assert tls[tls.index("-e") + 1] == (
+        r"ssl:port=8000:interface=\:\:1:backlog=2048:privateKey=/k.pem:certKey=/c\:x.pem"
+    )
+    assert plan_for({"timeout": 60}).args.count("-t") == 1
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("threads", 4), ("keepalive", 5), ("max_requests", 100), ("max_requests_jitter", 5)]
+)
+def test_what_daphne_cannot_do_is_refused(option: str, value: Any) -> None:
+    with pytest.raises(ConfigError) as info:
+        plan_for({option: value})
+    assert f"['{option}']" in str(info.value) and "'daphne'" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"interface": "wsgi"}, "ASGI server"),
+        ({"forwarded_allow_ips": ["10.0.0.1"]}, "no allow-list"),
+        ({"http2": True}, "only over TLS"),
+        ({"http2": False, "tls_cert": "/c", "tls_key": "/k"}, "cannot be turned off"),
+        ({"websockets": False}, "cannot turn them off"),
+    ],
+)
+def test_combinations_daphne_cannot_honour(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        plan_for(options)
+
+
+def test_proxy_headers_only_for_everyone() -> None:
+    plan = plan_for({"forwarded_allow_ips": ["*"]})
+    assert "--proxy-headers" in plan.args
+    assert any("every peer" in n for n in plan.notes)
+
+
+def test_workers_2_is_a_clear_error_from_dry_run(tmp_path: Path) -> None:
+    env = project_environ({"web": {"BACKEND": "daphne", "OPTIONS": {"workers": 2}}}, tmp_path)
+    out = subprocess.run(
+        prodserver_argv("web", extra=["--dry-run"]),
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode != 0, out.stdout
+    assert "['OPTIONS']['workers']" in out.stderr and "daphne runs one process" in out.stderr
+
+
+def test_dry_run_and_start_say_daphne_has_no_drain(tmp_path: Path, started: list[RunningProcess]) -> None:
+    env = project_environ({"web": {"BACKEND": "daphne"}}, tmp_path)
+    out = subprocess.run(
+        prodserver_argv("web", extra=["--dry-run"]),
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "daphne itself has no drain" in out.stdout
+    proc, port = start_web(tmp_path, started, {})
+    wait_http(proc, port, timeout=60)
+    assert "daphne itself has no drain" in proc.output()
+
+
+def test_websocket_echo(tmp_path: Path, started: list[RunningProcess]) -> None:
+    proc, port = start_web(tmp_path, started, {})
+    wait_http(proc, port, timeout=60)
+    with connect(f"ws://127.0.0.1:{port}/ws/echo/", open_timeout=10) as ws:
+        ws.send("hello through daphne")
+        assert ws.recv(timeout=10) == "hello through daphne"
+
+
+def test_http2_over_tls(tmp_path: Path, started: list[RunningProcess]) -> None:
+    cert, key = self_signed(tmp_path)
+    proc, port = start_web(tmp_path, started, {"tls_cert": cert, "tls_key": key})
+    deadline = time.monotonic() + 60
+    with httpx.Client(http2=True, verify=False, timeout=10) as client:
+        while True:
+            try:
+                resp = client.get(f"https://127.0.0.1:{port}/")
+                break
+            except httpx.TransportError:
+                assert proc.popen.poll() is None and time.monotonic() < deadline, proc.output()
+                time.sleep(0.2)
+    assert resp.status_code == 200 and resp.json()["ok"] is True
+    assert resp.http_version == "HTTP/2"
+
+
+def slow_request_during_sigterm(proc: RunningProcess, port: int) -> list[Any]:
+    results: list[Any] = []
+
+    def slow() -> None:
+        try:
+            results.append(http_get(port, "/slow/?seconds=3", timeout=30))
+        except (OSError, http.client.HTTPException) as e:
+            results.append(e)
+
+    worker = threading.Thread(target=slow)
+    worker.start()
+    time.sleep(1.0)
+    proc.signal(signal.SIGTERM)
+    worker.join(timeout=30)
+    return results
+
+
+def test_native_daphne_cancels_in_flight_requests(tmp_path: Path, started: list[RunningProcess]) -> None:
+    """The limit prodserver works around: plain ``daphne`` kills the request on SIGTERM."""
+    port = free_port()
+    env = project_environ({}, tmp_path)
+    argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), f"{PROJECT}.asgi:application"]
+    proc = start(argv, env, tmp_path, tmp_path / "native.log")
+    started.append(proc)
+    wait_http(proc, port, timeout=60)
+    results = slow_request_during_sigterm(proc, port)
+    assert len(results) == 1 and not hasattr(results[0], "status"), results
+
+
+def test_prodserver_daphne_finishes_in_flight_requests(tmp_path: Path, started: list[RunningProcess]) -> None:
+    proc, port = start_web(tmp_path, started, {"drain_delay": 0})
+    wait_http(proc, port, timeout=60)
+    results = slow_request_during_sigterm(proc, port)
+    assert len(results) == 1 and getattr(results[0], "status", None) == 200, results
+    assert proc.wait(timeout=20) == 0, proc.output()[-2000:]
