@@ -1,0 +1,36 @@
+"""The backend: uniform options mapped to the small server's flags."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django_prodserver.argv import FlagSpec
+from django_prodserver.backends.base import LaunchContext, WebBackend
+from django_prodserver.options import WEB_OPTIONS, Option, OptionTable
+
+W = WEB_OPTIONS
+
+
+class WsgirefBackend(WebBackend):
+    """Django's WSGI app on the stdlib wsgiref server, one thread per request."""
+
+    name = "wsgiref"
+    module = "prodserver_wsgiref.serve"
+    check_namespace = "prodserver_wsgiref"
+    capabilities = frozenset({"http", "wsgi", "drain"})
+    flags: ClassVar[FlagSpec] = FlagSpec()
+    options: ClassVar[tuple[Option, ...]] = (
+        W["host"].declare(native="--host"),
+        W["port"].declare(native="--port"),
+        W["drain_delay"].declare(native="--drain-delay"),
+        W["graceful_timeout"].declare(native="--graceful-timeout"),
+    )
+
+    def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        return [
+            self.app_path(opts, ctx),
+            "--host", opts["host"],
+            "--port", str(opts["port"]),
+            "--drain-delay", f"{opts['drain_delay']:g}",
+            "--graceful-timeout", f"{opts['graceful_timeout']:g}",
+        ]  # fmt: skip

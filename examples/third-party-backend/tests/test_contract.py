@@ -1,0 +1,10 @@
+"""All a third party needs: subclass the contract suite and set three attributes."""
+
+from django_prodserver.testing import WebServerContract
+from prodserver_wsgiref import WsgirefBackend
+
+
+class TestWsgirefContract(WebServerContract):
+    backend_class = WsgirefBackend
+    entry_point_name = "wsgiref"
+    example_options = {"drain_delay": 2.0}
