@@ -1,7 +1,8 @@
 """All a third party needs: subclass the contract suite and set three attributes."""
 
-from django_prodserver.testing import WebServerContract
 from prodserver_wsgiref import WsgirefBackend
+
+from django_prodserver.testing import WebServerContract
 
 
 class TestWsgirefContract(WebServerContract):
