@@ -42,4 +42,4 @@ def check_production_processes(app_configs: Any = None, **kwargs: Any) -> list[c
 
 
 def _error(e: ConfigError) -> checks.Error:
-    return checks.Error(e.message, hint=e.fix or None, id=e.check_id)
+    return checks.Error(e.problem_text, hint=e.fix or None, id=e.check_id)

@@ -18,6 +18,11 @@ class ConfigError(ProdserverError):
         super().__init__(self.message)
 
     @property
+    def problem_text(self) -> str:
+        """The message without the fix (system checks show the fix as their HINT)."""
+        return f"{self.where}: {self.problem}."
+
+    @property
     def message(self) -> str:
         text = f"{self.where}: {self.problem}"
         return f"{text}. Fix: {self.fix}." if self.fix else f"{text}."

@@ -217,7 +217,7 @@ class Backend:
         try:
             self.plan(ctx)
         except ConfigError as e:
-            return [checks.Error(e.message, hint=e.fix or None, id=e.check_id, obj=self.config.where)]
+            return [checks.Error(e.problem_text, hint=e.fix or None, id=e.check_id, obj=self.config.where)]
         return []
 
     # -- running (the only side effect) -------------------------------------------------
