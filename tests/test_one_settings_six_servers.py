@@ -22,8 +22,8 @@ from django_prodserver.testing.load import shutdown_under_load
 from django_prodserver.testing.processes import (
     free_port,
     http_get,
-    project_environ,
     prodserver_argv,
+    project_environ,
     start,
     wait_http,
 )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -15,6 +16,15 @@ from ..conf import ProcessConfig, load_processes
 from ..errors import ConfigError
 from ..loading import load_backend, plan_process
 from ..plan import LaunchPlan
+
+#: Set to 1 to let prodserver start a development backend (kind ``dev``) anyway.
+ALLOW_ENV = "PRODSERVER_ALLOW_DEV"
+
+
+def dev_allowed(environ: Mapping[str, str] | None = None) -> bool:
+    """True when ``PRODSERVER_ALLOW_DEV`` is 1/true/yes/on."""
+    value = (os.environ if environ is None else environ).get(ALLOW_ENV, "")
+    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 class NativeArgsParser(CommandParser):
@@ -57,6 +67,9 @@ class ProcessCommand(BaseCommand):
     help = "Start production processes configured in settings.PRODUCTION_PROCESSES."
     #: Backend kinds this command starts (None = all).
     allowed_kinds: frozenset[str] | None = None
+    #: Backend kinds refused unless the environment variable ``ALLOW_ENV`` is true: development
+    #: servers (kind ``dev``) do not belong in a production process (``devserver`` clears this).
+    refuse_kinds: frozenset[str] = frozenset({"dev"})
     command_name = "prodserver"
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
@@ -170,6 +183,12 @@ class ProcessCommand(BaseCommand):
                 raise CommandError(
                     f"process {name!r} uses a {backend.kind} backend ({plan.backend}); "
                     f"start it with: python manage.py prodserver {name}"
+                )
+            if backend.kind in self.refuse_kinds and not dev_allowed():
+                raise CommandError(
+                    f"process {name!r} uses {plan.backend!r}, a {backend.kind} backend (a development server), "
+                    f"which {self.command_name} refuses in production. For local work type: "
+                    f"python manage.py devserver {name}. To run it here anyway, set {ALLOW_ENV}=1 in the environment"
                 )
             plans.append((backend, plan))
         return plans
