@@ -213,12 +213,11 @@ class ProcessCommand(BaseCommand):
 
     def list_options(self, processes: dict[str, ProcessConfig], names: list[str]) -> None:
         from ..describe import option_rows
-        from ..registry import installed_backends
 
         if names:
             targets = [(n, load_backend(processes[n])[0].__class__) for n in self.select(processes, names, False)]
         else:
-            targets = [(b.name, b.load()) for b in installed_backends().values()]
+            targets = list(self.loadable_backends().items())
         for label, cls in targets:
             self.stdout.write(f"{label} ({cls.name}, {cls.kind}):")
             rows = [("OPTION", "TYPE", "DEFAULT", "NATIVE", "MEANING"), *option_rows(cls)]
@@ -229,10 +228,20 @@ class ProcessCommand(BaseCommand):
         import json
 
         from ..describe import json_schema
+
+        self.stdout.write(json.dumps(json_schema(self.loadable_backends()), indent=2, default=str))
+
+    def loadable_backends(self) -> dict[str, type[Backend]]:
+        """Installed backends that import; a broken one is reported, not fatal."""
         from ..registry import installed_backends
 
-        backends = {b.name: b.load() for b in installed_backends().values()}
-        self.stdout.write(json.dumps(json_schema(backends), indent=2, default=str))
+        loaded: dict[str, type[Backend]] = {}
+        for item in installed_backends().values():
+            try:
+                loaded[item.name] = item.load()
+            except Exception as e:  # a third party's import error must not hide the others
+                self.stderr.write(f"backend {item.name!r} from {item.distribution} failed to import: {e}")
+        return loaded
 
     def describe_supervision(self, plans: list[LaunchPlan], options: dict[str, Any] | None = None) -> str:
         from ..supervision import describe_policy
