@@ -1,0 +1,188 @@
+"""What is special about gunicorn: its defaults, its traps, ASGI mode and the drain."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from django_prodserver.backends.base import LaunchContext
+from django_prodserver.conf import load_process
+from django_prodserver.errors import ConfigError
+from django_prodserver.testing.processes import (
+    free_port,
+    http_get,
+    prodserver_argv,
+    project_environ,
+    start,
+    wait_http,
+)
+from django_prodserver_gunicorn import GunicornBackend
+from django_prodserver_gunicorn.application import accept_queue_length
+
+PROJECT = "django_prodserver.testing.project"
+
+
+def ctx(**environ: str) -> LaunchContext:
+    return LaunchContext(
+        environ=environ,
+        cwd="/srv",
+        settings_module=f"{PROJECT}.settings",
+        wsgi_application=f"{PROJECT}.wsgi.application",
+        asgi_application=f"{PROJECT}.asgi.application",
+    )
+
+
+def plan(options: dict[str, Any] | None = None, environ: dict[str, str] | None = None, **entry: Any):
+    backend = GunicornBackend(load_process("web", {"BACKEND": "gunicorn", "OPTIONS": options or {}, **entry}))
+    return backend.plan(ctx(**(environ or {})))
+
+
+def flag(args: tuple[str, ...], name: str) -> str:
+    return args[args.index(name) + 1]
+
+
+def test_platform_port_binds_all_interfaces() -> None:
+    assert flag(plan().args, "-b") == "127.0.0.1:8000"
+    assert flag(plan(environ={"PORT": "5000"}).args, "-b") == "0.0.0.0:5000"
+
+
+def test_web_concurrency_and_cpu_default() -> None:
+    assert flag(plan(environ={"WEB_CONCURRENCY": "3"}).args, "-w") == "3"
+    assert 3 <= int(flag(plan().args, "-w")) <= 12
+
+
+def test_threads_switch_to_gthread_and_asgi_uses_the_lifespan_free_worker() -> None:
+    args = plan({"threads": 4}).args
+    assert flag(args, "-k") == "gthread" and flag(args, "--threads") == "4"
+    args = plan({"interface": "asgi"}).args
+    assert flag(args, "-k") == "django_prodserver_gunicorn.workers.DjangoUvicornWorker"
+    assert args[0] == f"{PROJECT}.asgi:application"
+
+
+def test_traps_are_closed_by_default() -> None:
+    p = plan()
+    assert "--no-control-socket" in p.args
+    assert flag(p.args, "-c") == "python:django_prodserver_gunicorn.no_config"
+    assert "GUNICORN_CMD_ARGS" in p.unset_env
+    assert flag(p.args, "--access-logfile") == "-"
+    assert float(flag(p.args, "--graceful-timeout")) + float(p.options["drain_delay"]) < 30
+
+
+def test_opting_back_in_to_config_file_and_env_args() -> None:
+    p = plan({"config_file": "gunicorn.conf.py", "read_env_args": True, "control_socket": "/run/web/g.ctl"})
+    assert flag(p.args, "-c") == "gunicorn.conf.py" and "GUNICORN_CMD_ARGS" not in p.unset_env
+    assert flag(p.args, "--control-socket") == "/run/web/g.ctl" and "--no-control-socket" not in p.args
+
+
+def test_every_uniform_option_reaches_a_flag(tmp_path: Path) -> None:
+    p = plan(
+        {
+            "socket": "/run/app.sock", "timeout": 60, "graceful_timeout": 20.0, "keepalive": 75,
+            "max_requests": 500, "max_requests_jitter": 50, "tls_cert": "c.pem", "tls_key": "k.pem",
+            "http2": True, "threads": 2, "forwarded_allow_ips": ["10.0.0.1", "10.0.0.2"],
+            "log_level": "warning", "backlog": 4096, "access_log": False,
+        }
+    )  # fmt: skip
+    a = p.args
+    assert flag(a, "-b") == "unix:/run/app.sock" and flag(a, "-t") == "60" and flag(a, "--graceful-timeout") == "20"
+    assert flag(a, "--keep-alive") == "75" and flag(a, "--max-requests") == "500"
+    assert flag(a, "--max-requests-jitter") == "50" and flag(a, "--certfile") == "c.pem"
+    assert flag(a, "--keyfile") == "k.pem" and flag(a, "--http-protocols") == "h2,h1"
+    assert flag(a, "--forwarded-allow-ips") == "10.0.0.1,10.0.0.2" and flag(a, "--log-level") == "warning"
+    assert flag(a, "--backlog") == "4096" and "--access-logfile" not in a
+
+
+@pytest.mark.parametrize(
+    ("options", "key", "text"),
+    [
+        ({"tls_cert": "c.pem"}, "tls_key", "go together"),
+        ({"interface": "asgi", "threads": 2}, "threads", "ignores threads"),
+        ({"websockets": True}, "websockets", "ASGI"),
+        ({"http2": True, "threads": 2}, "http2", "needs TLS"),
+        ({"http2": True, "tls_cert": "c", "tls_key": "k"}, "http2", "sync worker"),
+        ({"http2": True, "interface": "asgi", "tls_cert": "c", "tls_key": "k"}, "http2", "HTTP/1.1 only"),
+        ({"socket": "/run/a.sock", "port": 80}, "socket", "not both"),
+    ],
+)
+def test_what_gunicorn_cannot_honour_is_refused(options: dict[str, Any], key: str, text: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        plan(options)
+    assert f"['OPTIONS'][{key!r}]" in str(info.value) and text in str(info.value)
+
+
+def test_accept_queue_is_read_from_the_kernel() -> None:
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        assert accept_queue_length(listener) == 0
+        clients = [socket.create_connection(listener.getsockname()) for _ in range(3)]
+        try:
+            assert accept_queue_length(listener) == 3
+        finally:
+            for c in clients:
+                c.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path, request: pytest.FixtureRequest):
+    def run(options: dict[str, Any], cwd_files: dict[str, str] | None = None, extra_env: dict[str, str] | None = None):
+        for name, text in (cwd_files or {}).items():
+            (tmp_path / name).write_text(text)
+        port = free_port()
+        processes = {"web": {"BACKEND": "gunicorn", "OPTIONS": {"port": port, "workers": 1, **options}}}
+        proc = start(
+            prodserver_argv("web"),
+            project_environ(processes, tmp_path, extra=extra_env),
+            tmp_path,
+            tmp_path / "server.log",
+        )
+        request.addfinalizer(lambda: proc.stop(timeout=5))
+        wait_http(proc, port)
+        return proc, port
+
+    return run
+
+
+def test_stray_config_file_and_env_args_are_ignored_live(server: Any) -> None:
+    proc, port = server(
+        {},
+        cwd_files={"gunicorn.conf.py": "workers = 5\nraise SystemExit('stray config read')\n"},
+        extra_env={"GUNICORN_CMD_ARGS": "--workers 6"},
+    )
+    assert http_get(port, "/").status == 200
+    assert "stray config read" not in proc.output()
+
+
+def test_asgi_mode_serves_websockets_without_lifespan_noise(server: Any) -> None:
+    websockets_sync = pytest.importorskip("websockets.sync.client")
+    proc, port = server({"interface": "asgi", "websockets": True})
+    assert http_get(port, "/").json()["ok"] is True
+    with websockets_sync.connect(f"ws://127.0.0.1:{port}/ws/echo/", open_timeout=10) as ws:
+        ws.send("ping")
+        assert ws.recv(timeout=10) == "ping"
+    proc.signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    assert "lifespan" not in proc.output().lower(), proc.output()
+
+
+def test_sigint_skips_the_drain(server: Any) -> None:
+    proc, _port = server({"drain_delay": 20.0})
+    proc.signal(signal.SIGINT)
+    assert proc.wait(10) == 0, proc.output()
+    assert "Draining" not in proc.output()
+
+
+def test_dry_run_names_gunicorn_and_in_process_launch(tmp_path: Path) -> None:
+    env = project_environ({"web": {"BACKEND": "gunicorn"}}, tmp_path)
+    out = subprocess.run(
+        prodserver_argv("--dry-run"), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert "launch: in-process" in out and f"-m gunicorn {PROJECT}.wsgi:application" in out
+    assert sys.executable in out
