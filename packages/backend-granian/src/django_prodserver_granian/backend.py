@@ -214,7 +214,8 @@ class GranianBackend(WebBackend):
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         notes = [
             "runs in-process: granian's main process is this manage.py process (Django set up once; "
-            "on Linux workers fork from it)",
+            "on Linux workers fork from it, so SIGHUP respawns workers without reloading code the main "
+            "process already imported)",
         ]
         if opts["drain_delay"]:
             notes.append(

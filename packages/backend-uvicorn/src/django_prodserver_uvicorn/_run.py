@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import multiprocessing
 import signal
 import sys
 import threading
@@ -70,6 +71,18 @@ class DrainingMultiprocess(Multiprocess):
         drain.request(signal.SIGTERM)
 
 
+def fork_workers(app: str) -> None:
+    """Fork uvicorn's workers from this process (Django and the app already imported) instead
+    of spawning fresh interpreters: measured faster to first 200 and smaller in memory."""
+    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - Windows
+        return
+    module, _, _attr = app.partition(":")
+    if module:
+        importlib.import_module(module)
+    subprocess_module: Any = importlib.import_module("uvicorn._subprocess")
+    subprocess_module.spawn = multiprocessing.get_context("fork")
+
+
 def run_uvicorn(plan: LaunchPlan) -> NoReturn:
     """Run uvicorn's CLI on the plan's args in this process; exits with uvicorn's code."""
     from django.db import connections
@@ -81,5 +94,7 @@ def run_uvicorn(plan: LaunchPlan) -> NoReturn:
     DrainingMultiprocess.drain_delay = delay
     cli_module.Server = DrainingServer  # type: ignore[attr-defined]
     cli_module.Multiprocess = DrainingMultiprocess  # type: ignore[attr-defined]
+    if int(plan.options.get("workers") or 1) > 1 and plan.args:
+        fork_workers(plan.args[0])
     cli_module.main.main(args=list(plan.args), prog_name="uvicorn")
     sys.exit(0)  # pragma: no cover - click's standalone mode exits first

@@ -148,8 +148,9 @@ class UvicornBackend(WebBackend):
 
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         notes = [
-            "runs in-process: uvicorn starts inside this manage.py process (workers are spawned "
-            "fresh and import Django themselves); a requested stop exits 0, not 143",
+            "runs in-process: uvicorn starts inside this manage.py process and a requested stop exits 0, "
+            "not 143; with workers > 1 they fork from it with the app imported (SIGHUP restarts "
+            "workers but does not reload code the main process already imported)",
         ]
         if opts["drain_delay"]:
             notes.append(
