@@ -99,3 +99,11 @@ def test_choices_are_enforced() -> None:
     with pytest.raises(ConfigError) as info:
         opt.validate("c", "here")
     assert "'a', 'b'" in str(info.value)
+
+
+def test_refusal_carries_the_backends_reason() -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_options(
+            DECLARED, WEB_OPTIONS, {"http2": True}, {}, {}, where="w", backend="x", refused={"http2": "no ALPN support"}
+        )
+    assert "cannot honour the uniform option 'http2' (no ALPN support)" in str(info.value)

@@ -286,6 +286,7 @@ def resolve_options(
     *,
     where: str,
     backend: str,
+    refused: Mapping[str, str] | None = None,
 ) -> OptionTable:
     """Merge defaults < environment < OPTIONS < ``--set`` into an :class:`OptionTable`.
 
@@ -299,9 +300,10 @@ def resolve_options(
                 continue
             key_where = f"{where}[{key!r}]" if source_name == "OPTIONS" else f"--set {key}"
             if key in catalog:
+                why = (refused or {}).get(key)
                 raise ConfigError(
                     key_where,
-                    f"backend {backend!r} cannot honour the uniform option {key!r}",
+                    f"backend {backend!r} cannot honour the uniform option {key!r}" + (f" ({why})" if why else ""),
                     f"remove {key!r}, or pick a backend that supports it "
                     f"(`python manage.py prodserver --list-options` shows each backend's options)",
                 )

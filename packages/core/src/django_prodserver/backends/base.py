@@ -87,6 +87,8 @@ class Backend:
     options: ClassVar[tuple[Option, ...]] = ()
     #: The uniform options of this kind; any of these not declared above is refused clearly.
     catalog: ClassVar[Mapping[str, Option]] = {}
+    #: Why uniform options this backend does not declare are refused: {"http2": "experimental in uvicorn"}.
+    refused: ClassVar[Mapping[str, str]] = {}
     #: The native CLI's shape, so native args replace configured ones instead of piling up.
     flags: ClassVar[FlagSpec] = FlagSpec()
     #: ``python -m <module>`` runs the native CLI.
@@ -114,6 +116,7 @@ class Backend:
             ctx.environ,
             where=where(self.config.name, "OPTIONS"),
             backend=self.name or type(self).__name__,
+            refused=self.refused,
         )
 
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
