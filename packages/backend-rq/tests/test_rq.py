@@ -153,20 +153,22 @@ def test_unreachable_redis_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_pool_runs_jobs_concurrently_and_drains_on_sigterm(tmp_path: Path, redis_ready: None) -> None:
-    """concurrency 2: two 4 s jobs run at once (rqworker-pool), and SIGTERM lets both finish."""
+    """concurrency 2: two 4 s jobs overlap in time (rqworker-pool), and SIGTERM lets both finish."""
     env, proc = _start(tmp_path, {"concurrency": 2}, s.rq_settings())
     try:
         wait_for_output(proc, "Starting worker pool", 90)
         tokens = [uuid.uuid4().hex, uuid.uuid4().hex]
-        for token in tokens:
-            _enqueue(env, tmp_path, token, 4.0)
+        code = "import django; django.setup()\n" + "".join(s.enqueue_code(t, 4.0) for t in tokens)
+        subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, check=True, timeout=60)
         for token in tokens:
             _wait(tmp_path / f"started-{token}", proc, 60)
-        assert not any((tmp_path / f"done-{t}").exists() for t in tokens), "jobs ran one after the other"
         proc.signal(signal.SIGTERM)
-        code = proc.wait(timeout=40)
+        code_ = proc.wait(timeout=40)
         assert all((tmp_path / f"done-{t}").exists() for t in tokens), proc.output()[-3000:]
-        assert code == 0, proc.output()[-3000:]
+        assert code_ == 0, proc.output()[-3000:]
+        started = max((tmp_path / f"started-{t}").stat().st_mtime for t in tokens)
+        done = min((tmp_path / f"done-{t}").stat().st_mtime for t in tokens)
+        assert started < done, "the jobs ran one after the other"
     finally:
         proc.stop()
 
