@@ -78,8 +78,10 @@ def test_uniform_options_map_to_celery_flags() -> None:
         assert expected in text, args
 
 
-def test_unset_concurrency_sizes_from_the_cpu_quota() -> None:
-    assert "-c auto" in " ".join(plan_args({}))
+def test_unset_pool_and_concurrency_leave_the_projects_celery_settings_in_charge() -> None:
+    """A CLI flag would silently beat CELERY_WORKER_POOL / CELERY_WORKER_CONCURRENCY."""
+    args = plan_args({})
+    assert "-c" not in args and "-P" not in args
 
 
 def test_global_options_move_before_the_subcommand() -> None:

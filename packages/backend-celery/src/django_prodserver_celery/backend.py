@@ -39,14 +39,14 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
 
     options: ClassVar[tuple[Option, ...]] = (
         W["concurrency"].declare(
-            native="-c N", reason="unset: -c auto (sized from the cgroup CPU quota and affinity, not the host's CPUs)"
+            native="-c N",
+            reason="unset: celery's worker_concurrency setting (CELERY_WORKER_CONCURRENCY; 'auto' sizes "
+            "from the cgroup CPU quota), else the CPU count",
         ),
         W["queues"].declare(native="-Q a,b", reason="unset: celery's task_default_queue / task_queues"),
         W["log_level"].declare(native="-l LEVEL"),
         W["max_tasks"].declare(native="--max-tasks-per-child N (prefork only)"),
-        W["pool"].declare(
-            native="-P NAME", default="prefork", choices=POOLS, reason="celery's default, always explicit"
-        ),
+        W["pool"].declare(native="-P NAME", choices=POOLS, reason="unset: celery's worker_pool setting, else prefork"),
         W["graceful_timeout"].declare(
             native="bounded stop: worker_soft_shutdown_timeout; warm stop: how long a supervisor waits",
             reason="fits in Kubernetes' 30 s grace period",
@@ -106,8 +106,12 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         args = self.global_args()
-        args += ["-l", opts["log_level"].upper(), "-P", opts["pool"]]
-        args += ["-c", str(opts["concurrency"]) if opts["concurrency"] else "auto"]
+        args += ["-l", opts["log_level"].upper()]
+        # Unset pool/concurrency leave the project's CELERY_WORKER_POOL/_CONCURRENCY in charge.
+        if opts["pool"]:
+            args += ["-P", opts["pool"]]
+        if opts["concurrency"]:
+            args += ["-c", str(opts["concurrency"])]
         if opts["queues"]:
             args += ["-Q", ",".join(opts["queues"])]
         if opts["max_tasks"]:
