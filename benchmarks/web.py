@@ -1,0 +1,372 @@
+"""Every web backend: `manage.py prodserver web` vs the same server's native CLI, same options.
+
+Per backend and round (A B, then B A, ...), each side is spawned fresh on the example project
+and measured for (a) time from spawn to the first HTTP 200 on `/`, (c) idle PSS of its process
+tree after a warm-up, (b) requests per second on `/` (JSON) and `/db/` (writes a SQLite row).
+The native argv is prodserver's own --dry-run command with wrapper-only flags translated away
+(benchmarks/_web_native.py says what and why). Medians and ratios prodserver/native are
+printed, then prodserver's out-of-the-box defaults against each server's native defaults.
+Load: wrk (installed from Debian's apt when root and missing) or Python keep-alive threads;
+loopback only, bounded in time. Every server is killed by process group when its turn ends.
+
+    python benchmarks/web.py [--backends gunicorn,uvicorn] [--rounds 3] [--duration 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import http.client
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+EXAMPLE = ROOT / "example"
+sys.path.insert(0, str(ROOT / "packages" / "core" / "src"))
+sys.path.insert(0, str(HERE))
+
+from _web_load import Load, ensure_wrk, load  # noqa: E402
+from _web_native import (  # noqa: E402
+    AB_CHILDREN,
+    AB_OPTIONS,
+    NATIVE_DEFAULT_SHAPE,
+    NOTES,
+    WRAPPERS,
+    dry_run,
+    native_defaults,
+    native_from_plan,
+    plan_option,
+)
+
+from django_prodserver.testing.processes import children_of, free_port, process_tree, pss_kib  # noqa: E402
+
+BACKENDS = ("gunicorn", "uvicorn", "granian", "waitress", "hypercorn", "daphne")
+MANAGE = [sys.executable, "manage.py"]
+START_TIMEOUT = 60.0
+#: Env vars that would silently change one side only: removed for both.
+AMBIENT = ("GUNICORN_", "UVICORN_", "GRANIAN_", "HYPERCORN_", "WAITRESS_", "DAPHNE_")
+
+
+@dataclass
+class Sample:
+    first_200: float = 0.0
+    pss_kib: int = 0
+    rps: dict[str, Load] = field(default_factory=dict)
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # server CPU per successful request
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """user + system CPU of ``pid`` and its descendants (from /proc; Linux)."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def environ(backend: str, var_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(AMBIENT)}
+    for key in ("WEB_CONCURRENCY", "PORT", "DJANGO_SETTINGS_MODULE"):
+        env.pop(key, None)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "_web_settings",  # the example's settings, web OPTIONS = {}
+            "PYTHONPATH": os.pathsep.join([str(EXAMPLE), str(HERE)]),
+            "PYTHONUNBUFFERED": "1",  # what prodserver's plans set for the server
+            "EXAMPLE_VAR_DIR": str(var_dir),
+            "EXAMPLE_WEB_BACKEND": backend,
+        }
+    )
+    return env
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run(
+        [*MANAGE, "migrate", "--noinput"], cwd=EXAMPLE, env=env, check=True, capture_output=True, timeout=120
+    )
+
+
+def wait_first_200(port: int, proc: subprocess.Popen[bytes], deadline: float) -> float:
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before answering")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            try:
+                conn.request("GET", "/")
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status == 200:
+                    return time.monotonic()
+            finally:
+                conn.close()
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(0.005)
+    raise RuntimeError(f"no HTTP 200 on port {port} within {START_TIMEOUT:.0f}s")
+
+
+def get(port: int, path: str) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        conn.getresponse().read()
+    finally:
+        conn.close()
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def wait_port_free(port: int, timeout: float = 10.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return
+        time.sleep(0.05)
+
+
+def measure(
+    argv: list[str], env: dict[str, str], port: int, children: int, paths: tuple[str, ...], args: argparse.Namespace
+) -> Sample:
+    """Spawn ``argv`` in its own session, measure it, and kill its whole group in any case."""
+    sample = Sample()
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        argv,
+        cwd=EXAMPLE,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        sample.first_200 = wait_first_200(port, proc, start + START_TIMEOUT) - start
+        deadline = time.monotonic() + 30
+        while len(children_of(proc.pid)) < children and time.monotonic() < deadline:
+            time.sleep(0.05)
+        load(args.wrk, port, "/", 1.0, args.connections)  # warm-up: every worker has served
+        for path in paths[1:]:
+            for _ in range(args.connections):
+                get(port, path)
+        time.sleep(0.5)
+        sample.pss_kib = pss_kib(process_tree(proc.pid))
+        for path in paths:
+            cpu = tree_cpu_seconds(proc.pid)
+            sample.rps[path] = got = load(args.wrk, port, path, args.duration, args.connections)
+            served = max(1.0, got.rps * args.duration)
+            sample.cpu_ms[path] = (tree_cpu_seconds(proc.pid) - cpu) * 1000 / served
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} during the load")
+        return sample
+    finally:
+        kill_group(proc)
+        wait_port_free(port)
+
+
+def run_ab(backend: str, args: argparse.Namespace, var_dirs: dict[str, Path]) -> dict[str, list[Sample]]:
+    """A/B rounds for one backend; returns the samples per side."""
+    samples: dict[str, list[Sample]] = {"prodserver": [], "native": []}
+    for i in range(args.rounds):
+        order = ("prodserver", "native") if i % 2 == 0 else ("native", "prodserver")
+        for side in order:
+            env = environ(backend, var_dirs[side])
+            port = free_port()
+            sets = [f"--set={k}={v}" for k, v in {"port": port, **AB_OPTIONS[backend]}.items()]
+            if side == "prodserver":
+                argv = [*MANAGE, "prodserver", "web", *sets]
+            else:
+                argv = native_from_plan(backend, dry_run(MANAGE, env, EXAMPLE, sets))
+            s = measure(argv, env, port, AB_CHILDREN[backend], ("/", "/db/"), args)
+            samples[side].append(s)
+            errs = sum(x.errors for x in s.rps.values())
+            print(
+                f"  {backend} round {i + 1} {side:10s} first 200 {s.first_200 * 1000:7.0f} ms  "
+                f"PSS {s.pss_kib / 1024:6.1f} MiB  / {s.rps['/'].rps:7.0f} req/s  "
+                f"/db/ {s.rps['/db/'].rps:6.0f} req/s" + (f"  ({errs} errors)" if errs else ""),
+                flush=True,
+            )
+    return samples
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def ab_table(backend: str, samples: dict[str, list[Sample]], rounds: int) -> str:
+    ours, nat = samples["prodserver"], samples["native"]
+    opts = ", ".join(f"{k}={v}" for k, v in AB_OPTIONS[backend].items()) or "no options beyond port"
+    rows = [
+        ("time to first 200 (ms)", [s.first_200 * 1000 for s in ours], [s.first_200 * 1000 for s in nat], "<=", 1.00),
+        ("req/s  /", [s.rps["/"].rps for s in ours], [s.rps["/"].rps for s in nat], ">=", 0.98),
+        ("req/s  /db/", [s.rps["/db/"].rps for s in ours], [s.rps["/db/"].rps for s in nat], ">=", 0.98),
+        ("idle PSS (MiB)", [s.pss_kib / 1024 for s in ours], [s.pss_kib / 1024 for s in nat], "<=", 1.05),
+        ("server CPU ms/req  /", [s.cpu_ms["/"] for s in ours], [s.cpu_ms["/"] for s in nat], "", 0.0),
+        ("server CPU ms/req  /db/", [s.cpu_ms["/db/"] for s in ours], [s.cpu_ms["/db/"] for s in nat], "", 0.0),
+    ]
+    lines = [
+        f"{backend}  ({opts}; {rounds} interleaved rounds, medians)",
+        f"  {'':24s}{'prodserver':>11s}{'native':>11s}{'ratio':>8s}  target",
+    ]
+    for name, a, b, op, target in rows:
+        ratio = med(a) / med(b)
+        if not op:  # information only: less sensitive to other load on the machine than req/s
+            lines.append(f"  {name:24s}{med(a):11.2f}{med(b):11.2f}{ratio:8.2f}  (info)")
+            continue
+        ok = ratio <= target if op == "<=" else ratio >= target
+        lines.append(
+            f"  {name:24s}{med(a):11.1f}{med(b):11.1f}{ratio:8.2f}  {op} {target:.2f} {'ok' if ok else 'MISSED'}"
+        )
+    errors = {side: sum(x.errors for s in samples[side] for x in s.rps.values()) for side in samples}
+    if any(errors.values()):
+        lines.append(f"  errors during load: prodserver {errors['prodserver']}, native {errors['native']}")
+    return "\n".join(lines)
+
+
+def ours_shape(backend: str, plan: str) -> str:
+    workers, threads = plan_option(plan, "workers"), plan_option(plan, "threads")
+    parts = [f"{workers} workers" if workers else "1 process"]
+    if threads and threads != "1":
+        parts.append(f"{threads} threads")
+    return ", ".join(parts)
+
+
+def run_defaults(backend: str, args: argparse.Namespace, var_dirs: dict[str, Path]) -> tuple[str, str, Sample, Sample]:
+    """Out-of-the-box: prodserver with only a port vs the native CLI with only bind and app."""
+    got: dict[str, list[Sample]] = {"prodserver": [], "native": []}
+    env = environ(backend, var_dirs["prodserver"])
+    plan = dry_run(MANAGE, env, EXAMPLE, ["--set=port=1"])
+    ours_workers = int(plan_option(plan, "workers") or 0)
+    children = {"prodserver": ours_workers if ours_workers > 1 or backend == "granian" else 0}
+    children["native"] = NATIVE_DEFAULT_SHAPE[backend][1]
+    for i in range(args.default_rounds):
+        order = ("prodserver", "native") if i % 2 == 0 else ("native", "prodserver")
+        for side in order:
+            env = environ(backend, var_dirs[side])
+            port = free_port()
+            if side == "prodserver":
+                argv = [*MANAGE, "prodserver", "web", f"--set=port={port}"]
+            else:
+                argv = native_defaults(backend, port)
+            s = measure(argv, env, port, children[side], ("/",), args)
+            got[side].append(s)
+            print(f"  {backend} defaults round {i + 1} {side:10s} / {s.rps['/'].rps:7.0f} req/s", flush=True)
+
+    def pick(side: str) -> Sample:
+        xs = got[side]
+        return Sample(
+            med([x.first_200 for x in xs]),
+            int(med([x.pss_kib for x in xs])),
+            {"/": Load(med([x.rps["/"].rps for x in xs]), sum(x.rps["/"].errors for x in xs))},
+        )
+
+    return ours_shape(backend, plan), NATIVE_DEFAULT_SHAPE[backend][0], pick("prodserver"), pick("native")
+
+
+def defaults_table(results: list[tuple[str, str, str, Sample, Sample]], rounds: int) -> str:
+    lines = [
+        f"out-of-the-box defaults: req/s on / ({rounds} interleaved rounds, medians; idle PSS in MiB)",
+        f"  {'backend':10s}{'prodserver defaults':24s}{'req/s':>8s}{'PSS':>7s}   "
+        f"{'native defaults':22s}{'req/s':>8s}{'PSS':>7s}{'ratio':>8s}",
+    ]
+    for backend, ours, native, a, b in results:
+        lines.append(
+            f"  {backend:10s}{ours:24s}{a.rps['/'].rps:8.0f}{a.pss_kib / 1024:7.0f}   "
+            f"{native:22s}{b.rps['/'].rps:8.0f}{b.pss_kib / 1024:7.0f}{a.rps['/'].rps / b.rps['/'].rps:8.2f}"
+        )
+    return "\n".join(lines)
+
+
+def stop_now(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default: all six)")
+    parser.add_argument("--rounds", type=int, default=3, help="A/B rounds per backend (default 3)")
+    parser.add_argument("--default-rounds", type=int, default=2, help="defaults rounds per backend (default 2)")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds of load per view (default 3)")
+    parser.add_argument("--connections", type=int, default=8, help="keep-alive client connections (default 8)")
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--no-install", action="store_true", help="do not apt-get install wrk when missing")
+    parser.add_argument("--var-dir", type=Path, help="where the SQLite files go (default: /dev/shm)")
+    parser.add_argument("--skip-defaults", action="store_true", help="only the A/B tables")
+    args = parser.parse_args()
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = sorted(set(backends) - set(BACKENDS))
+    if unknown:
+        parser.error(f"unknown backend(s) {unknown}; expected some of {', '.join(BACKENDS)}")
+    args.wrk = None if args.client == "python" else ensure_wrk(not args.no_install)
+    if args.client == "wrk" and not args.wrk:
+        parser.error("wrk not found (apt-get install wrk), or use --client python")
+
+    started = time.monotonic()
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M %Z')}  {platform.node()}  {os.cpu_count()} CPUs  "
+        f"Python {platform.python_version()}  load avg {os.getloadavg()[0]:.1f}  "
+        f"client {'wrk -t1' if args.wrk else 'python threads'} -c{args.connections}, {args.duration:g} s per view",
+        flush=True,
+    )
+    # SIGTERM/SIGHUP unwind like Ctrl-C, so every `finally` kills its server's process group.
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, stop_now)
+    shm = Path("/dev/shm")
+    parent = args.var_dir or (shm if shm.is_dir() and os.access(shm, os.W_OK) else None)
+    base = Path(tempfile.mkdtemp(prefix="prodserver-web-bench-", dir=parent))
+    atexit.register(shutil.rmtree, base, True)
+    print(f"SQLite files under {base} (tmpfs keeps /db/ about the server, not the disk's fsync)", flush=True)
+    tables: list[str] = []
+    defaults: list[tuple[str, str, str, Sample, Sample]] = []
+    for backend in backends:
+        var_dirs = {side: base / backend / side for side in ("prodserver", "native")}
+        for d in var_dirs.values():
+            migrate(environ(backend, d))
+        tables.append(ab_table(backend, run_ab(backend, args, var_dirs), args.rounds))
+        print(tables[-1], flush=True)
+        if not args.skip_defaults:
+            defaults.append((backend, *run_defaults(backend, args, var_dirs)))
+    print("\n" + "=" * 78)
+    for table in tables:
+        print(table + "\n")
+    print("what differs between the two sides (besides the launcher):")
+    for backend in backends:
+        note = NOTES.get(backend) or (
+            f"native argv = --dry-run command with `python -m {WRAPPERS[backend].module}` -> "
+            f"`python -m {WRAPPERS[backend].native}`; {WRAPPERS[backend].why}"
+        )
+        print(f"  {backend}: {note}")
+    if defaults:
+        print("\n" + defaults_table(defaults, args.default_rounds))
+    print(f"\ntotal {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
