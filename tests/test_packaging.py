@@ -18,7 +18,7 @@ import pytest
 from django_prodserver.testing.processes import free_port, project_environ, start, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
-WHEELS = ["core", "backend-gunicorn", "prodserver"]
+PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
 
 
 def run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
@@ -28,7 +28,7 @@ def run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheels")
-    for name in WHEELS:
+    for name in PACKAGES:
         result = run(
             [
                 sys.executable,
@@ -87,9 +87,10 @@ def serves_http(py: Path, tmp: Path) -> str:
 
 def test_hatch_builds_every_package(wheelhouse: Path) -> None:
     built = sorted(p.name for p in wheelhouse.glob("*.whl"))
-    assert any(n.startswith("django_prodserver_core-") for n in built), built
-    assert any(n.startswith("django_prodserver_gunicorn-") for n in built), built
-    assert any(n.startswith("django_prodserver-4") for n in built), built
+    assert len(built) == len(PACKAGES), built
+    for name in PACKAGES:
+        dist = "django_prodserver" if name == "prodserver" else "django_prodserver_" + name.removeprefix("backend-")
+        assert any(n.startswith(dist.replace("-", "_") + "-4") for n in built), (name, built)
 
 
 def test_non_editable_install_of_the_extra_works(wheelhouse: Path, tmp_path: Path) -> None:
