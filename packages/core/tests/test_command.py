@@ -215,3 +215,34 @@ def test_schema_accepts_good_settings_and_rejects_bad_options(settings: Any) -> 
         jsonschema.validate({"web": {"BACKEND": "gunicorn", "OPTIONS": {"wokers": 4}}}, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"web": {"BACKEND": "gunicorn", "OPTIONS": {"workers": "4"}}}, schema)
+
+
+PREFLIGHT_BACKEND = '''
+from django_prodserver.backends.base import WorkerBackend
+from django_prodserver.errors import ConfigError
+
+
+class Refuses(WorkerBackend):
+    name = "refuses"
+    module = "thisdoesnotexist"
+
+    def build_args(self, opts, ctx):
+        return []
+
+    def preflight(self, plan):
+        raise ConfigError("settings.BROKER_URL", "cannot reach the broker at 127.0.0.1:1", "start the broker")
+'''
+
+
+def test_preflight_runs_before_a_start_but_not_for_dry_run(settings: Any, tmp_path: Path) -> None:
+    (tmp_path / "thirdparty_preflight.py").write_text(PREFLIGHT_BACKEND)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        settings.PRODUCTION_PROCESSES = {"worker": {"BACKEND": "thirdparty_preflight.Refuses"}}
+        out, _ = run_command("worker", "--dry-run")
+        assert "process 'worker'" in out
+        with pytest.raises(CommandError, match=r"cannot start 'worker': settings.BROKER_URL: cannot reach"):
+            run_command("worker")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("thirdparty_preflight", None)

@@ -1,14 +1,14 @@
 """The Dramatiq backend: uniform worker options mapped to ``python -m dramatiq`` flags.
 
 Launch: exec of ``python -m dramatiq django_prodserver_dramatiq.boot`` (what django-dramatiq's
-``rundramatiq`` execs too), after a bounded check that the broker in DRAMATIQ_BROKER answers.
-The check is why the plan is marked in-process: the runner has no pre-exec hook yet.
+``rundramatiq`` execs too), after a bounded check (``preflight``) that the broker in
+DRAMATIQ_BROKER answers.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
 from django_prodserver.argv import FlagSpec
 from django_prodserver.backends.base import LaunchContext, WorkerBackend
@@ -144,9 +144,6 @@ class DramatiqBackend(WorkerBackend):
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
         return ReadyProbe(log_line="Worker process is ready for action.")
 
-    def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
-        return True
-
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         conf = _project_broker()
         notes = [
@@ -168,17 +165,14 @@ class DramatiqBackend(WorkerBackend):
             )
         return notes
 
-    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
-        from django.core.management.base import CommandError
-
-        from django_prodserver.runner import exec_plan
-
+    def preflight(self, plan: LaunchPlan) -> None:
+        """Refuse to exec when the broker does not answer (a clear error, not a hang)."""
         conf = _project_broker()
         problem = probe(conf, PROBE_TIMEOUT)
         if problem:
-            raise CommandError(
-                f"settings.{SETTING}: cannot reach the {conf.kind} broker at {describe_target(conf)} "
-                f"(waited up to {PROBE_TIMEOUT:g}s): {problem}. Fix: start the broker, or correct "
-                f"{SETTING}['OPTIONS'] (url/host/port)"
+            raise ConfigError(
+                f"settings.{SETTING}",
+                f"cannot reach the {conf.kind} broker at {describe_target(conf)} "
+                f"(waited up to {PROBE_TIMEOUT:g}s): {problem}",
+                f"start the broker, or correct {SETTING}['OPTIONS'] (url/host/port)",
             )
-        exec_plan(plan)

@@ -225,6 +225,10 @@ class Backend:
 
     # -- running (the only side effect) -------------------------------------------------
 
+    def preflight(self, plan: LaunchPlan) -> None:
+        """Checks with side effects, run just before a real start (never by --dry-run or
+        ``check``): e.g. is the broker reachable. Raise :class:`ConfigError` naming the setting."""
+
     def run_in_process(self, plan: LaunchPlan) -> NoReturn:
         raise NotImplementedError(f"{type(self).__name__} has no in-process launch")
 
