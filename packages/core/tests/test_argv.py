@@ -50,3 +50,8 @@ def test_repeated_flag_in_one_layer_is_kept() -> None:
 
 def test_switch_does_not_eat_the_next_positional() -> None:
     assert merge([], ["--preload", "app:application"], spec=SPEC) == ["--preload", "app:application"]
+
+
+def test_multi_value_flag_is_replaced_whole() -> None:
+    spec = FlagSpec(aliases={"-Q": "--queues"}, multi=frozenset({"--queues"}))
+    assert merge(["boot", "--queues", "a", "b", "-p", "2"], ["-Q", "c"], spec=spec) == ["boot", "-p", "2", "-Q", "c"]

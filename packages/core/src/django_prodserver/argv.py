@@ -21,6 +21,8 @@ class FlagSpec:
     aliases: Mapping[str, str] = field(default_factory=dict)
     switches: frozenset[str] = frozenset()
     negations: Mapping[str, str] = field(default_factory=dict)
+    #: Flags that take every following value up to the next flag (``-Q a b``).
+    multi: frozenset[str] = frozenset()
     #: Style used when converting an upstream ARGS dict: ``--key=value`` or ``--key value``.
     joined: bool = True
 
@@ -88,6 +90,12 @@ def parse(argv: Sequence[str], spec: FlagSpec) -> list[Arg]:
             if "=" in tok and tok.startswith("--"):
                 flag = tok.split("=", 1)[0]
                 args.append(Arg(spec.canonical(flag), (tok,)))
+            elif spec.canonical(tok) in spec.multi:
+                values = []
+                while i + 1 < len(argv) and not _looks_like_flag(argv[i + 1]):
+                    values.append(argv[i + 1])
+                    i += 1
+                args.append(Arg(spec.canonical(tok), (tok, *values)))
             elif spec.takes_value(tok) and i + 1 < len(argv) and not _looks_like_flag(argv[i + 1]):
                 args.append(Arg(spec.canonical(tok), (tok, argv[i + 1])))
                 i += 1
