@@ -22,11 +22,12 @@ def q_cluster(**broker: Any) -> dict[str, Any]:
 
 
 class TestDjangoQ2OrmContract(WorkerContract):
-    """The embedded broker: the project's database (``"orm": "default"``), no other service."""
+    """The embedded broker: the project's database (``"orm": "default"``), no other service.
+    Q_CLUSTER used as written, so qcluster runs in-process."""
 
     backend_class = DjangoQ2Backend
     entry_point_name = "django-q2"
-    example_options: ClassVar[dict[str, Any]] = {"concurrency": 1, "log_level": "info", "max_tasks": 100}
+    example_options: ClassVar[dict[str, Any]] = {"log_level": "info"}
     native_override = (("--name", "other"), "--name")
     q_cluster = q_cluster(orm="default")
     project_settings: ClassVar[dict[str, Any]] = {"EXTRA_INSTALLED_APPS": ["django_q"], "Q_CLUSTER": q_cluster}
@@ -47,8 +48,10 @@ def _redis_unavailable() -> str | None:
 
 
 class TestDjangoQ2RedisContract(TestDjangoQ2OrmContract):
-    """The same contract over Redis; a private cluster name keeps concurrent runs apart."""
+    """The same contract over Redis; a private cluster name keeps concurrent runs apart.
+    Uniform options override Q_CLUSTER here, so this exercises the exec'd launcher."""
 
+    example_options: ClassVar[dict[str, Any]] = {"concurrency": 1, "log_level": "info", "max_tasks": 100}
     q_cluster = q_cluster(redis=REDIS_URL)
     project_settings: ClassVar[dict[str, Any]] = {"EXTRA_INSTALLED_APPS": ["django_q"], "Q_CLUSTER": q_cluster}
 

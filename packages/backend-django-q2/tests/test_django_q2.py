@@ -27,8 +27,9 @@ from django_prodserver.testing.processes import (
     wait_for_output,
 )
 from django_prodserver_django_q2 import DjangoQ2Backend
+from django_prodserver_django_q2._argv import cluster_name_from_argv
 from django_prodserver_django_q2.backend import OVERRIDES_ENV
-from django_prodserver_django_q2.launch import cluster_name_from_argv, merged_conf
+from django_prodserver_django_q2.launch import merged_conf
 
 SETTINGS = "django_prodserver.testing.project.settings"
 LEGACY = "django_prodserver.backends.workers.django_q2.DjangoQ2Worker"
@@ -56,10 +57,21 @@ def test_uniform_options_become_q_cluster_overrides() -> None:
     assert not plan.in_process
 
 
-def test_unset_options_leave_q_cluster_alone() -> None:
-    """Q_CLUSTER is where the project keeps its config: defaults must not override it."""
-    plan = plan_for()
+def test_unset_options_leave_q_cluster_alone_and_run_in_process() -> None:
+    """Q_CLUSTER is where the project keeps its config: defaults must not override it, and
+    with nothing to change before setup qcluster runs in-process (Django set up once)."""
+    plan = plan_for({"log_level": "debug"})
     assert OVERRIDES_ENV not in plan.env and "Q_CLUSTER_NAME" not in plan.env
+    assert plan.in_process and plan.command[1:4] == ["-m", "django", "qcluster"]
+
+
+@pytest.mark.parametrize(
+    ("options", "entry"),
+    [({"concurrency": 2}, {}), ({"queues": ["q"]}, {}), ({}, {"ARGS": ["-n", "q"]}), ({}, {"ENV": {"A": "1"}})],
+)
+def test_changes_before_setup_need_the_launcher(options: dict[str, Any], entry: dict[str, Any]) -> None:
+    plan = plan_for(options, **entry)
+    assert not plan.in_process and plan.command[2] == "django_prodserver_django_q2.launch"
 
 
 def test_several_queues_say_run_one_cluster_per_queue() -> None:
@@ -164,8 +176,11 @@ def test_unreachable_redis_is_a_clear_error_naming_the_setting(tmp_path: Path, s
     assert "Q_CLUSTER['redis']" in out and url in out and "Traceback" not in out, out
 
 
-def test_unmigrated_orm_queue_says_migrate(tmp_path: Path, started: list[RunningProcess]) -> None:
-    env = _env(tmp_path, {"concurrency": 1}, {"name": "x", "orm": "default"})
+@pytest.mark.parametrize("options", [{}, {"concurrency": 1}], ids=["in-process", "launcher"])
+def test_unmigrated_orm_queue_says_migrate(
+    tmp_path: Path, started: list[RunningProcess], options: dict[str, Any]
+) -> None:
+    env = _env(tmp_path, options, {"name": "x", "orm": "default"})
     proc = _start(env, tmp_path, started)
     assert proc.wait(timeout=60) == 78, proc.output()
     assert "django_q_ormq" in proc.output() and "migrate" in proc.output()

@@ -74,7 +74,15 @@ def _check_orm(alias: str) -> None:
 def preflight() -> None:
     """Refuse to start when django_q is missing or the broker does not answer."""
     from django.apps import apps
+    from django.conf import settings
 
+    conf = getattr(settings, "Q_CLUSTER", None)
+    if not isinstance(conf, dict):
+        found = "is not set" if conf is None else f"is a {type(conf).__name__}, not a dict"
+        fail(
+            f"settings.Q_CLUSTER {found} (django-q2 would quietly use Redis on localhost). "
+            "Fix: add Q_CLUSTER = {'name': 'mysite', 'orm': 'default', 'timeout': 60, 'retry': 120}"
+        )
     if not apps.is_installed("django_q"):
         fail("'django_q' is not in INSTALLED_APPS. Fix: add it, then run `python manage.py migrate`")
     from django_q.brokers import get_broker

@@ -1,21 +1,26 @@
 """The django-q2 backend: ``qcluster`` with the uniform options applied to ``Q_CLUSTER``.
 
-Launch: exec of ``python -m django_prodserver_django_q2.launch qcluster``. django-q2 reads
-``Q_CLUSTER`` and ``Q_CLUSTER_NAME`` once, when Django sets up, so workers, recycle, log level
-and the queue must be in place before that: a fresh process is the only faithful way.
+Launch: in-process (qcluster's command in prodserver's process, Django set up once) when
+Q_CLUSTER is used as the project wrote it. django-q2 reads ``Q_CLUSTER`` and
+``Q_CLUSTER_NAME`` once, when Django sets up, so when this process changes them (concurrency,
+max_tasks, queues, ``--name``, ENV) it execs ``python -m django_prodserver_django_q2.launch``,
+which applies them before setup: a fresh process is the only faithful way.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from dataclasses import replace
+from typing import Any, ClassVar, NoReturn
 
-from django_prodserver.argv import FlagSpec
+from django_prodserver.argv import FlagSpec, merge
 from django_prodserver.backends.base import LaunchContext, WorkerBackend
 from django_prodserver.conf import where
 from django_prodserver.errors import ConfigError
 from django_prodserver.options import WORKER_OPTIONS, Option, OptionTable
-from django_prodserver.plan import ReadyProbe
+from django_prodserver.plan import LaunchPlan, ReadyProbe
+
+from ._argv import cluster_name_from_argv
 
 W = WORKER_OPTIONS
 
@@ -87,6 +92,34 @@ class DjangoQ2Backend(WorkerBackend):
             env["Q_CLUSTER_NAME"] = opts["queues"][0]
         return env
 
+    def needs_fresh_setup(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        """What must reach django-q2 before Django sets up (empty: in-process is faithful)."""
+        reasons = [f"Q_CLUSTER[{k!r}]" for k in self.overrides(opts) if k != "log_level"]
+        if opts["queues"]:
+            reasons.append("Q_CLUSTER_NAME")
+        args = merge(self.build_args(opts, ctx), self.config.args, ctx.native_args, spec=self.flags)
+        if cluster_name_from_argv(args[1:]):
+            reasons.append("--name")
+        if self.config.env:
+            reasons.append("ENV")
+        return reasons
+
+    def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
+        return not self.needs_fresh_setup(opts, ctx)
+
+    def plan(self, ctx: LaunchContext) -> LaunchPlan:
+        plan = super().plan(ctx)
+        if plan.in_process:
+            env = {k: v for k, v in plan.env.items() if k != OVERRIDES_ENV}
+            return replace(plan, program=(ctx.python, "-m", "django"), env=env)
+        return plan
+
+    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
+        from .launch import run_command
+
+        explicit = plan.options.explicit("log_level")
+        run_command(plan.args, str(plan.options["log_level"]).upper() if explicit else "")
+
     def graceful_timeout(self, opts: OptionTable) -> float:
         return 30.0
 
@@ -94,10 +127,18 @@ class DjangoQ2Backend(WorkerBackend):
         return ReadyProbe(log_line="running.")
 
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        fresh = self.needs_fresh_setup(opts, ctx)
+        if fresh:
+            launch = (
+                f"exec of qcluster through prodserver's launcher: {', '.join(fresh)} must reach django-q2 "
+                f"before Django sets up (it reads its config once, at import); {OVERRIDES_ENV} is applied "
+                "to settings.Q_CLUSTER there"
+            )
+        else:
+            launch = "runs qcluster in-process (Django set up once): Q_CLUSTER is used as written"
         notes = [
-            "exec of qcluster through prodserver's launcher, which applies "
-            f"{OVERRIDES_ENV} to settings.Q_CLUSTER before Django sets up (django-q2 reads it once, "
-            "at import) and checks the broker before the cluster starts",
+            launch,
+            "the broker is checked before the cluster starts (a dead broker is a start error, not a loop)",
             "SIGTERM goes to the main process only: the sentinel and workers keep SIG_DFL; on SIGTERM "
             "the cluster finishes running and already prefetched tasks, bounded only by Q_CLUSTER['timeout']",
         ]

@@ -12,21 +12,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from ._argv import cluster_name_from_argv
 from ._exit import fail
 from .backend import OVERRIDES_ENV
 
 EXAMPLE = "Q_CLUSTER = {'name': 'mysite', 'orm': 'default', 'timeout': 60, 'retry': 120}"
-
-
-def cluster_name_from_argv(argv: Sequence[str]) -> str | None:
-    """``-n NAME`` / ``--name NAME`` / ``--name=NAME``: qcluster sets Q_CLUSTER_NAME from it
-    inside ``handle()``, after django-q2 already read its config; we set it before."""
-    for i, tok in enumerate(argv):
-        if tok.startswith("--name="):
-            return tok.split("=", 1)[1]
-        if tok in ("-n", "--name") and i + 1 < len(argv):
-            return argv[i + 1]
-    return None
 
 
 def merged_conf(conf: Any, overrides: dict[str, Any], cluster_name: str | None) -> dict[str, Any]:
@@ -58,21 +48,14 @@ def prepare(argv: Sequence[str]) -> None:
         os.environ["PRODSERVER_Q_LOG_LEVEL"] = str(overrides["log_level"])
 
 
-def main(argv: Sequence[str] | None = None) -> NoReturn:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args:
-        fail("usage: python -m django_prodserver_django_q2.launch qcluster [qcluster options]")
-    prepare(args[1:])
-    import django
-
-    django.setup()
-    level = os.environ.pop("PRODSERVER_Q_LOG_LEVEL", "")
-    if level:
+def run_command(args: Sequence[str], log_level: str = "") -> NoReturn:
+    """After ``django.setup()``: the exact log level, the broker check, then the command."""
+    if log_level:
         import logging
 
         # django-q2 sets its logger's level only when no handler exists anywhere up the
         # tree; with a project LOGGING config the level would silently not apply.
-        logging.getLogger("django-q").setLevel(level)
+        logging.getLogger("django-q").setLevel(log_level)
     from ._preflight import preflight
 
     preflight()
@@ -84,6 +67,17 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     command = load_command_class(app, args[0])
     command.run_from_argv([sys.argv[0], *args])
     sys.exit(0)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        fail("usage: python -m django_prodserver_django_q2.launch qcluster [qcluster options]")
+    prepare(args[1:])
+    import django
+
+    django.setup()
+    run_command(args, os.environ.pop("PRODSERVER_Q_LOG_LEVEL", ""))
 
 
 if __name__ == "__main__":
