@@ -7,14 +7,12 @@ import os
 from collections.abc import Mapping
 from typing import Any, ClassVar, NoReturn
 
-from django_prodserver.argv import FlagSpec
+from django_prodserver.argv import FlagSpec, click_flag_spec
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.conf import ProcessConfig, where
 from django_prodserver.errors import ConfigError
 from django_prodserver.options import WEB_OPTIONS, Option, OptionTable
 from django_prodserver.plan import LaunchPlan
-
-from ._flags import click_flag_spec
 
 W = WEB_OPTIONS
 

@@ -35,6 +35,26 @@ class FlagSpec:
         return canon not in self.switches and canon not in self.negations and flag not in self.switches
 
 
+def click_flag_spec(command: Any) -> FlagSpec:
+    """Describe a click command's options (aliases, switches, ``--no-x`` negations) as a FlagSpec,
+    for servers whose CLI is click (uvicorn, granian): read from the installed version, not guessed."""
+    aliases: dict[str, str] = {}
+    switches: set[str] = set()
+    negations: dict[str, str] = {}
+    for param in command.params:
+        opts = [o for o in getattr(param, "opts", []) if o.startswith("-")]
+        if not opts or param.param_type_name != "option":
+            continue
+        canonical = next((o for o in opts if o.startswith("--")), opts[0])
+        for spelling in opts:
+            aliases[spelling] = canonical
+        if getattr(param, "is_flag", False):
+            switches.add(canonical)
+            for negative in getattr(param, "secondary_opts", []):
+                negations[negative] = canonical
+    return FlagSpec(aliases=aliases, switches=frozenset(switches), negations=negations, joined=False)
+
+
 @dataclass(frozen=True)
 class Arg:
     """One parsed argument: a flag with its tokens, or a positional (``flag`` is None)."""
