@@ -3,6 +3,7 @@ runserver_plus debugger guard, DEV overrides, and the plans of the reloading ASG
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -213,6 +214,14 @@ def test_granian_reload_plan() -> None:
     assert args[args.index("--interface") + 1] == "asginl" and args[-1] == f"{PROJECT}.asgi:application"
     ignored = {args[i + 1] for i, a in enumerate(args) if a == "--reload-ignore-dirs"}
     assert {".venv", "venv", "site-packages", "__pycache__"} <= ignored
+    pattern = re.compile(args[args.index("--reload-ignore-patterns") + 1])
+    assert [
+        n for n in ("db.sqlite3", "db.sqlite3-journal", "server.log", "views.py", "x.mo", ".env") if pattern.search(n)
+    ] == [
+        "db.sqlite3",
+        "db.sqlite3-journal",
+        "server.log",
+    ]
 
 
 def test_reloading_asgi_refuses_wsgi() -> None:

@@ -28,6 +28,10 @@ INTERFACE = W["interface"].declare(
 )
 
 
+#: File names whose last extension is not .py/.mo/.env (regex, for granian's ignore patterns).
+NON_CODE = r"\.(?!(py|mo|env)$)[^./]+$"
+
+
 def _output_dirs(cwd: str) -> list[str]:
     """MEDIA_ROOT / STATIC_ROOT when Django is set up (planning without settings skips them)."""
     try:
@@ -114,5 +118,8 @@ class GranianReloadBackend(_ReloadingAsgi):
                 args += ["--reload-ignore-dirs", name]
             for path in _output_dirs(ctx.cwd):
                 args += ["--reload-ignore-paths", path]
+            # granian has no include list: without this, db.sqlite3 or a log file in the project
+            # directory restarts the server on every write.
+            args += ["--reload-ignore-patterns", NON_CODE]
         args.append(self.app_path(opts, ctx))
         return args
