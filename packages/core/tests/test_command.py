@@ -217,7 +217,7 @@ def test_schema_accepts_good_settings_and_rejects_bad_options(settings: Any) -> 
         jsonschema.validate({"web": {"BACKEND": "gunicorn", "OPTIONS": {"workers": "4"}}}, schema)
 
 
-PREFLIGHT_BACKEND = '''
+PREFLIGHT_BACKEND = """
 from django_prodserver.backends.base import WorkerBackend
 from django_prodserver.errors import ConfigError
 
@@ -231,7 +231,7 @@ class Refuses(WorkerBackend):
 
     def preflight(self, plan):
         raise ConfigError("settings.BROKER_URL", "cannot reach the broker at 127.0.0.1:1", "start the broker")
-'''
+"""
 
 
 def test_preflight_runs_before_a_start_but_not_for_dry_run(settings: Any, tmp_path: Path) -> None:
@@ -246,3 +246,10 @@ def test_preflight_runs_before_a_start_but_not_for_dry_run(settings: Any, tmp_pa
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("thirdparty_preflight", None)
+
+
+def test_devserver_is_reachable_from_the_core_app_alone(tmp_path: Path) -> None:
+    """Upstream 3.x settings list only django_prodserver; `manage.py devserver` must still exist."""
+    result = manage(tmp_path, {"web": WEB}, "devserver", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "devserver" in result.stdout
