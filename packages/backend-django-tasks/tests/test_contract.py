@@ -13,6 +13,8 @@ from django_prodserver_django_tasks import DjangoTasksBackend
 from django_prodserver_django_tasks.testing import settings_for
 
 PG_URL = os.environ.get("PRODSERVER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+#: A private queue: concurrent runs on a shared database never take each other's tasks.
+PG_QUEUE = f"contract-{uuid.uuid4().hex[:12]}"
 
 
 class TestDjangoTasksContract(WorkerContract):
@@ -34,7 +36,7 @@ class TestDjangoTasksContract(WorkerContract):
         )
 
 
-def _pg_settings() -> dict[str, Any]:
+def _pg_settings(queue: str) -> dict[str, Any]:
     url = urlsplit(PG_URL)
     database = {
         "ENGINE": "django.db.backends.postgresql",
@@ -44,7 +46,8 @@ def _pg_settings() -> dict[str, Any]:
         "HOST": url.hostname or "127.0.0.1",
         "PORT": str(url.port or 5432),
     }
-    return {**settings_for(), "DATABASES": {"default": database}}
+    tasks = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", queue]}}
+    return {**settings_for(), "TASKS": tasks, "DATABASES": {"default": database}}
 
 
 def _pg_unavailable() -> str | None:
@@ -64,12 +67,11 @@ def _pg_unavailable() -> str | None:
 
 
 class TestDjangoTasksPostgresContract(TestDjangoTasksContract):
-    """The same contract on PostgreSQL (SELECT ... FOR UPDATE SKIP LOCKED); a private queue
-    name keeps concurrent runs on a shared database from taking each other's tasks."""
+    """The same contract on PostgreSQL (SELECT ... FOR UPDATE SKIP LOCKED), on a private queue."""
 
-    queue = f"contract-{uuid.uuid4().hex[:12]}"
-    example_options: ClassVar[dict[str, Any]] = {"queues": [queue], "log_level": "info"}
-    project_settings = _pg_settings()
+    queue = PG_QUEUE
+    example_options: ClassVar[dict[str, Any]] = {"queues": [PG_QUEUE], "log_level": "info"}
+    project_settings = _pg_settings(PG_QUEUE)
 
     def broker_available(self) -> str | None:
         return _pg_unavailable()
