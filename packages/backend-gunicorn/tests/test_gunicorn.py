@@ -12,6 +12,7 @@ import pytest
 
 from django_prodserver.backends.base import LaunchContext
 from django_prodserver.conf import load_process
+from django_prodserver.drain import accept_queue_length
 from django_prodserver.errors import ConfigError
 from django_prodserver.testing.processes import (
     free_port,
@@ -22,7 +23,6 @@ from django_prodserver.testing.processes import (
     wait_http,
 )
 from django_prodserver_gunicorn import GunicornBackend
-from django_prodserver_gunicorn.application import accept_queue_length
 
 PROJECT = "django_prodserver.testing.project"
 

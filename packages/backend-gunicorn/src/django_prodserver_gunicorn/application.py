@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import struct
 import sys
 import time
 from typing import Any, NoReturn
@@ -13,24 +11,8 @@ from typing import Any, NoReturn
 from gunicorn.app.wsgiapp import WSGIApplication
 from gunicorn.arbiter import Arbiter
 
+from django_prodserver.drain import accept_queue_length
 from django_prodserver.plan import LaunchPlan
-
-# struct tcp_info: 8 bytes of u8 fields, then u32 rto, ato, snd_mss, rcv_mss, unacked...
-# For a listening socket Linux reports the accept-queue length in tcpi_unacked.
-_TCPI_UNACKED_OFFSET = 24
-
-
-def accept_queue_length(sock: socket.socket) -> int | None:
-    """Connections waiting in a TCP listener's accept queue (None where unknown)."""
-    if sock.family not in (socket.AF_INET, socket.AF_INET6) or not hasattr(socket, "TCP_INFO"):
-        return None
-    try:
-        raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
-    except OSError:
-        return None
-    if len(raw) < _TCPI_UNACKED_OFFSET + 4:
-        return None
-    return int(struct.unpack_from("I", raw, _TCPI_UNACKED_OFFSET)[0])
 
 
 class DrainingArbiter(Arbiter):

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import socket
-import struct
 import time
 from functools import partial
 from multiprocessing import get_context
@@ -23,24 +21,9 @@ from typing import Any
 
 from hypercorn.config import Config, Sockets
 
+from django_prodserver.drain import accept_queue_length
+
 log = logging.getLogger("hypercorn.error")
-
-# struct tcp_info: u32 fields after 8 bytes of u8; for a listener Linux reports the accept
-# queue length in tcpi_unacked (the same reading the gunicorn backend uses).
-_TCPI_UNACKED_OFFSET = 24
-
-
-def accept_queue_length(sock: socket.socket) -> int | None:
-    """Connections waiting in a TCP listener's accept queue (None where unknown)."""
-    if sock.family not in (socket.AF_INET, socket.AF_INET6) or not hasattr(socket, "TCP_INFO"):
-        return None
-    try:
-        raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
-    except OSError:
-        return None
-    if len(raw) < _TCPI_UNACKED_OFFSET + 4:
-        return None
-    return int(struct.unpack_from("I", raw, _TCPI_UNACKED_OFFSET)[0])
 
 
 def _worker_func(config: Config) -> Any:
