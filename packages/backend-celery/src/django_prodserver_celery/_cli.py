@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import ClassVar, NoReturn
@@ -99,30 +100,34 @@ class CeleryCLI(Backend):
         return replace(plan, args=tuple(flatten(front + rest)))
 
     def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
-        # "In-process" only long enough to check the broker; run_in_process then execs.
+        # celery's own CLI runs in this process on the plan's argv: Django is set up once, not twice
+        # (an exec measured 0.68-0.71 x native tasks/s counted from process start).
         return True
 
     def preflight_notes(self, opts: OptionTable) -> list[str]:
         timeout = opts.get("broker_check_timeout")
+        notes = [
+            "runs celery's own command line in this process (same argv as the command above, same PID), "
+            "so Django is set up once; pool children fork from it"
+        ]
         if not timeout:
-            return ["broker check disabled (broker_check_timeout 0): an unreachable broker makes celery retry"]
+            return [*notes, "broker check disabled (broker_check_timeout 0): an unreachable broker makes celery retry"]
         return [
-            f"before the exec prodserver imports APP and connects to its broker (at most {timeout:g}s), so a "
-            "missing or unreachable broker fails at start naming the setting; then it execs the command "
-            "above, which keeps this PID"
+            *notes,
+            f"before starting prodserver imports APP and connects to its broker (at most {timeout:g}s), so a "
+            "missing or unreachable broker fails at start naming the setting",
         ]
 
-    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
-        from django.core.management.base import CommandError
-
-        from django_prodserver.runner import exec_plan
-
+    def preflight(self, plan: LaunchPlan) -> None:
+        """Fail at start, naming the setting, when APP or its broker is missing or down."""
         from .broker import preflight
 
         timeout = plan.options.get("broker_check_timeout")
         if timeout:
-            try:
-                preflight(plan, self.celery_app(), where(self.config.name, "APP"), float(timeout))
-            except ConfigError as e:
-                raise CommandError(e.message) from None
-        exec_plan(plan)
+            preflight(plan, self.celery_app(), where(self.config.name, "APP"), float(timeout))
+
+    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
+        from celery.bin.celery import celery as celery_cli
+
+        code = celery_cli.main(args=list(plan.args), prog_name="celery", auto_envvar_prefix="CELERY")
+        sys.exit(code or 0)

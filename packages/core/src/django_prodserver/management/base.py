@@ -253,14 +253,14 @@ class ProcessCommand(BaseCommand):
     def start(self, plans: list[tuple[Backend, LaunchPlan]], options: dict[str, Any]) -> None:
         from .. import runner
 
+        for plan in (p for _, p in plans):
+            for note in plan.notes:
+                self.stderr.write(self.style.WARNING(f"[{plan.process}] note: {note}"))
         for backend, plan in plans:
             try:
                 backend.preflight(plan)
             except ConfigError as e:
                 raise CommandError(f"cannot start {plan.process!r}: {e.message}") from None
-        for plan in (p for _, p in plans):
-            for note in plan.notes:
-                self.stderr.write(self.style.WARNING(f"[{plan.process}] note: {note}"))
         if len(plans) == 1:
             backend, plan = plans[0]
             if options.get("verbosity", 1) >= 1:
