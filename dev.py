@@ -28,13 +28,14 @@ TEST_DEPS = [
     "httpx[http2]>=0.27",
     "websockets>=13",
     "cryptography>=42",
-    "ruff==0.17.6",
-    "mypy==2.4.1",
-    "django-stubs==6.1.2",
     "build>=1.2",
     "hatchling>=1.21",
     "jsonschema>=4",
 ]
+#: Pinned so a fresh clone lints exactly like a developer's venv (installed only when linting).
+LINT_DEPS = ["ruff==0.17.6", "mypy==2.4.1", "django-stubs==6.1.2"]
+#: --core-only: core plus the reference backend its own tests start (gunicorn).
+CORE_ONLY = ["core", "backend-gunicorn"]
 
 
 def run(argv: list[str], **kw: object) -> None:
@@ -61,15 +62,16 @@ def package_dirs() -> list[Path]:
     return sorted(dirs, key=lambda p: (p.name != "core", p.name == "prodserver", p.name))
 
 
-def ensure_env(venv: Path, django: str | None, only_core: bool) -> Path:
+def ensure_env(venv: Path, django: str | None, only_core: bool, lint: bool = False) -> Path:
     """Create the virtualenv and install the workspace into it when anything changed."""
     if sys.version_info < (3, 10):
         sys.exit("django-prodserver needs Python 3.10 or newer; run this script with python3.10+")
     py = venv_python(venv)
     if not py.exists():
         run([sys.executable, "-m", "venv", str(venv)])
-    dirs = [PACKAGES / "core"] if only_core else package_dirs()
-    stamp_src = "".join((d / "pyproject.toml").read_text() for d in dirs) + repr(TEST_DEPS) + str(django)
+    dirs = [PACKAGES / name for name in CORE_ONLY] if only_core else package_dirs()
+    deps = TEST_DEPS + (LINT_DEPS if lint else [])
+    stamp_src = "".join((d / "pyproject.toml").read_text() for d in dirs) + repr(deps) + str(django)
     digest = hashlib.sha256(stamp_src.encode()).hexdigest()
     stamp = venv / ".dev-stamp"
     if stamp.exists() and stamp.read_text() == digest:
@@ -83,7 +85,7 @@ def ensure_env(venv: Path, django: str | None, only_core: bool) -> Path:
         reqs += ["-e", spec]
     if django:
         reqs.append(f"Django~={django}.0")
-    run([*uv, *reqs, *TEST_DEPS])
+    run([*uv, *reqs, *deps])
     stamp.write_text(digest)
     return py
 
@@ -100,18 +102,18 @@ def cmd_example(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    py = ensure_env(args.venv, args.django, only_core=args.core_only)
+    py = ensure_env(args.venv, args.django, only_core=args.core_only, lint=not args.skip_lint)
     env = dict(os.environ)
     if not args.skip_lint:
         run([str(py), "-m", "ruff", "check", "."], cwd=ROOT)
         run([str(py), "-m", "ruff", "format", "--check", "."], cwd=ROOT)
         srcs = [str(d / "src") for d in package_dirs() if (d / "src").exists()]
         if args.core_only:
-            srcs = [str(PACKAGES / "core" / "src")]
+            srcs = [str(PACKAGES / name / "src") for name in CORE_ONLY]
         env_mypy = dict(env, MYPYPATH=os.pathsep.join(srcs))
         for src in srcs:
             run([str(py), "-m", "mypy", src], cwd=ROOT, env=env_mypy)
-    paths = [str(PACKAGES / "core")] if args.core_only else ["packages", "tests"]
+    paths = [str(PACKAGES / name) for name in CORE_ONLY] if args.core_only else ["packages", "tests"]
     argv = [str(py), "-m", "pytest", *paths, *args.pytest_args]
     print("+", " ".join(argv), flush=True)
     return subprocess.run(argv, cwd=ROOT, env=env, check=False).returncode
