@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import http.client
+import json
 import os
 import platform
 import shutil
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,7 +68,11 @@ class Sample:
 
 
 def tree_cpu_seconds(pid: int) -> float:
-    """user + system CPU of ``pid`` and its descendants (from /proc; Linux)."""
+    """user + system CPU of ``pid`` and its descendants (from /proc; Linux).
+
+    Reaped children count too (cutime/cstime): a worker recycled by max_requests is gone
+    from the tree but its CPU was spent on the load.
+    """
     total = 0
     for p in process_tree(pid):
         try:
@@ -74,7 +80,7 @@ def tree_cpu_seconds(pid: int) -> float:
                 fields = f.read().rsplit(")", 1)[-1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
+        total += sum(int(x) for x in fields[11:15])
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -129,6 +135,33 @@ def get(port: int, path: str) -> None:
         conn.close()
 
 
+def pid_of(port: int) -> int | None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/", headers={"Connection": "close"})
+        return int(json.loads(conn.getresponse().read())["pid"])
+    except (OSError, http.client.HTTPException, ValueError, KeyError):
+        return None
+    finally:
+        conn.close()
+
+
+def wait_all_workers(port: int, workers: int, proc: subprocess.Popen[bytes]) -> None:
+    """Until ``workers`` distinct PIDs have answered `/` (its JSON has the PID), at most 30 s.
+
+    A spawned worker (hypercorn, native uvicorn) exists long before it has imported Django;
+    counting processes alone would start the load while some still boot. Requests go in
+    concurrent bursts so that an idle server does not hand them all to the same worker.
+    """
+    seen: set[int] = set()
+    deadline = time.monotonic() + 30
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        while len(seen) < workers and time.monotonic() < deadline and proc.poll() is None:
+            seen.update(p for p in pool.map(pid_of, [port] * 16) if p is not None)
+            if len(seen) < workers:
+                time.sleep(0.1)
+
+
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -171,7 +204,8 @@ def measure(
         deadline = time.monotonic() + 30
         while len(children_of(proc.pid)) < children and time.monotonic() < deadline:
             time.sleep(0.05)
-        load(args.wrk, port, "/", 1.0, args.connections)  # warm-up: every worker has served
+        wait_all_workers(port, max(1, children), proc)
+        load(args.wrk, port, "/", 1.0, args.connections)  # warm-up
         for path in paths[1:]:
             for _ in range(args.connections):
                 get(port, path)
@@ -251,7 +285,7 @@ def ab_table(backend: str, samples: dict[str, list[Sample]], rounds: int) -> str
 
 def ours_shape(backend: str, plan: str) -> str:
     workers, threads = plan_option(plan, "workers"), plan_option(plan, "threads")
-    parts = [f"{workers} workers" if workers else "1 process"]
+    parts = [f"{workers} workers" if workers and workers not in ("1", "None") else "1 process"]
     if threads and threads != "1":
         parts.append(f"{threads} threads")
     return ", ".join(parts)
