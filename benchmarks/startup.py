@@ -114,6 +114,9 @@ def main() -> None:
     parser.add_argument("--backend", default="gunicorn")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--skip-checks", action="store_true", help="start prodserver with --skip-checks (checks cost ~0.1 s)"
+    )
     args = parser.parse_args()
 
     times: dict[str, list[float]] = {"prodserver": [], "native": []}
@@ -128,6 +131,8 @@ def main() -> None:
             if which == "prodserver":
                 sets = [f"--set={k}={v}" for k, v in options.items()]
                 argv = [sys.executable, "manage.py", "prodserver", "web", *sets]
+                if args.skip_checks:
+                    argv.append("--skip-checks")
             else:
                 argv = native_argv(args.backend, options, env)
             seconds, kib = measure(argv, env, port, args.workers)
@@ -141,7 +146,8 @@ def main() -> None:
     t_ours, t_native = statistics.median(times["prodserver"]), statistics.median(times["native"])
     m_ours, m_native = statistics.median(mems["prodserver"]), statistics.median(mems["native"])
     print()
-    print(f"backend {args.backend}, {args.workers} workers, {args.rounds} interleaved rounds (medians)")
+    checks = " (prodserver with --skip-checks)" if args.skip_checks else ""
+    print(f"backend {args.backend}, {args.workers} workers, {args.rounds} interleaved rounds (medians){checks}")
     print(f"{'':22s}{'prodserver':>12s}{'native':>12s}{'ratio':>8s}")
     print(f"{'time to first 200 ms':22s}{t_ours * 1000:12.1f}{t_native * 1000:12.1f}{t_ours / t_native:8.2f}")
     print(f"{'idle PSS MiB':22s}{m_ours / 1024:12.1f}{m_native / 1024:12.1f}{m_ours / m_native:8.2f}")

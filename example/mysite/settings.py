@@ -57,7 +57,8 @@ PRODUCTION_PROCESSES = {
         # One line picks the server: gunicorn, uvicorn, granian, waitress, hypercorn or daphne.
         # (The environment variable only lets the benchmarks switch it without editing this file.)
         "BACKEND": os.environ.get("EXAMPLE_WEB_BACKEND", "gunicorn"),
-        "OPTIONS": {"workers": 2},
+        # No "workers" here: each server's default applies (WEB_CONCURRENCY, else from the
+        # CPU count; one process for waitress and daphne), so the BACKEND line alone switches.
     },
     "worker": {
         "BACKEND": "django-tasks",
