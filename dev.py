@@ -31,6 +31,7 @@ TEST_DEPS = [
     "build>=1.2",
     "hatchling>=1.21",
     "jsonschema>=4",
+    "psycopg[binary]>=3.1",  # the PostgreSQL worker contracts (PostgreSQL runs on 127.0.0.1 in CI)
 ]
 #: Pinned so a fresh clone lints exactly like a developer's venv (installed only when linting).
 LINT_DEPS = ["ruff==0.17.6", "mypy==2.4.1", "django-stubs==6.1.2"]
