@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime
 import http.client
-import ipaddress
 import signal
 import subprocess
 import sys
@@ -16,18 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from websockets.sync.client import connect
 
-from django_prodserver.backends.base import LaunchContext
 from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
+from django_prodserver.testing.helpers import project_context as context
+from django_prodserver.testing.helpers import self_signed_cert as self_signed
 from django_prodserver.testing.load import shutdown_under_load
 from django_prodserver.testing.processes import (
-    TEST_SETTINGS,
     RunningProcess,
     free_port,
     http_get,
@@ -41,45 +35,8 @@ from django_prodserver_daphne import DaphneBackend
 PROJECT = "django_prodserver.testing.project"
 
 
-def context(**changes: Any) -> LaunchContext:
-    values: dict[str, Any] = {
-        "environ": {},
-        "cwd": "/srv/app",
-        "settings_module": TEST_SETTINGS,
-        "python": "/usr/bin/python3",
-        "wsgi_application": f"{PROJECT}.wsgi.application",
-        "asgi_application": f"{PROJECT}.asgi.application",
-    }
-    values.update(changes)
-    return LaunchContext(**values)
-
-
 def plan_for(options: dict[str, Any] | None = None) -> Any:
     return DaphneBackend(load_process("web", {"BACKEND": "daphne", "OPTIONS": options or {}})).plan(context())
-
-
-def self_signed(tmp_path: Path) -> tuple[str, str]:
-    """A throwaway certificate for 127.0.0.1, made here (never a file from the repo)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return str(cert_path), str(key_path)
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ and live websockets, HTTP/2 over TLS and proxy headers with real clients."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -18,6 +16,7 @@ from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.loading import load_backend
 from django_prodserver.plan import LaunchPlan
+from django_prodserver.testing.helpers import project_context, self_signed_cert
 from django_prodserver.testing.processes import (
     RunningProcess,
     free_port,
@@ -30,14 +29,7 @@ from django_prodserver.testing.processes import (
 from django_prodserver_granian import GranianBackend
 
 PROJECT = "django_prodserver.testing.project"
-CTX = LaunchContext(
-    environ={},
-    cwd="/srv/app",
-    settings_module=f"{PROJECT}.settings",
-    python="/usr/bin/python3",
-    wsgi_application=f"{PROJECT}.wsgi.application",
-    asgi_application=f"{PROJECT}.asgi.application",
-)
+CTX = project_context()
 
 
 def plan(options: Mapping[str, Any] | None = None, ctx: LaunchContext = CTX, **entry: Any) -> LaunchPlan:
@@ -251,39 +243,10 @@ def test_websocket_echo_through_asgi(serve: Any) -> None:
         assert ws.recv(timeout=10) == b"\x00\x01"
 
 
-def make_cert(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 with its PKCS#8 key."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
-
 def test_http2_over_tls_with_a_real_client(serve: Any, tmp_path: Path) -> None:
     import httpx
 
-    cert, key = make_cert(tmp_path)
+    cert, key = self_signed_cert(tmp_path)
     proc, port = serve({"tls_cert": str(cert), "tls_key": str(key), "http2": True}, wait=False)
     deadline = time.monotonic() + 60
     with httpx.Client(http2=True, verify=False, timeout=5) as client:  # self-signed test certificate

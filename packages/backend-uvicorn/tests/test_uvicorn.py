@@ -17,6 +17,7 @@ from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.loading import load_backend
 from django_prodserver.plan import LaunchPlan
+from django_prodserver.testing.helpers import project_context
 from django_prodserver.testing.load import shutdown_under_load
 from django_prodserver.testing.processes import (
     RunningProcess,
@@ -30,14 +31,7 @@ from django_prodserver.testing.processes import (
 from django_prodserver_uvicorn import UvicornBackend
 
 PROJECT = "django_prodserver.testing.project"
-CTX = LaunchContext(
-    environ={},
-    cwd="/srv/app",
-    settings_module=f"{PROJECT}.settings",
-    python="/usr/bin/python3",
-    wsgi_application=f"{PROJECT}.wsgi.application",
-    asgi_application=f"{PROJECT}.asgi.application",
-)
+CTX = project_context()
 
 
 def plan(options: Mapping[str, Any] | None = None, ctx: LaunchContext = CTX, **entry: Any) -> LaunchPlan:

@@ -14,12 +14,11 @@ from typing import Any
 
 import pytest
 
-from django_prodserver.backends.base import LaunchContext
 from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.loading import plan_process
+from django_prodserver.testing.helpers import project_context as context
 from django_prodserver.testing.processes import (
-    TEST_SETTINGS,
     RunningProcess,
     free_port,
     http_get,
@@ -33,19 +32,6 @@ from django_prodserver_waitress import WaitressBackend
 from django_prodserver_waitress.cli import parse
 
 PROJECT = "django_prodserver.testing.project"
-
-
-def context(**changes: Any) -> LaunchContext:
-    values: dict[str, Any] = {
-        "environ": {},
-        "cwd": "/srv/app",
-        "settings_module": TEST_SETTINGS,
-        "python": "/usr/bin/python3",
-        "wsgi_application": f"{PROJECT}.wsgi.application",
-        "asgi_application": f"{PROJECT}.asgi.application",
-    }
-    values.update(changes)
-    return LaunchContext(**values)
 
 
 def plan_for(options: dict[str, Any] | None = None, **entry: Any) -> Any:

@@ -15,9 +15,7 @@ from ..backends.base import Backend, LaunchContext
 from ..conf import load_process
 from ..errors import ConfigError
 from ..registry import installed_backends
-from .processes import TEST_SETTINGS
-
-_PROJECT = "django_prodserver.testing.project"
+from .helpers import project_context
 
 
 class BackendContract:
@@ -54,16 +52,7 @@ class BackendContract:
             request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
 
     def make_context(self, **changes: Any) -> LaunchContext:
-        values: dict[str, Any] = {
-            "environ": {},
-            "cwd": "/srv/app",
-            "settings_module": TEST_SETTINGS,
-            "python": "/usr/bin/python3",
-            "wsgi_application": f"{_PROJECT}.wsgi.application",
-            "asgi_application": f"{_PROJECT}.asgi.application",
-        }
-        values.update(changes)
-        return LaunchContext(**values)
+        return project_context(**changes)
 
     def make_backend(self, options: Mapping[str, Any] | None = None, **entry: Any) -> Backend:
         raw: dict[str, Any] = {"BACKEND": self.entry_point_name}
