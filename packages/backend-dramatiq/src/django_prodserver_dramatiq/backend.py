@@ -7,14 +7,13 @@ DRAMATIQ_BROKER answers.
 
 from __future__ import annotations
 
-import os
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from django_prodserver.argv import FlagSpec
 from django_prodserver.backends.base import LaunchContext, WorkerBackend
 from django_prodserver.conf import where
 from django_prodserver.errors import ConfigError
-from django_prodserver.options import WORKER_OPTIONS, Option, OptionTable
+from django_prodserver.options import WORKER_OPTIONS, Option, OptionTable, one_per_cpu
 from django_prodserver.plan import LaunchPlan, ReadyProbe
 
 from ._broker import SETTING, BrokerSettings, describe_target, probe, read_settings
@@ -25,13 +24,6 @@ BOOT_MODULE = "django_prodserver_dramatiq.boot"
 PROBE_TIMEOUT = 5.0
 #: Seconds a supervisor waits beyond --worker-shutdown-timeout (requeue, broker close, exit).
 STOP_MARGIN = 5.0
-
-
-def _cpu_count(environ: Any) -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS/Windows
-        return max(1, os.cpu_count() or 1)
 
 
 def _project_broker() -> BrokerSettings:
@@ -77,7 +69,7 @@ class DramatiqBackend(WorkerBackend):
             "processes",
             "int",
             "Worker processes, each running `concurrency` threads.",
-            default=_cpu_count,
+            default=one_per_cpu,
             native="-p/--processes N",
             env=("DRAMATIQ_NPROCS",),
             reason="one per CPU (dramatiq's default)",

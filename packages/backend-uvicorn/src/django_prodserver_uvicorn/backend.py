@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from typing import Any, ClassVar, NoReturn
 
@@ -11,18 +10,10 @@ from django_prodserver.argv import FlagSpec, click_flag_spec
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.conf import ProcessConfig, where
 from django_prodserver.errors import ConfigError
-from django_prodserver.options import WEB_OPTIONS, Option, OptionTable
+from django_prodserver.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu
 from django_prodserver.plan import LaunchPlan
 
 W = WEB_OPTIONS
-
-
-def cpu_workers(environ: Mapping[str, str]) -> int:
-    """One worker process per CPU this process may use: uvicorn's own advice for async servers."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS/Windows
-        return max(1, os.cpu_count() or 1)
 
 
 def _flag_spec() -> FlagSpec:
@@ -54,7 +45,7 @@ class UvicornBackend(WebBackend):
         W["socket"].declare(native="--uds PATH"),
         W["workers"].declare(
             native="--workers N",
-            default=cpu_workers,
+            default=one_per_cpu,
             reason="one event loop per CPU; with 2+ uvicorn supervises and restarts its workers",
         ),
         W["graceful_timeout"].declare(

@@ -149,7 +149,7 @@ class Option:
         }[self.kind]
 
 
-def _cpu_count() -> int:
+def cpu_count() -> int:
     """CPUs this process may run on (affinity and cgroup aware where Python can see it)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -157,9 +157,14 @@ def _cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def one_per_cpu(environ: Mapping[str, str]) -> int:
+    """One process per usable CPU: the default for event-loop servers and worker pools."""
+    return cpu_count()
+
+
 def default_web_workers(environ: Mapping[str, str]) -> int:
     """``2 x CPUs + 1``, capped at 12: gunicorn's advice, bounded for memory in containers."""
-    return min(2 * _cpu_count() + 1, 12)
+    return min(2 * cpu_count() + 1, 12)
 
 
 def default_host(environ: Mapping[str, str]) -> str:
