@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import shlex
 import signal
 import socket
 import statistics
@@ -26,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example"
 sys.path.insert(0, str(ROOT / "packages" / "core" / "src"))
+
+from _native import native_argv as _shared_native_argv  # noqa: E402
 
 from django_prodserver.testing.processes import children_of, process_tree, pss_kib  # noqa: E402
 
@@ -69,18 +70,7 @@ def environ() -> dict[str, str]:
 
 def native_argv(backend: str, options: dict[str, object], env: dict[str, str]) -> list[str]:
     """The native command line prodserver would run, from its own --dry-run."""
-    sets = [f"--set={k}={v}" for k, v in options.items()]
-    out = subprocess.run(
-        [sys.executable, "manage.py", "prodserver", "web", "--dry-run", *sets],
-        cwd=EXAMPLE,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    line = next(line for line in out.splitlines() if line.strip().startswith("command:"))
-    return shlex.split(line.split("command:", 1)[1])
+    return _shared_native_argv("web", env, EXAMPLE, [f"--set={k}={v}" for k, v in options.items()])
 
 
 def measure(argv: list[str], env: dict[str, str], port: int, workers: int) -> tuple[float, int]:

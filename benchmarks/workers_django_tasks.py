@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _native import native_argv as _shared_native_argv  # benchmarks/ is on sys.path
+
 SETTINGS = "django_prodserver.testing.project.settings"
 RUN_TIMEOUT = 180.0
 EXTRA = ["--batch", "--no-startup-delay"]
@@ -62,17 +64,7 @@ def django(env: dict[str, str], cwd: Path, code: str) -> str:
 
 def native_argv(env: dict[str, str], cwd: Path) -> list[str]:
     """The equivalent native command, as prodserver's --dry-run prints it."""
-    out = subprocess.run(
-        [sys.executable, "-m", "django", "prodserver", "worker", "--dry-run"],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
-    line = next(x for x in out.splitlines() if x.strip().startswith("command:"))
-    return [a for a in shlex.split(line.split("command:", 1)[1]) if a != "--skip-checks"]
+    return [a for a in _shared_native_argv("worker", env, cwd) if a != "--skip-checks"]
 
 
 def fill(env: dict[str, str], cwd: Path, tasks: int) -> None:

@@ -25,6 +25,8 @@ import time
 import uuid
 from pathlib import Path
 
+from _native import native_argv as _shared_native_argv  # benchmarks/ is on sys.path
+
 REDIS_URL = os.environ.get("PRODSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
 SETTINGS = "django_prodserver.testing.project.settings"
 RUN_TIMEOUT = 180.0
@@ -50,17 +52,7 @@ def environ(workdir: Path, queue: str, concurrency: int) -> dict[str, str]:
 
 def native_argv(env: dict[str, str], cwd: Path) -> list[str]:
     """The equivalent native command, as prodserver's --dry-run prints it."""
-    out = subprocess.run(
-        [sys.executable, "-m", "django", "prodserver", "worker", "--dry-run"],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
-    line = next(x for x in out.splitlines() if x.strip().startswith("command:"))
-    return shlex.split(line.split("command:", 1)[1])
+    return _shared_native_argv("worker", env, cwd)
 
 
 def fill(queue_name: str, jobs: int) -> None:
