@@ -56,6 +56,7 @@ KNOWN_EXTRAS: Mapping[str, str] = {
     "waitress": "waitress",
     "hypercorn": "hypercorn",
     "daphne": "daphne",
+    "celery": "celery",
     "celery-worker": "celery",
     "celery-beat": "celery",
     "flower": "flower",
