@@ -102,6 +102,13 @@ def cmd_example(args: argparse.Namespace) -> int:
     os.execv(str(py), [str(py), "manage.py", "prodserver", *names])
 
 
+def cmd_setup(args: argparse.Namespace) -> int:
+    """Create or refresh the venv (every package editable, test and lint tools) and print its python."""
+    py = ensure_env(args.venv, None, only_core=False, lint=True)
+    print(py)
+    return 0
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     py = ensure_env(args.venv, args.django, only_core=args.core_only, lint=not args.skip_lint)
     env = dict(os.environ)
@@ -127,6 +134,8 @@ def main() -> int:
     ex = sub.add_parser("example", help="run the example project under prodserver")
     ex.add_argument("names", nargs="*", help="process names (default: all)")
     ex.set_defaults(func=cmd_example)
+    se = sub.add_parser("setup", help="only create/refresh the venv and print its python")
+    se.set_defaults(func=cmd_setup)
     te = sub.add_parser("test", help="lint, type-check and run every test")
     te.add_argument("--django", help="pin Django, e.g. 4.2 (uses its own venv with --venv)")
     te.add_argument("--core-only", action="store_true", help="only the core package (for version matrices)")

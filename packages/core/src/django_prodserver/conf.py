@@ -75,6 +75,14 @@ def load_process(name: str, entry: Any) -> ProcessConfig:
     """Validate one entry's shape (not its options: those belong to the backend)."""
     if not isinstance(name, str) or not name or name.startswith("-"):
         raise ConfigError(SETTING, f"process names must be non-empty strings, found {name!r}", "rename it")
+    from .management.subcommands import names as subcommand_names
+
+    if name in subcommand_names():
+        raise ConfigError(
+            where(name),
+            f"the name {name!r} is reserved for `python manage.py prodserver {name}`",
+            f"rename the process (e.g. {name + '-1'!r}); reserved: {', '.join(sorted(subcommand_names()))}",
+        )
     if not isinstance(entry, Mapping):
         raise ConfigError(
             where(name),

@@ -144,6 +144,12 @@ class Backend:
             paths.append(existing)
         env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if p))
         env["PYTHONUNBUFFERED"] = "1"
+        layers = self.request_layers(opts, ctx)
+        if layers:
+            from .. import serving
+
+            env[serving.APP_ENV] = self.user_app_path(opts, ctx)
+            env[serving.LAYERS_ENV] = ",".join(layers)
         env.update(self.config.env)
         return env
 
@@ -162,7 +168,23 @@ class Backend:
         """True when :meth:`run_in_process` should host the server instead of an exec."""
         return False
 
+    def request_layers(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        """Layer factories (``module:callable``) prodserver wraps this web process' app in,
+        innermost first (see :mod:`django_prodserver.serving`). Empty: the app runs as is."""
+        if self.kind != "web" or "http" not in self.capabilities:
+            return []
+        layers: list[str] = []
+        return layers
+
     def app_path(self, opts: OptionTable, ctx: LaunchContext) -> str:
+        """What the server loads: the user's app, or prodserver's wrapper when layers apply."""
+        if self.request_layers(opts, ctx):
+            from .. import serving
+
+            return colon_path(serving.ASGI_PATH if opts.get("interface", "wsgi") == "asgi" else serving.WSGI_PATH)
+        return self.user_app_path(opts, ctx)
+
+    def user_app_path(self, opts: OptionTable, ctx: LaunchContext) -> str:
         """``APP`` if given, else Django's WSGI_APPLICATION / ASGI_APPLICATION per interface."""
         if self.config.app:
             return colon_path(self.config.app)

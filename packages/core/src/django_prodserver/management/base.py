@@ -28,10 +28,21 @@ def dev_allowed(environ: Mapping[str, str] | None = None) -> bool:
 
 
 class NativeArgsParser(CommandParser):
-    """A CommandParser that keeps everything after ``--`` as native server arguments."""
+    """A CommandParser that keeps everything after ``--`` as native server arguments, and
+    hands ``prodserver <subcommand> ...`` to that subcommand's own parser."""
+
+    #: Subcommand words this parser dispatches (empty for ``devserver`` and the aliases).
+    subcommand_names: frozenset[str] = frozenset()
 
     def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
         argv = list(sys.argv[1:] if args is None else args)
+        if argv and argv[0] in self.subcommand_names:
+            from . import subcommands
+
+            sub = subcommands.load(argv[0]).create_parser(self.prog, argv[0])
+            ns = sub.parse_args(argv[1:], namespace)
+            ns.prodserver_subcommand = argv[0]
+            return ns
         native: list[str] = []
         if "--" in argv:
             cut = argv.index("--")
@@ -71,11 +82,29 @@ class ProcessCommand(BaseCommand):
     #: servers (kind ``dev``) do not belong in a production process (``devserver`` clears this).
     refuse_kinds: frozenset[str] = frozenset({"dev"})
     command_name = "prodserver"
+    #: True for ``prodserver`` itself: ``prodserver probe|export|bench ...`` dispatch.
+    has_subcommands = False
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.__class__ = NativeArgsParser
+        if self.has_subcommands:
+            from . import subcommands
+
+            assert isinstance(parser, NativeArgsParser)
+            parser.subcommand_names = subcommands.names()
+            words = ", ".join(sorted(parser.subcommand_names))
+            parser.description = f"{parser.description or self.help} Subcommands: {words} (prodserver WORD --help)."
         return parser
+
+    def execute(self, *args: Any, **options: Any) -> Any:
+        """Run a subcommand when the parser found one, else start processes."""
+        name = options.pop("prodserver_subcommand", None)
+        if name:
+            from . import subcommands
+
+            return subcommands.load(name).execute(*args, **options)
+        return super().execute(*args, **options)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("names", nargs="*", metavar="NAME", help="process names (default: 'web')")

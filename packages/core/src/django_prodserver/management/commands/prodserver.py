@@ -6,4 +6,6 @@ from ..base import ProcessCommand
 
 
 class Command(ProcessCommand):
-    """Start one configured process, or several under the supervisor."""
+    """Start one configured process, or several under the supervisor; or run a subcommand."""
+
+    has_subcommands = True

@@ -1,0 +1,1 @@
+"""The ops endpoint: health, readiness and metrics served by prodserver itself."""

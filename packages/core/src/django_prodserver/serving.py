@@ -1,0 +1,64 @@
+"""The application a server loads when prodserver wraps the user's app in request layers.
+
+When a process needs layers (metrics, request ids, an access log), its plan points the server
+at ``django_prodserver.serving:wsgi`` (or ``:asgi``) instead of ``mysite.wsgi:application`` and
+names the real app and the layers in the environment, so exec and in-process launches and
+every server wrap the app the same way. Importing this module has no side effects: the app is
+built on first attribute access (PEP 562).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+#: The user's application, ``module:attribute``.
+APP_ENV = "PRODSERVER_APP"
+#: Layer factories ``module:callable``, comma-separated, innermost first. Each is called as
+#: ``factory(app, interface)`` with interface ``"wsgi"`` or ``"asgi"`` and returns the wrapped app.
+LAYERS_ENV = "PRODSERVER_APP_LAYERS"
+WSGI_PATH = "django_prodserver.serving:wsgi"
+ASGI_PATH = "django_prodserver.serving:asgi"
+
+_built: dict[str, Any] = {}
+
+
+def import_path(path: str) -> Any:
+    """``module:attr`` (or ``module.attr``) -> the object; errors name the path."""
+    module, sep, attr = path.partition(":")
+    if not sep:
+        module, _, attr = path.rpartition(".")
+    if not module or not attr:
+        raise ImportError(f"{path!r} is not 'module:attribute'")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def wrap(app: Any, interface: str, layers: Sequence[str]) -> Any:
+    """Apply each layer factory to ``app``, innermost first."""
+    for path in layers:
+        factory: Callable[[Any, str], Any] = import_path(path)
+        app = factory(app, interface)
+    return app
+
+
+def build(interface: str, environ: dict[str, str] | None = None) -> Any:
+    """The user's app from ``PRODSERVER_APP`` wrapped in ``PRODSERVER_APP_LAYERS``."""
+    env = os.environ if environ is None else environ
+    path = env.get(APP_ENV)
+    if not path:
+        raise RuntimeError(f"{APP_ENV} is not set: this module is loaded only through a prodserver plan")
+    layers = [p.strip() for p in env.get(LAYERS_ENV, "").split(",") if p.strip()]
+    return wrap(import_path(path), interface, layers)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("wsgi", "asgi"):
+        if name not in _built:
+            _built[name] = build(name)
+        return _built[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
