@@ -189,10 +189,10 @@ class Command(BaseCommand):
         env_path: str | None,
         files: list[tuple[str, str]],
     ) -> None:
-        """A last guard: no secret value (ENV or the env file) may be in any file we write."""
+        """A last guard: no secret value (of ENV or of the env file) may be in any file we write."""
         values = {v for n in names for k, v in processes[n].env.items() if is_secret(k, v)}
         if env_path:
-            values |= set(envfile.read_env_file(os.path.abspath(env_path)).values())
+            values |= {v for k, v in envfile.read_env_file(os.path.abspath(env_path)).items() if is_secret(k, v)}
         values = {v for v in values if len(v) >= 4}
         for name, text in files:
             if any(v in text for v in values):
