@@ -17,7 +17,7 @@ def _env(model: ExportModel, proc: ExportProcess) -> dict[str, str]:
     env = {k: v.replace("$", "$$") for k, v in [*model.base_env(), *proc.env]}
     if proc.serves_http and proc.host_pinned is None:
         env["PORT"] = str(proc.port)  # PORT set: the server binds every interface of the container
-    if model.ops is not None:
+    if model.ops is not None and not proc.oneshot:
         env["PRODSERVER_OPS_PORT"] = str(model.ops.port)
     for key in proc.secret_env:
         # Interpolated by compose from the shell or the project's .env, never written here.
@@ -82,6 +82,6 @@ def instructions(model: ExportModel, where: str) -> list[str]:
         elif kind == "tcp":
             how = f"healthcheck: TCP connect to port {proc.port} (no ops endpoint: set PRODSERVER_OPS_PORT)"
         else:
-            how = "no healthcheck (a worker has no port; configure the ops endpoint to get one)"
+            how = "no healthcheck (it has no port; configure the ops endpoint with PRODSERVER_OPS_PORT)"
         out.append(f"  {proc.slug}: {how}")
     return out

@@ -37,7 +37,7 @@ def _env(model: ExportModel, proc: ExportProcess) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in [*model.base_env(), *proc.env]]
     if proc.serves_http and proc.host_pinned is None:
         env.append({"name": "PORT", "value": str(proc.port)})
-    if model.ops is not None:
+    if model.ops is not None and not proc.oneshot:
         # The kubelet probes the pod's address, so the ops endpoint must bind every interface.
         env.append({"name": "PRODSERVER_OPS_HOST", "value": "0.0.0.0"})
         env.append({"name": "PRODSERVER_OPS_PORT", "value": str(model.ops.port)})
@@ -188,7 +188,7 @@ def instructions(model: ExportModel, where: str) -> list[str]:
             "ops": f"probes: httpGet on the ops port {model.ops.port if model.ops else ''} "
             f"({STARTUP_PATH}, {LIVE_PATH}, {READY_PATH.format(name=proc.name)})",
             "tcp": f"probes: TCP on port {proc.port} (configure the ops endpoint for HTTP probes)",
-            "none": "no probes (a worker has no port; configure the ops endpoint with PRODSERVER_OPS_PORT)",
+            "none": "no probes (it has no port; configure the ops endpoint with PRODSERVER_OPS_PORT)",
         }[kind]
         out.append(
             f"  {proc.slug}: {how}; terminationGracePeriodSeconds {proc.kill_timeout} "

@@ -68,8 +68,8 @@ def _unit(model: ExportModel, proc: ExportProcess) -> str:
     if model.env_file:
         service.append(f"EnvironmentFile={model.env_file}")
     for key in proc.secret_env:
-        where = model.env_file or "an EnvironmentFile"
-        service.append(f"# {key} is a secret: it is read from {where}, never written here")
+        where = model.env_file or "an EnvironmentFile= (export again with --env-file FILE)"
+        service.append(f"# {key} looks like a secret: it is never written here; set it in {where}")
     service.append("ExecStart=" + " ".join(quote_arg(a) for a in proc.argv(model.python, model.manage)))
     service += [
         "KillMode=mixed",

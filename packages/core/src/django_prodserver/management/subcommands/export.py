@@ -163,6 +163,8 @@ class Command(BaseCommand):
         if fmt in CONTAINER_FORMATS and not image:
             image = f"{project}:latest"
             notes.append(f"note: no --image given: using {image!r} (build it with: docker build -t {image} .)")
+        if fmt not in CONTAINER_FORMATS and image:
+            notes.append(f"note: --image applies to compose and kubernetes; a {fmt} export runs on the host")
         manage = os.path.join(cwd, "manage.py")
         if fmt == "systemd" and not os.path.exists(manage):
             notes.append(f"note: {manage} does not exist: ExecStart lines assume the project's manage.py there")
