@@ -267,6 +267,16 @@ def test_without_the_env_file_settings_cannot_be_read(exports: dict[str, Any]) -
     assert run.returncode != 0 and "DJANGO_SECRET_KEY" in run.stderr
 
 
+def test_command_line_mistakes_print_usage_or_the_fix_without_a_traceback(exports: dict[str, Any]) -> None:
+    base = [sys.executable, "manage.py", "prodserver", "export"]
+    env = clean_env(PRODSERVER_ENV_FILE=".env")
+    usage = subprocess.run(base, cwd=exports["proj"], env=env, capture_output=True, text=True)
+    assert usage.returncode == 2 and "error: the following arguments are required: FORMAT" in usage.stderr
+    wrong = subprocess.run([*base, "helm"], cwd=exports["proj"], env=env, capture_output=True, text=True)
+    assert wrong.returncode == 1 and "unknown export format 'helm': choose one of procfile" in wrong.stderr
+    assert "Traceback" not in usage.stderr + wrong.stderr
+
+
 # -- run what was exported ----------------------------------------------------------------
 
 

@@ -188,6 +188,13 @@ def test_release_steps_run_first_on_every_platform() -> None:
     assert job != kubernetes.job_name(model_of(web, migrate, image="registry.example/proj:1.3"), migrate)
 
 
+def test_two_web_services_on_one_port_do_not_fight_for_the_host_port() -> None:
+    web = exported("web", entry_for("gunicorn"))
+    api = exported("api", entry_for("gunicorn"))
+    services = compose.document(model_of(web, api))["services"]
+    assert (services["web"]["ports"], services["api"]["ports"]) == (["8000:8000"], ["8000"])
+
+
 def test_env_file_is_loaded_with_the_real_environment_winning(tmp_path: Any) -> None:
     pytest.importorskip("dotenv", reason="python-dotenv is core's [dotenv] extra")
     path = tmp_path / ".env"

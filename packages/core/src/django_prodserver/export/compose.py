@@ -40,6 +40,13 @@ def _healthcheck(model: ExportModel, proc: ExportProcess) -> dict[str, Any] | No
     }
 
 
+def _published(model: ExportModel, proc: ExportProcess) -> str:
+    """``8000:8000``; only the container port (the host picks one) for replicas or a port
+    that an earlier web service already publishes on the host."""
+    earlier = [p.port for p in model.services[: model.services.index(proc)] if p.serves_http]
+    return str(proc.port) if proc.replicas != 1 or proc.port in earlier else f"{proc.port}:{proc.port}"
+
+
 def service(model: ExportModel, proc: ExportProcess) -> dict[str, Any]:
     svc: dict[str, Any] = {"image": model.image, "command": proc.argv()}
     svc["environment"] = _env(model, proc)
@@ -52,7 +59,7 @@ def service(model: ExportModel, proc: ExportProcess) -> dict[str, Any]:
         if model.releases:
             svc["depends_on"] = {r.slug: {"condition": "service_completed_successfully"} for r in model.releases}
         if proc.serves_http:
-            svc["ports"] = [f"{proc.port}:{proc.port}" if proc.replicas == 1 else str(proc.port)]
+            svc["ports"] = [_published(model, proc)]
         check = _healthcheck(model, proc)
         if check:
             svc["healthcheck"] = check

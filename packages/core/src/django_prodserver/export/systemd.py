@@ -107,9 +107,11 @@ def render(model: ExportModel) -> list[tuple[str, str]]:
 
 
 def instructions(model: ExportModel, where: str) -> list[str]:
+    folder = where if where != "stdout" else "DIR"
     out = [
-        f"systemd units: {where}. Install them with:",
-        f"  sudo cp {where}/*.service {where}/*.target /etc/systemd/system/ && sudo systemctl daemon-reload",
+        f"systemd units: {where}" + (" (save each ### section as its file in DIR)" if where == "stdout" else "") + ".",
+        "Install them with:",
+        f"  sudo cp {folder}/*.service {folder}/*.target /etc/systemd/system/ && sudo systemctl daemon-reload",
         f"  sudo systemctl enable --now {target_name(model)}   # restart it to deploy: release steps run first",
         "Add User= and Group= to each [Service] for an unprivileged account.",
     ]

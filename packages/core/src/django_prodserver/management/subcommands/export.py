@@ -30,7 +30,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("format", metavar="FORMAT", help="one of: " + ", ".join(FORMATS))
-        parser.add_argument("names", nargs="*", metavar="NAME", help="processes to export (default: all)")
+        parser.add_argument("names", nargs="*", default=[], metavar="NAME", help="processes to export (default: all)")
         parser.add_argument("--output", metavar="DIR", help="write files into DIR instead of printing them")
         parser.add_argument("--image", metavar="IMAGE", help="container image (compose, kubernetes)")
         parser.add_argument(
