@@ -59,7 +59,7 @@ import sys
 from django_prodserver.envfile import load_env_file
 
 if __name__ == "__main__":
-    load_env_file()  # PRODSERVER_ENV_FILE, before settings are read; the real environment wins
+    load_env_file()  # --env-file FILE or PRODSERVER_ENV_FILE, before settings are read; the real env wins
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")
     from django.core.management import execute_from_command_line
 
@@ -110,7 +110,8 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         out = base / f"proj-{fmt}"
         scale = ["--replicas", "web=3", "--replicas", "worker=2"] if fmt in ("compose", "kubernetes") else []
         args = [fmt, "--output", str(out), "--image", "registry.example/proj:1.4", "--env-file", ".env", *scale]
-        jobs["proj", fmt] = (out, export(proj, *args, env=clean_env(PRODSERVER_ENV_FILE=".env")))
+        # Only --env-file: manage.py's load_env_file() reads it from the command line before settings.
+        jobs["proj", fmt] = (out, export(proj, *args, env=clean_env()))
     for fmt in ("compose", "kubernetes"):
         out = base / f"example-ops-{fmt}"
         jobs["example-ops", fmt] = (

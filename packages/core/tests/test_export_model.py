@@ -200,14 +200,20 @@ def test_env_file_is_loaded_with_the_real_environment_winning(tmp_path: Any) -> 
     path = tmp_path / ".env"
     path.write_text('A=from-file\nB="quoted # not a comment"\nexport C=3\n')
     env = {"A": "real", envfile.ENV_VAR: str(path)}
-    assert envfile.load_env_file(environ=env) == ["B", "C"]
+    assert envfile.load_env_file(environ=env, argv=[]) == ["B", "C"]
     assert (env["A"], env["B"], env["C"]) == ("real", "quoted # not a comment", "3")
-    assert envfile.load_env_file(environ={}) == []
+    assert envfile.load_env_file(environ={}, argv=[]) == []
+    other = tmp_path / "other.env"
+    other.write_text("A=other\n")
+    for argv in (["prodserver", "export", "systemd", "--env-file", str(other)], [f"--env-file={other}"]):
+        env = {envfile.ENV_VAR: str(path)}
+        assert envfile.load_env_file(environ=env, argv=argv) == ["A"] and env["A"] == "other"
+    assert envfile.env_file_argument(["web", "--", "--env-file", "x"]) is None
 
 
 def test_env_file_errors_say_what_to_type(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
-        envfile.load_env_file(str(tmp_path / "missing.env"), environ={})
+        envfile.load_env_file(str(tmp_path / "missing.env"), environ={}, argv=[])
     monkeypatch.setitem(sys.modules, "dotenv", None)
     with pytest.raises(ConfigError, match=r'pip install "django-prodserver-core\[dotenv\]"'):
-        envfile.load_env_file(environ={envfile.ENV_VAR: str(tmp_path / "x.env")})
+        envfile.load_env_file(environ={envfile.ENV_VAR: str(tmp_path / "x.env")}, argv=[])

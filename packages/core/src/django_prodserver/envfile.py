@@ -1,5 +1,5 @@
-"""``.env`` files for prodserver: ``PRODSERVER_ENV_FILE`` loaded with python-dotenv before
-settings are read, the real environment winning over the file.
+"""``.env`` files for prodserver: ``--env-file FILE`` or ``PRODSERVER_ENV_FILE`` loaded with
+python-dotenv before settings are read, the real environment winning over the file.
 
 Django reads settings before any management command runs, so the load belongs at the top of
 ``manage.py`` (or of ``settings.py``)::
@@ -10,7 +10,8 @@ Django reads settings before any management command runs, so the load belongs at
 from __future__ import annotations
 
 import os
-from collections.abc import MutableMapping
+import sys
+from collections.abc import MutableMapping, Sequence
 
 from .errors import ConfigError
 
@@ -31,12 +32,32 @@ def read_env_file(path: str, where: str = ENV_VAR) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
-def load_env_file(path: str | None = None, environ: MutableMapping[str, str] | None = None) -> list[str]:
-    """Load ``path`` (default: ``$PRODSERVER_ENV_FILE``) into ``environ``; variables already set
-    there win. Returns the names taken from the file; nothing happens when no file is named."""
+def env_file_argument(argv: Sequence[str]) -> str | None:
+    """The value of ``--env-file FILE`` / ``--env-file=FILE`` on a command line, if any."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--env-file" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--env-file="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def load_env_file(
+    path: str | None = None,
+    environ: MutableMapping[str, str] | None = None,
+    argv: Sequence[str] | None = None,
+) -> list[str]:
+    """Load ``path`` (default: ``--env-file FILE`` in ``argv``, which defaults to the command
+    line, else ``$PRODSERVER_ENV_FILE``) into ``environ``; variables already set there win.
+    Returns the names taken from the file; nothing happens when no file is named."""
     env = os.environ if environ is None else environ
-    where = ENV_VAR if path is None else "--env-file"
-    path = path if path is not None else env.get(ENV_VAR, "").strip()
+    where = "--env-file"
+    if path is None:
+        path = env_file_argument(sys.argv[1:] if argv is None else argv)
+    if path is None:
+        where, path = ENV_VAR, env.get(ENV_VAR, "").strip()
     if not path:
         return []
     full = os.path.abspath(path)

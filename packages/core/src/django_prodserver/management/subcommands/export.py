@@ -76,14 +76,14 @@ class Command(BaseCommand):
         full = os.path.abspath(path)
         before = full in envfile.loaded
         try:
-            envfile.load_env_file(path if given else None)
+            envfile.load_env_file(path, argv=())
             keys = frozenset(envfile.read_env_file(full, "--env-file" if given else envfile.ENV_VAR))
         except ConfigError as e:
             raise CommandError(e.message) from None
         if not before:
             self.stderr.write(
                 f"note: settings were read before {path} was loaded, so values settings compute from the "
-                "environment did not see it; load it first from manage.py: "
+                "environment did not see it; load it first in manage.py (docs/deploying.md): "
                 "from django_prodserver.envfile import load_env_file; load_env_file()"
             )
         return path, keys
