@@ -128,6 +128,24 @@ def test_timing_chain_for_every_installed_backend(name: str, options: dict[str, 
     assert signal.Signals[proc.stop_signal]
 
 
+def test_switching_backend_never_changes_an_exported_command() -> None:
+    """Every web backend installed: the Procfile is byte-identical, and so is each format's command."""
+    webs = sorted(n for n, b in installed_backends().items() if b.load().kind == "web")
+    seen = set()
+    for name in webs:
+        model = model_of(exported("web", entry_for(name)))
+        unit = dict(systemd.render(model))["proj-web.service"]
+        seen.add(
+            (
+                procfile.render(model)[0][1],
+                next(line for line in unit.splitlines() if line.startswith("ExecStart=")),
+                tuple(compose.document(model)["services"]["web"]["command"]),
+                tuple(kubernetes.container(model, model.processes[0])["command"]),
+            )
+        )
+    assert webs and len(seen) == 1, seen
+
+
 def test_defaults_fit_kubernetes_default_grace_period() -> None:
     """drain 2 s + graceful 25 s + margin 3 s = 30 s, Kubernetes' own default: nothing to change."""
     proc = exported("web", entry_for("gunicorn"))
