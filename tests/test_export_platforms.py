@@ -3,6 +3,7 @@ checked by each platform's own validator offline, then run as the platform would
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -89,8 +90,22 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def export(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    argv = [sys.executable, "manage.py", "prodserver", "export", *args]
+#: Runs several exports in one Django process (one start per setup keeps the fixture cheap).
+DRIVER = """
+import io, json, os
+from django.core.management import call_command
+results = {}
+for key, args in json.loads(os.environ["EXPORT_JOBS"]).items():
+    err = io.StringIO()
+    call_command("prodserver", "export", *args, stdout=io.StringIO(), stderr=err)
+    results[key] = err.getvalue()
+print(json.dumps(results))
+"""
+
+
+def export_all(cwd: Path, jobs: dict[str, list[str]], env: dict[str, str]) -> subprocess.Popen[str]:
+    argv = [sys.executable, "manage.py", "shell", "-c", DRIVER]
+    env = {**env, "EXPORT_JOBS": json.dumps(jobs)}
     return subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -102,27 +117,28 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     for name, text in FILES.items():
         (proj / name).parent.mkdir(parents=True, exist_ok=True)
         (proj / name).write_text(text)
+    formats = ("procfile", "systemd", "compose", "kubernetes")
+    plans: dict[str, tuple[Path, dict[str, list[str]], dict[str, str]]] = {}
     ex_env = clean_env(EXAMPLE_VAR_DIR=str(base / "example-var"))
-    jobs: dict[tuple[str, str], tuple[Path, subprocess.Popen[str]]] = {}
-    for fmt in ("procfile", "systemd", "compose", "kubernetes"):
-        out = base / f"example-{fmt}"
-        jobs["example", fmt] = (out, export(EXAMPLE, fmt, "--output", str(out), env=ex_env))
-        out = base / f"proj-{fmt}"
+    plans["example"] = (EXAMPLE, {f: [f, "--output", str(base / f"example-{f}")] for f in formats}, ex_env)
+    plans["example-ops"] = (
+        EXAMPLE,
+        {f: [f, "--output", str(base / f"example-ops-{f}")] for f in ("compose", "kubernetes")},
+        {**ex_env, "PRODSERVER_OPS_PORT": "9191"},
+    )
+    proj_jobs = {}
+    for fmt in formats:
         scale = ["--replicas", "web=3", "--replicas", "worker=2"] if fmt in ("compose", "kubernetes") else []
-        args = [fmt, "--output", str(out), "--image", "registry.example/proj:1.4", "--env-file", ".env", *scale]
-        # Only --env-file: manage.py's load_env_file() reads it from the command line before settings.
-        jobs["proj", fmt] = (out, export(proj, *args, env=clean_env()))
-    for fmt in ("compose", "kubernetes"):
-        out = base / f"example-ops-{fmt}"
-        jobs["example-ops", fmt] = (
-            out,
-            export(EXAMPLE, fmt, "--output", str(out), env=clean_env(**ex_env, PRODSERVER_OPS_PORT="9191")),
-        )
+        out = str(base / f"proj-{fmt}")
+        proj_jobs[fmt] = [fmt, "--output", out, "--image", "registry.example/proj:1.4", "--env-file", ".env", *scale]
+    plans["proj"] = (proj, proj_jobs, clean_env(PRODSERVER_ENV_FILE=".env"))
+    running = {setup: export_all(cwd, jobs, env) for setup, (cwd, jobs, env) in plans.items()}
     result: dict[Any, Any] = {"proj": proj, "base": base}
-    for key, (out, popen) in jobs.items():
+    for setup, popen in running.items():
         stdout, stderr = popen.communicate(timeout=120)
-        assert popen.returncode == 0, (key, stdout, stderr)
-        result[key] = (out, stderr)
+        assert popen.returncode == 0, (setup, stdout, stderr)
+        for fmt, err in json.loads(stdout.strip().splitlines()[-1]).items():
+            result[setup, fmt] = (base / f"{setup}-{fmt}", err)
     return result
 
 
@@ -269,8 +285,10 @@ def test_without_the_env_file_settings_cannot_be_read(exports: dict[str, Any]) -
 
 
 def test_command_line_mistakes_print_usage_or_the_fix_without_a_traceback(exports: dict[str, Any]) -> None:
-    base = [sys.executable, "manage.py", "prodserver", "export"]
-    env = clean_env(PRODSERVER_ENV_FILE=".env")
+    """Only ``--env-file`` names the file here: manage.py's load_env_file() reads it from the
+    command line before settings, which need DJANGO_SECRET_KEY from it."""
+    base = [sys.executable, "manage.py", "prodserver", "export", "--env-file", ".env"]
+    env = clean_env()
     usage = subprocess.run(base, cwd=exports["proj"], env=env, capture_output=True, text=True)
     assert usage.returncode == 2 and "error: the following arguments are required: FORMAT" in usage.stderr
     wrong = subprocess.run([*base, "helm"], cwd=exports["proj"], env=env, capture_output=True, text=True)
