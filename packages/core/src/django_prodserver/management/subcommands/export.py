@@ -1,0 +1,246 @@
+"""``python manage.py prodserver export FORMAT [NAME ...]``: PRODUCTION_PROCESSES as a
+Procfile, systemd units, a Compose file or Kubernetes manifests, from the same plans that
+``--dry-run`` prints (docs/deploying.md)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ... import envfile
+from ...backends.base import LaunchContext
+from ...conf import ProcessConfig, load_processes
+from ...errors import ConfigError
+from ...export import FORMATS, instructions, render, render_stdout
+from ...export.model import ExportModel, dns_label, export_process, is_secret, order
+from ...loading import plan_process
+from ...plan import LaunchPlan
+from ...supervisor.policy import Policy, parse_policy
+from ..base import ALLOW_ENV, dev_allowed
+
+CONTAINER_FORMATS = ("compose", "kubernetes")
+
+
+class Command(BaseCommand):
+    help = "Write PRODUCTION_PROCESSES as a Procfile, systemd units, a Compose file or Kubernetes manifests."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("format", metavar="FORMAT", help="one of: " + ", ".join(FORMATS))
+        parser.add_argument("names", nargs="*", default=[], metavar="NAME", help="processes to export (default: all)")
+        parser.add_argument("--output", metavar="DIR", help="write files into DIR instead of printing them")
+        parser.add_argument("--image", metavar="IMAGE", help="container image (compose, kubernetes)")
+        parser.add_argument(
+            "--env-file",
+            metavar="FILE",
+            help=f"dotenv file the exports reference instead of inlining values (default: ${envfile.ENV_VAR})",
+        )
+        parser.add_argument(
+            "--replicas", action="append", default=[], metavar="NAME=N", help="copies of a process (default 1)"
+        )
+        parser.add_argument("--force", action="store_true", help="write into an output dir that holds other files")
+
+    def handle(self, *args: str, **options: Any) -> None:
+        fmt = options["format"]
+        if fmt not in FORMATS:
+            raise CommandError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        env_path, env_keys = self.env_file(options.get("env_file"))
+        try:
+            processes = load_processes()
+        except ConfigError as e:
+            raise CommandError(e.message) from None
+        names = self.select(processes, list(options.get("names") or []))
+        replicas = parse_replicas(options.get("replicas") or [], fmt)
+        model = self.build(processes, names, replicas, fmt, env_path, env_keys, options)
+        files = render(fmt, model)
+        self.refuse_leaks(processes, names, env_path, files)
+        output = options.get("output")
+        if output:
+            where = self.write(Path(output), files, bool(options.get("force")))
+        else:
+            self.stdout.write(render_stdout(fmt, model), ending="")
+            where = "stdout"
+        for line in [*model.notes, *instructions(fmt, model, where)]:
+            self.stderr.write(line)
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def env_file(self, given: str | None) -> tuple[str | None, frozenset[str]]:
+        """Load the dotenv file (real environment wins) and return its path and names."""
+        path = given or os.environ.get(envfile.ENV_VAR, "").strip() or None
+        if path is None:
+            return None, frozenset()
+        full = os.path.abspath(path)
+        before = full in envfile.loaded
+        try:
+            envfile.load_env_file(path, argv=())
+            keys = frozenset(envfile.read_env_file(full, "--env-file" if given else envfile.ENV_VAR))
+        except ConfigError as e:
+            raise CommandError(e.message) from None
+        if not before:
+            self.stderr.write(
+                f"note: settings were read before {path} was loaded, so values settings compute from the "
+                "environment did not see it; load it first in manage.py (docs/deploying.md): "
+                "from django_prodserver.envfile import load_env_file; load_env_file()"
+            )
+        return path, keys
+
+    def select(self, processes: dict[str, ProcessConfig], names: list[str]) -> list[str]:
+        available = ", ".join(processes) or "(none)"
+        if not processes:
+            raise CommandError("PRODUCTION_PROCESSES is empty: nothing to export")
+        for name in names:
+            if name not in processes:
+                raise CommandError(f"no process named {name!r} in PRODUCTION_PROCESSES. Configured: {available}")
+        if len(set(names)) != len(names):
+            raise CommandError("a process name is given twice")
+        return names or list(processes)
+
+    def plan(self, config: ProcessConfig, verbosity: int) -> LaunchPlan:
+        ctx = LaunchContext.from_django(verbosity=verbosity)
+        try:
+            backend, plan = plan_process(config, ctx)
+        except ConfigError as e:
+            raise CommandError(e.message) from None
+        if backend.kind == "dev" and not dev_allowed():
+            raise CommandError(
+                f"process {config.name!r} uses {plan.backend!r}, a development server: it does not belong in a "
+                f"production export. Pick a production BACKEND, or set {ALLOW_ENV}=1 to export it anyway"
+            )
+        return plan
+
+    def build(
+        self,
+        processes: dict[str, ProcessConfig],
+        names: list[str],
+        replicas: dict[str, int],
+        fmt: str,
+        env_path: str | None,
+        env_keys: frozenset[str],
+        options: dict[str, Any],
+    ) -> ExportModel:
+        from django.conf import settings
+
+        from ...ops.config import load_ops_config
+
+        plans = [self.plan(processes[n], int(options.get("verbosity", 1))) for n in names]
+        try:
+            policies: dict[str, Policy] = {
+                p.process: parse_policy(p.process, processes[p.process].raw, p.kind) for p in plans
+            }
+            ops = load_ops_config()
+        except ConfigError as e:
+            raise CommandError(e.message) from None
+        for name, count in replicas.items():
+            if name not in policies:
+                raise CommandError(f"--replicas {name}={count}: {name!r} is not one of the exported processes")
+            plan = next(p for p in plans if p.process == name)
+            if policies[name].oneshot:
+                raise CommandError(f"--replicas {name}={count}: {name!r} is a one-shot release step; it runs once")
+            if plan.kind == "scheduler" and count > 1:
+                raise CommandError(
+                    f"--replicas {name}={count}: {name!r} is a scheduler ({plan.backend}); two copies send every "
+                    "scheduled task twice. Keep it at 1"
+                )
+        procs = order(
+            [
+                export_process(p, policies[p.process], processes[p.process].env, env_keys, replicas.get(p.process, 1))
+                for p in plans
+            ]
+        )
+        slugs = [p.slug for p in procs]
+        clash = sorted({s for s in slugs if slugs.count(s) > 1})
+        if clash:
+            raise CommandError(f"process names {clash} become the same platform name; rename one of them")
+        cwd = plans[0].cwd
+        settings_module = os.environ.get("DJANGO_SETTINGS_MODULE", "") or settings.SETTINGS_MODULE or ""
+        project = dns_label(settings_module.split(".")[0] if settings_module else os.path.basename(cwd))
+        notes: list[str] = []
+        image = options.get("image") or ""
+        if fmt in CONTAINER_FORMATS and not image:
+            image = f"{project}:latest"
+            notes.append(f"note: no --image given: using {image!r} (build it with: docker build -t {image} .)")
+        if fmt not in CONTAINER_FORMATS and image:
+            notes.append(f"note: --image applies to compose and kubernetes; a {fmt} export runs on the host")
+        manage = os.path.join(cwd, "manage.py")
+        if fmt == "systemd" and not os.path.exists(manage):
+            notes.append(f"note: {manage} does not exist: ExecStart lines assume the project's manage.py there")
+        return ExportModel(
+            project=project,
+            cwd=cwd,
+            python=os.path.abspath(sys.executable),
+            manage=manage,
+            settings_module=settings_module,
+            processes=procs,
+            image=image,
+            env_file=reference(env_path, fmt, options.get("output")),
+            env_file_keys=env_keys,
+            ops=ops,
+            notes=tuple(notes),
+        )
+
+    # -- outputs -------------------------------------------------------------------------
+
+    def refuse_leaks(
+        self,
+        processes: dict[str, ProcessConfig],
+        names: list[str],
+        env_path: str | None,
+        files: list[tuple[str, str]],
+    ) -> None:
+        """A last guard: no secret value (of ENV or of the env file) may be in any file we write."""
+        values = {v for n in names for k, v in processes[n].env.items() if is_secret(k, v)}
+        if env_path:
+            values |= {v for k, v in envfile.read_env_file(os.path.abspath(env_path)).items() if is_secret(k, v)}
+        values = {v for v in values if len(v) >= 4}
+        for name, text in files:
+            if any(v in text for v in values):
+                raise CommandError(f"refusing to write {name}: it would contain a secret value (please report this)")
+
+    def write(self, out: Path, files: list[tuple[str, str]], force: bool) -> str:
+        ours = {out / name for name, _ in files}
+        if out.exists() and not out.is_dir():
+            raise CommandError(f"--output {out}: exists and is not a directory")
+        if out.exists():
+            others = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p not in ours)
+            if others and not force:
+                shown = ", ".join(others[:5]) + (" ..." if len(others) > 5 else "")
+                raise CommandError(
+                    f"--output {out}: the directory holds other files ({shown}); "
+                    "choose an empty directory or add --force to write beside them"
+                )
+        for name, text in files:
+            path = out / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            self.stdout.write(f"wrote {path}")
+        return str(out)
+
+
+def parse_replicas(items: list[str], fmt: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in items:
+        name, sep, count = item.partition("=")
+        if not sep or not name or not count.strip().isdigit():
+            raise CommandError(f"--replicas {item!r}: expected NAME=N with N a whole number, e.g. --replicas web=3")
+        out[name] = int(count)
+    if out and fmt not in CONTAINER_FORMATS:
+        raise CommandError(
+            f"--replicas applies to compose and kubernetes; a {fmt} export runs one copy of each process "
+            "(scale with the platform: e.g. heroku ps:scale web=3, or more systemd hosts)"
+        )
+    return out
+
+
+def reference(path: str | None, fmt: str, output: str | None) -> str | None:
+    """How a format names the env file: absolute for systemd, relative to the compose file."""
+    if path is None:
+        return None
+    if fmt == "systemd":
+        return os.path.abspath(path)
+    if fmt == "compose":
+        return os.path.relpath(os.path.abspath(path), os.path.abspath(output or os.getcwd()))
+    return path
