@@ -95,6 +95,9 @@ def configure(process: str) -> None:
     last.setFormatter(fmt)
     logging.lastResort = last
     logging.captureWarnings(True)
+    from .streams import wrap_std_streams
+
+    wrap_std_streams(process)  # after the handlers above took the real streams
     if not _state.get("hooks"):
         _state["hooks"] = True
         sys.excepthook = _excepthook
