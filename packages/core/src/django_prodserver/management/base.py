@@ -285,9 +285,9 @@ class ProcessCommand(BaseCommand):
 
         verbosity = options.get("verbosity", 1)
         supervised = os.environ.get(SUPERVISED_ENV) == "1"  # the supervisor said it all already
-        if verbosity >= 2 and not supervised:  # notes belong to --dry-run and -v 2 (issue 10)
-            for plan in (p for _, p in plans):
-                for note in plan.notes:
+        for plan in (p for _, p in plans):  # notes belong to --dry-run and -v 2, warnings always
+            for note in plan.notes:
+                if not supervised and (verbosity >= 2 or note.startswith("WARNING")):
                     self.stderr.write(self.style.WARNING(f"[{plan.process}] note: {note}"))
         for backend, plan in plans:
             try:
