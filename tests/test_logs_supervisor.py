@@ -75,10 +75,12 @@ def test_text_mode_is_unchanged_but_quieter(tmp_path: Path) -> None:
     assert not any(line.lstrip().startswith("{") for line in lines), output
     started = [line for line in lines if " | started " in line]
     assert len(started) == 2, output
-    assert any(
-        re.fullmatch(rf"prodserver \| started 'web' \(pid \d+\): waitress on http://127.0.0.1:{web}/", s)
-        for s in started
-    ), started
+    for name, what in (
+        ("web", f"waitress on http://127.0.0.1:{web}/"),
+        ("api", f"gunicorn on http://127.0.0.1:{api}/"),
+    ):
+        pattern = rf"prodserver \| started '{name}' \(pid \d+\): {re.escape(what)}"
+        assert any(re.fullmatch(pattern, s) for s in started), started
     assert "note:" not in output and "prodserver: starting" not in output, output
     # children keep their prefixes and their servers' own access lines
     assert any(re.match(r'web\s+\| 127\.0\.0\.1 - - \[.*\] "GET /db/ HTTP/1\.1" 200 ', line) for line in lines), output

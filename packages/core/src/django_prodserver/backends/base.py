@@ -141,8 +141,9 @@ class Backend:
     def resolve(self, ctx: LaunchContext) -> OptionTable:
         """Resolve this process' options with full precedence and provenance."""
         declared = self.options
-        if "log_format" in self.catalog and all(o.name != "log_format" for o in declared):
-            declared = (*declared, self.catalog["log_format"])  # every web/worker backend has it
+        if self.kind in ("web", "worker") and "log_format" in self.catalog:
+            if all(o.name != "log_format" for o in declared):  # every web and worker backend has it
+                declared = (*declared, self.catalog["log_format"])
         table = resolve_options(
             declared,
             self.catalog,

@@ -74,6 +74,7 @@ class _WsgiAccess:
                 environ.get("HTTP_USER_AGENT", ""),
                 rid,
             )
+            request_id.set("")  # the request is over: this thread's next lines are not its
 
         try:
             body = self.app(environ, recording)

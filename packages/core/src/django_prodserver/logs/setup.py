@@ -66,10 +66,15 @@ def all_loggers() -> list[logging.Logger]:
 
 def jsonify(loggers: list[logging.Logger], fmt: logging.Formatter) -> None:
     """JSON formatter on the std-stream handlers of ``loggers``; request id filter on all."""
+    from .streams import JsonLines
+
     for lg in loggers:
         for handler in lg.handlers:
             if is_std_stream(handler):
                 handler.setFormatter(fmt)
+                stream = getattr(handler, "stream", None)
+                if isinstance(stream, JsonLines):  # made after the wrap: write JSON straight through
+                    handler.setStream(stream.wrapped)  # type: ignore[attr-defined]
             if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
                 handler.addFilter(RequestIdFilter())
 

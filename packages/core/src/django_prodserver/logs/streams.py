@@ -51,6 +51,11 @@ class JsonLines:
         }
         return json.dumps(record, ensure_ascii=False) + "\n"
 
+    @property
+    def wrapped(self) -> TextIO:
+        """The stream this one writes to."""
+        return self._stream
+
     def flush(self) -> None:
         self._stream.flush()
 
