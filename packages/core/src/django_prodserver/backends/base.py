@@ -138,14 +138,19 @@ class Backend:
 
     # -- planning (pure) ---------------------------------------------------------------
 
+    @classmethod
+    def declared_options(cls) -> tuple[Option, ...]:
+        """``options`` plus the uniform options every backend of its kind has without
+        declaring them (``log_format`` on web and worker backends)."""
+        if cls.kind in ("web", "worker") and "log_format" in cls.catalog:
+            if all(o.name != "log_format" for o in cls.options):
+                return (*cls.options, cls.catalog["log_format"])
+        return cls.options
+
     def resolve(self, ctx: LaunchContext) -> OptionTable:
         """Resolve this process' options with full precedence and provenance."""
-        declared = self.options
-        if self.kind in ("web", "worker") and "log_format" in self.catalog:
-            if all(o.name != "log_format" for o in declared):  # every web and worker backend has it
-                declared = (*declared, self.catalog["log_format"])
         table = resolve_options(
-            declared,
+            self.declared_options(),
             self.catalog,
             self.config.options,
             ctx.overrides,
