@@ -96,7 +96,6 @@ class _AsgiRequestId:
         incoming = next((v for k, v in scope.get("headers", ()) if k.lower() == self.lowered), None)
         rid = accept(incoming.decode("latin-1") if incoming is not None else None)
         token = request_id.set(rid)
-        scope.setdefault("state", {})
         scope["prodserver.request_id"] = rid
 
         async def send_with_id(message: Message) -> None:
