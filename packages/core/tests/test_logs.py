@@ -144,3 +144,37 @@ def _shipped_loggers(config: dict[str, Any]) -> dict[str, str]:
 
 def test_docs_table_is_the_schema_mapping() -> None:
     assert schema.markdown_table() in DOCS.read_text()
+
+
+def test_configured_header_name_in_and_out_wsgi_and_asgi(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from django_prodserver.logs.requestid import request_id_layer
+
+    monkeypatch.setenv("PRODSERVER_REQUEST_ID_HEADER", "X-Correlation-ID")
+    seen: list[str] = []
+
+    def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(request_id.get())
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    got: list[list[tuple[str, str]]] = []
+    app = request_id_layer(wsgi_app, "wsgi")
+    app({"HTTP_X_CORRELATION_ID": "corr-1"}, lambda status, headers, exc=None: got.append(headers))
+    assert seen == ["corr-1"] and ("X-Correlation-ID", "corr-1") in got[0]
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(request_id.get())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "headers": [(b"x-correlation-id", b"corr-2")]}
+    asyncio.run(request_id_layer(asgi_app, "asgi")(scope, None, send))
+    assert seen[-1] == "corr-2" and (b"X-Correlation-ID", b"corr-2") in sent[0]["headers"]
+    assert request_id.get() == "corr-1"  # the ASGI request's id did not leak into this context
