@@ -16,25 +16,12 @@ from typing import Any
 
 import pytest
 
-from django_prodserver.logs.schema import ACCESS, REQUIRED
+from django_prodserver.logs.schema import ACCESS
+from django_prodserver.testing.jsonlogs import parse_json_lines, user_logging
 from django_prodserver.testing.processes import free_port, prodserver_argv, project_environ, start, wait_http
 
 SERVERS = ["gunicorn", "uvicorn", "granian", "hypercorn", "waitress", "daphne"]
 SINGLE = {"waitress", "daphne"}
-
-
-def user_logging(path: Path) -> dict[str, Any]:
-    """A project LOGGING: console on root, and a file handler the tests read back."""
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
-        "handlers": {
-            "console": {"class": "logging.StreamHandler"},
-            "file": {"class": "logging.FileHandler", "filename": str(path), "formatter": "plain"},
-        },
-        "root": {"handlers": ["console", "file"], "level": "INFO"},
-    }
 
 
 def get(port: int, path: str, rid: str | None) -> tuple[int, dict[str, str]]:
@@ -49,26 +36,6 @@ def get(port: int, path: str, rid: str | None) -> tuple[int, dict[str, str]]:
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}
     finally:
         conn.close()
-
-
-def parse_lines(text: str) -> list[dict[str, Any]]:
-    """Every non-empty line must be one JSON object with the required fields."""
-    records = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            pytest.fail(f"a line that is not JSON: {line!r}\n--- whole output ---\n{text}")
-        assert isinstance(obj, dict), line
-        missing = [f for f in REQUIRED if f not in obj]
-        assert not missing, f"{missing} missing in {line}"
-        assert obj["process"] == "web", line
-        assert isinstance(obj["pid"], int), line
-        assert obj["timestamp"].endswith("Z") and len(obj["timestamp"]) == 24, line
-        records.append(obj)
-    return records
 
 
 @pytest.mark.parametrize("backend", SERVERS)
@@ -101,7 +68,7 @@ def test_json_logs(backend: str, tmp_path: Path) -> None:
     finally:
         proc.stop()
     output = proc.output()
-    records = parse_lines(output)
+    records = parse_json_lines(output, "web")
     access = [r for r in records if r["logger"] == "prodserver.access"]
     by_rid = {r["request_id"]: r for r in access}
     assert f"rid-{tag}-1" in by_rid, output
