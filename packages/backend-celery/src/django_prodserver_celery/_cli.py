@@ -97,6 +97,8 @@ class CeleryCLI(Backend):
         canon_globals = set(GLOBAL_ALIASES.values())
         front = [a for a in parsed if a.flag in canon_globals]
         rest = [a for a in parsed if a.flag not in canon_globals]
+        if plan.options.get("log_format") == "json" and not any(a.flag == "--quiet" for a in front):
+            front.insert(0, parse(["--quiet"], self.flags)[0])  # no banner: it is print(), not a log record
         return replace(plan, args=tuple(flatten(front + rest)))
 
     def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
@@ -128,6 +130,10 @@ class CeleryCLI(Backend):
 
     def run_in_process(self, plan: LaunchPlan) -> NoReturn:
         from celery.bin.celery import celery as celery_cli
+
+        from .jsonlog import use_prodserver_logging
+
+        use_prodserver_logging()
 
         code = celery_cli.main(args=list(plan.args), prog_name="celery", auto_envvar_prefix="CELERY")
         sys.exit(code or 0)

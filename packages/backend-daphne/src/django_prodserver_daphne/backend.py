@@ -141,7 +141,9 @@ class DaphneBackend(WebBackend):
                 endpoint += f":privateKey={_escape(opts['tls_key'])}:certKey={_escape(opts['tls_cert'])}"
             args = ["-e", endpoint]
         args += ["-v", str(_VERBOSITY[opts["log_level"]])]
-        args += ["--access-log", "-" if opts["access_log"] else os.devnull]
+        # JSON mode: daphne writes its access lines straight to a stream; prodserver's layer logs them.
+        native_access = opts["access_log"] and opts["log_format"] != "json"
+        args += ["--access-log", "-" if native_access else os.devnull]
         if opts["timeout"]:
             args += ["-t", str(opts["timeout"])]
         if opts["forwarded_allow_ips"]:

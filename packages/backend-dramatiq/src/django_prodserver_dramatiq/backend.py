@@ -114,6 +114,8 @@ class DramatiqBackend(WorkerBackend):
         args += ["--worker-shutdown-timeout", str(round(opts["graceful_timeout"] * 1000))]
         if opts["log_level"] == "debug":
             args.append("--verbose")
+        if opts["log_format"] == "json":
+            args.append("--skip-logging")  # prodserver's JSON handler is on root already (logs.run)
         # --queues takes several values, so it goes last; a native -Q replaces it whole
         # (merging cannot tell "-Q a b" apart from "-Q a" plus a stray positional "b").
         native = [*self.config.args, *ctx.native_args]
@@ -129,6 +131,11 @@ class DramatiqBackend(WorkerBackend):
         if _project_broker().prometheus and "dramatiq_prom_host" not in ctx.environ:
             env.setdefault("dramatiq_prom_host", "127.0.0.1")
         return env
+
+    def plan(self, ctx: LaunchContext) -> LaunchPlan:
+        from django_prodserver.logs.run import json_program
+
+        return json_program(super().plan(ctx))  # log_format json: the main process' lines too
 
     def graceful_timeout(self, opts: OptionTable) -> float:
         return float(opts["graceful_timeout"]) + STOP_MARGIN

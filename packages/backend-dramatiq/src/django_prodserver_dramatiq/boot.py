@@ -59,7 +59,7 @@ def boot() -> None:
     if not uses_django_dramatiq():
         # django-dramatiq's AppConfig does this itself; without it, same schema, same result.
         configure_broker()
-    django.setup()
+    django.setup()  # log_format json: django_prodserver's ready() JSON-formats the worker's handlers
     # The project's LOGGING may disable or silence dramatiq's loggers (created before setup);
     # the worker's own lifecycle lines ("ready for action") must stay visible at log_level.
     level = os.environ.get(LOG_LEVEL_ENV, "")

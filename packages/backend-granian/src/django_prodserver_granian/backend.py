@@ -181,7 +181,12 @@ class GranianBackend(WebBackend):
         if opts["tls_cert"]:
             args += ["--ssl-certificate", opts["tls_cert"], "--ssl-keyfile", opts["tls_key"]]
             args += ["--ssl-protocol-min", opts["tls_min_version"]]
-        args.append("--access-log" if opts["access_log"] else "--no-access-log")
+        json_logs = opts["log_format"] == "json"  # access lines come from prodserver's layer then
+        args.append("--access-log" if opts["access_log"] and not json_logs else "--no-access-log")
+        if json_logs:
+            from django_prodserver.logs import SERVER_LOGGING_FILE
+
+            args += ["--log-config", SERVER_LOGGING_FILE]
         args += ["--log-level", opts["log_level"], "--backlog", str(opts["backlog"])]
         return args
 

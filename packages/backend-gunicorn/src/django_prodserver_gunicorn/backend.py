@@ -156,9 +156,12 @@ class GunicornBackend(WebBackend):
             args += ["--certfile", opts["tls_cert"], "--keyfile", opts["tls_key"]]
         if opts["http2"]:
             args += ["--http-protocols", "h2,h1"]
-        if opts["access_log"]:
+        json_logs = opts["log_format"] == "json"  # access lines come from prodserver's layer then
+        if opts["access_log"] and not json_logs:
             args += ["--access-logfile", "-"]
         args += ["--error-logfile", "-", "--log-level", opts["log_level"]]
+        if json_logs:
+            args += ["--logger-class", "django_prodserver_gunicorn.jsonlog.JsonLogger"]
         if opts["forwarded_allow_ips"]:
             args += ["--forwarded-allow-ips", ",".join(opts["forwarded_allow_ips"])]
         args += ["--backlog", str(opts["backlog"])]

@@ -108,11 +108,16 @@ class HypercornBackend(WebBackend):
             args += ["--certfile", opts["tls_cert"], "--keyfile", opts["tls_key"]]
         if not opts["http2"]:
             args.append("--no-http2")
-        if opts["access_log"]:
+        json_logs = opts["log_format"] == "json"  # access lines come from prodserver's layer then
+        if opts["access_log"] and not json_logs:
             args += ["--access-logfile", "-"]
         args += ["--error-logfile", "-", "--log-level", opts["log_level"].upper()]
+        if json_logs:
+            from django_prodserver.logs import SERVER_LOGGING_FILE
+
+            args += ["--log-config", f"json:{SERVER_LOGGING_FILE}"]
         args += ["--drain-delay", f"{opts['drain_delay']:g}"]
-        args.append(f"{opts['interface']}:{self.app_path(opts, ctx)}")
+        args.append(f"{opts['interface']}:{_evaluable(self.app_path(opts, ctx))}")
         return args
 
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
@@ -137,3 +142,12 @@ class HypercornBackend(WebBackend):
         from .cli import main
 
         sys.exit(main(list(plan.args)))
+
+
+def _evaluable(app: str) -> str:
+    """hypercorn finds the app with ``eval(attr, vars(module))``, which cannot see the lazy
+    (PEP 562) ``django_prodserver.serving:wsgi``/``asgi``: spell those as a call it can eval."""
+    module, _, attr = app.partition(":")
+    if module == "django_prodserver.serving" and attr in ("wsgi", "asgi"):
+        return f"{module}:__getattr__({attr!r})"
+    return app

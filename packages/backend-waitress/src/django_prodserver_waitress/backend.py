@@ -142,7 +142,8 @@ class WaitressBackend(WebBackend):
         ips = opts["forwarded_allow_ips"]
         if ips:
             args += [f"--trusted-proxy={ips[0]}", f"--trusted-proxy-headers={TRUSTED_PROXY_HEADERS}"]
-        args.append("--access-log" if opts["access_log"] else "--no-access-log")
+        # JSON mode: prodserver's request layer writes the access line (the same on every server).
+        args.append("--access-log" if opts["access_log"] and opts["log_format"] != "json" else "--no-access-log")
         args += [f"--log-level={opts['log_level']}", f"--drain-delay={opts['drain_delay']:g}"]
         args.append(f"--graceful-timeout={opts['graceful_timeout']:g}")
         args.append(self.app_path(opts, ctx))

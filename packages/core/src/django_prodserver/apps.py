@@ -1,4 +1,4 @@
-"""Django app config: registers the system checks."""
+"""Django app config: registers the system checks; JSON logging in a child that asks for it."""
 
 from __future__ import annotations
 
@@ -14,3 +14,6 @@ class ProdserverConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
+        from .logs.setup import configure_from_env
+
+        configure_from_env()  # a child started with log_format json: Django's LOGGING is applied by now

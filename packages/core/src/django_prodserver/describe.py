@@ -29,11 +29,11 @@ def default_text(opt: Option) -> str:
 def option_rows(cls: type[Backend]) -> list[tuple[str, str, str, str, str]]:
     """(name, type, default, native flag, doc and reason) per declared option."""
     rows: list[tuple[str, str, str, str, str]] = []
-    for opt in cls.options:
+    for opt in cls.declared_options():
         env = f" (env: {', '.join(opt.env)})" if opt.env else ""
         reason = f" Why: {opt.reason}." if opt.reason else ""
         rows.append((opt.name, opt.kind, default_text(opt) + env, opt.native or "-", opt.doc + reason))
-    refused = sorted(set(cls.catalog) - {o.name for o in cls.options})
+    refused = sorted(set(cls.catalog) - {o.name for o in cls.declared_options()})
     for name in refused:
         rows.append((name, cls.catalog[name].kind, "refused", "-", f"{cls.name or cls.__name__} cannot honour it"))
     return rows
@@ -66,7 +66,7 @@ def json_schema(backends: Mapping[str, type[Backend]]) -> dict[str, Any]:
                         "OPTIONS": {
                             "type": "object",
                             "additionalProperties": False,
-                            "properties": {o.name: option_schema(o) for o in cls.options},
+                            "properties": {o.name: option_schema(o) for o in cls.declared_options()},
                         }
                     }
                 },

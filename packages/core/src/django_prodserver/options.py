@@ -178,6 +178,29 @@ def _uniform(name: str, kind: OptionKind, doc: str, **kw: Any) -> Option:
 
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
+
+def default_log_format(environ: Mapping[str, str]) -> str:
+    """``settings.PRODSERVER_LOG_FORMAT`` (the project-wide default), else ``"text"``."""
+    try:
+        from django.conf import settings
+
+        value = getattr(settings, "PRODSERVER_LOG_FORMAT", None) if settings.configured else None
+    except Exception:  # settings that fail to import are reported elsewhere
+        value = None
+    return value if isinstance(value, str) and value else "text"
+
+
+#: ``log_format``: one uniform option of every web and worker backend (see docs/logging.md).
+LOG_FORMAT = _uniform(
+    "log_format",
+    "choice",
+    "Log line format: 'text' (each server's own) or 'json' (one JSON object per line, one schema).",
+    default=default_log_format,
+    env=("PRODSERVER_LOG_FORMAT",),
+    choices=("text", "json"),
+    reason="settings.PRODSERVER_LOG_FORMAT, else text",
+)
+
 #: The uniform web options. A web backend adopts those it can honour; the rest are refused.
 WEB_OPTIONS: Mapping[str, Option] = {
     o.name: o
@@ -229,6 +252,7 @@ WEB_OPTIONS: Mapping[str, Option] = {
             default="wsgi",
             choices=("wsgi", "asgi"),
         ),
+        LOG_FORMAT,
     )
 }
 
@@ -248,6 +272,7 @@ WORKER_OPTIONS: Mapping[str, Option] = {
             default=25.0,
             minimum=0,
         ),
+        LOG_FORMAT,
     )
 }
 

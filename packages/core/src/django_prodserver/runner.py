@@ -42,5 +42,8 @@ def run(plan: LaunchPlan, backend: Backend) -> NoReturn:
     """Run a single process in the foreground; never returns."""
     if plan.in_process:
         apply_environ(plan)
+        from .logs.setup import configure_from_env
+
+        configure_from_env()  # log_format json: this process' logging, before the server's
         backend.run_in_process(plan)
     exec_plan(plan)

@@ -20,6 +20,21 @@ from .runner import child_environ
 from .supervisor import ChildSpec, Policy, Supervisor, parse_policy
 from .supervisor.signals import FORWARD
 
+#: Set in an in-process child's environment: the supervisor already said what starts where.
+SUPERVISED_ENV = "PRODSERVER_SUPERVISED"
+
+
+def what_starts(plan: LaunchPlan) -> str:
+    """``gunicorn on http://127.0.0.1:8000/`` (or just the backend for workers): the one line
+    a normal start prints per process."""
+    url = plan.ready.http_url
+    return f"{plan.backend} on {url}" if url else plan.backend
+
+
+def json_logs(plans: list[LaunchPlan]) -> bool:
+    """The supervisor writes JSON lines when any of its processes does (log_format json)."""
+    return any(p.options.get("log_format") == "json" for p in plans)
+
 
 def policies(plans: list[LaunchPlan], entries: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Policy]:
     """Each process' RESTART/ONESHOT policy from its settings entry (ConfigError if wrong)."""
@@ -70,6 +85,7 @@ def child_env(plan: LaunchPlan, base: Mapping[str, str] | None = None) -> dict[s
         if plan.env.get(key):
             environ[key] = plan.env[key]
     environ["PYTHONUNBUFFERED"] = "1"
+    environ[SUPERVISED_ENV] = "1"  # its start line and notes were ours to print
     return environ
 
 
@@ -84,6 +100,7 @@ def child_specs(plans: list[LaunchPlan], options: Mapping[str, Any], policy: Map
             signal_group=p.signal_group,
             graceful_timeout=p.graceful_timeout,
             policy=policy[p.process],
+            what=what_starts(p),
         )
         for p in plans
     ]
@@ -116,8 +133,12 @@ def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None =
     lines += [
         "  signals: SIGTERM/SIGINT stop every process gracefully, a second one kills them all; "
         f"SIGQUIT kills them all; {forwarded} are forwarded once to each main process",
-        "  output: each line prefixed with the process name"
-        + (" (off: --no-prefix)" if options.get("no_prefix") else "")
+        (
+            "  output: JSON lines, not prefixed (the 'process' field names the process)"
+            if json_logs(plans)
+            else "  output: each line prefixed with the process name"
+            + (" (off: --no-prefix)" if options.get("no_prefix") else "")
+        )
         + "; children's stdout and stderr go to ours",
         "  exit code: the failing process' (128+n if killed by signal n); 0 after a requested clean stop",
     ]
@@ -136,6 +157,10 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any]) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     supervisor = Supervisor(
-        specs, prefix=not options.get("no_prefix"), colour=colour, verbosity=int(options.get("verbosity", 1))
+        specs,
+        prefix=not options.get("no_prefix"),
+        colour=colour,
+        verbosity=int(options.get("verbosity", 1)),
+        json_logs=json_logs(plans),
     )
     return supervisor.run()

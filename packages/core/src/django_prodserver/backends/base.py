@@ -54,6 +54,38 @@ def _has_manage_py(path: str) -> bool:
     return os.path.exists(os.path.join(path, "manage.py"))
 
 
+def _log_env(process: str, opts: OptionTable, ctx: LaunchContext) -> dict[str, str]:
+    """What the child needs for ``log_format``: the format, its process name, the header."""
+    from .. import logs
+
+    fmt = opts.get("log_format")
+    if fmt == "json":
+        env = {logs.FORMAT_ENV: "json", logs.PROCESS_ENV: process}
+        header = _request_id_header(ctx)
+        if header:
+            env[logs.REQUEST_ID_HEADER_ENV] = header
+        return env
+    if fmt == "text" and ctx.environ.get(logs.FORMAT_ENV) not in (None, "text"):
+        return {logs.FORMAT_ENV: "text"}  # OPTIONS said text: the inherited variable must not win
+    return {}
+
+
+def _request_id_header(ctx: LaunchContext) -> str:
+    """``PRODSERVER_REQUEST_ID_HEADER`` from the environment, else from settings."""
+    from .. import logs
+
+    value = ctx.environ.get(logs.REQUEST_ID_HEADER_ENV)
+    if value:
+        return value
+    try:
+        from django.conf import settings
+
+        configured = getattr(settings, logs.REQUEST_ID_HEADER_ENV, "") if settings.configured else ""
+    except Exception:
+        configured = ""
+    return configured if isinstance(configured, str) else ""
+
+
 def colon_path(dotted: str) -> str:
     """``mysite.wsgi.application`` -> ``mysite.wsgi:application`` (colon forms pass through)."""
     if ":" in dotted:
@@ -106,10 +138,19 @@ class Backend:
 
     # -- planning (pure) ---------------------------------------------------------------
 
+    @classmethod
+    def declared_options(cls) -> tuple[Option, ...]:
+        """``options`` plus the uniform options every backend of its kind has without
+        declaring them (``log_format`` on web and worker backends)."""
+        if cls.kind in ("web", "worker") and "log_format" in cls.catalog:
+            if all(o.name != "log_format" for o in cls.options):
+                return (*cls.options, cls.catalog["log_format"])
+        return cls.options
+
     def resolve(self, ctx: LaunchContext) -> OptionTable:
         """Resolve this process' options with full precedence and provenance."""
-        return resolve_options(
-            self.options,
+        table = resolve_options(
+            self.declared_options(),
             self.catalog,
             self.config.options,
             ctx.overrides,
@@ -118,6 +159,11 @@ class Backend:
             backend=self.name or type(self).__name__,
             refused=self.refused,
         )
+        if table.get("log_format") == "json":
+            from ..logs.formatter import require_library
+
+            require_library(where(self.config.name, "OPTIONS", "log_format"))
+        return table
 
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
         """Refuse combinations the server cannot honour (raise :class:`ConfigError`)."""
@@ -150,6 +196,7 @@ class Backend:
 
             env[serving.APP_ENV] = self.user_app_path(opts, ctx)
             env[serving.LAYERS_ENV] = ",".join(layers)
+        env.update(_log_env(self.config.name, opts, ctx))
         env.update(self.config.env)
         return env
 
@@ -174,6 +221,10 @@ class Backend:
         if self.kind != "web" or "http" not in self.capabilities:
             return []
         layers: list[str] = []
+        if opts.get("log_format") == "json":
+            if opts.get("access_log", True):
+                layers.append("django_prodserver.logs.access:access_layer")
+            layers.append("django_prodserver.logs.requestid:request_id_layer")
         return layers
 
     def app_path(self, opts: OptionTable, ctx: LaunchContext) -> str:

@@ -284,10 +284,14 @@ class ProcessCommand(BaseCommand):
 
     def start(self, plans: list[tuple[Backend, LaunchPlan]], options: dict[str, Any]) -> None:
         from .. import runner
+        from ..supervision import SUPERVISED_ENV, what_starts
 
-        for plan in (p for _, p in plans):
+        verbosity = options.get("verbosity", 1)
+        supervised = os.environ.get(SUPERVISED_ENV) == "1"  # the supervisor said it all already
+        for plan in (p for _, p in plans):  # notes belong to --dry-run and -v 2, warnings always
             for note in plan.notes:
-                self.stderr.write(self.style.WARNING(f"[{plan.process}] note: {note}"))
+                if not supervised and (verbosity >= 2 or note.startswith("WARNING")):
+                    self.stderr.write(self.style.WARNING(f"[{plan.process}] note: {note}"))
         for backend, plan in plans:
             try:
                 backend.preflight(plan)
@@ -295,12 +299,22 @@ class ProcessCommand(BaseCommand):
                 raise CommandError(f"cannot start {plan.process!r}: {e.message}") from None
         if len(plans) == 1:
             backend, plan = plans[0]
-            if options.get("verbosity", 1) >= 1:
-                self.stderr.write(f"prodserver: starting {plan.process!r} with {plan.backend}")
+            if verbosity >= 1 and not supervised:
+                self.stderr.write(_starting_line(plan, what_starts(plan)))
             runner.run(plan, backend)
         from ..supervision import supervise
 
         sys.exit(supervise([p for _, p in plans], options))
+
+
+def _starting_line(plan: LaunchPlan, what: str) -> str:
+    """``prodserver: starting 'web': gunicorn on http://...`` (a JSON line in JSON mode)."""
+    text = f"starting {plan.process!r}: {what}"
+    if plan.options.get("log_format") == "json":
+        from ..supervisor.output import json_line
+
+        return json_line(text, process=plan.process).decode().rstrip("\n")
+    return f"prodserver: {text}"
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:

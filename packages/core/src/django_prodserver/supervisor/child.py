@@ -26,6 +26,8 @@ class ChildSpec:
     signal_group: bool = False
     graceful_timeout: float = 30.0
     policy: Policy = field(default_factory=Policy)
+    #: What it is and where it listens, for the "started" line (``gunicorn on http://...``).
+    what: str = ""
 
 
 class Child:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from .child import Child, ChildSpec
-from .output import Prefixer, Sink
+from .output import Prefixer, Sink, json_line
 from .signals import FORWARD, KILL_NOW, STOP, SignalInbox
 
 #: Our own lines carry this name in the prefix column.
@@ -32,12 +32,16 @@ class Supervisor:
         colour: tuple[bool, bool] = (False, False),
         verbosity: int = 1,
         fds: tuple[int, int] = (1, 2),
+        json_logs: bool = False,
     ) -> None:
         self.children = [Child(s) for s in specs]
         self.out, self.err = Sink(fds[0]), Sink(fds[1])
         names = [SELF, *(c.name for c in self.children)]
         width = max((len(c.name) for c in self.children), default=0)  # ours may stick out
-        self.prefixers = tuple(Prefixer(names, enabled=prefix, colour=c, width=width) for c in colour)
+        # log_format json: children's lines carry their process name, so no prefix (issue 10).
+        self.json_logs = json_logs
+        enabled = prefix and not json_logs
+        self.prefixers = tuple(Prefixer(names, enabled=enabled, colour=c, width=width) for c in colour)
         self.verbosity = verbosity
         self.inbox = SignalInbox()
         self.by_pid: dict[int, Child] = {}
@@ -91,7 +95,8 @@ class Supervisor:
             return False
         self.by_pid[child.pid] = child
         if self.verbosity >= 2 or (self.verbosity >= 1 and child.starts == 1):
-            self._say(f"started {child.name!r} (pid {child.pid})")
+            where = f": {child.spec.what}" if child.spec.what else ""
+            self._say(f"started {child.name!r} (pid {child.pid}){where}")
         return True
 
     def _loop(self, done: Callable[[], bool]) -> None:
@@ -225,5 +230,8 @@ class Supervisor:
             self.inbox.restore()
 
     def _say(self, text: str) -> None:
+        if self.json_logs:
+            self.err.write(json_line(text, process=SELF, logger="prodserver.supervisor"))
+            return
         prefix = self.prefixers[1][SELF] or f"{SELF}: ".encode()
         self.err.write(prefix + text.encode(errors="replace") + b"\n")

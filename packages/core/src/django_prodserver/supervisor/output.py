@@ -4,8 +4,10 @@ so lines of different processes never mix mid-line and a crashed child's last by
 from __future__ import annotations
 
 import errno
+import json
 import os
 import select
+import time
 
 #: A line longer than this is written in pieces (each prefixed) rather than held in memory.
 MAX_LINE = 64 * 1024
@@ -128,3 +130,19 @@ class Pipe:
         if tail:
             self.sink.write(tail)
         os.close(self.fd)
+
+
+def json_line(message: str, *, process: str, logger: str = "prodserver", level: str = "info") -> bytes:
+    """One line in prodserver's JSON log schema (docs/logging.md) for our own messages, so a
+    JSON-mode supervisor's lines parse like its children's (no library needed for these)."""
+    from ..logs.formatter import timestamp
+
+    record = {
+        "timestamp": timestamp(time.time()),
+        "level": level,
+        "logger": logger,
+        "message": message,
+        "process": process,
+        "pid": os.getpid(),
+    }
+    return json.dumps(record, ensure_ascii=False).encode() + b"\n"

@@ -119,7 +119,7 @@ class BackendContract:
     def test_unsupported_uniform_options_are_refused(self) -> None:
         """Each uniform option the backend does not declare is refused, never silently dropped.
         Fix: declare the option with its native mapping, or leave it undeclared (refused)."""
-        declared = {o.name for o in self.backend_class.options}
+        declared = {o.name for o in self.backend_class.declared_options()}
         missing = [o for name, o in self.backend_class.catalog.items() if name not in declared]
         for opt in missing:
             value = {"int": 1, "float": 1.0, "bool": True, "list": ["x"]}.get(opt.kind, "x")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 
 def marker_dir() -> Path:
@@ -16,6 +19,7 @@ def touch(token: str, seconds: float = 0.0) -> str:
 
     The files let a test see, from outside the worker, that a task began and that it finished.
     """
+    logger.info("task touch %s", token)  # the JSON-logs tests look for this record
     (marker_dir() / f"started-{token}").write_text(str(os.getpid()))
     time.sleep(seconds)
     (marker_dir() / f"done-{token}").write_text(str(os.getpid()))

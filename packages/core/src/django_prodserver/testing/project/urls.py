@@ -8,4 +8,7 @@ urlpatterns = [
     path("", views.index),
     path("db/", views.db),
     path("slow/", views.slow),
+    path("log/", views.log),
+    path("alog/", views.alog),
+    path("boom/", views.boom),
 ]

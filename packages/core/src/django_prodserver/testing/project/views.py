@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+
+logger = logging.getLogger(__name__)
 
 
 def index(request: HttpRequest) -> JsonResponse:
@@ -24,3 +27,20 @@ def slow(request: HttpRequest) -> JsonResponse:
     seconds = min(float(request.GET.get("seconds", "1")), 30.0)
     time.sleep(seconds)
     return JsonResponse({"ok": True, "slept": seconds, "padding": "y" * 2048})
+
+
+def log(request: HttpRequest) -> JsonResponse:
+    """Logs one info record (the JSON-logs tests find it, with the request id, in the output)."""
+    logger.info("view log record %s", request.GET.get("token", ""))
+    return JsonResponse({"ok": True})
+
+
+async def alog(request: HttpRequest) -> JsonResponse:
+    """The same from an async view (the request id contextvar must reach it too)."""
+    logger.info("async view log record %s", request.GET.get("token", ""))
+    return JsonResponse({"ok": True})
+
+
+def boom(request: HttpRequest) -> JsonResponse:
+    """Raises: Django logs the traceback on ``django.request`` and answers 500."""
+    raise RuntimeError(f"boom {request.GET.get('token', '')}")
