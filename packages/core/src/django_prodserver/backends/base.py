@@ -31,6 +31,8 @@ class LaunchContext:
     overrides: Mapping[str, str] = field(default_factory=dict)
     native_args: tuple[str, ...] = ()
     verbosity: int = 1
+    #: The other processes started together with this one (empty: it runs alone, no supervisor).
+    companions: tuple[str, ...] = ()
 
     @classmethod
     def from_django(cls, **kwargs: Any) -> LaunchContext:

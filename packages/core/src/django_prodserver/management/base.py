@@ -203,6 +203,7 @@ class ProcessCommand(BaseCommand):
                 native_args=native,
                 pythonpath=pythonpath,
                 verbosity=options.get("verbosity", 1),
+                companions=tuple(n for n in names if n != name),
             )
             try:
                 backend, plan = plan_process(processes[name], ctx)
