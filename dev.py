@@ -3,6 +3,7 @@
 
     python3 dev.py example      # run the example project under prodserver (web + worker)
     python3 dev.py test         # lint, type-check and run every test
+    python3 dev.py test --fast  # ruff and the tests that start nothing live (seconds; no mypy)
 
 Creates ./.venv (or --venv DIR), installs uv into it, then every package under packages/
 in editable mode with all its extras. Re-installs only when a pyproject.toml changed.
@@ -124,10 +125,13 @@ def cmd_test(args: argparse.Namespace) -> int:
         if args.core_only:
             srcs = [str(PACKAGES / name / "src") for name in CORE_ONLY]
         env_mypy = dict(env, MYPYPATH=os.pathsep.join(srcs))
-        for src in srcs:
+        for src in srcs if not args.fast else []:
             run([str(py), "-m", "mypy", src], cwd=ROOT, env=env_mypy)
+        if args.fast:
+            print("--fast: mypy and the live tests are left to the full `python3 dev.py test`", flush=True)
     paths = [str(PACKAGES / name) for name in CORE_ONLY] if args.core_only else ["packages", "tests"]
-    argv = [str(py), "-m", "pytest", *paths, *args.pytest_args]
+    fast = ["-m", "not live"] if args.fast else []  # the `live` marker: django_prodserver.testing.plugin
+    argv = [str(py), "-m", "pytest", *paths, *fast, *args.pytest_args]
     print("+", " ".join(argv), flush=True)
     return subprocess.run(argv, cwd=ROOT, env=env, check=False).returncode
 
@@ -145,6 +149,11 @@ def main() -> int:
     te.add_argument("--django", help="pin Django, e.g. 4.2 (uses its own venv with --venv)")
     te.add_argument("--core-only", action="store_true", help="only the core package (for version matrices)")
     te.add_argument("--skip-lint", action="store_true")
+    te.add_argument(
+        "--fast",
+        action="store_true",
+        help='ruff and the tests that start no server, worker or broker (pytest -m "not live"); no mypy',
+    )
     te.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments after --")
     te.set_defaults(func=cmd_test)
     args = parser.parse_args()

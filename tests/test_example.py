@@ -16,6 +16,8 @@ from django_prodserver.testing.processes import RunningProcess, free_port, http_
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example"
 
+pytestmark = pytest.mark.live
+
 
 @pytest.fixture
 def example(tmp_path: Path):

@@ -86,6 +86,7 @@ def run_server(backend: str, workers: int, tmp_path: Path, request: pytest.Fixtu
     return proc, port
 
 
+@pytest.mark.live
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("backend", MULTI_PROCESS)
 def test_multi_process_server(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
@@ -100,6 +101,7 @@ def test_multi_process_server(backend: str, tmp_path: Path, request: pytest.Fixt
     assert code == 0, f"{backend} exited {code}\n{proc.output()[-3000:]}"
 
 
+@pytest.mark.live
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("backend", SINGLE_PROCESS)
 def test_single_process_server(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:

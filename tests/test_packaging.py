@@ -18,6 +18,8 @@ import pytest
 from django_prodserver.testing.processes import free_port, project_environ, start, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.live  # builds every wheel and installs it into fresh virtualenvs
+
 PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
 
 

@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "supervisor"))
-from harness import Starter, script, supervise
-
-__all__ = ["supervise"]  # the fixture, re-exported for pytest
+from harness import Starter, script
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -14,11 +14,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "supervisor"))
-from harness import Starter, alive, script, supervise
+from harness import Starter, alive, script
 
 from django_prodserver.testing.processes import children_of
-
-__all__ = ["supervise"]
 
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
 

@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "supervisor"))
-from harness import Starter, script, supervise
+from harness import Starter, script
 
 from django_prodserver.testing.processes import free_port, http_get
-
-__all__ = ["supervise"]
 
 pytestmark = pytest.mark.timeout(180)
 

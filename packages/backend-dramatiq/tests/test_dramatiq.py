@@ -136,6 +136,7 @@ def _start(tmp_path: Path, options: dict[str, Any], settings: dict[str, Any], na
     return env, start(prodserver_argv("worker"), env, tmp_path, tmp_path / f"{name}.log")
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("scheme", ["redis", "amqp"])
 def test_unreachable_broker_is_a_clear_error(tmp_path: Path, scheme: str) -> None:
     """A closed port: exit 1 quickly, naming DRAMATIQ_BROKER and the URL, no traceback."""
@@ -153,6 +154,7 @@ def test_unreachable_broker_is_a_clear_error(tmp_path: Path, scheme: str) -> Non
         proc.stop()
 
 
+@pytest.mark.live
 def test_task_cut_by_graceful_timeout_is_requeued(tmp_path: Path) -> None:
     """RabbitMQ: a task still running after graceful_timeout goes back to the queue, and the
     next worker runs it (at-least-once); the stop itself stays bounded."""

@@ -138,6 +138,7 @@ def _wait(path: Path, proc: RunningProcess, timeout: float) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.live
 def test_unreachable_redis_is_a_clear_error(tmp_path: Path) -> None:
     """A closed port: exit 1 quickly, naming RQ_QUEUES and the URL, no traceback."""
     port = free_port()

@@ -155,6 +155,28 @@ def test_checks_run_before_start_unless_skipped(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_a_failing_check_stops_a_real_start_before_it_binds(tmp_path: Path) -> None:
+    """Not only --dry-run: the real start of a real server stops at a settings check."""
+    broken = {"LANGUAGE_CODE": "zz"}
+    result = manage(tmp_path, {"web": WEB}, "prodserver", "web", "--set", "port=0", settings=broken)
+    assert result.returncode == 1 and "SystemCheckError" in result.stderr and "translation.E004" in result.stderr
+    assert "starting 'web'" not in result.stderr and "Listening at" not in result.stderr
+
+
+def test_a_start_leaves_out_only_the_code_only_checks() -> None:
+    from django.core.checks.registry import registry
+
+    from django_prodserver.management.startchecks import CODE_ONLY_CHECKS, check_name, start_checks_only
+
+    everything = {check_name(c) for c in registry.get_checks()}
+    assert "django.core.checks.model_checks.check_all_models" in everything
+    with start_checks_only() as left_out:
+        during = {check_name(c) for c in registry.get_checks()}
+    assert left_out == CODE_ONLY_CHECKS & everything and during == everything - CODE_ONLY_CHECKS
+    assert "django_prodserver.checks.check_production_processes" in during
+    assert {check_name(c) for c in registry.get_checks()} == everything  # restored
+
+
 def test_django_default_options_reach_the_plan(tmp_path: Path) -> None:
     extra = tmp_path / "extra-path"
     extra.mkdir()

@@ -51,11 +51,11 @@ CELERY_AMBIENT_ENV = (
 BROKER_CHECK = Option(
     "broker_check_timeout",
     "float",
-    "Seconds prodserver waits to connect to the broker before the exec; a missing or unreachable "
+    "Seconds prodserver waits to connect to the broker before celery starts; a missing or unreachable "
     "broker then fails at start naming the setting (0 skips the check).",
     default=10.0,
     minimum=0,
-    native="(prodserver: one kombu connection before exec)",
+    native="(prodserver: one kombu connection before celery starts)",
     reason="celery itself retries forever with a traceback per attempt",
 )
 
@@ -66,7 +66,7 @@ def cli_flags(aliases: Mapping[str, str], switches: frozenset[str], *, joined: b
 
 
 class CeleryCLI(Backend):
-    """Mixin for backends that exec ``python -m celery [global options] <subcommand> [options]``.
+    """Mixin for backends that run ``celery [global options] <subcommand> [options]`` in-process.
 
     Subclasses set ``subcommand`` and build the subcommand's flags in ``build_args`` after
     ``self.global_args(...)``; the plan keeps every global option before the subcommand.
@@ -103,7 +103,7 @@ class CeleryCLI(Backend):
 
     def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
         # celery's own CLI runs in this process on the plan's argv: Django is set up once, not twice
-        # (an exec measured 0.68-0.71 x native tasks/s counted from process start).
+        # (the former exec measured 0.68-0.71 x native tasks/s counted from process start).
         return True
 
     def preflight_notes(self, opts: OptionTable) -> list[str]:

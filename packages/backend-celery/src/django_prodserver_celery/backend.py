@@ -1,7 +1,8 @@
 """Celery worker and beat: uniform worker options mapped to ``python -m celery -A APP worker|beat``.
 
-Launch: exec of the native CLI (the worker keeps prodserver's PID and gets signals directly),
-after a bounded broker check in the prodserver process so a dead broker is a clear error.
+Launch: in-process, celery's own CLI on the plan's argv (the worker keeps prodserver's PID, gets
+signals directly, and Django is set up once), after a bounded broker check so a dead broker is a
+clear error.
 """
 
 from __future__ import annotations

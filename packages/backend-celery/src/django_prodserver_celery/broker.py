@@ -1,4 +1,4 @@
-"""Before the exec: import the celery app and connect to its broker once, within a time bound."""
+"""Before celery starts: import the celery app and connect to its broker once, within a time bound."""
 
 from __future__ import annotations
 

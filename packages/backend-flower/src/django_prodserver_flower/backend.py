@@ -1,7 +1,8 @@
 """Flower: ``python -m celery -A APP flower --address=... --port=...``, on loopback unless told otherwise.
 
-Launch: exec of the native CLI after the same bounded broker check as the celery worker. Flower
-ignores options it does not know, so prodserver checks every native option against flower's own.
+Launch: in-process, celery's CLI on the plan's argv, after the same bounded broker check as the
+celery worker. Flower ignores options it does not know, so prodserver checks every native
+option against flower's own.
 """
 
 from __future__ import annotations

@@ -31,6 +31,8 @@ class LaunchContext:
     overrides: Mapping[str, str] = field(default_factory=dict)
     native_args: tuple[str, ...] = ()
     verbosity: int = 1
+    #: The other processes started together with this one (empty: it runs alone, no supervisor).
+    companions: tuple[str, ...] = ()
 
     @classmethod
     def from_django(cls, **kwargs: Any) -> LaunchContext:
@@ -236,12 +238,15 @@ class Backend:
         return self.user_app_path(opts, ctx)
 
     def user_app_path(self, opts: OptionTable, ctx: LaunchContext) -> str:
-        """``APP`` if given, else Django's WSGI_APPLICATION / ASGI_APPLICATION per interface."""
+        """``APP`` if given, else Django's WSGI_APPLICATION / ASGI_APPLICATION per interface; for
+        ASGI without ASGI_APPLICATION, the ``asgi`` module beside WSGI_APPLICATION's (a stock project)."""
         if self.config.app:
             return colon_path(self.config.app)
         interface = opts.get("interface", "wsgi")
         setting = "ASGI_APPLICATION" if interface == "asgi" else "WSGI_APPLICATION"
         value = ctx.asgi_application if interface == "asgi" else ctx.wsgi_application
+        if not value:
+            value = self.discovered_asgi_app(opts, ctx)
         if not value:
             raise ConfigError(
                 where(self.config.name, "APP"),
@@ -249,6 +254,24 @@ class Backend:
                 f'set {setting} = "mysite.{interface}.application" or give "APP"',
             )
         return colon_path(value)
+
+    def discovered_asgi_app(self, opts: OptionTable, ctx: LaunchContext) -> str | None:
+        """The stock project's ``mysite.asgi:application`` when ASGI is wanted and neither APP nor
+        settings.ASGI_APPLICATION names one (see :mod:`.asgi_discovery`); else None."""
+        if self.config.app or ctx.asgi_application or opts.get("interface") != "asgi":
+            return None
+        from .asgi_discovery import asgi_beside_wsgi
+
+        return asgi_beside_wsgi(ctx.wsgi_application, (ctx.cwd, *ctx.pythonpath))
+
+    def app_notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        """Where the served app came from, when prodserver found it rather than being told."""
+        found = self.discovered_asgi_app(opts, ctx)
+        if not found:
+            return []
+        from .asgi_discovery import SOURCE
+
+        return [f"ASGI app {found} from the {SOURCE}; set ASGI_APPLICATION or APP to choose another"]
 
     def plan(self, ctx: LaunchContext) -> LaunchPlan:
         """Compute the launch without starting anything (also what ``--dry-run`` prints)."""
@@ -280,7 +303,7 @@ class Backend:
             signal_group=self.signal_group,
             graceful_timeout=self.graceful_timeout(opts),
             ready=self.ready_probe(opts, ctx),
-            notes=tuple(self.notes(opts, ctx)),
+            notes=(*self.notes(opts, ctx), *self.app_notes(opts, ctx)),
             ambient_env=ambient,
         )
 

@@ -1,5 +1,5 @@
 """The ``command`` backend: run one Django management command (``migrate --noinput``...).
-With other processes it is one-shot by default: it runs first and must succeed before they start."""
+With other processes it is one-shot unless ``ONESHOT: False``: it runs before the long-running ones."""
 
 from __future__ import annotations
 
@@ -60,7 +60,18 @@ class CommandBackend(Backend):
         return []  # everything is in ARGS (and after --), in the order given
 
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
-        return ["with other processes it runs once, first, and they start only if it exits 0 (ONESHOT)"]
+        """What the supervisor will do with it: nothing when it runs alone, else per its ONESHOT."""
+        if not ctx.companions:
+            return []
+        from ..supervisor.policy import parse_policy
+
+        policy = parse_policy(self.config.name, self.config.raw, self.kind)
+        if policy.oneshot:
+            return [
+                "one-shot: runs once, before any long-running process starts; if it exits non-zero, "
+                "the processes after it do not start"
+            ]
+        return [f"long-running (ONESHOT is False): starts together with the others; {policy.describe()}"]
 
 
 def _known_commands() -> set[str] | None:

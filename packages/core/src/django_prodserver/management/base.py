@@ -109,6 +109,14 @@ class ProcessCommand(BaseCommand):
             return subcommands.load(name).execute(*args, **options)
         return super().execute(*args, **options)
 
+    def check(self, *args: Any, **kwargs: Any) -> None:
+        """Django's system checks before a start (or --dry-run), without the two whose cost grows
+        with the project and whose verdict the code alone decides (see :mod:`.startchecks`)."""
+        from .startchecks import start_checks_only
+
+        with start_checks_only():
+            super().check(*args, **kwargs)
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("names", nargs="*", metavar="NAME", help="process names (default: 'web')")
         parser.add_argument("--all", action="store_true", help="start every configured process")
@@ -206,6 +214,7 @@ class ProcessCommand(BaseCommand):
                 native_args=native,
                 pythonpath=pythonpath,
                 verbosity=options.get("verbosity", 1),
+                companions=tuple(n for n in names if n != name),
             )
             try:
                 backend, plan = plan_process(processes[name], ctx)

@@ -1,0 +1,221 @@
+"""The pytest plugin django-prodserver-core ships (entry point ``pytest11``): plan and start
+configured processes in a project's own tests, and a ``live`` marker that ``-m "not live"`` skips.
+
+    def test_plan(): assert "-w" in plan_for("gunicorn", {"workers": 2}).args
+    def test_serves(prodserver_process): assert prodserver_process("granian").get("/").status == 200
+
+Importing this module touches neither Django settings nor any backend (pytest loads it first).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pytest
+
+if TYPE_CHECKING:
+    from ..backends.base import LaunchContext
+    from ..plan import LaunchPlan
+    from .processes import Response, RunningProcess
+
+LIVE = "live"
+LIVE_HELP = "starts real server, worker or broker processes (deselect with -m 'not live'; dev.py test --fast)"
+#: Fixtures that start real processes: a test using any of them is marked ``live``.
+LIVE_FIXTURES = frozenset({"prodserver_process", "start_server", "start_worker"})
+#: Ports assumed when a broker URL names none.
+DEFAULT_PORTS = {
+    "redis": 6379,
+    "rediss": 6380,
+    "amqp": 5672,
+    "amqps": 5671,
+    "postgres": 5432,
+    "postgresql": 5432,
+    "http": 80,
+    "https": 443,
+}
+
+Entry = str | Mapping[str, Any]
+
+
+#: The ini option naming a project's own process-starting fixtures (they mark their users live too).
+LIVE_FIXTURES_INI = "prodserver_live_fixtures"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        LIVE_FIXTURES_INI,
+        "names of this project's fixtures that start real processes: tests using them are marked live",
+        type="linelist",
+        default=[],
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{LIVE}: {LIVE_HELP}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``live`` every test that uses a process-starting fixture: the live contract tests
+    of ``testing.web`` / ``testing.worker``, anything using ``prodserver_process``, and users of
+    the fixtures listed in the ``prodserver_live_fixtures`` ini option."""
+    live_fixtures = LIVE_FIXTURES.union(config.getini(LIVE_FIXTURES_INI) or ())
+    for item in items:
+        if live_fixtures.intersection(getattr(item, "fixturenames", ())) and not item.get_closest_marker(LIVE):
+            item.add_marker(LIVE)
+
+
+def entry_of(entry: Entry, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A ``PRODUCTION_PROCESSES`` entry from a backend name + options, or an entry dict."""
+    if isinstance(entry, str):
+        return {"BACKEND": entry, "OPTIONS": dict(options or {})}
+    if "BACKEND" not in entry:
+        raise TypeError(f"expected a backend name or an entry with BACKEND, found {dict(entry)!r}")
+    out = dict(entry)
+    if options:
+        out["OPTIONS"] = {**(entry.get("OPTIONS") or {}), **options}
+    return out
+
+
+def plan_for(
+    entry: Entry,
+    options: Mapping[str, Any] | None = None,
+    *,
+    name: str = "web",
+    ctx: LaunchContext | None = None,
+    **ctx_changes: Any,
+) -> LaunchPlan:
+    """The LaunchPlan ``--dry-run`` would print for one entry, computed purely: the shipped test
+    project's context (empty environment, fixed paths) unless ``ctx`` is given; ``ctx_changes``
+    replace its fields (``environ={"PORT": "9000"}``, ``overrides={"workers": "3"}``...)."""
+    from dataclasses import replace
+
+    from ..conf import load_process
+    from ..loading import plan_process
+    from .helpers import project_context
+
+    context = replace(ctx, **ctx_changes) if ctx is not None else project_context(**ctx_changes)
+    return plan_process(load_process(name, entry_of(entry, options)), context)[1]
+
+
+def broker_unreachable(url: str, *, timeout: float = 2.0) -> str | None:
+    """None when a TCP connection to the URL's host and port opens, else why not (password masked)."""
+    from ..plan import mask
+
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+    if port is None:
+        return f"{mask(url)} names no port and {parts.scheme!r} has no default one"
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as e:
+        return f"{mask(url)} is not reachable at {host}:{port} ({e})"
+
+
+def broker_or_skip(url: str, env_var: str = "", *, timeout: float = 2.0) -> str:
+    """``url`` when its broker answers; otherwise skip the test, naming the URL (and the
+    environment variable that points the tests at another broker)."""
+    reason = broker_unreachable(url, timeout=timeout)
+    if reason:
+        hint = f"; set {env_var} to a reachable broker" if env_var else ""
+        pytest.skip(f"broker {reason}{hint}")
+    return url
+
+
+@dataclass
+class LiveProcess:
+    """A started ``prodserver`` process: its RunningProcess, and the port for web processes."""
+
+    process: RunningProcess
+    port: int | None
+    names: tuple[str, ...]
+    workdir: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def output(self) -> str:
+        return self.process.output()
+
+    def get(self, path: str = "/") -> Response:
+        """One real GET on the web process' port."""
+        from .processes import http_get
+
+        if self.port is None:
+            raise AssertionError(f"{', '.join(self.names)} has no port (not a web process)")
+        return http_get(self.port, path)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        return self.process.stop(timeout=timeout)
+
+
+@dataclass
+class ProcessStarter:
+    """What the ``prodserver_process`` fixture yields: call it to start a process; every process
+    it started is stopped by PID (then its group killed) when the test ends."""
+
+    workdir: Path
+    started: list[LiveProcess] = field(default_factory=list)
+
+    def __call__(
+        self,
+        entry: Entry,
+        options: Mapping[str, Any] | None = None,
+        *,
+        name: str = "web",
+        processes: Mapping[str, Mapping[str, Any]] | None = None,
+        names: Sequence[str] | None = None,
+        settings: Mapping[str, Any] | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        args: Sequence[str] = (),
+        wait: bool = True,
+        wait_for: str | None = None,
+        timeout: float = 60.0,
+    ) -> LiveProcess:
+        """Start ``entry`` (a backend name + ``options``, or an entry dict) as process ``name``
+        of the shipped test project, beside ``processes`` (other entries) if given, and start
+        ``names`` (default: just ``name``). A web entry gets 127.0.0.1 and a free port unless
+        its options say otherwise; ``wait`` waits for its first 200 (or ``wait_for`` text)."""
+        from ..registry import resolve_backend
+        from .processes import free_port, prodserver_argv, project_environ, start, wait_for_output, wait_http
+
+        process = entry_of(entry, options)
+        port: int | None = None
+        if resolve_backend(process["BACKEND"]).cls.kind == "web":
+            opts = dict(process.get("OPTIONS") or {})
+            opts.setdefault("host", "127.0.0.1")
+            port = int(opts.setdefault("port", free_port()))
+            process["OPTIONS"] = opts
+        configured = {**(processes or {}), name: process}
+        selected = tuple(names or (name,))
+        env = project_environ(configured, self.workdir, settings=settings, extra=extra_env)
+        log = self.workdir / f"prodserver-{len(self.started)}.log"
+        running = start(prodserver_argv(*selected, extra=args), env, self.workdir, log)
+        live = LiveProcess(running, port, selected, self.workdir)
+        self.started.append(live)
+        if wait_for is not None:
+            wait_for_output(running, wait_for, timeout=timeout)
+        elif wait and port is not None:
+            wait_http(running, port, timeout=timeout)
+        return live
+
+    def stop_all(self) -> None:
+        for live in reversed(self.started):
+            live.stop(timeout=10)
+
+
+@pytest.fixture
+def prodserver_process(tmp_path: Path) -> Iterator[ProcessStarter]:
+    """Start configured processes of the shipped test project; each is stopped by PID afterwards."""
+    starter = ProcessStarter(tmp_path)
+    try:
+        yield starter
+    finally:
+        starter.stop_all()
