@@ -6,6 +6,7 @@ dataclasses that :mod:`.report` turns into the table, the JSON and the recommend
 
 from __future__ import annotations
 
+import re
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -100,8 +101,13 @@ def bench_one(backend: str, cfg: Settings, log_dir: Path, say: Callable[[str], N
 
 
 def first_line(text: str) -> str:
-    """The most telling line of a server's failure: its last error line, else the first."""
+    """The most telling line of a server's failure: a system check's message, else its last
+    error line, else the first."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for line in lines:
+        check = re.search(r"\(\w+\.[EW]\d+\) (.*)", line)
+        if check:
+            return check.group(1)[:300]
     for line in reversed(lines):
         if "Error" in line or "error" in line:
             return line[:300]

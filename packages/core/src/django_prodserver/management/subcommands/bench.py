@@ -79,7 +79,11 @@ class Command(BaseCommand):
             wrk=wrk,
         )
 
+        quiet = int(options.get("verbosity", 1)) == 0
+
         def say(line: str) -> None:
+            if quiet:
+                return
             self.stderr.write(f"bench: {line}")
             self.stderr.flush()
 
