@@ -41,9 +41,10 @@ WRAPPERS: dict[str, Wrapper] = {
         "hypercorn",
         ("--drain-delay",),
         ("--no-http2",),
-        "--drain-delay acts only after SIGTERM (prodserver's master; the worker processes "
-        "are hypercorn's own, spawned from the same parsed Config); --no-http2 only appears "
-        "with http2=false and would be alpn_protocols=['http/1.1'] (TLS only, unused here)",
+        "--drain-delay acts only after SIGTERM (prodserver's master); --no-http2 only appears "
+        "with http2=false and would be alpn_protocols=['http/1.1'] (TLS only, unused here). "
+        "prodserver hosts that master in manage.py and forks hypercorn's own worker function "
+        "from it with the app imported; native hypercorn spawns fresh interpreters",
     ),
     "daphne": Wrapper(
         "django_prodserver_daphne",

@@ -1,4 +1,10 @@
-"""Tables for benchmarks/web.py: per-backend A/B medians and ratios, and the defaults table."""
+"""Tables for benchmarks/web.py: per-backend A/B medians and ratios, and the defaults table.
+
+Each target row also shows the spread of the per-round ratios (round i's prodserver over
+round i's native, measured next to each other): the quartiles, or min..max under 4 rounds.
+A ratio that misses its target is marked MISSED only when the whole spread misses it too;
+otherwise it is "noise" (web.py adds rounds while any row is noise, up to --max-rounds).
+"""
 
 from __future__ import annotations
 
@@ -21,29 +27,74 @@ def med(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def ab_table(backend: str, samples: dict[str, list[Sample]], rounds: int) -> str:
+@dataclass(frozen=True)
+class Row:
+    name: str
+    ours: list[float]
+    native: list[float]
+    op: str  # "<=", ">=", or "" for information only
+    target: float
+
+    @property
+    def ratio(self) -> float:
+        return med(self.ours) / med(self.native)
+
+    def spread(self) -> tuple[float, float]:
+        """Quartiles of the paired per-round ratios (min and max with fewer than 4 rounds)."""
+        paired = sorted(a / b for a, b in zip(self.ours, self.native, strict=False) if b)
+        if not paired:
+            return (float("nan"), float("nan"))
+        if len(paired) < 4:
+            return (paired[0], paired[-1])
+        q = statistics.quantiles(paired, n=4, method="inclusive")
+        return (q[0], q[2])
+
+    def verdict(self) -> str:
+        """ok, MISSED (the whole spread misses the target), or noise (the spread straddles it)."""
+        if not self.op:
+            return "(info)"
+        met = self.ratio <= self.target if self.op == "<=" else self.ratio >= self.target
+        if met:
+            return "ok"
+        lo, hi = self.spread()
+        inside = lo <= self.target if self.op == "<=" else hi >= self.target
+        return "noise" if inside else "MISSED"
+
+
+def ab_rows(samples: dict[str, list[Sample]]) -> list[Row]:
     ours, nat = samples["prodserver"], samples["native"]
+    return [
+        Row("time to first 200 (ms)", [s.first_200 * 1e3 for s in ours], [s.first_200 * 1e3 for s in nat], "<=", 1.0),
+        Row("req/s  /", [s.rps["/"].rps for s in ours], [s.rps["/"].rps for s in nat], ">=", 0.98),
+        Row("req/s  /db/", [s.rps["/db/"].rps for s in ours], [s.rps["/db/"].rps for s in nat], ">=", 0.98),
+        Row("idle PSS (MiB)", [s.pss_kib / 1024 for s in ours], [s.pss_kib / 1024 for s in nat], "<=", 1.05),
+        Row("server CPU ms/req  /", [s.cpu_ms["/"] for s in ours], [s.cpu_ms["/"] for s in nat], "", 0.0),
+        Row("server CPU ms/req  /db/", [s.cpu_ms["/db/"] for s in ours], [s.cpu_ms["/db/"] for s in nat], "", 0.0),
+    ]
+
+
+def undecided(samples: dict[str, list[Sample]]) -> list[str]:
+    """Target rows whose ratio misses but whose spread straddles the target: need more rounds."""
+    return [row.name for row in ab_rows(samples) if row.verdict() == "noise"]
+
+
+def ab_table(backend: str, samples: dict[str, list[Sample]], rounds: int) -> str:
     opts = ", ".join(f"{k}={v}" for k, v in AB_OPTIONS[backend].items()) or "no options beyond port"
-    rows = [
-        ("time to first 200 (ms)", [s.first_200 * 1000 for s in ours], [s.first_200 * 1000 for s in nat], "<=", 1.00),
-        ("req/s  /", [s.rps["/"].rps for s in ours], [s.rps["/"].rps for s in nat], ">=", 0.98),
-        ("req/s  /db/", [s.rps["/db/"].rps for s in ours], [s.rps["/db/"].rps for s in nat], ">=", 0.98),
-        ("idle PSS (MiB)", [s.pss_kib / 1024 for s in ours], [s.pss_kib / 1024 for s in nat], "<=", 1.05),
-        ("server CPU ms/req  /", [s.cpu_ms["/"] for s in ours], [s.cpu_ms["/"] for s in nat], "", 0.0),
-        ("server CPU ms/req  /db/", [s.cpu_ms["/db/"] for s in ours], [s.cpu_ms["/db/"] for s in nat], "", 0.0),
-    ]
     lines = [
-        f"{backend}  ({opts}; {rounds} interleaved rounds, medians)",
-        f"  {'':24s}{'prodserver':>11s}{'native':>11s}{'ratio':>8s}  target",
+        f"{backend}  ({opts}; {rounds} interleaved rounds, medians; spread = quartiles of per-round ratios)",
+        f"  {'':24s}{'prodserver':>11s}{'native':>11s}{'ratio':>8s}{'spread':>14s}  target",
     ]
-    for name, a, b, op, target in rows:
-        ratio = med(a) / med(b)
-        if not op:  # information only: less sensitive to other load on the machine than req/s
-            lines.append(f"  {name:24s}{med(a):11.2f}{med(b):11.2f}{ratio:8.2f}  (info)")
+    for row in ab_rows(samples):
+        lo, hi = row.spread()
+        spread = f"{lo:.2f}-{hi:.2f}"
+        if not row.op:  # information only: less sensitive to other load on the machine than req/s
+            lines.append(
+                f"  {row.name:24s}{med(row.ours):11.2f}{med(row.native):11.2f}{row.ratio:8.2f}{spread:>14s}  (info)"
+            )
             continue
-        ok = ratio <= target if op == "<=" else ratio >= target
         lines.append(
-            f"  {name:24s}{med(a):11.1f}{med(b):11.1f}{ratio:8.2f}  {op} {target:.2f} {'ok' if ok else 'MISSED'}"
+            f"  {row.name:24s}{med(row.ours):11.1f}{med(row.native):11.1f}{row.ratio:8.2f}{spread:>14s}  "
+            f"{row.op} {row.target:.2f} {row.verdict()}"
         )
     errors = {side: sum(x.errors for s in samples[side] for x in s.rps.values()) for side in samples}
     if any(errors.values()):

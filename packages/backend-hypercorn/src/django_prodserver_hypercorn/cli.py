@@ -23,8 +23,11 @@ def split(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     return OWN.parse_known_args(list(argv))
 
 
-def main(argv: Sequence[str]) -> int:
-    """Parse like ``hypercorn``, then run the draining master instead of ``hypercorn.run.run``."""
+def main(argv: Sequence[str], start_method: str = "spawn") -> int:
+    """Parse like ``hypercorn``, then run the draining master instead of ``hypercorn.run.run``.
+
+    ``start_method`` "fork" (the in-process launch from ``manage.py``) preloads the app in the
+    master and forks the workers; "spawn" is hypercorn's own fresh interpreter per worker."""
     import hypercorn.__main__ as native
     from hypercorn.config import Config
 
@@ -42,7 +45,7 @@ def main(argv: Sequence[str]) -> int:
             return 2
         if config.workers == 0:
             return serve_single(config, own.drain_delay)
-        return DrainingMaster(config, own.drain_delay).run()
+        return DrainingMaster(config, own.drain_delay, start_method).run()
 
     # hypercorn's main() ends with ``return run(config)``: reuse its parser, swap the runner.
     saved: Any = getattr(native, "run")  # noqa: B009

@@ -4,11 +4,17 @@ hypercorn's own master stops every worker the moment SIGTERM arrives while it ke
 listening sockets open, so whatever a load balancer still sends sits in the backlog and is
 reset. Here the workers keep serving for ``drain_delay`` seconds and until the backlog is
 empty; only then are they told to stop (each waits ``graceful_timeout`` for its requests).
+
+Workers are spawned (hypercorn's way) when run as ``python -m django_prodserver_hypercorn``;
+hosted in ``manage.py`` (Django already set up) the master imports the app once and forks
+them, as prodserver's gunicorn and uvicorn launches do: no second interpreter and Django
+setup before the first answer, and the workers share the master's pages.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import time
@@ -40,13 +46,31 @@ def _worker_func(config: Config) -> Any:
     return asyncio_worker
 
 
+def preload(config: Config) -> None:
+    """Import the app (and so Django) in the master, so forked workers start with it loaded.
+
+    A worker's own ``load_application`` then finds the module imported. Database
+    connections opened so far are closed: a forked worker must not share the master's.
+    """
+    from hypercorn.utils import load_application
+
+    load_application(config.application_path, config.wsgi_max_body_size)
+    try:
+        from django.db import connections
+    except ImportError:  # pragma: no cover - the app is not a Django project
+        return
+    connections.close_all()
+    gc.collect()
+    gc.freeze()  # later collections in the workers leave the shared pages unwritten
+
+
 class DrainingMaster:
     """Spawn ``config.workers`` hypercorn workers; drain on SIGTERM; respawn on max-requests."""
 
-    def __init__(self, config: Config, drain_delay: float) -> None:
+    def __init__(self, config: Config, drain_delay: float, start_method: str = "spawn") -> None:
         self.config = config
         self.drain_delay = drain_delay
-        self.ctx = get_context("spawn")
+        self.ctx = get_context(start_method)
         self.shutdown_event = self.ctx.Event()
         self.processes: list[BaseProcess] = []
         self.pending: list[int] = []
@@ -61,6 +85,8 @@ class DrainingMaster:
 
     def run(self) -> int:
         sockets = self.config.create_sockets()
+        if self.ctx.get_start_method() == "fork":
+            preload(self.config)
         try:
             self.populate(sockets)
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
