@@ -163,6 +163,19 @@ def test_a_failing_check_stops_a_real_start_before_it_binds(tmp_path: Path) -> N
     assert "starting 'web'" not in result.stderr and "Listening at" not in result.stderr
 
 
+def test_a_start_checks_only_the_processes_it_starts(tmp_path: Path) -> None:
+    """`prodserver web` does not plan (nor import the backend of) a process it does not start;
+    `check` and `--all` still see the broken one."""
+    broken = {"BACKEND": "gunicorn", "OPTIONS": {"workers": "many"}}
+    processes = {"web": WEB, "other": broken}
+    result = manage(tmp_path, processes, "prodserver", "web", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    result = manage(tmp_path, processes, "prodserver", "--all", "--dry-run")
+    assert result.returncode == 1 and "'other'" in result.stderr and "workers" in result.stderr
+    result = manage(tmp_path, processes, "check")
+    assert result.returncode == 1 and "'other'" in result.stderr
+
+
 def test_a_start_leaves_out_only_the_code_only_checks() -> None:
     from django.core.checks.registry import registry
 

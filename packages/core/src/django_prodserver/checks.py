@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.core import checks
@@ -11,6 +14,20 @@ from .errors import ConfigError
 
 #: Message texts are constants so tests and docs can refer to them.
 E001 = "PRODUCTION_PROCESSES is missing or not a dict"
+
+#: While a start runs its checks, the names of the processes being started (None: all).
+_only: ContextVar[frozenset[str] | None] = ContextVar("prodserver_checks_only", default=None)
+
+
+@contextmanager
+def only_processes(names: frozenset[str] | None) -> Iterator[None]:
+    """Within the block, check only these processes: ``prodserver web`` need not plan (and
+    import the backends of) the worker and one-shots it does not start. ``check`` checks all."""
+    token = _only.set(names)
+    try:
+        yield
+    finally:
+        _only.reset(token)
 
 
 @checks.register("prodserver")
@@ -30,7 +47,10 @@ def check_production_processes(app_configs: Any = None, **kwargs: Any) -> list[c
             return []
         return [_error(e)]
     ctx = LaunchContext.from_django()
+    only = _only.get()
     for name, entry in raw.items():
+        if only is not None and name not in only:
+            continue
         try:
             config: ProcessConfig = load_process(name, entry)
             backend, _ = load_backend(config)

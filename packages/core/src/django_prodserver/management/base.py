@@ -100,6 +100,9 @@ class ProcessCommand(BaseCommand):
             parser.description = f"{parser.description or self.help} Subcommands: {words} (prodserver WORD --help)."
         return parser
 
+    #: The processes this run starts, when named on the command line (their checks run first).
+    _starting: frozenset[str] | None = None
+
     def execute(self, *args: Any, **options: Any) -> Any:
         """Run a subcommand when the parser found one, else start processes."""
         name = options.pop("prodserver_subcommand", None)
@@ -107,14 +110,18 @@ class ProcessCommand(BaseCommand):
             from . import subcommands
 
             return subcommands.load(name).execute(*args, **options)
+        names = [*args, *(options.get("names") or [])]
+        starts = not any(options.get(k) for k in ("all", "list", "list_options", "schema"))
+        self._starting = frozenset(names) if names and starts else None
         return super().execute(*args, **options)
 
     def check(self, *args: Any, **kwargs: Any) -> None:
         """Django's system checks before a start (or --dry-run), without the two whose cost grows
         with the project and whose verdict the code alone decides (see :mod:`.startchecks`)."""
+        from ..checks import only_processes
         from .startchecks import start_checks_only
 
-        with start_checks_only():
+        with start_checks_only(), only_processes(self._starting):
             super().check(*args, **kwargs)
 
     def add_arguments(self, parser: CommandParser) -> None:
