@@ -3,7 +3,8 @@
 ``python -m django_prodserver_waitress`` accepts every ``waitress-serve`` flag (parsed by
 waitress' own option table, so upstream ``--key=value`` ARGS keep their meaning), in any
 order around the app, plus ``--drain-delay=S``, ``--graceful-timeout=S``,
-``--[no-]access-log`` and ``--log-level=LEVEL``, which waitress lacks.
+``--[no-]access-log``, ``--log-level=LEVEL`` and ``--workers=N`` (N copies sharing one
+socket, see :mod:`django_prodserver.copies`), which waitress lacks.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from waitress.adjustments import Adjustments, asbool
 
 #: prodserver's flags (value-taking ones end with "=", as getopt spells them).
-OWN_VALUE_FLAGS = ("drain-delay=", "graceful-timeout=", "log-level=")
+OWN_VALUE_FLAGS = ("drain-delay=", "graceful-timeout=", "log-level=", "workers=")
 OWN_SWITCHES = ("access-log",)
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -51,6 +52,7 @@ class Parsed:
     graceful_timeout: float = 25.0
     access_log: bool = False
     log_level: str = "info"
+    workers: int = 1
 
 
 class UsageError(Exception):
@@ -80,6 +82,10 @@ def parse(argv: Sequence[str]) -> Parsed:
                 setattr(out, name, float(value))
             except ValueError:
                 raise UsageError(f"{flag} expects seconds, found {value!r}") from None
+        elif name == "workers":
+            if not value.isdigit() or int(value) < 1:
+                raise UsageError(f"{flag} expects a number of copies (1 or more), found {value!r}")
+            out.workers = int(value)
         elif name == "log_level":
             if value.lower() not in LOG_LEVELS:
                 raise UsageError(f"{flag} expects one of {', '.join(LOG_LEVELS)}, found {value!r}")
@@ -113,11 +119,6 @@ def configure_logging(level: str) -> None:
 
 def main(argv: Sequence[str]) -> int:
     """Serve until stopped; 0 after a requested stop, 2 on a usage error."""
-    from waitress.server import create_server
-
-    from .accesslog import AccessLogMiddleware, access_logger
-    from .draining import DrainingRunner
-
     try:
         parsed = parse(argv)
     except UsageError as e:
@@ -125,6 +126,18 @@ def main(argv: Sequence[str]) -> int:
         return 2
     app = load_app(parsed)  # sets Django up (and its LOGGING) before we touch logging
     configure_logging(parsed.log_level)
+    if parsed.workers > 1:
+        return serve_copies(app, parsed)
+    return serve(app, parsed)
+
+
+def serve(app: Any, parsed: Parsed) -> int:
+    """One waitress server with prodserver's draining stop."""
+    from waitress.server import create_server
+
+    from .accesslog import AccessLogMiddleware, access_logger
+    from .draining import DrainingRunner
+
     if parsed.access_log:
         app = AccessLogMiddleware(app, access_logger())
     server = create_server(app, **parsed.adjustments)
@@ -132,3 +145,33 @@ def main(argv: Sequence[str]) -> int:
     runner.install_signal_handlers()
     server.print_listen("Serving on http://{}:{}")
     return runner.run()
+
+
+def serve_copies(app: Any, parsed: Parsed) -> int:
+    """``--workers=N``: bind once here, fork N draining servers on that socket, supervise them."""
+    from waitress.adjustments import Adjustments
+
+    from django_prodserver.copies import Copies, bind_tcp, bind_unix
+
+    kw = dict(parsed.adjustments)
+    adj = Adjustments(**kw)
+    backlog = int(adj.backlog)
+    if adj.unix_socket:
+        sockets = [bind_unix(adj.unix_socket, backlog)]
+        if adj.unix_socket_perms:
+            os.chmod(adj.unix_socket, adj.unix_socket_perms)
+    else:
+        sockets = [bind_tcp(str(addr[0]), int(addr[1]), backlog) for _, _, _, addr in adj.listen]
+    for key in ("listen", "host", "port", "unix_socket", "unix_socket_perms"):
+        kw.pop(key, None)
+    kw["sockets"] = sockets
+
+    def close_ours() -> None:
+        for sock in sockets:
+            sock.close()
+
+    def copy(index: int) -> int:
+        return serve(app, Parsed(**{**parsed.__dict__, "adjustments": kw, "workers": 1}))
+
+    stop_timeout = parsed.drain_delay + parsed.graceful_timeout + 5.0
+    return Copies(parsed.workers, copy, stop_timeout=stop_timeout, on_stop=close_ours).run()

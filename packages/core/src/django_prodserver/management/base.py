@@ -285,6 +285,8 @@ class ProcessCommand(BaseCommand):
         for plan in (p for _, p in plans):
             for note in plan.notes:
                 self.stderr.write(self.style.WARNING(f"[{plan.process}] note: {note}"))
+            for warning in plan.warnings:
+                self.stderr.write(self.style.WARNING(f"[{plan.process}] warning: {warning}"))
         for backend, plan in plans:
             try:
                 backend.preflight(plan)
