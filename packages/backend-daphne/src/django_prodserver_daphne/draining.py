@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import time
 from typing import Any
 
@@ -37,6 +38,11 @@ class DrainingServer(Server):  # type: ignore[misc]
         self.deadline = 0.0
 
     def run(self) -> None:
+        import daphne.server
+
+        # daphne's --fd builds "fd:fileno=N", which Twisted has no parser for: the copies of
+        # django_prodserver.copies pass an inherited socket so, and we adopt it here.
+        daphne.server.serverFromString = server_from_string
         reactor.callWhenRunning(self.install_signal_handlers)
         super().run()
 
@@ -90,3 +96,14 @@ class DrainingServer(Server):  # type: ignore[misc]
             self.stop()
         else:
             reactor.callLater(0.05, self.wait_for_requests)
+
+
+def server_from_string(reactor: Any, description: str) -> Any:
+    """Twisted's ``serverFromString`` plus ``fd:fileno=N:domain=INET|INET6|UNIX`` (adopt a socket)."""
+    from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
+
+    if not description.startswith("fd:"):
+        return serverFromString(reactor, description)  # type: ignore[no-untyped-call]
+    fields = dict(part.split("=", 1) for part in description.split(":")[1:] if "=" in part)
+    family = getattr(socket, "AF_" + fields.get("domain", "INET"))
+    return AdoptedStreamServerEndpoint(reactor, int(fields["fileno"]), family)  # type: ignore[no-untyped-call]

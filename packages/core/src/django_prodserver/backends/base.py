@@ -134,9 +134,10 @@ class Backend:
             return opts
         for label, layer in (("settings ARGS", self.config.args), ("command line --", ctx.native_args)):
             for arg in parse(layer, self.flags):
-                opt = by_flag.get(arg.flag or "")
-                if opt is None:
+                found = by_flag.get(arg.flag or "")
+                if found is None:
                     continue
+                opt = found
                 raw = arg.tokens[0].split("=", 1)[0]
                 value: Any
                 if opt.switch is not None or opt.kind == "bool":
