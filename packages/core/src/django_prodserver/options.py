@@ -450,13 +450,13 @@ def check_pairs(declared: Sequence[Option], opts: OptionTable, where: Callable[[
             if sep and opts.get(other) != wanted:
                 raise ConfigError(
                     where(opt.name),
-                    opt.requires_why or f"{opt.name} needs {other} {wanted!r}",
+                    (opt.requires_why or f"{opt.name} needs {other} {wanted!r}") + f" ({backend})",
                     f"add '{other}': '{wanted}'",
                 )
             if not sep and not opts.get(other):
                 raise ConfigError(
                     where(other),
-                    opt.requires_why or f"{opt.name} and {other} go together ({backend})",
+                    (opt.requires_why or f"{opt.name} and {other} go together") + f" ({backend})",
                     f"set {other!r} as well",
                 )
         for other in opt.conflicts:
