@@ -77,9 +77,7 @@ def test_uniform_options_map_to_waitress_flags() -> None:
         ("websockets", True, "websockets need ASGI"),
     ],
 )
-def test_contract_options_waitress_cannot_keep_are_refused_with_the_reason(
-    option: str, value: Any, reason: str
-) -> None:
+def test_contract_options_waitress_cannot_keep_are_refused_with_a_reason(option: str, value: Any, reason: str) -> None:
     with pytest.raises(ConfigError) as info:
         plan_for({option: value})
     assert f"['{option}']" in str(info.value) and "'waitress'" in str(info.value) and reason in str(info.value)
