@@ -147,3 +147,17 @@ def test_uvicorn_forks_the_workers_asked_for_in_args(tmp_path: Path) -> None:
         assert {http_get(port, "/").json()["pid"] for _ in range(20)} <= set(kids)
     finally:
         proc.stop(timeout=10)
+
+
+def test_backend_pages_option_tables_match_the_declarations() -> None:
+    """docs/backends/*.md tables are generated; regenerate with
+    ``python -m django_prodserver.describe --markdown docs`` when this fails."""
+    from django_prodserver.describe import installed_classes, sync_docs
+
+    docs = str(Path(__file__).parents[1] / "docs")
+    classes = installed_classes()
+    assert set(SIX) <= set(classes)
+    assert sync_docs(docs, classes, check=True) == []
+    for name in SIX:
+        page = (Path(docs) / "backends" / f"{name}.md").read_text()
+        assert "<!-- options:begin" in page, f"{name}.md has no generated table"

@@ -385,12 +385,14 @@ def resolve_options(
     where: str,
     backend: str,
     refused: Mapping[str, str] | None = None,
+    tuning_warns: bool = True,
 ) -> OptionTable:
     """Merge defaults < environment < OPTIONS < ``--set`` into an :class:`OptionTable`.
 
     Unknown names and contract options the backend cannot honour raise :class:`ConfigError`
     naming the exact key and the reason; an undeclared tuning option is type-checked, kept
     and listed in :attr:`OptionTable.ignored` (the plan warns), so nothing is silently dropped.
+    With ``tuning_warns=False`` (task workers, dev servers) every undeclared uniform option is refused.
     """
     by_name = {o.name: o for o in declared}
     ignored: dict[str, Resolved] = {}
@@ -402,7 +404,7 @@ def resolve_options(
             if key in catalog:
                 uniform = catalog[key]
                 why = (refused or {}).get(key)
-                if not uniform.contract:
+                if tuning_warns and not uniform.contract:
                     if source_name == "OPTIONS":
                         ignored[key] = Resolved(uniform.validate(given[key], key_where), "settings OPTIONS")
                     else:

@@ -120,6 +120,7 @@ class Backend:
             where=where(self.config.name, "OPTIONS"),
             backend=self.name or type(self).__name__,
             refused=self.refused,
+            tuning_warns=self.kind == "web",
         )
 
     def adopt_native(self, opts: OptionTable, ctx: LaunchContext) -> OptionTable:
