@@ -180,8 +180,8 @@ def installed_classes() -> dict[str, type[Backend]]:
     for item in installed_backends().values():
         try:
             found[item.name] = item.load()
-        except Exception:  # a third party's import error must not stop the docs
-            continue
+        except Exception as e:  # a third party's import error must not stop the docs
+            print(f"skipped backend {item.name!r}: {e}")
     return found
 
 
