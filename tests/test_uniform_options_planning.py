@@ -40,14 +40,25 @@ def plan(backend: str, options: dict[str, Any] | None = None, ctx: LaunchContext
     return load_backend(config)[0].plan(ctx)
 
 
-def test_readme_example_is_in_the_readme() -> None:
+def readme_processes() -> dict[str, Any]:
+    """PRODUCTION_PROCESSES exactly as README.md's configuration example writes it."""
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert '"OPTIONS": {"workers": 4, "timeout": 30}' in readme
+    block = next(b for b in readme.split("```python")[1:] if "PRODUCTION_PROCESSES" in b).split("```")[0]
+    namespace: dict[str, Any] = {}
+    exec(block, namespace)  # the README's own text: literals only
+    processes: dict[str, Any] = namespace["PRODUCTION_PROCESSES"]
+    return processes
+
+
+def test_readme_example_is_the_one_tested() -> None:
+    assert readme_processes()["web"]["OPTIONS"] == README_OPTIONS
 
 
 @pytest.mark.parametrize("backend", SIX)
 def test_readme_example_plans_under_every_server(backend: str) -> None:
-    p = plan(backend, README_OPTIONS)
+    web = {**readme_processes()["web"], "BACKEND": backend}  # the only edit
+    config = load_process("web", web)
+    p = load_backend(config)[0].plan(CTX)
     assert p.options["workers"] == 4 and p.options["timeout"] == 30
     assert p.warnings == (), p.warnings  # workers and a timeout mean the same everywhere
     assert p.options.source("workers") == "settings OPTIONS"

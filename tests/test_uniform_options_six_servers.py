@@ -6,6 +6,9 @@ deadline is shortened on the command line with ``--set timeout=2``, which also p
 reaches the request layer), prints a warning exactly for the tuning options it approximates or
 ignores, passes the load balancer's shutdown (SIGTERM while clients keep sending, every request
 answered, exit 0). waitress and daphne also replace a SIGKILLed copy.
+
+Supersedes tests/test_one_settings_six_servers.py (its multi-process test is this one; its
+single-process test asserted that waitress/daphne refuse ``workers: 2``, which they now serve).
 """
 
 from __future__ import annotations
@@ -146,3 +149,9 @@ def test_one_options_dict_under_every_server(backend: str, tmp_path: Path, reque
     assert code == 0, f"{backend} exited {code}\n{proc.output()[-3000:]}"
     if backend in COPIES:
         assert all(not Path(f"/proc/{pid}").exists() for pid in after), "every copy stopped"
+
+
+def test_the_entries_differ_only_in_backend() -> None:
+    entries = [entry(b, 8000) for b in WARNED]
+    rest = [{k: v for k, v in e.items() if k != "BACKEND"} for e in entries]
+    assert all(r == rest[0] for r in rest) and len({e["BACKEND"] for e in entries}) == 6
