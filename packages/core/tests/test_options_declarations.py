@@ -40,7 +40,8 @@ def test_native_name_is_only_for_simple_flags() -> None:
     assert Option("a", "int", "", flag="--threads={}").native_name() == "--threads"
     assert Option("a", "int", "", flag="-w").native_name() == "-w"
     assert Option("a", "path", "", flag="-b unix:{}").native_name() == ""
-    assert Option("a", "int", "", flag="-w").native_text() == "-w"
+    assert Option("a", "int", "", flag="-w").native_text() == "-w N"
+    assert Option("a", "int", "", flag="--threads={}").native_text() == "--threads=N"
 
 
 def test_old_keyword_arguments_keep_working() -> None:

@@ -81,7 +81,9 @@ class Option:
             return self.native
         if self.switch:
             return " / ".join(s for s in self.switch if s) or "-"
-        return self.flag.replace("{}", "N") if self.flag else ""
+        if not self.flag:
+            return ""
+        return self.flag.replace("{}", "N") if "{}" in self.flag else f"{self.flag} N"
 
     def native_name(self) -> str:
         """The native flag whose value this option is (``--threads`` for ``"--threads={}"``),

@@ -282,8 +282,9 @@ class Backend:
             self.validate(opts, ctx)
             base = self.build_args(opts, ctx)
         except ConfigError as e:
-            if e.check_id == ConfigError.DEFAULT_ID and self.check_namespace != "prodserver":
-                e.check_id = f"{self.check_namespace}.E001"  # silenceable per backend
+            if e.check_id == ConfigError.DEFAULT_ID and self.kind == "web" and self.check_namespace != "prodserver":
+                # a web backend's own refusals, silenceable per backend (task workers number theirs)
+                e.check_id = f"{self.check_namespace}.E001"
             raise
         args = merge(base, self.config.args, ctx.native_args, spec=self.flags)
         ambient = {
