@@ -69,12 +69,17 @@ def test_endpoint_carries_bind_backlog_and_tls() -> None:
     assert timed.args[-1] == "django_prodserver.serving:asgi"
 
 
-@pytest.mark.parametrize(
-    ("option", "value"), [("threads", 4), ("keepalive", 5), ("max_requests", 100), ("max_requests_jitter", 5)]
-)
+@pytest.mark.parametrize(("option", "value"), [("threads", 4), ("keepalive", 5)])
 def test_tuning_daphne_cannot_do_is_warned_not_refused(option: str, value: Any) -> None:
     plan = plan_for({option: value})
     assert len(plan.warnings) == 1 and plan.warnings[0].startswith(f"daphne ignores {option}={value}: ")
+
+
+def test_max_requests_recycles_copies_except_with_tls() -> None:
+    plan = plan_for({"max_requests": 100, "max_requests_jitter": 5})
+    assert plan.warnings == () and plan.args[-5:-1] == ("--max-requests", "100", "--max-requests-jitter", "5")
+    tls = plan_for({"max_requests": 100, "tls_cert": "/c.pem", "tls_key": "/k.pem"})
+    assert "--max-requests" not in tls.args and tls.warnings[0].startswith("daphne ignores max_requests=100 with TLS")
 
 
 def test_workers_with_tls_are_approximated_as_one_process() -> None:

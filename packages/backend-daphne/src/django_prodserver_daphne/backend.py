@@ -81,8 +81,12 @@ class DaphneBackend(WebBackend):
             support="ignored",
             instead="daphne has no keep-alive idle timeout (Twisted closes idle connections after 12 h)",
         ),
-        W["max_requests"].declare(support="ignored", instead="daphne cannot recycle after N requests"),
-        W["max_requests_jitter"].declare(support="ignored", instead="daphne has no max_requests"),
+        W["max_requests"].declare(
+            flag="--max-requests",
+            native="(prodserver: a copy stops after N requests and is replaced; TLS: ignored)",
+            support="prodserver",
+        ),
+        W["max_requests_jitter"].declare(flag="--max-requests-jitter", support="prodserver"),
         W["tls_cert"].declare(native="-e ssl:...:certKey=FILE"),
         W["tls_key"].declare(native="-e ssl:...:privateKey=FILE"),
         W["http2"].declare(
@@ -154,6 +158,8 @@ class DaphneBackend(WebBackend):
         args += self.native_args(opts, "drain_delay", "graceful_timeout")
         if opts["workers"] > 1 and not opts["tls_cert"]:
             args += self.native_args(opts, "workers")
+        if opts["max_requests"] and not opts["tls_cert"]:
+            args += self.native_args(opts, "max_requests", "max_requests_jitter")
         args.append(self.app_path(opts, ctx))
         return args
 
@@ -163,6 +169,11 @@ class DaphneBackend(WebBackend):
             found.append(
                 f"daphne approximates workers={opts['workers']} with TLS as one process: copies share a plain "
                 "socket only (terminate TLS at a proxy to run copies)"
+            )
+        if opts["max_requests"] and opts["tls_cert"]:
+            found.append(
+                f"daphne ignores max_requests={opts['max_requests']} with TLS: recycling needs prodserver's "
+                "copies, which share a plain socket only"
             )
         return found
 
@@ -183,6 +194,11 @@ class DaphneBackend(WebBackend):
             notes.append(
                 f"workers={opts['workers']}: prodserver binds the socket once and forks {opts['workers']} daphne "
                 "copies that adopt it, replaces a copy that dies, and forwards SIGTERM to all (they drain together)"
+            )
+        if opts["max_requests"] and not opts["tls_cert"]:
+            notes.append(
+                f"max_requests={opts['max_requests']}: each copy stops gracefully after that many requests "
+                f"(+ up to {opts['max_requests_jitter']}) and prodserver starts a new one on the same socket"
             )
         if opts["forwarded_allow_ips"]:
             notes.append("--proxy-headers trusts X-Forwarded-* from every peer: only a proxy may reach daphne")

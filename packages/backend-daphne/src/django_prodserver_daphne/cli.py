@@ -2,7 +2,9 @@
 
 ``python -m django_prodserver_daphne`` takes every ``daphne`` flag (parsed by daphne's own
 parser) plus ``--drain-delay S``, ``--graceful-timeout S`` and ``--workers N`` (N copies on one
-socket bound here, see :mod:`django_prodserver.copies`), and serves with
+socket bound here, see :mod:`django_prodserver.copies`) with ``--max-requests N`` /
+``--max-requests-jitter J`` (a copy stops itself after that many requests and is replaced),
+and serves with
 :class:`~django_prodserver_daphne.draining.DrainingServer`.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import random
 import socket
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +21,8 @@ OWN = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
 OWN.add_argument("--drain-delay", type=float, default=0.0)
 OWN.add_argument("--graceful-timeout", type=float, default=25.0)
 OWN.add_argument("--workers", type=int, default=1)
+OWN.add_argument("--max-requests", type=int, default=0)
+OWN.add_argument("--max-requests-jitter", type=int, default=0)
 
 _LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 
@@ -30,7 +35,7 @@ def split(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 def main(argv: Sequence[str]) -> int:
     """Parse like ``daphne`` and serve with the draining server; 0 after a requested stop."""
     own, rest = split(argv)
-    if own.workers > 1:
+    if own.workers > 1 or own.max_requests:
         return serve_copies(own, rest)
     return serve(own, rest)
 
@@ -43,6 +48,7 @@ def serve_copies(own: argparse.Namespace, rest: list[str]) -> int:
     sock, rest = _bind_endpoint(rest, bind_tcp, bind_unix)
 
     def copy(index: int) -> int:
+        random.seed()  # each copy its own jitter
         return serve(own, rest)
 
     stop_timeout = own.drain_delay + own.graceful_timeout + 5.0
@@ -90,7 +96,11 @@ def serve(own: argparse.Namespace, rest: list[str]) -> int:
     server_class = type(
         "DrainingServer",
         (DrainingServer,),
-        {"drain_delay": own.drain_delay, "graceful_timeout": own.graceful_timeout},
+        {
+            "drain_delay": own.drain_delay,
+            "graceful_timeout": own.graceful_timeout,
+            "max_requests": own.max_requests + random.randint(0, own.max_requests_jitter) if own.max_requests else 0,
+        },
     )
     cli = CommandLineInterface()
     cli.server_class = server_class

@@ -28,6 +28,8 @@ class DrainingServer(Server):  # type: ignore[misc]
 
     drain_delay: float = 0.0
     graceful_timeout: float = 25.0
+    #: Stop gracefully (and be replaced by prodserver's copies) after this many requests; 0 = never.
+    max_requests: int = 0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["signal_handlers"] = False
@@ -36,6 +38,16 @@ class DrainingServer(Server):  # type: ignore[misc]
         self.phase = "serving"
         self.drain_call: Any = None
         self.deadline = 0.0
+        self.served = 0
+
+    def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
+        queue = super().create_application(protocol, scope)
+        self.served += 1
+        if self.max_requests and self.served == self.max_requests and self.phase == "serving":
+            logger.info("max_requests reached: this copy stops gracefully and is replaced")
+            self.phase = "draining"
+            reactor.callLater(0, self.stop_listening)
+        return queue
 
     def run(self) -> None:
         import daphne.server

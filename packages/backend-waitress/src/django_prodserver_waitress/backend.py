@@ -88,8 +88,12 @@ class WaitressBackend(WebBackend):
             native="--channel-timeout=N (+ --cleanup-interval)",
             reason="idle connections close after this; waitress' own 120 s holds threads' sockets",
         ),
-        W["max_requests"].declare(support="ignored", instead="waitress cannot recycle after N requests"),
-        W["max_requests_jitter"].declare(support="ignored", instead="waitress has no max_requests"),
+        W["max_requests"].declare(
+            flag="--max-requests={}",
+            native="(prodserver: a copy stops after N requests and is replaced)",
+            support="prodserver",
+        ),
+        W["max_requests_jitter"].declare(flag="--max-requests-jitter={}", support="prodserver"),
         W["access_log"].declare(
             switch=("--access-log", "--no-access-log"),
             native="(prodserver WSGI access log on stdout; waitress has none)",
@@ -155,6 +159,8 @@ class WaitressBackend(WebBackend):
         args += self.native_args(opts, "access_log", "log_level", "drain_delay", "graceful_timeout")
         if opts["workers"] > 1:
             args += self.native_args(opts, "workers")
+        if opts["max_requests"]:
+            args += self.native_args(opts, "max_requests", "max_requests_jitter")
         args.append(self.app_path(opts, ctx))
         return args
 
@@ -180,6 +186,11 @@ class WaitressBackend(WebBackend):
                 f"workers={opts['workers']}: prodserver binds the socket once and forks {opts['workers']} waitress "
                 "copies that accept from it, replaces a copy that dies, and forwards SIGTERM to all (they drain "
                 "together)"
+            )
+        if opts["max_requests"]:
+            notes.append(
+                f"max_requests={opts['max_requests']}: each copy stops gracefully after that many requests "
+                f"(+ up to {opts['max_requests_jitter']}) and prodserver starts a new one on the same socket"
             )
         return notes
 

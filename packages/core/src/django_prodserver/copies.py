@@ -3,7 +3,9 @@
 waitress and daphne serve from one process. For ``workers: N`` prodserver binds the listening
 socket once, forks N copies that all accept from it, replaces a copy that dies, and on SIGTERM
 forwards the signal to every copy so that they drain together (each keeps serving for
-``drain_delay``, then finishes its requests) before this process exits 0.
+``drain_delay``, then finishes its requests) before this process exits 0. A copy that exits 0
+on its own has recycled itself (``max_requests``) and is replaced without counting as a failure;
+the socket stays open here meanwhile, so connections wait in its queue, none is refused.
 
 One inherited socket rather than ``SO_REUSEPORT``: with a shared socket there is one accept
 queue, so a connection waiting in it is taken by whichever copy is free, and a copy that dies
@@ -150,6 +152,10 @@ class Copies:
             if self.stopping_since:
                 continue
             code = os.waitstatus_to_exitcode(status)
+            if code == 0:  # it stopped itself after max_requests: recycled, not failed
+                new = self.spawn(index)
+                say(f"copy {index} (pid {pid}) recycled after max_requests: replaced by pid {new}")
+                continue
             self.quick_deaths = self.quick_deaths + 1 if time.monotonic() - started < QUICK_DEATH else 0
             if self.quick_deaths >= MAX_QUICK_DEATHS:
                 say(f"copy {index} failed {self.quick_deaths} times right after its start: stopping")
