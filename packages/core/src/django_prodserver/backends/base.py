@@ -277,14 +277,16 @@ class Backend:
         """Compute the launch without starting anything (also what ``--dry-run`` prints)."""
         opts = self.adopt_native(self.resolve(ctx), ctx)
         label = self.name or type(self).__name__
+        try:
+            self.validate(opts, ctx)  # the backend's own, more specific refusals first
+        except ConfigError as e:
+            self._namespaced(e)
+            raise
         check_pairs(self.options, opts, lambda key: where(self.config.name, "OPTIONS", key), label)
         try:
-            self.validate(opts, ctx)
             base = self.build_args(opts, ctx)
         except ConfigError as e:
-            if e.check_id == ConfigError.DEFAULT_ID and self.kind == "web" and self.check_namespace != "prodserver":
-                # a web backend's own refusals, silenceable per backend (task workers number theirs)
-                e.check_id = f"{self.check_namespace}.E001"
+            self._namespaced(e)
             raise
         args = merge(base, self.config.args, ctx.native_args, spec=self.flags)
         ambient = {
@@ -315,6 +317,13 @@ class Backend:
             warnings=tuple(self.warnings(opts, ctx)),
             ambient_env=ambient,
         )
+
+    def _namespaced(self, error: ConfigError) -> ConfigError:
+        """A web backend's own refusal gets ``<check_namespace>.E001`` (silenceable per backend);
+        task workers number their own ids, which are kept."""
+        if error.check_id == ConfigError.DEFAULT_ID and self.kind == "web" and self.check_namespace != "prodserver":
+            error.check_id = f"{self.check_namespace}.E001"
+        return error
 
     # -- checks ------------------------------------------------------------------------
 
