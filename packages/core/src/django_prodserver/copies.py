@@ -125,7 +125,7 @@ class Copies:
         signals, self.pending[:] = list(self.pending), []
         for signum in signals:
             if signum == signal.SIGHUP and not self.stopping_since:
-                say("SIGHUP: replacing every copy, one at a time as each stops")
+                say("SIGHUP: replacing every copy (each drains and stops, then a new one starts)")
                 for pid in list(self.children):
                     _kill(pid, signal.SIGTERM)
                 continue
