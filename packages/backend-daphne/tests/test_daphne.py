@@ -64,16 +64,27 @@ def test_endpoint_carries_bind_backlog_and_tls() -> None:
     assert tls[tls.index("-e") + 1] == (
         r"ssl:port=8000:interface=\:\:1:backlog=2048:privateKey=/k.pem:certKey=/c\:x.pem"
     )
-    assert plan_for({"timeout": 60}).args.count("-t") == 1
+    timed = plan_for({"timeout": 60})
+    assert "-t" not in timed.args and timed.env["PRODSERVER_REQUEST_TIMEOUT"] == "60"
+    assert timed.args[-1] == "django_prodserver.serving:asgi"
 
 
-@pytest.mark.parametrize(
-    ("option", "value"), [("threads", 4), ("keepalive", 5), ("max_requests", 100), ("max_requests_jitter", 5)]
-)
-def test_what_daphne_cannot_do_is_refused(option: str, value: Any) -> None:
-    with pytest.raises(ConfigError) as info:
-        plan_for({option: value})
-    assert f"['{option}']" in str(info.value) and "'daphne'" in str(info.value)
+@pytest.mark.parametrize(("option", "value"), [("threads", 4), ("keepalive", 5)])
+def test_tuning_daphne_cannot_do_is_warned_not_refused(option: str, value: Any) -> None:
+    plan = plan_for({option: value})
+    assert len(plan.warnings) == 1 and plan.warnings[0].startswith(f"daphne ignores {option}={value}: ")
+
+
+def test_max_requests_recycles_copies_except_with_tls() -> None:
+    plan = plan_for({"max_requests": 100, "max_requests_jitter": 5})
+    assert plan.warnings == () and plan.args[-5:-1] == ("--max-requests", "100", "--max-requests-jitter", "5")
+    tls = plan_for({"max_requests": 100, "tls_cert": "/c.pem", "tls_key": "/k.pem"})
+    assert "--max-requests" not in tls.args and tls.warnings[0].startswith("daphne ignores max_requests=100 with TLS")
+
+
+def test_workers_with_tls_are_approximated_as_one_process() -> None:
+    plan = plan_for({"workers": 2, "tls_cert": "/c.pem", "tls_key": "/k.pem"})
+    assert "--workers" not in plan.args and plan.warnings[0].startswith("daphne approximates workers=2 with TLS")
 
 
 @pytest.mark.parametrize(
@@ -97,7 +108,7 @@ def test_proxy_headers_only_for_everyone() -> None:
     assert any("every peer" in n for n in plan.notes)
 
 
-def test_workers_2_is_a_clear_error_from_dry_run(tmp_path: Path) -> None:
+def test_workers_2_is_served_by_copies_in_dry_run(tmp_path: Path) -> None:
     env = project_environ({"web": {"BACKEND": "daphne", "OPTIONS": {"workers": 2}}}, tmp_path)
     out = subprocess.run(
         prodserver_argv("web", extra=["--dry-run"]),
@@ -108,8 +119,8 @@ def test_workers_2_is_a_clear_error_from_dry_run(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
-    assert out.returncode != 0, out.stdout
-    assert "['OPTIONS']['workers']" in out.stderr and "daphne runs one process" in out.stderr
+    assert out.returncode == 0, out.stderr
+    assert "--workers 2" in out.stdout and "forks 2 daphne copies" in out.stdout
 
 
 def test_dry_run_and_start_say_daphne_has_no_drain(tmp_path: Path, started: list[RunningProcess]) -> None:

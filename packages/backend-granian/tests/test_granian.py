@@ -86,7 +86,8 @@ def test_graceful_timeout_maps_to_workers_kill_timeout() -> None:
 def test_keepalive_is_on_off() -> None:
     assert "--http1-keep-alive" in plan({"keepalive": 75}).args
     assert "--no-http1-keep-alive" in plan({"keepalive": 0}).args
-    assert any("no keep-alive idle timeout" in n for n in plan({"keepalive": 75}).notes)
+    assert any("no keep-alive idle timeout" in w for w in plan({"keepalive": 75}).warnings)
+    assert plan().warnings == ()  # the default keepalive is not the user's wish: no warning
 
 
 def test_tls_http2_websockets_and_logs() -> None:
@@ -134,35 +135,48 @@ def test_native_args_win_over_options() -> None:
 # -- refusals ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("option", ["timeout", "max_requests_jitter"])
-def test_options_granian_lacks_are_refused(option: str) -> None:
-    message = refused({option: 3})
-    assert f"['{option}']" in message and "'granian'" in message and "cannot honour" in message
+def test_timeout_is_prodservers_request_deadline() -> None:
+    p = plan({"timeout": 3})
+    assert p.env["PRODSERVER_APP_LAYERS"] == "django_prodserver.deadline:deadline_layer"
+    assert p.env["PRODSERVER_REQUEST_TIMEOUT"] == "3" and p.args[0] == "django_prodserver.serving:wsgi"
+    assert p.warnings == () and "PRODSERVER_APP_LAYERS" not in plan().env
 
 
-def test_max_requests_is_refused_with_a_hint() -> None:
-    message = refused({"max_requests": 1000})
-    assert "['max_requests']" in message and "granian" in message and "workers_lifetime" in message
-    assert "--limit" not in " ".join(plan({"max_requests": 0}).args)
+def test_max_requests_is_warned_with_a_hint_not_refused() -> None:
+    p = plan({"max_requests": 1000, "max_requests_jitter": 3})
+    assert "--limit" not in " ".join(p.args)
+    assert [w.split("=")[0] for w in p.warnings] == [
+        "granian ignores max_requests",
+        "granian ignores max_requests_jitter",
+    ]
+    assert "workers_lifetime" in p.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("options", "text"),
+    [
+        ({"interface": "asgi", "threads": 4}, "granian ignores threads=4 with ASGI"),
+        ({"graceful_timeout": 3600.0}, "granian approximates graceful_timeout=3600"),
+        ({"backlog": 64}, "granian approximates backlog=64: its minimum is 128"),
+    ],
+)
+def test_tuning_granian_cannot_honour_is_approximated_with_a_warning(options: dict[str, Any], text: str) -> None:
+    p = plan(options)
+    assert any(w.startswith(text) for w in p.warnings), p.warnings
+    assert flag(p, "--workers-kill-timeout") in ("1800", "25") and int(flag(p, "--backlog")) >= 128
 
 
 @pytest.mark.parametrize(
     ("options", "key"),
     [
-        ({"interface": "asgi", "threads": 4}, "threads"),
         ({"websockets": True}, "websockets"),
         ({"tls_cert": "/c.pem"}, "tls_key"),
-        ({"graceful_timeout": 3600.0}, "graceful_timeout"),
         ({"socket": "/run/web.sock", "port": 9000}, "socket"),
     ],
 )
 def test_combinations_granian_cannot_honour_are_refused(options: dict[str, Any], key: str) -> None:
     message = refused(options)
     assert f"['{key}']" in message and "granian" in message
-
-
-def test_backlog_below_granians_minimum_is_refused() -> None:
-    assert "['backlog']" in refused({"backlog": 64}) and "128" in refused({"backlog": 64})
 
 
 # -- upstream 3.x settings --------------------------------------------------------------

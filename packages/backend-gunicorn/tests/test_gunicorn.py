@@ -101,7 +101,6 @@ def test_every_uniform_option_reaches_a_flag(tmp_path: Path) -> None:
     ("options", "key", "text"),
     [
         ({"tls_cert": "c.pem"}, "tls_key", "go together"),
-        ({"interface": "asgi", "threads": 2}, "threads", "ignores threads"),
         ({"websockets": True}, "websockets", "ASGI"),
         ({"http2": True, "threads": 2}, "http2", "needs TLS"),
         ({"http2": True, "tls_cert": "c", "tls_key": "k"}, "http2", "sync worker"),
@@ -113,6 +112,12 @@ def test_what_gunicorn_cannot_honour_is_refused(options: dict[str, Any], key: st
     with pytest.raises(ConfigError) as info:
         plan(options)
     assert f"['OPTIONS'][{key!r}]" in str(info.value) and text in str(info.value)
+
+
+def test_threads_under_asgi_are_warned_not_refused() -> None:
+    p = plan({"interface": "asgi", "threads": 2})
+    assert len(p.warnings) == 1 and p.warnings[0].startswith("gunicorn ignores threads=2")
+    assert plan({"threads": 2}).warnings == ()
 
 
 def test_accept_queue_is_read_from_the_kernel() -> None:

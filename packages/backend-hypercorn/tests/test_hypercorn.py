@@ -58,11 +58,18 @@ def test_traps_replaced_by_production_defaults() -> None:
     assert plan_for({"interface": "asgi"}).args[-1] == f"asgi:{PROJECT}.asgi:application"
 
 
-@pytest.mark.parametrize(("option", "value"), [("timeout", 5), ("threads", 4), ("forwarded_allow_ips", ["10.0.0.1"])])
-def test_what_hypercorn_cannot_do_is_refused(option: str, value: Any) -> None:
+def test_forwarded_allow_ips_is_refused_with_the_reason() -> None:
     with pytest.raises(ConfigError) as info:
-        plan_for({option: value})
-    assert f"['{option}']" in str(info.value) and "'hypercorn'" in str(info.value)
+        plan_for({"forwarded_allow_ips": ["10.0.0.1"]})
+    assert "['forwarded_allow_ips']" in str(info.value) and "'hypercorn'" in str(info.value)
+    assert "ProxyFixMiddleware" in str(info.value)
+
+
+def test_threads_are_warned_and_timeout_is_prodservers_deadline() -> None:
+    p = plan_for({"timeout": 5, "threads": 4})
+    assert [w.split(":")[0] for w in p.warnings] == ["hypercorn ignores threads=4"]
+    assert p.env["PRODSERVER_REQUEST_TIMEOUT"] == "5"
+    assert p.args[-1] == "wsgi:django_prodserver.serving:__getattr__('wsgi')"
 
 
 def test_websockets_need_asgi_and_cannot_be_switched_off() -> None:

@@ -119,17 +119,34 @@ def test_native_switch_negation_replaces_the_configured_one() -> None:
 # -- refusals ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("option", "value"), [("threads", 4), ("timeout", 30), ("http2", True)])
-def test_options_uvicorn_lacks_are_refused(option: str, value: Any) -> None:
-    message = refused({option: value})
-    assert f"['{option}']" in message and "'uvicorn'" in message and "cannot honour" in message
+def test_http2_is_refused_with_the_reason() -> None:
+    message = refused({"http2": True})
+    assert "['http2']" in message and "'uvicorn'" in message and "HTTP/1.1 only" in message
+
+
+@pytest.mark.parametrize(
+    ("options", "text"),
+    [
+        ({"threads": 4}, "uvicorn ignores threads=4"),
+        ({"workers": 1, "max_requests": 100}, "uvicorn ignores max_requests=100 with workers=1"),
+        ({"workers": 2, "max_requests_jitter": 10}, "uvicorn ignores max_requests_jitter=10"),
+    ],
+)
+def test_tuning_uvicorn_lacks_is_warned_not_refused(options: dict[str, Any], text: str) -> None:
+    p = plan(options)
+    assert [w for w in p.warnings if w.startswith(text)], p.warnings
+    assert "--limit-max-requests" not in p.args and "--limit-max-requests-jitter" not in p.args
+
+
+def test_timeout_is_prodservers_request_deadline() -> None:
+    p = plan({"timeout": 30})
+    assert p.args[0] == "django_prodserver.serving:asgi" and p.env["PRODSERVER_REQUEST_TIMEOUT"] == "30"
+    assert p.warnings == ()
 
 
 @pytest.mark.parametrize(
     ("options", "key"),
     [
-        ({"workers": 1, "max_requests": 100}, "max_requests"),
-        ({"workers": 2, "max_requests_jitter": 10}, "max_requests_jitter"),
         ({"interface": "wsgi", "websockets": True}, "websockets"),
         ({"tls_key": "/k.pem"}, "tls_cert"),
         ({"socket": "/run/web.sock", "port": 9000}, "socket"),

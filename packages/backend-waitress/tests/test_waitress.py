@@ -70,13 +70,23 @@ def test_uniform_options_map_to_waitress_flags() -> None:
 
 
 @pytest.mark.parametrize(
-    ("option", "value"),
-    [("tls_cert", "/c.pem"), ("http2", True), ("websockets", True), ("max_requests", 10), ("timeout", 5)],
+    ("option", "value", "reason"),
+    [
+        ("tls_cert", "/c.pem", "waitress has no TLS"),
+        ("http2", True, "HTTP/1.1 only"),
+        ("websockets", True, "websockets need ASGI"),
+    ],
 )
-def test_what_waitress_cannot_do_is_refused_naming_option_and_server(option: str, value: Any) -> None:
+def test_contract_options_waitress_cannot_keep_are_refused_with_a_reason(option: str, value: Any, reason: str) -> None:
     with pytest.raises(ConfigError) as info:
         plan_for({option: value})
-    assert f"['{option}']" in str(info.value) and "'waitress'" in str(info.value)
+    assert f"['{option}']" in str(info.value) and "'waitress'" in str(info.value) and reason in str(info.value)
+
+
+def test_tuning_options_waitress_lacks_are_warned_or_provided() -> None:
+    plan = plan_for({"max_requests": 10, "timeout": 5})
+    assert plan.warnings == () and "--max-requests=10" in plan.args and "--max-requests-jitter=0" in plan.args
+    assert plan.env["PRODSERVER_REQUEST_TIMEOUT"] == "5" and plan.args[-1] == "django_prodserver.serving:wsgi"
 
 
 def test_several_proxies_and_asgi_are_refused() -> None:
@@ -88,12 +98,13 @@ def test_several_proxies_and_asgi_are_refused() -> None:
         plan_for(ARGS={"port": "9000"})
 
 
-def test_web_concurrency_does_not_break_waitress() -> None:
+def test_web_concurrency_means_copies_as_for_every_server() -> None:
     plan = WaitressBackend(load_process("web", {"BACKEND": "waitress"})).plan(context(environ={"WEB_CONCURRENCY": "4"}))
-    assert plan.options["workers"] == 1
+    assert plan.options["workers"] == 4 and "--workers=4" in plan.args
+    assert "--workers=1" not in plan_for().args and "--workers" not in " ".join(plan_for().args)
 
 
-def test_workers_2_is_a_clear_error_from_dry_run(tmp_path: Path) -> None:
+def test_workers_2_is_served_by_copies_in_dry_run(tmp_path: Path) -> None:
     env = project_environ({"web": {"BACKEND": "waitress", "OPTIONS": {"workers": 2}}}, tmp_path)
     out = subprocess.run(
         prodserver_argv("web", extra=["--dry-run"]),
@@ -104,9 +115,8 @@ def test_workers_2_is_a_clear_error_from_dry_run(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
-    assert out.returncode != 0, out.stdout
-    assert "['OPTIONS']['workers']" in out.stderr
-    assert "waitress runs one process; use threads" in out.stderr
+    assert out.returncode == 0, out.stderr
+    assert "--workers=2" in out.stdout and "forks 2 waitress copies" in out.stdout
 
 
 def test_upstream_waitress_server_entry_keeps_its_flags_and_bind() -> None:

@@ -48,7 +48,7 @@ class DaphneBackend(WebBackend):
     name = "daphne"
     module = "django_prodserver_daphne"
     check_namespace = "prodserver_daphne"
-    capabilities = frozenset({"http", "asgi", "tls", "http2", "websockets", "drain"})
+    capabilities = frozenset({"http", "asgi", "workers", "tls", "http2", "websockets", "drain"})
     flags: ClassVar[FlagSpec] = FlagSpec(
         aliases=_ALIASES, switches=frozenset({"--proxy-headers", "--no-server-name", "-h", "--help"}), joined=False
     )
@@ -59,14 +59,34 @@ class DaphneBackend(WebBackend):
         W["port"].declare(native="-e tcp:port=P:interface=HOST"),
         W["socket"].declare(native="-u PATH"),
         W["workers"].declare(
-            native="(one process; run several instances)",
+            flag="--workers",
+            native="(prodserver: N copies of daphne sharing one socket, supervised; TLS: one process)",
+            support="prodserver",
             default=1,
-            env=(),
-            reason="daphne runs one process; WEB_CONCURRENCY is not read",
+            reason="one daphne process unless you ask for copies",
         ),
-        W["timeout"].declare(native="-t N (503 when no response started within N s; 0 = off)"),
-        W["graceful_timeout"].declare(native="(prodserver drain; daphne has none)"),
-        W["drain_delay"].declare(native="(prodserver: keep serving after SIGTERM)"),
+        W["threads"].declare(
+            support="ignored",
+            instead="daphne runs one event loop (Django runs each sync view in a thread of its own)",
+        ),
+        W["timeout"].declare(
+            native="(prodserver: 504 after N s, request cancelled; not daphne's -t 503)",
+            support="prodserver",
+            default=0,
+            reason="off unless set; then every ASGI server answers 504 the same way",
+        ),
+        W["graceful_timeout"].declare(flag="--graceful-timeout", native="(prodserver drain; daphne has none)"),
+        W["drain_delay"].declare(flag="--drain-delay", native="(prodserver: keep serving after SIGTERM)"),
+        W["keepalive"].declare(
+            support="ignored",
+            instead="daphne has no keep-alive idle timeout (Twisted closes idle connections after 12 h)",
+        ),
+        W["max_requests"].declare(
+            flag="--max-requests",
+            native="(prodserver: a copy stops after N requests and is replaced; TLS: ignored)",
+            support="prodserver",
+        ),
+        W["max_requests_jitter"].declare(flag="--max-requests-jitter", support="prodserver"),
         W["tls_cert"].declare(native="-e ssl:...:certKey=FILE"),
         W["tls_key"].declare(native="-e ssl:...:privateKey=FILE"),
         W["http2"].declare(
@@ -91,15 +111,6 @@ class DaphneBackend(WebBackend):
                 "daphne is an ASGI server; it cannot serve 'wsgi'",
                 "remove 'interface' (daphne uses ASGI_APPLICATION), or use a WSGI backend",
             )
-        if opts["workers"] != 1:
-            raise ConfigError(
-                opt("workers"),
-                f"daphne runs one process (found workers={opts['workers']})",
-                "remove 'workers' and run several daphne instances behind a proxy, or use hypercorn/uvicorn",
-            )
-        if bool(opts["tls_cert"]) != bool(opts["tls_key"]):
-            missing = "tls_key" if opts["tls_cert"] else "tls_cert"
-            raise ConfigError(opt(missing), "tls_cert and tls_key go together", f"set {missing!r} as well")
         if opts.explicit("websockets") and not opts["websockets"]:
             raise ConfigError(
                 opt("websockets"),
@@ -144,13 +155,29 @@ class DaphneBackend(WebBackend):
         # JSON mode: daphne writes its access lines straight to a stream; prodserver's layer logs them.
         native_access = opts["access_log"] and opts["log_format"] != "json"
         args += ["--access-log", "-" if native_access else os.devnull]
-        if opts["timeout"]:
-            args += ["-t", str(opts["timeout"])]
         if opts["forwarded_allow_ips"]:
             args.append("--proxy-headers")
-        args += ["--drain-delay", f"{opts['drain_delay']:g}", "--graceful-timeout", f"{opts['graceful_timeout']:g}"]
+        args += self.native_args(opts, "drain_delay", "graceful_timeout")
+        if opts["workers"] > 1 and not opts["tls_cert"]:
+            args += self.native_args(opts, "workers")
+        if opts["max_requests"] and not opts["tls_cert"]:
+            args += self.native_args(opts, "max_requests", "max_requests_jitter")
         args.append(self.app_path(opts, ctx))
         return args
+
+    def warnings(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        found = super().warnings(opts, ctx)
+        if opts["workers"] > 1 and opts["tls_cert"]:
+            found.append(
+                f"daphne approximates workers={opts['workers']} with TLS as one process: copies share a plain "
+                "socket only (terminate TLS at a proxy to run copies)"
+            )
+        if opts["max_requests"] and opts["tls_cert"]:
+            found.append(
+                f"daphne ignores max_requests={opts['max_requests']} with TLS: recycling needs prodserver's "
+                "copies, which share a plain socket only"
+            )
+        return found
 
     def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
         return True
@@ -165,6 +192,16 @@ class DaphneBackend(WebBackend):
             f"closes websockets (1001) and lets HTTP requests finish within {opts['graceful_timeout']:g}s; "
             "whatever still runs after that is cancelled",
         ]
+        if opts["workers"] > 1 and not opts["tls_cert"]:
+            notes.append(
+                f"workers={opts['workers']}: prodserver binds the socket once and forks {opts['workers']} daphne "
+                "copies that adopt it, replaces a copy that dies, and forwards SIGTERM to all (they drain together)"
+            )
+        if opts["max_requests"] and not opts["tls_cert"]:
+            notes.append(
+                f"max_requests={opts['max_requests']}: each copy stops gracefully after that many requests "
+                f"(+ up to {opts['max_requests_jitter']}) and prodserver starts a new one on the same socket"
+            )
         if opts["forwarded_allow_ips"]:
             notes.append("--proxy-headers trusts X-Forwarded-* from every peer: only a proxy may reach daphne")
         return notes

@@ -1,7 +1,10 @@
 """daphne's own command line plus prodserver's drain; one entry for exec and in-process.
 
 ``python -m django_prodserver_daphne`` takes every ``daphne`` flag (parsed by daphne's own
-parser) plus ``--drain-delay S`` and ``--graceful-timeout S``, and serves with
+parser) plus ``--drain-delay S``, ``--graceful-timeout S`` and ``--workers N`` (N copies on one
+socket bound here, see :mod:`django_prodserver.copies`) with ``--max-requests N`` /
+``--max-requests-jitter J`` (a copy stops itself after that many requests and is replaced),
+and serves with
 :class:`~django_prodserver_daphne.draining.DrainingServer`.
 """
 
@@ -9,11 +12,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import random
+import socket
 from collections.abc import Sequence
+from typing import Any
 
 OWN = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
 OWN.add_argument("--drain-delay", type=float, default=0.0)
 OWN.add_argument("--graceful-timeout", type=float, default=25.0)
+OWN.add_argument("--workers", type=int, default=1)
+OWN.add_argument("--max-requests", type=int, default=0)
+OWN.add_argument("--max-requests-jitter", type=int, default=0)
 
 _LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 
@@ -25,15 +34,73 @@ def split(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def main(argv: Sequence[str]) -> int:
     """Parse like ``daphne`` and serve with the draining server; 0 after a requested stop."""
+    own, rest = split(argv)
+    if own.workers > 1 or own.max_requests:
+        return serve_copies(own, rest)
+    return serve(own, rest)
+
+
+def serve_copies(own: argparse.Namespace, rest: list[str]) -> int:
+    """``--workers N``: bind the ``tcp:``/``-u`` endpoint here once, fork N daphne copies
+    that adopt it (``-e fd:fileno=...``), supervise them and drain them together."""
+    from django_prodserver.copies import Copies, bind_tcp, bind_unix
+
+    sock, rest = _bind_endpoint(rest, bind_tcp, bind_unix)
+
+    def copy(index: int) -> int:
+        random.seed()  # each copy its own jitter
+        return serve(own, rest)
+
+    stop_timeout = own.drain_delay + own.graceful_timeout + 5.0
+    return Copies(own.workers, copy, stop_timeout=stop_timeout, on_stop=sock.close).run()
+
+
+def _bind_endpoint(rest: list[str], bind_tcp: Any, bind_unix: Any) -> tuple[socket.socket, list[str]]:
+    """Bind the one ``-e tcp:...`` or ``-u PATH`` in ``rest``; return it and ``rest`` with an fd endpoint."""
+    for i, token in enumerate(rest[:-1]):
+        if token in ("-e", "--endpoint") and rest[i + 1].startswith("tcp:"):
+            fields = _endpoint_fields(rest[i + 1])
+            host = fields.get("interface", "0.0.0.0")
+            sock = bind_tcp(host, int(fields["port"]), int(fields.get("backlog", "50")))
+            domain = "INET6" if sock.family == socket.AF_INET6 else "INET"
+            return sock, [*rest[:i], "-e", f"fd:fileno={sock.fileno()}:domain={domain}", *rest[i + 2 :]]
+        if token in ("-u", "--unix-socket"):
+            sock = bind_unix(rest[i + 1], 2048)
+            return sock, [*rest[:i], "-e", f"fd:fileno={sock.fileno()}:domain=UNIX", *rest[i + 2 :]]
+    raise SystemExit("django_prodserver_daphne: --workers needs one tcp: endpoint (-e) or -u PATH to share")
+
+
+def _endpoint_fields(endpoint: str) -> dict[str, str]:
+    """``tcp:port=8000:interface=\\:\\:1`` -> {"port": "8000", "interface": "::1"} (Twisted escapes)."""
+    parts: list[str] = []
+    current = ""
+    chars = iter(endpoint)
+    for ch in chars:
+        if ch == "\\":
+            current += next(chars, "")
+        elif ch == ":":
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    return dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+
+
+def serve(own: argparse.Namespace, rest: list[str]) -> int:
+    """One daphne server with prodserver's draining stop."""
     from daphne.cli import CommandLineInterface
 
     from .draining import DrainingServer
 
-    own, rest = split(argv)
     server_class = type(
         "DrainingServer",
         (DrainingServer,),
-        {"drain_delay": own.drain_delay, "graceful_timeout": own.graceful_timeout},
+        {
+            "drain_delay": own.drain_delay,
+            "graceful_timeout": own.graceful_timeout,
+            "max_requests": own.max_requests + random.randint(0, own.max_requests_jitter) if own.max_requests else 0,
+        },
     )
     cli = CommandLineInterface()
     cli.server_class = server_class

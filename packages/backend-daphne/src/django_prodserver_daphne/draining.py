@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import time
 from typing import Any
 
@@ -27,6 +28,8 @@ class DrainingServer(Server):  # type: ignore[misc]
 
     drain_delay: float = 0.0
     graceful_timeout: float = 25.0
+    #: Stop gracefully (and be replaced by prodserver's copies) after this many requests; 0 = never.
+    max_requests: int = 0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["signal_handlers"] = False
@@ -35,8 +38,23 @@ class DrainingServer(Server):  # type: ignore[misc]
         self.phase = "serving"
         self.drain_call: Any = None
         self.deadline = 0.0
+        self.served = 0
+
+    def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
+        queue = super().create_application(protocol, scope)
+        self.served += 1
+        if self.max_requests and self.served == self.max_requests and self.phase == "serving":
+            logger.info("max_requests reached: this copy stops gracefully and is replaced")
+            self.phase = "draining"
+            reactor.callLater(0, self.stop_listening)
+        return queue
 
     def run(self) -> None:
+        import daphne.server
+
+        # daphne's --fd builds "fd:fileno=N", which Twisted has no parser for: the copies of
+        # django_prodserver.copies pass an inherited socket so, and we adopt it here.
+        daphne.server.serverFromString = server_from_string
         reactor.callWhenRunning(self.install_signal_handlers)
         super().run()
 
@@ -90,3 +108,14 @@ class DrainingServer(Server):  # type: ignore[misc]
             self.stop()
         else:
             reactor.callLater(0.05, self.wait_for_requests)
+
+
+def server_from_string(reactor: Any, description: str) -> Any:
+    """Twisted's ``serverFromString`` plus ``fd:fileno=N:domain=INET|INET6|UNIX`` (adopt a socket)."""
+    from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
+
+    if not description.startswith("fd:"):
+        return serverFromString(reactor, description)  # type: ignore[no-untyped-call]
+    fields = dict(part.split("=", 1) for part in description.split(":")[1:] if "=" in part)
+    family = getattr(socket, "AF_" + fields.get("domain", "INET"))
+    return AdoptedStreamServerEndpoint(reactor, int(fields["fileno"]), family)  # type: ignore[no-untyped-call]

@@ -8,8 +8,7 @@ from typing import Any, ClassVar, NoReturn
 
 from django_prodserver.argv import FlagSpec, click_flag_spec
 from django_prodserver.backends.base import LaunchContext, WebBackend
-from django_prodserver.conf import ProcessConfig, where
-from django_prodserver.errors import ConfigError
+from django_prodserver.conf import ProcessConfig
 from django_prodserver.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu
 from django_prodserver.plan import LaunchPlan
 
@@ -42,11 +41,11 @@ class GranianBackend(WebBackend):
             native="--interface wsgi | asginl",
             reason="always explicit: granian's default 'rsgi' is not Django; 'asginl' because Django rejects lifespan",
         ),
-        W["host"].declare(native="--host"),
-        W["port"].declare(native="--port"),
-        W["socket"].declare(native="--uds PATH"),
+        W["host"].declare(flag="--host"),
+        W["port"].declare(flag="--port"),
+        W["socket"].declare(flag="--uds"),
         W["workers"].declare(
-            native="--workers N",
+            flag="--workers",
             default=one_per_cpu,
             reason="one process per CPU: granian's Rust runtime does the I/O, threads run the views",
         ),
@@ -55,26 +54,38 @@ class GranianBackend(WebBackend):
             default=8,
             reason="granian's WSGI default is 512 threads, each may hold a DB connection",
         ),
+        W["timeout"].declare(
+            native="(prodserver: 504 after N s, request cancelled)",
+            support="prodserver",
+            default=0,
+            reason="granian has no request timeout; set one and prodserver answers 504",
+        ),
         W["graceful_timeout"].declare(native="--workers-kill-timeout N (whole seconds, 1..1800)"),
         W["drain_delay"].declare(native="(prodserver: keeps serving after SIGTERM, then granian stops gracefully)"),
         W["keepalive"].declare(
-            native="--http1-keep-alive / --no-http1-keep-alive (on/off: 0 = off)",
+            switch=("--http1-keep-alive", "--no-http1-keep-alive"),
+            support="approximated",
+            instead="granian has no keep-alive idle timeout, only on/off: HTTP/1 keep-alive switched on",
             reason="granian has no idle timeout for keep-alive connections, only on/off",
         ),
         W["max_requests"].declare(
-            native="n/a (granian has none: use workers_lifetime / workers_max_rss)",
-            reason="granian cannot recycle after N requests",
+            support="ignored",
+            instead="granian cannot recycle a worker after N requests; recycle with workers_lifetime (s) "
+            "or workers_max_rss (MiB)",
         ),
-        W["tls_cert"].declare(native="--ssl-certificate"),
-        W["tls_key"].declare(native="--ssl-keyfile (PKCS#8 preferred)"),
+        W["max_requests_jitter"].declare(support="ignored", instead="granian has no max_requests"),
+        W["tls_cert"].declare(flag="--ssl-certificate"),
+        W["tls_key"].declare(flag="--ssl-keyfile", native="--ssl-keyfile (PKCS#8 preferred)"),
         W["http2"].declare(native="--http auto (h2 via ALPN, h2c prior knowledge) / --http 1"),
-        W["websockets"].declare(native="--ws / --no-ws (ASGI only)"),
-        W["access_log"].declare(native="--access-log", reason="granian's access log is off by default"),
+        W["websockets"].declare(switch=("--ws", "--no-ws"), native="--ws / --no-ws (ASGI only)"),
+        W["access_log"].declare(
+            switch=("--access-log", "--no-access-log"), reason="granian's access log is off by default"
+        ),
         W["forwarded_allow_ips"].declare(
             native="(no flag: --factory wraps the app with granian.utils.proxies)",
         ),
-        W["log_level"].declare(native="--log-level"),
-        W["backlog"].declare(native="--backlog (granian's minimum is 128)", minimum=128),
+        W["log_level"].declare(flag="--log-level"),
+        W["backlog"].declare(flag="--backlog", native="--backlog (granian's minimum is 128)"),
         Option(
             "backpressure",
             "int",
@@ -116,53 +127,28 @@ class GranianBackend(WebBackend):
         ),
     )
 
-    def _option_where(self, key: str) -> str:
-        return where(self.config.name, "OPTIONS", key)
-
-    def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
-        opt = self._option_where
-        if bool(opts["tls_cert"]) != bool(opts["tls_key"]):
-            missing = "tls_key" if opts["tls_cert"] else "tls_cert"
-            raise ConfigError(opt(missing), "granian needs tls_cert and tls_key together", f"set {missing!r} as well")
-        asgi = opts["interface"] == "asgi"
-        if asgi and opts.explicit("threads") and opts["threads"] > 1:
-            raise ConfigError(
-                opt("threads"),
-                f"granian's ASGI interface runs views on its event loop and needs 1 blocking thread, "
-                f"found threads={opts['threads']}",
-                "remove 'threads', or use 'interface': 'wsgi' to serve with blocking threads",
-            )
-        if opts["websockets"] and not asgi:
-            raise ConfigError(
-                opt("websockets"),
-                "granian serves websockets only through the ASGI interface",
-                "add 'interface': 'asgi'",
-            )
-        if opts["max_requests"]:
-            raise ConfigError(
-                opt("max_requests"),
-                "granian cannot recycle a worker after N requests",
-                "remove 'max_requests' and use 'workers_lifetime' (seconds, >= 60) or "
-                "'workers_max_rss' (MiB) to recycle workers",
+    def warnings(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        found = super().warnings(opts, ctx)
+        if opts["interface"] == "asgi" and opts.explicit("threads") and opts["threads"] > 1:
+            found.append(
+                f"granian ignores threads={opts['threads']} with ASGI: views run on its event loop with 1 "
+                "blocking thread per worker ('threads' applies to WSGI)"
             )
         if opts["graceful_timeout"] > MAX_KILL_TIMEOUT:
-            raise ConfigError(
-                opt("graceful_timeout"),
-                f"granian waits at most {MAX_KILL_TIMEOUT} s for workers, found {opts['graceful_timeout']:g}",
-                f"set it to {MAX_KILL_TIMEOUT} or less",
+            found.append(
+                f"granian approximates graceful_timeout={opts['graceful_timeout']:g}: it waits at most "
+                f"{MAX_KILL_TIMEOUT} s for workers"
             )
-        if opts["socket"] and opts.explicit("port"):
-            raise ConfigError(opt("socket"), "granian binds a socket or a port, not both", "remove one of them")
+        if opts["backlog"] < 128:
+            found.append(f"granian approximates backlog={opts['backlog']}: its minimum is 128")
+        return found
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         asgi = opts["interface"] == "asgi"
         args = [self._target(opts, ctx), "--interface", "asginl" if asgi else "wsgi"]
         if opts["forwarded_allow_ips"]:
             args.append("--factory")
-        if opts["socket"]:
-            args += ["--uds", opts["socket"]]
-        else:
-            args += ["--host", opts["host"], "--port", str(opts["port"])]
+        args += self.native_args(opts, "socket") if opts["socket"] else self.native_args(opts, "host", "port")
         workers = opts["workers"]
         threads = 1 if asgi else opts["threads"]
         backpressure = opts["backpressure"] or (max(1, opts["backlog"] // workers) if asgi else threads)
@@ -174,20 +160,21 @@ class GranianBackend(WebBackend):
             args += ["--workers-lifetime", str(opts["workers_lifetime"])]
         if opts["workers_max_rss"]:
             args += ["--workers-max-rss", str(opts["workers_max_rss"])]
-        args.append("--http1-keep-alive" if opts["keepalive"] else "--no-http1-keep-alive")
+        args += self.native_args(opts, "keepalive")
         args += ["--http", "auto" if opts["http2"] else "1"]
         if asgi:
-            args.append("--ws" if opts["websockets"] else "--no-ws")
+            args += self.native_args(opts, "websockets")
         if opts["tls_cert"]:
-            args += ["--ssl-certificate", opts["tls_cert"], "--ssl-keyfile", opts["tls_key"]]
+            args += self.native_args(opts, "tls_cert", "tls_key")
             args += ["--ssl-protocol-min", opts["tls_min_version"]]
         json_logs = opts["log_format"] == "json"  # access lines come from prodserver's layer then
-        args.append("--access-log" if opts["access_log"] and not json_logs else "--no-access-log")
+        native = opts.with_value("access_log", False, "log_format json") if json_logs else opts
+        args += self.native_args(native, "access_log", "log_level")
         if json_logs:
             from django_prodserver.logs import SERVER_LOGGING_FILE
 
             args += ["--log-config", SERVER_LOGGING_FILE]
-        args += ["--log-level", opts["log_level"], "--backlog", str(opts["backlog"])]
+        args += ["--backlog", str(max(128, opts["backlog"]))]
         return args
 
     def _target(self, opts: OptionTable, ctx: LaunchContext) -> str:
@@ -217,19 +204,12 @@ class GranianBackend(WebBackend):
                 f"on SIGTERM prodserver keeps serving for {opts['drain_delay']:g}s, then granian stops "
                 f"gracefully (workers killed after {opts['graceful_timeout']:g}s); no granian flag does this"
             )
-        if opts["keepalive"] and opts.explicit("keepalive"):
-            notes.append(
-                f"granian has no keep-alive idle timeout: keepalive={opts['keepalive']} only switches "
-                "HTTP/1 keep-alive on (0 switches it off)"
-            )
         if opts["forwarded_allow_ips"]:
             notes.append(
                 "granian has no proxy-header flag: the app is wrapped with granian.utils.proxies through "
                 f"--factory {proxies.FACTORIES[opts['interface']]} (app and trusted proxies in "
                 "the environment shown above)"
             )
-        if opts["interface"] == "asgi" and opts["threads"] != 1:
-            notes.append("ASGI: 1 blocking thread per worker (granian requires it); 'threads' applies to WSGI")
         if opts["http2"] and not opts["tls_cert"]:
             notes.append("HTTP/2 without TLS: only clients with prior knowledge (h2c upgrade is not supported)")
         return notes

@@ -48,24 +48,27 @@ class GunicornBackend(WebBackend):
         W["host"].declare(native="-b HOST:PORT"),
         W["port"].declare(native="-b HOST:PORT"),
         W["socket"].declare(native="-b unix:PATH"),
-        W["workers"].declare(native="-w N", reason="2 x CPUs + 1 (gunicorn's advice), at most 12"),
-        W["threads"].declare(native="--threads N (switches to -k gthread)"),
-        W["timeout"].declare(native="-t N"),
-        W["graceful_timeout"].declare(native="--graceful-timeout N"),
-        W["drain_delay"].declare(native="(prodserver: keep serving after SIGTERM, then wait for an empty backlog)"),
-        W["keepalive"].declare(native="--keep-alive N"),
-        W["max_requests"].declare(native="--max-requests N", default=1000, reason="recycle leaky workers"),
-        W["max_requests_jitter"].declare(
-            native="--max-requests-jitter N", default=100, reason="avoid recycling all at once"
+        W["workers"].declare(flag="-w", reason="2 x CPUs + 1 (gunicorn's advice), at most 12"),
+        W["threads"].declare(native="--threads N (switches to -k gthread; ASGI: ignored, with a warning)"),
+        W["timeout"].declare(
+            flag="-t",
+            native="-t N (sync worker: a silent worker is killed; gthread/ASGI: prodserver answers 504)",
         ),
-        W["tls_cert"].declare(native="--certfile"),
-        W["tls_key"].declare(native="--keyfile"),
+        W["graceful_timeout"].declare(flag="--graceful-timeout"),
+        W["drain_delay"].declare(native="(prodserver: keep serving after SIGTERM, then wait for an empty backlog)"),
+        W["keepalive"].declare(flag="--keep-alive"),
+        W["max_requests"].declare(flag="--max-requests", default=1000, reason="recycle leaky workers"),
+        W["max_requests_jitter"].declare(
+            flag="--max-requests-jitter", default=100, reason="avoid recycling all at once"
+        ),
+        W["tls_cert"].declare(flag="--certfile"),
+        W["tls_key"].declare(flag="--keyfile"),
         W["http2"].declare(native="--http-protocols h2,h1 (needs TLS, threads > 1, package h2)"),
         W["websockets"].declare(native="(ASGI uvicorn worker)"),
-        W["access_log"].declare(native="--access-logfile -", reason="gunicorn's access log is off by default"),
-        W["forwarded_allow_ips"].declare(native="--forwarded-allow-ips CSV"),
-        W["log_level"].declare(native="--log-level"),
-        W["backlog"].declare(native="--backlog"),
+        W["access_log"].declare(switch=("--access-logfile -", ""), reason="gunicorn's access log is off by default"),
+        W["forwarded_allow_ips"].declare(flag="--forwarded-allow-ips"),
+        W["log_level"].declare(flag="--log-level"),
+        W["backlog"].declare(flag="--backlog"),
         Option(
             "config_file",
             "path",
@@ -90,23 +93,10 @@ class GunicornBackend(WebBackend):
     )
 
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
-        name = self.config.name
-
         def opt(key: str) -> str:
-            return where(name, "OPTIONS", key)
+            return where(self.config.name, "OPTIONS", key)
 
-        if bool(opts["tls_cert"]) != bool(opts["tls_key"]):
-            missing = "tls_key" if opts["tls_cert"] else "tls_cert"
-            raise ConfigError(opt(missing), "tls_cert and tls_key go together", f"set {missing!r} as well")
         asgi = opts["interface"] == "asgi"
-        if asgi and opts["threads"] > 1:
-            raise ConfigError(
-                opt("threads"),
-                "gunicorn's ASGI (uvicorn) worker runs one event loop per process and ignores threads",
-                "remove 'threads', or use interface 'wsgi' with threads",
-            )
-        if opts["websockets"] and not asgi:
-            raise ConfigError(opt("websockets"), "websockets need the ASGI interface", "add 'interface': 'asgi'")
         if opts["http2"]:
             if asgi:
                 raise ConfigError(
@@ -129,8 +119,21 @@ class GunicornBackend(WebBackend):
                     "ASGI under gunicorn needs the uvicorn worker, which is not installed",
                     'pip install "django-prodserver-gunicorn[asgi]"',
                 ) from None
-        if opts["socket"] and opts.explicit("port"):
-            raise ConfigError(opt("socket"), "give 'socket' or 'port', not both", "remove one of them")
+
+    def warnings(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        found = super().warnings(opts, ctx)
+        if opts["interface"] == "asgi" and opts["threads"] > 1:
+            found.append(
+                f"gunicorn ignores threads={opts['threads']}: its ASGI (uvicorn) worker runs one event loop "
+                "per process (threads apply to WSGI, as -k gthread)"
+            )
+        return found
+
+    def prodserver_deadline(self, opts: OptionTable) -> bool:
+        """gunicorn's -t kills a slow request only in the sync worker; with gthread or the ASGI
+        worker it is a heartbeat, so an explicit timeout gets prodserver's 504 there."""
+        threaded = opts["interface"] == "asgi" or opts["threads"] > 1
+        return threaded and opts.explicit("timeout") and bool(opts["timeout"])
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         args = [self.app_path(opts, ctx)]
@@ -140,31 +143,25 @@ class GunicornBackend(WebBackend):
             host = opts["host"]
             host = f"[{host}]" if ":" in host and not host.startswith("[") else host
             args += ["-b", f"{host}:{opts['port']}"]
-        args += ["-w", str(opts["workers"])]
+        args += self.native_args(opts, "workers")
         if opts["interface"] == "asgi":
             args += ["-k", "django_prodserver_gunicorn.workers.DjangoUvicornWorker"]
         elif opts["threads"] > 1:
             args += ["-k", "gthread", "--threads", str(opts["threads"])]
         else:
             args += ["-k", "sync"]
-        args += ["-t", str(opts["timeout"]), "--graceful-timeout", f"{opts['graceful_timeout']:g}"]
-        args += ["--keep-alive", str(opts["keepalive"])]
+        args += self.native_args(opts, "timeout", "graceful_timeout", "keepalive")
         if opts["max_requests"]:
-            args += ["--max-requests", str(opts["max_requests"])]
-            args += ["--max-requests-jitter", str(opts["max_requests_jitter"])]
-        if opts["tls_cert"]:
-            args += ["--certfile", opts["tls_cert"], "--keyfile", opts["tls_key"]]
+            args += self.native_args(opts, "max_requests", "max_requests_jitter")
+        args += self.native_args(opts, "tls_cert", "tls_key")
         if opts["http2"]:
             args += ["--http-protocols", "h2,h1"]
         json_logs = opts["log_format"] == "json"  # access lines come from prodserver's layer then
-        if opts["access_log"] and not json_logs:
-            args += ["--access-logfile", "-"]
-        args += ["--error-logfile", "-", "--log-level", opts["log_level"]]
+        native = opts.with_value("access_log", False, "log_format json") if json_logs else opts
+        args += self.native_args(native, "access_log")
+        args += ["--error-logfile", "-", *self.native_args(opts, "log_level", "forwarded_allow_ips", "backlog")]
         if json_logs:
             args += ["--logger-class", "django_prodserver_gunicorn.jsonlog.JsonLogger"]
-        if opts["forwarded_allow_ips"]:
-            args += ["--forwarded-allow-ips", ",".join(opts["forwarded_allow_ips"])]
-        args += ["--backlog", str(opts["backlog"])]
         if os.path.isdir("/dev/shm"):
             args += ["--worker-tmp-dir", "/dev/shm"]
         if opts["control_socket"]:

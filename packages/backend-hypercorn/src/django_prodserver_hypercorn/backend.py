@@ -8,6 +8,7 @@ arrives and leaves the listen backlog to be reset; ours keeps serving for ``drai
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import ClassVar, NoReturn
 
@@ -51,46 +52,56 @@ class HypercornBackend(WebBackend):
         W["host"].declare(native="-b HOST:PORT"),
         W["port"].declare(native="-b HOST:PORT"),
         W["socket"].declare(native="-b unix:PATH"),
-        W["workers"].declare(native="-w N", reason="2 x CPUs + 1, at most 12: Django views mostly run in threads"),
-        W["graceful_timeout"].declare(native="--graceful-timeout N", reason="hypercorn's 3 s cuts ordinary requests"),
-        W["drain_delay"].declare(native="(prodserver master: keep serving after SIGTERM, then an empty backlog)"),
-        W["keepalive"].declare(native="--keep-alive N"),
+        W["workers"].declare(flag="-w", reason="2 x CPUs + 1, at most 12: Django views mostly run in threads"),
+        W["threads"].declare(
+            support="ignored",
+            instead="hypercorn runs ASGI on one event loop per worker and WSGI views in its thread pool "
+            "(min(32, CPUs + 4) threads)",
+        ),
+        W["timeout"].declare(
+            native="(prodserver: 504 after N s, request cancelled)",
+            support="prodserver",
+            default=0,
+            reason="hypercorn has no request timeout; set one and prodserver answers 504",
+        ),
+        W["graceful_timeout"].declare(flag="--graceful-timeout", reason="hypercorn's 3 s cuts ordinary requests"),
+        W["drain_delay"].declare(
+            flag="--drain-delay",
+            native="(prodserver master: keep serving after SIGTERM, then an empty backlog)",
+        ),
+        W["keepalive"].declare(flag="--keep-alive"),
         W["max_requests"].declare(
-            native="--max-requests N",
+            flag="--max-requests",
             reason="off: a recycled worker is a freshly spawned interpreter that imports Django again",
         ),
-        W["max_requests_jitter"].declare(native="--max-requests-jitter N (fixed: hypercorn's CLI drops it)"),
-        W["tls_cert"].declare(native="--certfile"),
-        W["tls_key"].declare(native="--keyfile"),
+        W["max_requests_jitter"].declare(
+            flag="--max-requests-jitter", native="--max-requests-jitter N (fixed: hypercorn's CLI drops it)"
+        ),
+        W["tls_cert"].declare(flag="--certfile"),
+        W["tls_key"].declare(flag="--keyfile"),
         W["http2"].declare(
+            switch=("", "--no-http2"),
             native="ALPN h2 with TLS (False: --no-http2, ALPN http/1.1 only)",
             default=True,
             reason="hypercorn negotiates HTTP/2 natively over TLS; it matters only with tls_cert",
         ),
         W["websockets"].declare(native="(built in for ASGI; cannot be turned off)"),
-        W["access_log"].declare(native="--access-logfile -", reason="hypercorn's access log is off by default"),
+        W["access_log"].declare(switch=("--access-logfile -", ""), reason="hypercorn's access log is off by default"),
         W["log_level"].declare(native="--log-level"),
-        W["backlog"].declare(native="--backlog N", reason="hypercorn's 100 overflows under a burst"),
+        W["backlog"].declare(flag="--backlog", reason="hypercorn's 100 overflows under a burst"),
     )
+    refused: ClassVar[Mapping[str, str]] = {
+        "forwarded_allow_ips": "hypercorn has no proxy-header flag: wrap the app in "
+        "hypercorn.middleware.ProxyFixMiddleware, or use a backend with one (gunicorn, uvicorn, granian)",
+    }
 
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
-        def opt(key: str) -> str:
-            return where(self.config.name, "OPTIONS", key)
-
-        if bool(opts["tls_cert"]) != bool(opts["tls_key"]):
-            missing = "tls_key" if opts["tls_cert"] else "tls_cert"
-            raise ConfigError(opt(missing), "tls_cert and tls_key go together", f"set {missing!r} as well")
-        asgi = opts["interface"] == "asgi"
-        if opts["websockets"] and not asgi:
-            raise ConfigError(opt("websockets"), "websockets need the ASGI interface", "add 'interface': 'asgi'")
-        if asgi and opts.explicit("websockets") and not opts["websockets"]:
+        if opts["interface"] == "asgi" and opts.explicit("websockets") and not opts["websockets"]:
             raise ConfigError(
-                opt("websockets"),
+                where(self.config.name, "OPTIONS", "websockets"),
                 "hypercorn always serves websockets to an ASGI app; it cannot turn them off",
                 "remove 'websockets' (your ASGI routing decides which websocket paths exist)",
             )
-        if opts["socket"] and opts.explicit("port"):
-            raise ConfigError(opt("socket"), "give 'socket' or 'port', not both", "remove one of them")
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         if opts["socket"]:
@@ -99,26 +110,28 @@ class HypercornBackend(WebBackend):
             host = opts["host"]
             host = f"[{host}]" if ":" in host and not host.startswith("[") else host
             bind = f"{host}:{opts['port']}"
-        args = ["-b", bind, "-w", str(opts["workers"]), "-k", "asyncio"]
-        args += ["--backlog", str(opts["backlog"]), "--graceful-timeout", f"{opts['graceful_timeout']:g}"]
-        args += ["--keep-alive", str(opts["keepalive"])]
+        args = ["-b", bind, *self.native_args(opts, "workers"), "-k", "asyncio"]
+        args += self.native_args(opts, "backlog", "graceful_timeout", "keepalive")
         if opts["max_requests"]:
-            args += ["--max-requests", str(opts["max_requests"])]
-            args += ["--max-requests-jitter", str(opts["max_requests_jitter"])]
+            args += self.native_args(opts, "max_requests", "max_requests_jitter")
         if opts["tls_cert"]:
-            args += ["--certfile", opts["tls_cert"], "--keyfile", opts["tls_key"]]
-        if not opts["http2"]:
-            args.append("--no-http2")
+            args += self.native_args(opts, "tls_cert", "tls_key")
         json_logs = opts["log_format"] == "json"  # access lines come from prodserver's layer then
-        if opts["access_log"] and not json_logs:
-            args += ["--access-logfile", "-"]
+        native = opts.with_value("access_log", False, "log_format json") if json_logs else opts
+        args += self.native_args(native, "http2", "access_log")
         args += ["--error-logfile", "-", "--log-level", opts["log_level"].upper()]
         if json_logs:
             from django_prodserver.logs import SERVER_LOGGING_FILE
 
             args += ["--log-config", f"json:{SERVER_LOGGING_FILE}"]
-        args += ["--drain-delay", f"{opts['drain_delay']:g}"]
-        args.append(f"{opts['interface']}:{_evaluable(self.app_path(opts, ctx))}")
+        args += self.native_args(opts, "drain_delay")
+        app = self.app_path(opts, ctx)
+        if app != self.user_app_path(opts, ctx):
+            # hypercorn evaluates the attribute in vars(module), which misses PEP 562 lazy
+            # attributes such as django_prodserver.serving's: call the module's __getattr__.
+            module, _, attr = app.partition(":")
+            app = f"{module}:__getattr__({attr!r})"
+        args.append(f"{opts['interface']}:{app}")
         return args
 
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
@@ -150,12 +163,3 @@ class HypercornBackend(WebBackend):
 
         fork = "fork" in multiprocessing.get_all_start_methods()
         sys.exit(main(list(plan.args), "fork" if fork else "spawn"))
-
-
-def _evaluable(app: str) -> str:
-    """hypercorn finds the app with ``eval(attr, vars(module))``, which cannot see the lazy
-    (PEP 562) ``django_prodserver.serving:wsgi``/``asgi``: spell those as a call it can eval."""
-    module, _, attr = app.partition(":")
-    if module == "django_prodserver.serving" and attr in ("wsgi", "asgi"):
-        return f"{module}:__getattr__({attr!r})"
-    return app

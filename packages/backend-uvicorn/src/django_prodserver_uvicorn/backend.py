@@ -8,8 +8,7 @@ from typing import Any, ClassVar, NoReturn
 
 from django_prodserver.argv import FlagSpec, click_flag_spec
 from django_prodserver.backends.base import LaunchContext, WebBackend
-from django_prodserver.conf import ProcessConfig, where
-from django_prodserver.errors import ConfigError
+from django_prodserver.conf import ProcessConfig
 from django_prodserver.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu
 from django_prodserver.plan import LaunchPlan
 
@@ -33,6 +32,7 @@ class UvicornBackend(WebBackend):
     capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "websockets", "drain"})
     ambient_env = ("UVICORN_",)
     flags: ClassVar[FlagSpec] = _flag_spec()
+    refused: ClassVar[Mapping[str, str]] = {"http2": "uvicorn speaks HTTP/1.1 only (h11/httptools)"}
 
     options: ClassVar[tuple[Option, ...]] = (
         W["interface"].declare(
@@ -40,32 +40,42 @@ class UvicornBackend(WebBackend):
             default="asgi",
             reason="uvicorn is an ASGI server; its WSGI adapter is deprecated upstream",
         ),
-        W["host"].declare(native="--host"),
-        W["port"].declare(native="--port"),
-        W["socket"].declare(native="--uds PATH"),
+        W["host"].declare(flag="--host"),
+        W["port"].declare(flag="--port"),
+        W["socket"].declare(flag="--uds"),
         W["workers"].declare(
-            native="--workers N",
+            flag="--workers",
             default=one_per_cpu,
             reason="one event loop per CPU; with 2+ uvicorn supervises and restarts its workers",
+        ),
+        W["threads"].declare(
+            support="ignored",
+            instead="uvicorn runs one event loop per worker (Django runs each sync view in a thread of its own)",
+        ),
+        W["timeout"].declare(
+            native="(prodserver: 504 after N s, request cancelled)",
+            support="prodserver",
+            default=0,
+            reason="uvicorn has no request timeout; set one and prodserver answers 504",
         ),
         W["graceful_timeout"].declare(
             native="--timeout-graceful-shutdown N (whole seconds)",
             reason="uvicorn's own default waits forever",
         ),
         W["drain_delay"].declare(native="(prodserver: keeps serving after SIGTERM, then uvicorn stops gracefully)"),
-        W["keepalive"].declare(native="--timeout-keep-alive N"),
-        W["max_requests"].declare(native="--limit-max-requests N (needs workers >= 2)"),
-        W["max_requests_jitter"].declare(native="--limit-max-requests-jitter N"),
-        W["tls_cert"].declare(native="--ssl-certfile"),
-        W["tls_key"].declare(native="--ssl-keyfile"),
+        W["keepalive"].declare(flag="--timeout-keep-alive"),
+        W["max_requests"].declare(flag="--limit-max-requests", native="--limit-max-requests N (needs workers >= 2)"),
+        W["max_requests_jitter"].declare(flag="--limit-max-requests-jitter"),
+        W["tls_cert"].declare(flag="--ssl-certfile"),
+        W["tls_key"].declare(flag="--ssl-keyfile"),
         W["websockets"].declare(native="--ws auto / --ws none (ASGI only)"),
-        W["access_log"].declare(native="--access-log / --no-access-log"),
+        W["access_log"].declare(switch=("--access-log", "--no-access-log")),
         W["forwarded_allow_ips"].declare(
             native="--proxy-headers --forwarded-allow-ips CSV (else --no-proxy-headers)",
             reason="uvicorn trusts 127.0.0.1 by default; prodserver trusts only proxies you list",
         ),
-        W["log_level"].declare(native="--log-level"),
-        W["backlog"].declare(native="--backlog"),
+        W["log_level"].declare(flag="--log-level"),
+        W["backlog"].declare(flag="--backlog"),
         Option(
             "limit_concurrency",
             "int",
@@ -75,66 +85,44 @@ class UvicornBackend(WebBackend):
         ),
     )
 
-    def _option_where(self, key: str) -> str:
-        return where(self.config.name, "OPTIONS", key)
-
-    def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
-        opt = self._option_where
-        if bool(opts["tls_cert"]) != bool(opts["tls_key"]):
-            missing = "tls_key" if opts["tls_cert"] else "tls_cert"
-            raise ConfigError(opt(missing), "uvicorn needs tls_cert and tls_key together", f"set {missing!r} as well")
-        if opts["websockets"] and opts["interface"] != "asgi":
-            raise ConfigError(
-                opt("websockets"),
-                "uvicorn serves websockets only through the ASGI interface",
-                "add 'interface': 'asgi'",
-            )
+    def warnings(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        found = super().warnings(opts, ctx)
         if opts["max_requests"] and opts["workers"] < 2:
-            raise ConfigError(
-                opt("max_requests"),
-                "a single uvicorn process exits after max_requests and nothing restarts it "
-                f"(found workers={opts['workers']})",
-                "set 'workers' to 2 or more (uvicorn's supervisor then replaces recycled workers), "
-                "or remove 'max_requests'",
+            found.append(
+                f"uvicorn ignores max_requests={opts['max_requests']} with workers={opts['workers']}: a single "
+                "uvicorn process would exit after it and nothing restarts it (set workers to 2 or more)"
             )
-        if opts["max_requests_jitter"] and not opts["max_requests"]:
-            raise ConfigError(
-                opt("max_requests_jitter"), "uvicorn applies jitter only with max_requests", "set 'max_requests' too"
-            )
-        if opts["socket"] and opts.explicit("port"):
-            raise ConfigError(opt("socket"), "uvicorn binds a socket or a port, not both", "remove one of them")
+        elif opts["max_requests_jitter"] and not opts["max_requests"]:
+            found.append(f"uvicorn ignores max_requests_jitter={opts['max_requests_jitter']}: max_requests is off")
+        return found
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         asgi = opts["interface"] == "asgi"
         args = [self.app_path(opts, ctx), "--interface", "asgi3" if asgi else "wsgi", "--lifespan", "off"]
-        if opts["socket"]:
-            args += ["--uds", opts["socket"]]
-        else:
-            args += ["--host", opts["host"], "--port", str(opts["port"])]
-        args += ["--workers", str(opts["workers"])]
+        args += self.native_args(opts, "socket") if opts["socket"] else self.native_args(opts, "host", "port")
+        args += self.native_args(opts, "workers")
         args += ["--timeout-graceful-shutdown", str(math.ceil(opts["graceful_timeout"]))]
-        args += ["--timeout-keep-alive", str(opts["keepalive"])]
-        if opts["max_requests"]:
-            args += ["--limit-max-requests", str(opts["max_requests"])]
+        args += self.native_args(opts, "keepalive")
+        if opts["max_requests"] and opts["workers"] >= 2:
+            args += self.native_args(opts, "max_requests")
             if opts["max_requests_jitter"]:
-                args += ["--limit-max-requests-jitter", str(opts["max_requests_jitter"])]
+                args += self.native_args(opts, "max_requests_jitter")
         if opts["limit_concurrency"]:
             args += ["--limit-concurrency", str(opts["limit_concurrency"])]
         if asgi:
             args += ["--ws", "auto" if opts["websockets"] else "none"]
-        if opts["tls_cert"]:
-            args += ["--ssl-certfile", opts["tls_cert"], "--ssl-keyfile", opts["tls_key"]]
+        args += self.native_args(opts, "tls_cert", "tls_key")
         if opts["forwarded_allow_ips"]:
             args += ["--proxy-headers", "--forwarded-allow-ips", ",".join(opts["forwarded_allow_ips"])]
         else:
             args.append("--no-proxy-headers")
         json_logs = opts["log_format"] == "json"  # access lines come from prodserver's layer then
-        args.append("--access-log" if opts["access_log"] and not json_logs else "--no-access-log")
+        native = opts.with_value("access_log", False, "log_format json") if json_logs else opts
+        args += self.native_args(native, "access_log", "log_level", "backlog")
         if json_logs:
             from django_prodserver.logs import SERVER_LOGGING_FILE
 
             args += ["--log-config", SERVER_LOGGING_FILE]
-        args += ["--log-level", opts["log_level"], "--backlog", str(opts["backlog"])]
         return args
 
     def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:

@@ -48,8 +48,14 @@ class WaitressBackend(WebBackend):
     name = "waitress"
     module = "django_prodserver_waitress"
     check_namespace = "prodserver_waitress"
-    capabilities = frozenset({"http", "wsgi", "threads", "drain"})
+    capabilities = frozenset({"http", "wsgi", "workers", "threads", "drain"})
     flags: ClassVar[FlagSpec] = _flag_spec()
+    refused: ClassVar[Mapping[str, str]] = {
+        "tls_cert": "waitress has no TLS: terminate TLS at a proxy, or use gunicorn/granian/uvicorn",
+        "tls_key": "waitress has no TLS: terminate TLS at a proxy, or use gunicorn/granian/uvicorn",
+        "http2": "waitress speaks HTTP/1.1 only: use granian, hypercorn or gunicorn for HTTP/2",
+        "websockets": "waitress is a WSGI server and websockets need ASGI (daphne, uvicorn, hypercorn, granian)",
+    }
 
     options: ClassVar[tuple[Option, ...]] = (
         W["interface"].declare(native="(WSGI only)"),
@@ -57,31 +63,47 @@ class WaitressBackend(WebBackend):
         W["port"].declare(native="--listen=HOST:PORT"),
         W["socket"].declare(native="--unix-socket=PATH"),
         W["workers"].declare(
-            native="(one process; use threads)",
+            flag="--workers={}",
+            native="(prodserver: N copies of waitress sharing one socket, supervised)",
+            support="prodserver",
             default=1,
-            env=(),
-            reason="waitress runs one process; WEB_CONCURRENCY is not read",
+            reason="one waitress process with threads unless you ask for copies",
         ),
         W["threads"].declare(
-            native="--threads=N",
+            flag="--threads={}",
             default=8,
             reason="threads are waitress' only concurrency; its own 4 queue slow views sooner",
         ),
-        W["graceful_timeout"].declare(native="(prodserver drain; waitress' own stop waits a fixed 5 s)"),
-        W["drain_delay"].declare(native="(prodserver: keep accepting after SIGTERM)"),
+        W["timeout"].declare(
+            native="(prodserver: 504 after N s; the view's thread finishes in the background)",
+            support="prodserver",
+            default=0,
+            reason="waitress has no request timeout; set one and prodserver answers 504",
+        ),
+        W["graceful_timeout"].declare(
+            flag="--graceful-timeout={}", native="(prodserver drain; waitress' own stop waits a fixed 5 s)"
+        ),
+        W["drain_delay"].declare(flag="--drain-delay={}", native="(prodserver: keep accepting after SIGTERM)"),
         W["keepalive"].declare(
             native="--channel-timeout=N (+ --cleanup-interval)",
             reason="idle connections close after this; waitress' own 120 s holds threads' sockets",
         ),
+        W["max_requests"].declare(
+            flag="--max-requests={}",
+            native="(prodserver: a copy stops after N requests and is replaced)",
+            support="prodserver",
+        ),
+        W["max_requests_jitter"].declare(flag="--max-requests-jitter={}", support="prodserver"),
         W["access_log"].declare(
+            switch=("--access-log", "--no-access-log"),
             native="(prodserver WSGI access log on stdout; waitress has none)",
             reason="one line per request on stdout, like every other backend",
         ),
         W["forwarded_allow_ips"].declare(
             native=f'--trusted-proxy=IP --trusted-proxy-headers="{TRUSTED_PROXY_HEADERS}"',
         ),
-        W["log_level"].declare(native="(level of the 'waitress' logger)"),
-        W["backlog"].declare(native="--backlog=N"),
+        W["log_level"].declare(flag="--log-level={}", native="(level of the 'waitress' logger)"),
+        W["backlog"].declare(flag="--backlog={}"),
         Option(
             "connection_limit",
             "int",
@@ -103,12 +125,6 @@ class WaitressBackend(WebBackend):
                 f"waitress is a WSGI server; it cannot serve {opts['interface']!r}",
                 "use interface 'wsgi', or an ASGI backend (hypercorn, daphne, uvicorn, granian)",
             )
-        if opts["workers"] != 1:
-            raise ConfigError(
-                opt("workers"),
-                f"waitress runs one process; use threads (found workers={opts['workers']})",
-                "remove 'workers' and set 'threads' (e.g. 8), or use a multi-process backend (gunicorn, granian)",
-            )
         ips = opts["forwarded_allow_ips"] or []
         if len(ips) > 1:
             raise ConfigError(
@@ -116,8 +132,6 @@ class WaitressBackend(WebBackend):
                 f"waitress trusts one proxy address or '*', found {ips!r}",
                 'give one address, or ["*"] if only your proxies can reach waitress',
             )
-        if opts["socket"] and opts.explicit("port"):
-            raise ConfigError(opt("socket"), "give 'socket' or 'port', not both", "remove one of them")
         for source, layer in (("ARGS", self.config.args), ("command line", ctx.native_args)):
             for arg in parse(layer, self.flags):
                 if arg.flag in ("--host", "--port"):
@@ -135,7 +149,7 @@ class WaitressBackend(WebBackend):
             host = opts["host"]
             host = f"[{host}]" if ":" in host and not host.startswith("[") else host
             args.append(f"--listen={host}:{opts['port']}")
-        args += [f"--threads={opts['threads']}", f"--backlog={opts['backlog']}"]
+        args += self.native_args(opts, "threads", "backlog")
         args += [f"--connection-limit={opts['connection_limit']}"]
         keepalive = max(1, int(opts["keepalive"]))
         args += [f"--channel-timeout={keepalive}", f"--cleanup-interval={min(30, keepalive)}"]
@@ -143,9 +157,13 @@ class WaitressBackend(WebBackend):
         if ips:
             args += [f"--trusted-proxy={ips[0]}", f"--trusted-proxy-headers={TRUSTED_PROXY_HEADERS}"]
         # JSON mode: prodserver's request layer writes the access line (the same on every server).
-        args.append("--access-log" if opts["access_log"] and opts["log_format"] != "json" else "--no-access-log")
-        args += [f"--log-level={opts['log_level']}", f"--drain-delay={opts['drain_delay']:g}"]
-        args.append(f"--graceful-timeout={opts['graceful_timeout']:g}")
+        json_logs = opts["log_format"] == "json"
+        native = opts.with_value("access_log", False, "log_format json") if json_logs else opts
+        args += self.native_args(native, "access_log", "log_level", "drain_delay", "graceful_timeout")
+        if opts["workers"] > 1:
+            args += self.native_args(opts, "workers")
+        if opts["max_requests"]:
+            args += self.native_args(opts, "max_requests", "max_requests_jitter")
         args.append(self.app_path(opts, ctx))
         return args
 
@@ -166,6 +184,17 @@ class WaitressBackend(WebBackend):
         ]
         if opts["access_log"]:
             notes.append("the access log comes from a prodserver WSGI wrapper (waitress has none)")
+        if opts["workers"] > 1:
+            notes.append(
+                f"workers={opts['workers']}: prodserver binds the socket once and forks {opts['workers']} waitress "
+                "copies that accept from it, replaces a copy that dies, and forwards SIGTERM to all (they drain "
+                "together)"
+            )
+        if opts["max_requests"]:
+            notes.append(
+                f"max_requests={opts['max_requests']}: each copy stops gracefully after that many requests "
+                f"(+ up to {opts['max_requests_jitter']}) and prodserver starts a new one on the same socket"
+            )
         return notes
 
     def run_in_process(self, plan: LaunchPlan) -> NoReturn:

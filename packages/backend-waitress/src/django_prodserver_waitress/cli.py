@@ -3,7 +3,10 @@
 ``python -m django_prodserver_waitress`` accepts every ``waitress-serve`` flag (parsed by
 waitress' own option table, so upstream ``--key=value`` ARGS keep their meaning), in any
 order around the app, plus ``--drain-delay=S``, ``--graceful-timeout=S``,
-``--[no-]access-log`` and ``--log-level=LEVEL``, which waitress lacks.
+``--[no-]access-log``, ``--log-level=LEVEL``, ``--workers=N`` (N copies sharing one
+socket, see :mod:`django_prodserver.copies`) and ``--max-requests=N`` /
+``--max-requests-jitter=J`` (a copy stops itself after that many requests and is replaced),
+which waitress lacks.
 """
 
 from __future__ import annotations
@@ -12,15 +15,24 @@ import getopt
 import logging
 import os
 import pkgutil
+import random
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from waitress.adjustments import Adjustments, asbool
 
 #: prodserver's flags (value-taking ones end with "=", as getopt spells them).
-OWN_VALUE_FLAGS = ("drain-delay=", "graceful-timeout=", "log-level=")
+OWN_VALUE_FLAGS = (
+    "drain-delay=",
+    "graceful-timeout=",
+    "log-level=",
+    "workers=",
+    "max-requests=",
+    "max-requests-jitter=",
+)
 OWN_SWITCHES = ("access-log",)
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -51,6 +63,9 @@ class Parsed:
     graceful_timeout: float = 25.0
     access_log: bool = False
     log_level: str = "info"
+    workers: int = 1
+    max_requests: int = 0
+    max_requests_jitter: int = 0
 
 
 class UsageError(Exception):
@@ -80,6 +95,10 @@ def parse(argv: Sequence[str]) -> Parsed:
                 setattr(out, name, float(value))
             except ValueError:
                 raise UsageError(f"{flag} expects seconds, found {value!r}") from None
+        elif name in ("workers", "max_requests", "max_requests_jitter"):
+            if not value.isdigit() or (name == "workers" and int(value) < 1):
+                raise UsageError(f"{flag} expects a whole number, found {value!r}")
+            setattr(out, name, int(value))
         elif name == "log_level":
             if value.lower() not in LOG_LEVELS:
                 raise UsageError(f"{flag} expects one of {', '.join(LOG_LEVELS)}, found {value!r}")
@@ -113,11 +132,6 @@ def configure_logging(level: str) -> None:
 
 def main(argv: Sequence[str]) -> int:
     """Serve until stopped; 0 after a requested stop, 2 on a usage error."""
-    from waitress.server import create_server
-
-    from .accesslog import AccessLogMiddleware, access_logger
-    from .draining import DrainingRunner
-
     try:
         parsed = parse(argv)
     except UsageError as e:
@@ -125,10 +139,78 @@ def main(argv: Sequence[str]) -> int:
         return 2
     app = load_app(parsed)  # sets Django up (and its LOGGING) before we touch logging
     configure_logging(parsed.log_level)
+    if parsed.workers > 1 or parsed.max_requests:
+        return serve_copies(app, parsed)
+    return serve(app, parsed)
+
+
+def serve(app: Any, parsed: Parsed) -> int:
+    """One waitress server with prodserver's draining stop."""
+    from waitress.server import create_server
+
+    from .accesslog import AccessLogMiddleware, access_logger
+    from .draining import DrainingRunner
+
+    counter = None
+    if parsed.max_requests:
+        limit = parsed.max_requests + random.randint(0, parsed.max_requests_jitter)
+        app = counter = RequestCounter(app, limit)
     if parsed.access_log:
         app = AccessLogMiddleware(app, access_logger())
     server = create_server(app, **parsed.adjustments)
     runner = DrainingRunner(server, drain_delay=parsed.drain_delay, graceful_timeout=parsed.graceful_timeout)
+    if counter is not None:
+        counter.on_limit = runner.recycle
     runner.install_signal_handlers()
     server.print_listen("Serving on http://{}:{}")
     return runner.run()
+
+
+def serve_copies(app: Any, parsed: Parsed) -> int:
+    """``--workers=N``: bind once here, fork N draining servers on that socket, supervise them."""
+    from waitress.adjustments import Adjustments
+
+    from django_prodserver.copies import Copies, bind_tcp, bind_unix
+
+    kw = dict(parsed.adjustments)
+    adj = Adjustments(**kw)
+    backlog = int(adj.backlog)
+    if adj.unix_socket:
+        sockets = [bind_unix(adj.unix_socket, backlog)]
+        if adj.unix_socket_perms:
+            os.chmod(adj.unix_socket, adj.unix_socket_perms)
+    else:
+        sockets = [bind_tcp(str(addr[0]), int(addr[1]), backlog) for _, _, _, addr in adj.listen]
+    for key in ("listen", "host", "port", "unix_socket", "unix_socket_perms"):
+        kw.pop(key, None)
+    kw["sockets"] = sockets
+
+    def close_ours() -> None:
+        for sock in sockets:
+            sock.close()
+
+    def copy(index: int) -> int:
+        random.seed()  # each copy its own jitter
+        return serve(app, Parsed(**{**parsed.__dict__, "adjustments": kw, "workers": 1}))
+
+    stop_timeout = parsed.drain_delay + parsed.graceful_timeout + 5.0
+    return Copies(parsed.workers, copy, stop_timeout=stop_timeout, on_stop=close_ours).run()
+
+
+class RequestCounter:
+    """WSGI wrapper that calls ``on_limit`` once, when the ``limit``-th request starts."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.count = 0
+        self.lock = threading.Lock()
+        self.on_limit: Callable[[], None] = lambda: None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        with self.lock:
+            self.count += 1
+            reached = self.count == self.limit
+        if reached:
+            self.on_limit()
+        return self.app(environ, start_response)

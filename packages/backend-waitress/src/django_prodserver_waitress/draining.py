@@ -21,6 +21,9 @@ from waitress.server import BaseWSGIServer
 logger = logging.getLogger("waitress")
 
 SERVING, DRAINING, STOPPING = "serving", "draining", "stopping"
+#: Seconds without traffic before a connection counts as idle at the stop: one accepted a
+#: moment ago has not had its request read yet, and closing it then is a reset, not a drain.
+QUIET = 0.5
 
 
 class StopRequest:
@@ -46,6 +49,11 @@ class DrainingRunner:
         self.stop = StopRequest()
         self.drain_until = 0.0
         self.deadline = 0.0
+        self.recycle_requested = False
+
+    def recycle(self) -> None:
+        """Stop gracefully without a drain delay (called from a request thread: only a flag)."""
+        self.recycle_requested = True
 
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -59,6 +67,10 @@ class DrainingRunner:
                 wasyncore.loop(timeout=tick, map=self.map, use_poll=self.adj.asyncore_use_poll, count=1)
                 if self.stop.pending:
                     self.on_signals()
+                if self.recycle_requested and self.stop.phase == SERVING:
+                    logger.info("max_requests reached: this copy stops gracefully and is replaced")
+                    self.stop.phase = DRAINING
+                    self.drain_until = 0.0
                 if self.stop.phase == DRAINING and time.monotonic() >= self.drain_until:
                     self.stop_listening()
                 if self.stop.phase == STOPPING:
@@ -120,7 +132,10 @@ class DrainingRunner:
 
     def close_idle_channels(self) -> None:
         """Close keep-alive connections between requests; busy ones close after their response."""
+        now = time.time()  # waitress stamps channel.last_activity with time.time()
         for channel in self.channels():
+            if now - channel.last_activity < QUIET:
+                continue  # just accepted or just answered: its next request may be on the way
             with channel.requests_lock:
                 idle = not channel.requests and channel.request is None and not channel.total_outbufs_len
                 if idle:

@@ -10,7 +10,10 @@ class ProdserverError(Exception):
 class ConfigError(ProdserverError):
     """A setting is wrong: carries the exact key path, the problem and the fix."""
 
-    def __init__(self, where: str, problem: str, fix: str = "", *, check_id: str = "prodserver.E002") -> None:
+    #: The id of an error raised without one (a bad option); backends' own get their namespace.
+    DEFAULT_ID = "prodserver.E002"
+
+    def __init__(self, where: str, problem: str, fix: str = "", *, check_id: str = DEFAULT_ID) -> None:
         self.where = where
         self.problem = problem
         self.fix = fix

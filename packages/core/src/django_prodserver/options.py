@@ -12,6 +12,12 @@ from .errors import ConfigError
 
 OptionKind = Literal["int", "float", "str", "bool", "list", "path", "choice"]
 
+#: How a backend honours a tuning option: the server's own flag, prodserver provides it (e.g. the
+#: request deadline, copies for ``workers``), approximated by something close, or ignored.
+#: Anything but ``native``/``prodserver`` is announced with a one-line warning at start and in
+#: ``--dry-run`` (the ``instead`` text says what is done instead).
+Support = Literal["native", "prodserver", "approximated", "ignored"]
+
 #: A default is a value, or a function of the environment (``PORT``, ``WEB_CONCURRENCY``...).
 DefaultFactory = Callable[[Mapping[str, str]], Any]
 
@@ -44,10 +50,61 @@ class Option:
     maximum: float | None = None
     #: True for options every backend of a kind understands (the product's uniform surface).
     uniform: bool = False
+    #: Contract options change what clients get (bind, TLS, HTTP/2, websockets, interface): a
+    #: backend that cannot honour one refuses it with a reason. The others are tuning options:
+    #: never an error, at worst approximated or ignored with a warning.
+    contract: bool = False
+    #: Native spelling core renders: ``"--port"`` (flag, then the value), ``"--threads={}"``
+    #: (joined), ``"-b unix:{}"`` (tokens, ``{}`` replaced); lists are joined with commas.
+    flag: str = ""
+    #: A bool's native ``(on, off)`` tokens, e.g. ``("--access-log", "--no-access-log")``;
+    #: ``""`` leaves that side out, spaces separate tokens (``"--access-logfile -"``).
+    switch: tuple[str, str] | None = None
+    #: What this option needs when set: another option set too (``"tls_key"``) or another
+    #: option at a value (``"interface=asgi"``). Core checks these for every backend.
+    requires: tuple[str, ...] = ()
+    #: The error text when ``requires`` fails (default: "<a> and <b> go together").
+    requires_why: str = ""
+    #: Options that cannot be given together with this one.
+    conflicts: tuple[str, ...] = ()
+    #: How this backend honours it (see :data:`Support`) and, unless native, what it does instead.
+    support: Support = "native"
+    instead: str = ""
 
     def declare(self, **changes: Any) -> Option:
         """Return this option adopted by a backend, with backend-specific fields changed."""
         return dataclasses.replace(self, **changes)
+
+    def native_text(self) -> str:
+        """The native spelling for docs and ``--list-options``."""
+        if self.native:
+            return self.native
+        if self.switch:
+            return " / ".join(s for s in self.switch if s) or "-"
+        if not self.flag:
+            return ""
+        return self.flag.replace("{}", "N") if "{}" in self.flag else f"{self.flag} N"
+
+    def native_name(self) -> str:
+        """The native flag whose value this option is (``--threads`` for ``"--threads={}"``),
+        or ``""`` when the spelling is composite (``-b HOST:PORT``) or computed."""
+        if not self.flag or " " in self.flag:
+            return ""
+        head = self.flag.split("=", 1)[0]
+        return head if head.startswith("-") and (self.flag == head or self.flag == head + "={}") else ""
+
+    def render(self, value: Any) -> list[str]:
+        """The native tokens for ``value`` from ``flag``/``switch`` (empty when off or unset)."""
+        if self.switch is not None:
+            chosen = self.switch[0] if value else self.switch[1]
+            return chosen.split() if chosen else []
+        if not self.flag or value is None or value is False:
+            return []
+        text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else _text(value)
+        tokens = self.flag.split()
+        if any("{}" in t for t in tokens):
+            return [t.replace("{}", text) for t in tokens]
+        return [*tokens, text]
 
     def default_for(self, environ: Mapping[str, str]) -> tuple[Any, str]:
         """Return ``(value, source)`` from the environment conventions or the default."""
@@ -149,6 +206,10 @@ class Option:
         }[self.kind]
 
 
+def _text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def cpu_count() -> int:
     """CPUs this process may run on (affinity and cgroup aware where Python can see it)."""
     try:
@@ -170,6 +231,13 @@ def default_web_workers(environ: Mapping[str, str]) -> int:
 def default_host(environ: Mapping[str, str]) -> str:
     """All interfaces when the platform sets ``PORT`` (it routes to us), else loopback only."""
     return "0.0.0.0" if environ.get("PORT") else "127.0.0.1"
+
+
+#: Uniform web options whose absence changes what clients get: refused, with a reason, by a
+#: backend that cannot honour them. Every other uniform option is a tuning option.
+CONTRACT_OPTIONS = frozenset(
+    {"host", "port", "socket", "tls_cert", "tls_key", "http2", "websockets", "interface", "forwarded_allow_ips"}
+)
 
 
 def _uniform(name: str, kind: OptionKind, doc: str, **kw: Any) -> Option:
@@ -203,16 +271,27 @@ LOG_FORMAT = _uniform(
 
 #: The uniform web options. A web backend adopts those it can honour; the rest are refused.
 WEB_OPTIONS: Mapping[str, Option] = {
-    o.name: o
+    o.name: dataclasses.replace(o, contract=o.name in CONTRACT_OPTIONS)
     for o in (
         _uniform("host", "str", "Interface to bind.", default=default_host, reason="loopback unless PORT is set"),
         _uniform("port", "int", "TCP port to bind.", default=8000, env=("PORT",), minimum=0, maximum=65535),
-        _uniform("socket", "path", "Unix socket path to bind instead of host:port."),
+        _uniform(
+            "socket",
+            "path",
+            "Unix socket path to bind instead of host:port.",
+            conflicts=("port",),
+        ),
         _uniform(
             "workers", "int", "Worker processes.", default=default_web_workers, env=("WEB_CONCURRENCY",), minimum=1
         ),
         _uniform("threads", "int", "Threads per worker process.", default=1, minimum=1),
-        _uniform("timeout", "int", "Request/worker timeout in seconds (0 disables).", default=30, minimum=0),
+        _uniform(
+            "timeout",
+            "int",
+            "Seconds a request may run before the client gets 504 Gateway Timeout (0 disables).",
+            default=30,
+            minimum=0,
+        ),
         _uniform(
             "graceful_timeout",
             "float",
@@ -233,10 +312,17 @@ WEB_OPTIONS: Mapping[str, Option] = {
         _uniform("keepalive", "int", "Seconds an idle keep-alive connection is kept open.", default=5, minimum=0),
         _uniform("max_requests", "int", "Recycle a worker after this many requests (0 = never).", default=0, minimum=0),
         _uniform("max_requests_jitter", "int", "Random extra requests before recycling.", default=0, minimum=0),
-        _uniform("tls_cert", "path", "TLS certificate file (PEM)."),
-        _uniform("tls_key", "path", "TLS private key file (PEM)."),
+        _uniform("tls_cert", "path", "TLS certificate file (PEM).", requires=("tls_key",)),
+        _uniform("tls_key", "path", "TLS private key file (PEM).", requires=("tls_cert",)),
         _uniform("http2", "bool", "Serve HTTP/2 (over TLS via ALPN).", default=False),
-        _uniform("websockets", "bool", "Serve websockets (ASGI only).", default=False),
+        _uniform(
+            "websockets",
+            "bool",
+            "Serve websockets (ASGI only).",
+            default=False,
+            requires=("interface=asgi",),
+            requires_why="websockets need the ASGI interface",
+        ),
         _uniform("access_log", "bool", "Write an access log line per request to stdout.", default=True),
         _uniform(
             "forwarded_allow_ips",
@@ -290,6 +376,9 @@ class OptionTable:
     """The resolved options of one process, in declaration order."""
 
     values: Mapping[str, Resolved] = field(default_factory=dict)
+    #: Uniform tuning options the user gave that this backend does not declare: kept in
+    #: ``values`` (``--dry-run`` shows them) and announced as ignored, never an error.
+    ignored: tuple[str, ...] = ()
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name].value
@@ -306,6 +395,12 @@ class OptionTable:
         item = self.values.get(name)
         return item is not None and item.source != "default"
 
+    def with_value(self, name: str, value: Any, source: str) -> OptionTable:
+        """This table with one option's value and source replaced (order kept)."""
+        values = dict(self.values)
+        values[name] = Resolved(value, source)
+        return dataclasses.replace(self, values=values)
+
 
 def resolve_options(
     declared: Sequence[Option],
@@ -317,23 +412,35 @@ def resolve_options(
     where: str,
     backend: str,
     refused: Mapping[str, str] | None = None,
+    tuning_warns: bool = True,
 ) -> OptionTable:
     """Merge defaults < environment < OPTIONS < ``--set`` into an :class:`OptionTable`.
 
-    Unknown names and uniform options the backend cannot honour raise :class:`ConfigError`
-    naming the exact key, so nothing the user wrote is silently dropped.
+    Unknown names and contract options the backend cannot honour raise :class:`ConfigError`
+    naming the exact key and the reason; an undeclared tuning option is type-checked, kept
+    and listed in :attr:`OptionTable.ignored` (the plan warns), so nothing is silently dropped.
+    With ``tuning_warns=False`` (task workers, dev servers) every undeclared uniform option is refused.
     """
     by_name = {o.name: o for o in declared}
+    ignored: dict[str, Resolved] = {}
     for source_name, given in (("OPTIONS", configured), ("--set", overrides)):
         for key in given:
             if key in by_name:
                 continue
             key_where = f"{where}[{key!r}]" if source_name == "OPTIONS" else f"--set {key}"
             if key in catalog:
+                uniform = catalog[key]
                 why = (refused or {}).get(key)
+                if tuning_warns and not uniform.contract:
+                    if source_name == "OPTIONS":
+                        ignored[key] = Resolved(uniform.validate(given[key], key_where), "settings OPTIONS")
+                    else:
+                        ignored[key] = Resolved(uniform.coerce_text(given[key], key_where), "command line --set")
+                    continue
                 raise ConfigError(
                     key_where,
-                    f"backend {backend!r} cannot honour the uniform option {key!r}" + (f" ({why})" if why else ""),
+                    f"backend {backend!r} cannot honour the uniform option {key!r} "
+                    f"({why or 'it has no way to provide it'})",
                     f"remove {key!r}, or pick a backend that supports it "
                     f"(`python manage.py prodserver --list-options` shows each backend's options)",
                 )
@@ -354,7 +461,40 @@ def resolve_options(
         else:
             value, source = opt.default_for(environ)
             values[opt.name] = Resolved(value, source)
-    return OptionTable(values)
+    values.update(ignored)
+    return OptionTable(values, ignored=tuple(ignored))
+
+
+def check_pairs(declared: Sequence[Option], opts: OptionTable, where: Callable[[str], str], backend: str) -> None:
+    """Enforce the ``requires``/``conflicts`` of every declared option (one place, all backends)."""
+    names = {o.name for o in declared}
+    for opt in declared:
+        value = opts.get(opt.name)
+        if not value:
+            continue
+        for need in opt.requires:
+            other, sep, wanted = need.partition("=")
+            if other not in names:
+                continue
+            if sep and opts.get(other) != wanted:
+                raise ConfigError(
+                    where(opt.name),
+                    (opt.requires_why or f"{opt.name} needs {other} {wanted!r}") + f" ({backend})",
+                    f"add '{other}': '{wanted}'",
+                )
+            if not sep and not opts.get(other):
+                raise ConfigError(
+                    where(other),
+                    (opt.requires_why or f"{opt.name} and {other} go together") + f" ({backend})",
+                    f"set {other!r} as well",
+                )
+        for other in opt.conflicts:
+            if other in names and opts.explicit(other) and opts.get(other) not in (None, False):
+                raise ConfigError(
+                    where(opt.name),
+                    f"give {opt.name!r} or {other!r}, not both ({backend} binds one)",
+                    "remove one of them",
+                )
 
 
 def _suggest(key: str, known: Mapping[str, Option]) -> str:

@@ -62,6 +62,8 @@ class LaunchPlan:
     ready: ReadyProbe = field(default_factory=ReadyProbe)
     #: Human notes: things prodserver does that no native flag shows, and known limits.
     notes: tuple[str, ...] = ()
+    #: Tuning options this server approximates or ignores, one line each (printed at start).
+    warnings: tuple[str, ...] = ()
     #: Server-affecting environment variables found in the environment (reported, not hidden).
     ambient_env: Mapping[str, str] = field(default_factory=dict)
     distribution: str = ""
@@ -104,4 +106,6 @@ class LaunchPlan:
         lines.append(f"  stop: {sig} to the {whom}, graceful timeout {self.graceful_timeout:g}s")
         for note in self.notes:
             lines.append(f"  note: {note}")
+        for warning in self.warnings:
+            lines.append(f"  warning: {warning}")
         return "\n".join(lines)

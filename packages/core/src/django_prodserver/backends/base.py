@@ -9,10 +9,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, NoReturn
 
-from ..argv import FlagSpec, merge
+from .. import deadline
+from ..argv import FlagSpec, merge, parse
 from ..conf import ProcessConfig, where
 from ..errors import ConfigError
-from ..options import WEB_OPTIONS, WORKER_OPTIONS, Option, OptionTable, resolve_options
+from ..options import WEB_OPTIONS, WORKER_OPTIONS, Option, OptionTable, check_pairs, resolve_options
 from ..plan import LaunchPlan, ReadyProbe
 
 
@@ -121,7 +122,9 @@ class Backend:
     options: ClassVar[tuple[Option, ...]] = ()
     #: The uniform options of this kind; any of these not declared above is refused clearly.
     catalog: ClassVar[Mapping[str, Option]] = {}
-    #: Why uniform options this backend does not declare are refused: {"http2": "experimental in uvicorn"}.
+    #: Why the uniform contract options this backend does not declare are refused
+    #: (``{"http2": "uvicorn speaks HTTP/1.1 only"}``); for an undeclared tuning option the
+    #: text goes into the start warning instead (tuning options are never an error).
     refused: ClassVar[Mapping[str, str]] = {}
     #: The native CLI's shape, so native args replace configured ones instead of piling up.
     flags: ClassVar[FlagSpec] = FlagSpec()
@@ -160,6 +163,7 @@ class Backend:
             where=where(self.config.name, "OPTIONS"),
             backend=self.name or type(self).__name__,
             refused=self.refused,
+            tuning_warns=self.kind == "web",
         )
         if table.get("log_format") == "json":
             from ..logs.formatter import require_library
@@ -167,8 +171,68 @@ class Backend:
             require_library(where(self.config.name, "OPTIONS", "log_format"))
         return table
 
+    def adopt_native(self, opts: OptionTable, ctx: LaunchContext) -> OptionTable:
+        """Write native flags given in ARGS or after ``--`` back into the option table, so
+        ``--dry-run``, validation and in-process hosts see the value the server will use."""
+        by_flag: dict[str, Option] = {}
+        for opt in self.options:
+            for spelling in (opt.native_name(), *((opt.switch or ("", ""))[:2])):
+                if spelling and " " not in spelling:
+                    by_flag.setdefault(self.flags.canonical(spelling), opt)
+        if not by_flag:
+            return opts
+        for label, layer in (("settings ARGS", self.config.args), ("command line --", ctx.native_args)):
+            for arg in parse(layer, self.flags):
+                found = by_flag.get(arg.flag or "")
+                if found is None:
+                    continue
+                opt = found
+                raw = arg.tokens[0].split("=", 1)[0]
+                value: Any
+                if opt.switch is not None or opt.kind == "bool":
+                    off = raw in self.flags.negations or (opt.switch is not None and raw == opt.switch[1])
+                    value = not off
+                else:
+                    text = arg.tokens[0].split("=", 1)[1] if "=" in arg.tokens[0] else " ".join(arg.tokens[1:])
+                    try:
+                        value = opt.coerce_text(text, f"{label} {raw}")
+                    except ConfigError:
+                        continue  # a native spelling we do not model: passed through as written
+                opts = opts.with_value(opt.name, value, f"{label} {raw}")
+        return opts
+
+    def native_args(self, opts: OptionTable, *names: str) -> list[str]:
+        """The tokens core renders from the declarations (``flag``/``switch``) of ``names``,
+        in the order given: build_args keeps only what is computed."""
+        declared = {o.name: o for o in self.options}
+        out: list[str] = []
+        for name in names:
+            out += declared[name].render(opts.get(name))
+        return out
+
+    def warnings(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        """One line per tuning option set but not honoured as written: approximated or
+        ignored (printed at start and by ``--dry-run``; never an error)."""
+        label = self.name or type(self).__name__
+        out: list[str] = []
+        for opt in self.options:
+            if opt.support in ("approximated", "ignored") and opts.explicit(opt.name):
+                value = opts.get(opt.name)
+                if _off(opt.name, value):
+                    continue
+                verb = "approximates" if opt.support == "approximated" else "ignores"
+                out.append(f"{label} {verb} {opt.name}={value!r}: {opt.instead}")
+        for name in opts.ignored:
+            value = opts.get(name)
+            if _off(name, value):
+                continue
+            why = self.refused.get(name) or f"{label} has no equivalent"
+            out.append(f"{label} ignores {name}={value!r}: {why}")
+        return out
+
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
-        """Refuse combinations the server cannot honour (raise :class:`ConfigError`)."""
+        """Refuse combinations the server cannot honour (raise :class:`ConfigError`).
+        Pairs declared on the options (``requires``/``conflicts``) are checked by core first."""
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         """Translate resolved options into the native CLI's argv (without the program)."""
@@ -198,6 +262,8 @@ class Backend:
 
             env[serving.APP_ENV] = self.user_app_path(opts, ctx)
             env[serving.LAYERS_ENV] = ",".join(layers)
+            if deadline.LAYER in layers:
+                env[deadline.TIMEOUT_ENV] = str(opts["timeout"])
         env.update(_log_env(self.config.name, opts, ctx))
         env.update(self.config.env)
         return env
@@ -223,11 +289,21 @@ class Backend:
         if self.kind != "web" or "http" not in self.capabilities:
             return []
         layers: list[str] = []
+        # Innermost first: the deadline's 504 is what the access line records, and the request
+        # id (outermost) is set for everything below it.
+        if self.prodserver_deadline(opts):
+            layers.append(deadline.LAYER)
         if opts.get("log_format") == "json":
             if opts.get("access_log", True):
                 layers.append("django_prodserver.logs.access:access_layer")
             layers.append("django_prodserver.logs.requestid:request_id_layer")
         return layers
+
+    def prodserver_deadline(self, opts: OptionTable) -> bool:
+        """True when prodserver provides the request deadline (``timeout``): the server has
+        none of its own (its declaration says ``support="prodserver"``) and it is not 0."""
+        declared = next((o for o in self.options if o.name == "timeout"), None)
+        return declared is not None and declared.support == "prodserver" and bool(opts.get("timeout"))
 
     def app_path(self, opts: OptionTable, ctx: LaunchContext) -> str:
         """What the server loads: the user's app, or prodserver's wrapper when layers apply."""
@@ -275,9 +351,19 @@ class Backend:
 
     def plan(self, ctx: LaunchContext) -> LaunchPlan:
         """Compute the launch without starting anything (also what ``--dry-run`` prints)."""
-        opts = self.resolve(ctx)
-        self.validate(opts, ctx)
-        base = self.build_args(opts, ctx)
+        opts = self.adopt_native(self.resolve(ctx), ctx)
+        label = self.name or type(self).__name__
+        try:
+            self.validate(opts, ctx)  # the backend's own, more specific refusals first
+        except ConfigError as e:
+            self._namespaced(e)
+            raise
+        check_pairs(self.options, opts, lambda key: where(self.config.name, "OPTIONS", key), label)
+        try:
+            base = self.build_args(opts, ctx)
+        except ConfigError as e:
+            self._namespaced(e)
+            raise
         args = merge(base, self.config.args, ctx.native_args, spec=self.flags)
         ambient = {
             k: v
@@ -304,8 +390,16 @@ class Backend:
             graceful_timeout=self.graceful_timeout(opts),
             ready=self.ready_probe(opts, ctx),
             notes=(*self.notes(opts, ctx), *self.app_notes(opts, ctx)),
+            warnings=tuple(self.warnings(opts, ctx)),
             ambient_env=ambient,
         )
+
+    def _namespaced(self, error: ConfigError) -> ConfigError:
+        """A web backend's own refusal gets ``<check_namespace>.E001`` (silenceable per backend);
+        task workers number their own ids, which are kept."""
+        if error.check_id == ConfigError.DEFAULT_ID and self.kind == "web" and self.check_namespace != "prodserver":
+            error.check_id = f"{self.check_namespace}.E001"
+        return error
 
     # -- checks ------------------------------------------------------------------------
 
@@ -361,6 +455,11 @@ class WorkerBackend(Backend):
     kind: ClassVar[str] = "worker"
     catalog: ClassVar[Mapping[str, Option]] = WORKER_OPTIONS
     capabilities: ClassVar[frozenset[str]] = frozenset({"tasks"})
+
+
+def _off(name: str, value: Any) -> bool:
+    """Values that ask for nothing (0, off, one thread): ignoring them changes nothing."""
+    return value in (None, False, 0, "", []) or (name in ("threads", "workers") and value == 1)
 
 
 def option_names(options: Sequence[Option]) -> list[str]:

@@ -308,6 +308,8 @@ class ProcessCommand(BaseCommand):
             for note in plan.notes:
                 if not supervised and (verbosity >= 2 or note.startswith("WARNING")):
                     self.stderr.write(self.style.WARNING(f"[{plan.process}] note: {note}"))
+            for warning in plan.warnings if not supervised else ():
+                self.stderr.write(self.style.WARNING(f"[{plan.process}] warning: {warning}"))
         for backend, plan in plans:
             try:
                 backend.preflight(plan)
