@@ -67,7 +67,7 @@ def test_readme_example_plans_under_every_server(backend: str) -> None:
 @pytest.mark.parametrize("backend", SIX)
 def test_every_undeclared_uniform_option_is_a_contract_refused_with_a_reason(backend: str) -> None:
     cls = type(load_backend(load_process("web", {"BACKEND": backend}))[0])
-    undeclared = set(cls.catalog) - {o.name for o in cls.options}
+    undeclared = set(cls.catalog) - {o.name for o in cls.declared_options()}
     assert all(cls.catalog[name].contract for name in undeclared), undeclared
     assert undeclared <= set(cls.refused), f"{backend}: no reason for {undeclared - set(cls.refused)}"
     for opt in cls.options:
