@@ -10,7 +10,8 @@ import shlex
 import signal
 import sys
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError
 
@@ -19,6 +20,29 @@ from .plan import LaunchPlan, mask
 from .runner import child_environ
 from .supervisor import ChildSpec, Policy, Supervisor, parse_policy
 from .supervisor.signals import FORWARD
+
+if TYPE_CHECKING:
+    from .ops.config import OpsConfig
+    from .ops.runtime import OpsRuntime
+
+
+def ops_config() -> OpsConfig | None:
+    """The ops endpoint's settings (None when off); a mistake is a CommandError naming the key."""
+    from .ops.config import load_ops_config
+
+    try:
+        return load_ops_config()
+    except ConfigError as e:
+        raise CommandError(e.message) from None
+
+
+def supervised_for_ops(environ: Mapping[str, str] | None = None) -> bool:
+    """True when one process must still run under the supervisor: the ops endpoint is on and
+    this is not already a child of a supervisor that serves it."""
+    from .ops.runtime import CHILD_ENV
+
+    env = os.environ if environ is None else environ
+    return not env.get(CHILD_ENV) and ops_config() is not None
 
 
 def policies(plans: list[LaunchPlan], entries: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Policy]:
@@ -112,6 +136,9 @@ def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None =
             f"    stop: {signal.Signals(plan.stop_signal).name} to {whom}; "
             f"SIGKILL to its process group after {plan.graceful_timeout:g}s"
         )
+    from .ops.config import describe as describe_ops
+
+    lines.append("  " + describe_ops(ops_config()))
     forwarded = ", ".join(signal.Signals(s).name for s in FORWARD)
     lines += [
         "  signals: SIGTERM/SIGINT stop every process gracefully, a second one kills them all; "
@@ -127,15 +154,56 @@ def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None =
 def supervise(plans: list[LaunchPlan], options: dict[str, Any]) -> int:
     """Start every plan as a child and supervise it until stopped; returns the exit code."""
     try:
-        specs = child_specs(plans, options, policies(plans))
+        policy = policies(plans)
+        specs = child_specs(plans, options, policy)
     except ConfigError as e:
         raise CommandError(e.message) from None
+    config = ops_config()
+    runtime: OpsRuntime | None = None
+    if config is not None:
+        from .ops.runtime import OpsRuntime, Watched
+
+        watched = [Watched(p.process, p.kind, p.ready, service=not policy[p.process].oneshot) for p in plans]
+        try:
+            runtime = OpsRuntime(config, watched)  # binds now: a busy port stops us before any child
+        except ConfigError as e:
+            raise CommandError(e.message) from None
+        specs = [replace(s, env={**s.env, **runtime.child_env(s.name)}) for s in specs]
     no_color = bool(options.get("no_color"))
     force = bool(options.get("force_color"))
     colour = (force or (not no_color and os.isatty(1)), force or (not no_color and os.isatty(2)))
     sys.stdout.flush()
     sys.stderr.flush()
     supervisor = Supervisor(
-        specs, prefix=not options.get("no_prefix"), colour=colour, verbosity=int(options.get("verbosity", 1))
+        specs,
+        prefix=not options.get("no_prefix"),
+        colour=colour,
+        verbosity=int(options.get("verbosity", 1)),
+        hooks=runtime,
     )
-    return supervisor.run()
+    if runtime is None:
+        return supervisor.run()
+    runtime.start()
+    if int(options.get("verbosity", 1)) >= 1:
+        supervisor._say(f"ops endpoint on http://{config.host}:{config.port} (/livez /readyz /startupz /metrics)")  # type: ignore[union-attr]
+    try:
+        return supervisor.run()
+    finally:
+        runtime.close()
+
+
+def describe_single_ops() -> str:
+    """What ``--dry-run`` of one process says about the ops endpoint."""
+    from .ops.config import describe as describe_ops
+
+    config = ops_config()
+    if config is None:
+        return describe_ops(None)
+    from .ops.runtime import CHILD_ENV
+
+    if os.environ.get(CHILD_ENV):
+        return "ops endpoint: served by the parent prodserver supervisor"
+    return (
+        describe_ops(config) + "\n  the process runs as the one child of a prodserver supervisor, which serves the "
+        "endpoint beside it (forwards signals, turns readiness 503 at SIGTERM)"
+    )

@@ -50,6 +50,12 @@ class LaunchContext:
         return cls(**values)
 
 
+def _has_prometheus_client() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("prometheus_client") is not None
+
+
 def _has_manage_py(path: str) -> bool:
     return os.path.exists(os.path.join(path, "manage.py"))
 
@@ -174,6 +180,11 @@ class Backend:
         if self.kind != "web" or "http" not in self.capabilities:
             return []
         layers: list[str] = []
+        from ..ops.config import load_ops_config
+
+        ops = load_ops_config(environ=ctx.environ)
+        if ops is not None and ops.metrics and _has_prometheus_client():
+            layers.append("django_prodserver.ops.middleware:metrics_layer")
         return layers
 
     def app_path(self, opts: OptionTable, ctx: LaunchContext) -> str:
@@ -271,6 +282,12 @@ class WebBackend(Backend):
     catalog: ClassVar[Mapping[str, Option]] = WEB_OPTIONS
     capabilities: ClassVar[frozenset[str]] = frozenset({"http", "wsgi"})
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every web backend takes ``ready_path`` (read by prodserver, not by the server)."""
+        super().__init_subclass__(**kwargs)
+        if "options" in cls.__dict__ and not any(o.name == "ready_path" for o in cls.options):
+            cls.options = (*cls.options, WEB_OPTIONS["ready_path"].declare(native="(prodserver ops endpoint)"))
+
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
         sock = opts.get("socket")
         if sock:
@@ -278,7 +295,9 @@ class WebBackend(Backend):
         host = opts.get("host") or "127.0.0.1"
         host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         scheme = "https" if opts.get("tls_cert") else "http"
-        return ReadyProbe(http_url=f"{scheme}://{host}:{opts.get('port')}/")
+        path = opts.get("ready_path") or "/"
+        path = path if path.startswith("/") else "/" + path
+        return ReadyProbe(http_url=f"{scheme}://{host}:{opts.get('port')}{path}")
 
 
 class WorkerBackend(Backend):

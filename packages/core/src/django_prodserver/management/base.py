@@ -161,6 +161,10 @@ class ProcessCommand(BaseCommand):
                 self.stdout.write(plan.describe())
             if len(plans) > 1:
                 self.stdout.write(self.describe_supervision([p for _, p in plans], options))
+            else:
+                from ..supervision import describe_single_ops
+
+                self.stdout.write(describe_single_ops())
             return
         self.start(plans, options)
 
@@ -290,13 +294,13 @@ class ProcessCommand(BaseCommand):
                 backend.preflight(plan)
             except ConfigError as e:
                 raise CommandError(f"cannot start {plan.process!r}: {e.message}") from None
-        if len(plans) == 1:
+        from ..supervision import supervise, supervised_for_ops
+
+        if len(plans) == 1 and not supervised_for_ops():
             backend, plan = plans[0]
             if options.get("verbosity", 1) >= 1:
                 self.stderr.write(f"prodserver: starting {plan.process!r} with {plan.backend}")
             runner.run(plan, backend)
-        from ..supervision import supervise
-
         sys.exit(supervise([p for _, p in plans], options))
 
 

@@ -8,6 +8,7 @@ import select
 import signal
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from .child import Child, ChildSpec
 from .output import Prefixer, Sink
@@ -21,6 +22,16 @@ TICK = 1.0
 REAP_GRACE = 5.0
 
 
+class Hooks(Protocol):
+    """Who hears of the supervisor's events (the ops endpoint); called from the loop's thread."""
+
+    def sinks(self, name: str, out: Sink, err: Sink) -> tuple[Sink, Sink]: ...
+    def started(self, name: str, pid: int) -> None: ...
+    def exited(self, name: str, code: int) -> None: ...
+    def stopping(self) -> None: ...
+    def fail(self) -> None: ...
+
+
 class Supervisor:
     """Run ``specs`` as children in the foreground until they finish or we are told to stop."""
 
@@ -32,6 +43,7 @@ class Supervisor:
         colour: tuple[bool, bool] = (False, False),
         verbosity: int = 1,
         fds: tuple[int, int] = (1, 2),
+        hooks: Hooks | None = None,
     ) -> None:
         self.children = [Child(s) for s in specs]
         self.out, self.err = Sink(fds[0]), Sink(fds[1])
@@ -39,6 +51,7 @@ class Supervisor:
         width = max((len(c.name) for c in self.children), default=0)  # ours may stick out
         self.prefixers = tuple(Prefixer(names, enabled=prefix, colour=c, width=width) for c in colour)
         self.verbosity = verbosity
+        self.hooks = hooks
         self.inbox = SignalInbox()
         self.by_pid: dict[int, Child] = {}
         self.stopping = False
@@ -83,13 +96,16 @@ class Supervisor:
         return True
 
     def _start(self, child: Child) -> bool:
+        out, err = self.hooks.sinks(child.name, self.out, self.err) if self.hooks else (self.out, self.err)
         try:
-            child.start((self.prefixers[0][child.name], self.prefixers[1][child.name]), self.out, self.err)
+            child.start((self.prefixers[0][child.name], self.prefixers[1][child.name]), out, err)
         except OSError as e:
             self._say(f"cannot start {child.name!r} ({' '.join(child.spec.argv[:3])} ...): {e}")
             self._fail(127)
             return False
         self.by_pid[child.pid] = child
+        if self.hooks:
+            self.hooks.started(child.name, child.pid)
         if self.verbosity >= 2 or (self.verbosity >= 1 and child.starts == 1):
             self._say(f"started {child.name!r} (pid {child.pid})")
         return True
@@ -145,6 +161,8 @@ class Supervisor:
             child = self.by_pid.pop(pid, None)
             if child is not None:
                 child.exited(status)
+                if self.hooks:
+                    self.hooks.exited(child.name, child.exit_code)
                 self._exited(child)
 
     def _exited(self, child: Child) -> None:
@@ -191,11 +209,15 @@ class Supervisor:
     # -- stopping ------------------------------------------------------------------------
 
     def _fail(self, code: int) -> None:
+        if self.hooks:
+            self.hooks.fail()
         if self.result is None:
             self.result = code
         self._stop()
 
     def _stop(self) -> None:
+        if self.hooks and not self.stopping:
+            self.hooks.stopping()  # readiness turns 503 before any child hears of the stop
         self.stopping = True
         now = time.monotonic()
         for child in self.children:
