@@ -14,3 +14,4 @@ class ProdserverConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
+        from .ops import checks as ops_checks  # noqa: F401  (the ops endpoint's)

@@ -182,7 +182,10 @@ class Backend:
         layers: list[str] = []
         from ..ops.config import load_ops_config
 
-        ops = load_ops_config(environ=ctx.environ)
+        try:
+            ops = load_ops_config(environ=ctx.environ)
+        except ConfigError:  # reported once by the ops check (prodserver.E010); nothing starts
+            ops = None
         if ops is not None and ops.metrics and _has_prometheus_client():
             layers.append("django_prodserver.ops.middleware:metrics_layer")
         return layers
