@@ -47,7 +47,7 @@ def test_ops_endpoint_beside_each_server(backend: str, tmp_path: Path, request: 
         assert proc.popen.poll() is None, proc.output()[-4000:]
         ready = status(ops, "/readyz", timeout=1)
         try:
-            app = http_get(port, "/", timeout=1).status
+            app = http_get(port, "/", timeout=15).status  # a timed-out request would still be counted
             sent += 1
         except (OSError, http.client.HTTPException):
             app = 0
