@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from django_prodserver.testing.ops import metric, metric_samples, status, wait_status
+from django_prodserver.testing.ops import metric, metric_samples, status
 from django_prodserver.testing.processes import free_port, http_get, prodserver_argv, project_environ, start
 
 SERVERS = {

@@ -65,8 +65,19 @@ def dramatiq(url: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
 
 
 def django_q2(url: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    cluster = {"name": f"ops-{uuid.uuid4().hex[:10]}", "workers": 1, "timeout": 30, "retry": 60, "poll": 0.1, "redis": url}
-    return {"BACKEND": "django-q2", "OPTIONS": {"log_level": "info"}}, {"EXTRA_INSTALLED_APPS": ["django_q"], "Q_CLUSTER": cluster}, {}
+    cluster = {
+        "name": f"ops-{uuid.uuid4().hex[:10]}",
+        "workers": 1,
+        "timeout": 30,
+        "retry": 60,
+        "poll": 0.1,
+        "redis": url,
+    }
+    return (
+        {"BACKEND": "django-q2", "OPTIONS": {"log_level": "info"}},
+        {"EXTRA_INSTALLED_APPS": ["django_q"], "Q_CLUSTER": cluster},
+        {},
+    )
 
 
 def django_tasks(url: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:

@@ -132,7 +132,9 @@ class DjangoQ2Backend(WorkerBackend):
 
         conf = getattr(settings, "Q_CLUSTER", None)
         redis = conf.get("redis") if isinstance(conf, dict) else None
-        broker = from_url(redis) if isinstance(redis, str) else (from_params(redis) if isinstance(redis, dict) else None)
+        broker = (
+            from_url(redis) if isinstance(redis, str) else (from_params(redis) if isinstance(redis, dict) else None)
+        )
         return ReadyProbe(log_line="running.", broker=broker)
 
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:

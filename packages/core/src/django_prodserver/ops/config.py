@@ -131,9 +131,7 @@ def load_ops_config(settings: Any = None, environ: Mapping[str, str] | None = No
         host = env[HOST_ENV].strip()
     if port is None:
         return None
-    return OpsConfig(
-        host=host or DEFAULT_HOST, port=port, source=source, stopped_limit=stopped_limit, metrics=metrics
-    )
+    return OpsConfig(host=host or DEFAULT_HOST, port=port, source=source, stopped_limit=stopped_limit, metrics=metrics)
 
 
 def describe(config: OpsConfig | None) -> str:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from . import procfs
 
@@ -76,7 +76,7 @@ class ChildrenCollector:
                 continue
             forget_dead(path, files)
             files = glob.glob(os.path.join(path, "*.db"))
-            for metric in MultiProcessCollector.merge(files, accumulate=True):
+            for metric in MultiProcessCollector.merge(files, accumulate=True):  # type: ignore[no-untyped-call]
                 merged = families.get(metric.name)
                 if merged is None:
                     merged = families[metric.name] = Metric(metric.name, metric.documentation, metric.type)
@@ -96,7 +96,7 @@ def forget_dead(path: str, files: Iterable[str]) -> None:
             pids.add(int(tail))
     for pid in pids:
         if not procfs.state(pid) or procfs.state(pid) == "Z":
-            mark_process_dead(pid, path)
+            mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
 
 
 def render(runtime: OpsRuntime) -> bytes:

@@ -34,7 +34,7 @@ class OpsHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "prodserver-ops"
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         url = urlsplit(self.path)
         verbose = "verbose" in parse_qs(url.query, keep_blank_values=True)
         runtime = self.server.runtime
@@ -57,7 +57,7 @@ class OpsHandler(BaseHTTPRequestHandler):
         else:
             self._send(404, "ops endpoint paths: /livez /readyz /readyz/<name> /startupz /metrics (?verbose)\n")
 
-    do_HEAD = do_GET  # noqa: N815
+    do_HEAD = do_GET
 
     def _judged(self, ok: bool, body: dict[str, Any], *, verbose: bool) -> None:
         status = 200 if ok else 503
@@ -88,7 +88,7 @@ class OpsHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Probes every few seconds would drown the logs: say nothing."""
 
 
