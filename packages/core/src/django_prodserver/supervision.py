@@ -9,7 +9,7 @@ import os
 import shlex
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -151,8 +151,11 @@ def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None =
     return "\n".join(lines)
 
 
-def supervise(plans: list[LaunchPlan], options: dict[str, Any]) -> int:
-    """Start every plan as a child and supervise it until stopped; returns the exit code."""
+def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Callable[[], object] | None = None) -> int:
+    """Start every plan as a child and supervise it until stopped; returns the exit code.
+
+    ``first_run`` (one plan, ops endpoint on): the child's first start is a fork of this process
+    that runs it (the plan as if alone: no second Django setup); restarts spawn the child argv."""
     try:
         policy = policies(plans)
         specs = child_specs(plans, options, policy)
@@ -169,6 +172,11 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any]) -> int:
         except ConfigError as e:
             raise CommandError(e.message) from None
         specs = [replace(s, env={**s.env, **runtime.child_env(s.name)}) for s in specs]
+    if first_run is not None and len(specs) == 1:
+        from django.db import connections
+
+        connections.close_all()  # a forked child must not share the parent's database sockets
+        specs = [replace(specs[0], first_run=first_run)]
     no_color = bool(options.get("no_color"))
     force = bool(options.get("force_color"))
     colour = (force or (not no_color and os.isatty(1)), force or (not no_color and os.isatty(2)))
@@ -183,7 +191,6 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any]) -> int:
     )
     if runtime is None:
         return supervisor.run()
-    runtime.start()
     if int(options.get("verbosity", 1)) >= 1:
         supervisor._say(f"ops endpoint on http://{config.host}:{config.port} (/livez /readyz /startupz /metrics)")  # type: ignore[union-attr]
     try:

@@ -301,7 +301,11 @@ class ProcessCommand(BaseCommand):
             if options.get("verbosity", 1) >= 1:
                 self.stderr.write(f"prodserver: starting {plan.process!r} with {plan.backend}")
             runner.run(plan, backend)
-        sys.exit(supervise([p for _, p in plans], options))
+        from functools import partial
+
+        # One process beside the ops endpoint: its first start is a fork that runs it as planned here.
+        first_run = partial(runner.run, plans[0][1], plans[0][0]) if len(plans) == 1 else None
+        sys.exit(supervise([p for _, p in plans], options, first_run))
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:

@@ -25,7 +25,11 @@ def _instruments() -> tuple[dict[str, Any], Any]:
     """One counter and one histogram per process (created once; not in any registry)."""
     global _metrics
     if _metrics is None:
-        from prometheus_client import Counter, Histogram
+        from prometheus_client import Counter, Histogram, values
+
+        # The value store is picked when prometheus-client is first imported; if the project
+        # imported it before PROMETHEUS_MULTIPROC_DIR applied (a forked child), pick again.
+        values.ValueClass = values.get_value_class()
 
         requests = Counter(
             "prodserver_http_requests",

@@ -70,13 +70,16 @@ class OpsRuntime:
             raise
 
     def metrics_on(self) -> bool:
+        """Metrics configured and prometheus-client installed. Not imported here: a forked child
+        must import it only once its PROMETHEUS_MULTIPROC_DIR is set (the mode is chosen at import)."""
+        import importlib.util
+
         if not self.config.metrics:
             return False
         try:
-            import prometheus_client  # noqa: F401
-        except ImportError:
+            return importlib.util.find_spec("prometheus_client") is not None
+        except (ImportError, ValueError):  # sys.modules entry set to None: as if not installed
             return False
-        return True
 
     # -- environment of the children -------------------------------------------------
 
@@ -97,6 +100,10 @@ class OpsRuntime:
     # -- life ----------------------------------------------------------------------
 
     def start(self) -> None:
+        """Serve and watch (threads). Called after the first child started, so that a forked
+        first child never inherits our threads."""
+        if self._threads:
+            return
         thread = threading.Thread(target=self.server.serve_forever, name="prodserver-ops-http", daemon=True)
         thread.start()
         self._threads.append(thread)
@@ -109,7 +116,8 @@ class OpsRuntime:
 
     def close(self) -> None:
         self._halt.set()
-        self.server.shutdown()
+        if self._threads:
+            self.server.shutdown()
         self.server.server_close()
         for thread in self._threads:
             thread.join(timeout=REQUEST_JOIN)
@@ -141,6 +149,11 @@ class OpsRuntime:
     def started(self, name: str, pid: int) -> None:
         if name in self.watches:
             self.watches[name].started(pid)
+        self.start()
+
+    def in_fork(self) -> None:
+        """In a forked child: it must not hold the endpoint's port."""
+        self.server.socket.close()
 
     def exited(self, name: str, code: int) -> None:
         if name in self.watches:

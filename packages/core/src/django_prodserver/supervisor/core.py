@@ -30,6 +30,7 @@ class Hooks(Protocol):
     def exited(self, name: str, code: int) -> None: ...
     def stopping(self) -> None: ...
     def fail(self) -> None: ...
+    def in_fork(self) -> None: ...
 
 
 class Supervisor:
@@ -98,7 +99,7 @@ class Supervisor:
     def _start(self, child: Child) -> bool:
         out, err = self.hooks.sinks(child.name, self.out, self.err) if self.hooks else (self.out, self.err)
         try:
-            child.start((self.prefixers[0][child.name], self.prefixers[1][child.name]), out, err)
+            child.start((self.prefixers[0][child.name], self.prefixers[1][child.name]), out, err, self._in_fork)
         except OSError as e:
             self._say(f"cannot start {child.name!r} ({' '.join(child.spec.argv[:3])} ...): {e}")
             self._fail(127)
@@ -109,6 +110,16 @@ class Supervisor:
         if self.verbosity >= 2 or (self.verbosity >= 1 and child.starts == 1):
             self._say(f"started {child.name!r} (pid {child.pid})")
         return True
+
+    def _in_fork(self) -> None:
+        """In a forked child (first_run): drop the supervisor's signal handlers, fds and hooks."""
+        self.inbox.restore()
+        for child in self.children:
+            for pipe in child.pipes:
+                if not pipe.closed:
+                    os.close(pipe.fd)
+        if self.hooks:
+            self.hooks.in_fork()
 
     def _loop(self, done: Callable[[], bool]) -> None:
         while not done():
