@@ -29,7 +29,7 @@ def _instruments() -> tuple[dict[str, Any], Any]:
 
         # The value store is picked when prometheus-client is first imported; if the project
         # imported it before PROMETHEUS_MULTIPROC_DIR applied (a forked child), pick again.
-        values.ValueClass = values.get_value_class()
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
         requests = Counter(
             "prodserver_http_requests",
