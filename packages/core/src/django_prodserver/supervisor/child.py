@@ -32,6 +32,23 @@ class ChildSpec:
     first_run: Callable[[], object] | None = None
 
 
+def _interpreter_exit() -> None:
+    """What a normal exit of Python does, for a forked child that must not unwind into the
+    supervisor: wait for non-daemon threads, run atexit (multiprocessing joins its children
+    there: qcluster's main process returns and lets atexit wait for the cluster), flush."""
+    import atexit
+    import threading
+
+    for step in (getattr(threading, "_shutdown", None), getattr(atexit, "_run_exitfuncs", None)):
+        try:
+            if step is not None:
+                step()
+        except BaseException:  # a failing exit hook must not keep the process alive
+            pass
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
 class Child:
     """The running (or waiting, or finished) instance of a :class:`ChildSpec`."""
 
@@ -129,8 +146,7 @@ class Child:
             traceback.print_exc()
         finally:
             try:
-                sys.stdout.flush()
-                sys.stderr.flush()
+                _interpreter_exit()
             finally:
                 os._exit(code)
 
