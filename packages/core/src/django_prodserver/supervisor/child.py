@@ -43,8 +43,8 @@ def _interpreter_exit() -> None:
         try:
             if step is not None:
                 step()
-        except BaseException:  # a failing exit hook must not keep the process alive
-            pass
+        except BaseException as e:  # a failing exit hook must not keep the process alive
+            print(f"prodserver: exit hook failed: {type(e).__name__}: {e}", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
 
