@@ -33,6 +33,49 @@ from django_prodserver.testing.processes import (
 
 VARIANTS = ("no-ops", "metrics-off", "metrics-on")
 
+#: Run in a fresh interpreter with PROMETHEUS_MULTIPROC_DIR set: the layer's own cost per request,
+#: next to the cost of the same Django request without any server (no network noise at all).
+LAYER_COST = """
+import os, time, django
+django.setup()
+from django.core.handlers.wsgi import WSGIHandler
+from django_prodserver.ops.middleware import metrics_layer
+environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
+           "wsgi.input": __import__("io").BytesIO(), "wsgi.url_scheme": "http", "HTTP_HOST": "127.0.0.1"}
+def start_response(status, headers, exc_info=None):
+    return None
+def per_call(app, n):
+    began = time.perf_counter()
+    for _ in range(n):
+        body = app(dict(environ), start_response)
+        getattr(body, "close", lambda: None)()
+    return (time.perf_counter() - began) / n * 1e6
+def best(apps, n, rounds=7):  # interleaved: each round times every app once; the best round counts
+    out = [float("inf")] * len(apps)
+    for _ in range(rounds):
+        for i, app in enumerate(apps):
+            out[i] = min(out[i], per_call(app, n))
+    return out
+trivial = lambda environ, start_response: (start_response("200 OK", []), [b""])[1]
+django_app = WSGIHandler()
+per_call(django_app, 500)  # warm up
+t0, t1 = best([trivial, metrics_layer(trivial, "wsgi")], 20000)
+d0, d1 = best([django_app, metrics_layer(django_app, "wsgi")], 2000)
+print(f"layer alone {t1 - t0:.1f} us/request; Django '/' {d0:.0f} us bare, {d1:.0f} us with the layer: "
+      f"ratio {d0 / d1:.3f} (requests/s with / without)")
+"""
+
+
+def layer_cost(workdir: Path) -> str:
+    import subprocess
+
+    env = project_environ({}, workdir, extra={"PROMETHEUS_MULTIPROC_DIR": str(workdir / "layer-metrics")})
+    (workdir / "layer-metrics").mkdir(exist_ok=True)
+    out = subprocess.run(
+        [sys.executable, "-c", LAYER_COST], env=env, cwd=workdir, capture_output=True, text=True, timeout=300
+    )
+    return out.stdout.strip() or out.stderr.strip()[-2000:]
+
 
 def measure(backend: str, variant: str, workdir: Path, seconds: float, connections: int, wrk: str | None) -> float:
     port, ops = free_port(), free_port()
@@ -69,6 +112,7 @@ def main() -> None:
     print(f"load: {'wrk' if wrk else 'python threads'}, {args.connections} connections, {args.duration:g}s per run")
     with tempfile.TemporaryDirectory(prefix="prodserver-ops-bench-") as tmp:
         workdir = Path(tmp)
+        print("in-process, no server: " + layer_cost(workdir))
         for backend in args.backends.split(","):
             runs: dict[str, list[float]] = {v: [] for v in VARIANTS}
             for r in range(args.rounds):

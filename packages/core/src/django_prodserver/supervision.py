@@ -184,7 +184,7 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Calla
     sys.stderr.flush()
     supervisor = Supervisor(
         specs,
-        prefix=not options.get("no_prefix"),
+        prefix=not options.get("no_prefix") and len(plans) > 1,  # one process: its lines as they are
         colour=colour,
         verbosity=int(options.get("verbosity", 1)),
         hooks=runtime,
