@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from django_prodserver.testing.ops import metric, metric_samples, status
+from django_prodserver.testing.ops import metric, metric_samples, status, until
 from django_prodserver.testing.processes import free_port, http_get, prodserver_argv, project_environ, start
 
 SERVERS = {
@@ -71,6 +71,7 @@ def test_ops_endpoint_beside_each_server(backend: str, tmp_path: Path, request: 
         assert http_get(port, "/").status == 200
         sent += 1
     assert http_get(port, "/missing-page/").status == 404
+    until(lambda: metric(metric_samples(ops), "prodserver_http_request_duration_seconds_count") >= sent + 1, 5, "flush")
     samples = metric_samples(ops)
     assert metric(samples, "prodserver_http_requests_total", process="web", status_class="2xx") == sent
     assert metric(samples, "prodserver_http_requests_total", process="web", status_class="4xx") == 1

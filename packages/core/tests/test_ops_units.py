@@ -127,6 +127,8 @@ async def sent(message):
 for want in (503, 201):
     asyncio.run(a({"type": "http", "want": want, "headers": []}, nothing, sent))
 asyncio.run(a({"type": "http", "want": 200, "headers": [(b"x-prodserver-probe", b"ready")]}, nothing, sent))
+import django_prodserver.ops.middleware as layer
+layer._recorder.flush()  # what its thread does every FLUSH_EVERY seconds
 out = {}
 for m in MultiProcessCollector.merge(__import__("glob").glob(os.environ["PROMETHEUS_MULTIPROC_DIR"] + "/*.db")):
     for s in m.samples:
