@@ -122,3 +122,23 @@ def test_bad_ops_settings_start_nothing(tmp_path: Path) -> None:
         [*prodserver_argv()[:-1], "check"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert "prodserver.W010" in out.stderr and f"port {port}" in out.stderr, out.stderr
+
+
+@pytest.mark.timeout(120)
+def test_several_processes_each_have_their_readiness(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    port, other, ops = free_port(), free_port(), free_port()
+    second = {"BACKEND": "waitress", "OPTIONS": {"host": "127.0.0.1", "port": other, "ready_path": "/db/"}}
+    env = project_environ({"web": web(port), "side": second}, tmp_path, extra={"PRODSERVER_OPS_PORT": str(ops)})
+    dry = subprocess.run(
+        prodserver_argv("web", "side", extra=["--dry-run"]), env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert f"ops endpoint: http://127.0.0.1:{ops}" in dry.stdout, dry.stdout + dry.stderr
+    proc = start(prodserver_argv("web", "side"), env, tmp_path, tmp_path / "two.log")
+    request.addfinalizer(lambda: proc.stop(timeout=5))
+    wait_status(proc, ops, "/readyz", 200, 60)
+    assert status(ops, "/readyz/web") == 200 and status(ops, "/readyz/side") == 200
+    detail = http_get(ops, "/readyz/side?verbose").json()["processes"]["side"]["detail"]
+    assert detail.endswith(f":{other}/db/ answered 200"), detail
+    samples = metric_samples(ops)
+    assert metric(samples, "prodserver_process_up", process="web") == 1
+    assert metric(samples, "prodserver_process_up", process="side") == 1
