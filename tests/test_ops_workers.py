@@ -88,7 +88,7 @@ def django_tasks(url: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, st
 
 WORKERS = {"celery": celery, "rq": rq, "dramatiq": dramatiq, "django-q2": django_q2, "django-tasks": django_tasks}
 #: Workers whose broker connection the test cuts with its own proxy.
-CUT = {"celery", "rq", "dramatiq"}
+CUT = {"celery", "rq", "dramatiq", "django-q2"}
 #: Need their tables first.
 MIGRATE = {"django-q2", "django-tasks"}
 
