@@ -12,6 +12,7 @@ Prints medians and the ratios metrics-on / metrics-off and metrics-on / no-ops.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -61,12 +62,13 @@ django_app = WSGIHandler()
 per_call(django_app, 500)  # warm up
 t0, t1 = best([trivial, metrics_layer(trivial, "wsgi")], 20000)
 d0, d1 = best([django_app, metrics_layer(django_app, "wsgi")], 2000)
-print(f"layer alone {t1 - t0:.1f} us/request; Django '/' {d0:.0f} us bare, {d1:.0f} us with the layer: "
-      f"ratio {d0 / d1:.3f} (requests/s with / without)")
+print(f"{t1 - t0:.2f}")
+print(f"layer alone {t1 - t0:.1f} us/request; Django '/' in-process {d0:.0f} us bare, {d1:.0f} us with the layer "
+      "(that difference is within this machine's noise)")
 """
 
 
-def layer_cost(workdir: Path) -> str:
+def layer_cost(workdir: Path) -> tuple[float, str]:
     import subprocess
 
     env = project_environ({}, workdir, extra={"PROMETHEUS_MULTIPROC_DIR": str(workdir / "layer-metrics")})
@@ -74,7 +76,10 @@ def layer_cost(workdir: Path) -> str:
     out = subprocess.run(
         [sys.executable, "-c", LAYER_COST], env=env, cwd=workdir, capture_output=True, text=True, timeout=300
     )
-    return out.stdout.strip() or out.stderr.strip()[-2000:]
+    lines = out.stdout.strip().splitlines()
+    if out.returncode or len(lines) < 2:
+        raise RuntimeError(out.stderr[-2000:])
+    return float(lines[0]), lines[1]
 
 
 def measure(backend: str, variant: str, workdir: Path, seconds: float, connections: int, wrk: str | None) -> float:
@@ -112,7 +117,8 @@ def main() -> None:
     print(f"load: {'wrk' if wrk else 'python threads'}, {args.connections} connections, {args.duration:g}s per run")
     with tempfile.TemporaryDirectory(prefix="prodserver-ops-bench-") as tmp:
         workdir = Path(tmp)
-        print("in-process, no server: " + layer_cost(workdir))
+        cost_us, said = layer_cost(workdir)
+        print("in-process, no server: " + said)
         for backend in args.backends.split(","):
             runs: dict[str, list[float]] = {v: [] for v in VARIANTS}
             for r in range(args.rounds):
@@ -125,6 +131,11 @@ def main() -> None:
             print(
                 f"{backend}: median req/s no-ops {none:.0f}, metrics-off {off:.0f}, metrics-on {on:.0f}; "
                 f"metrics-on/metrics-off {on / off:.3f}, metrics-on/no-ops {on / none:.3f}"
+            )
+            cpus = os.cpu_count() or 1
+            print(
+                f"  the layer's CPU at {on:.0f} req/s: {cost_us:.1f} us x {on:.0f} / ({cpus} CPUs x 1e6 us) = "
+                f"{cost_us * on / (cpus * 1e6):.2%} of the machine (the end-to-end ratios are noisier than that)"
             )
             for v in VARIANTS:
                 print(f"  {v}: " + ", ".join(f"{x:.0f}" for x in runs[v]))
