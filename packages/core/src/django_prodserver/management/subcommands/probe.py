@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -44,6 +43,3 @@ class Command(BaseCommand):
             (self.stdout if ok else self.stderr).write(said)
         if not ok:
             raise SystemExit(1)
-
-
-__all__ = ["Command", "argparse"]
