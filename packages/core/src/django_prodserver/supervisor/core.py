@@ -146,7 +146,10 @@ class Supervisor:
     # -- events --------------------------------------------------------------------------
 
     def _signals(self) -> None:
-        for sig in self.inbox.take():
+        taken = self.inbox.take()
+        if self.hooks and not self.stopping and any(sig in STOP for sig in taken):
+            self.hooks.stopping()  # readiness 503 first: before our own message and the stop
+        for sig in taken:
             if sig in STOP and not self.stopping:
                 self._say(f"{signal.Signals(sig).name} received: stopping gracefully (again to stop at once)")
                 self._stop()
