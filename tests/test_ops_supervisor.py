@@ -112,6 +112,14 @@ def test_bad_ops_settings_start_nothing(tmp_path: Path) -> None:
         assert "started 'web'" not in out.stderr
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=1).close()  # the server never listened
+        # A one-shot (e.g. migrate in a pod whose server holds the ops port) does not bind it at all.
+        oneshot = project_environ(
+            {"checks": {"BACKEND": "command", "ARGS": ["check"]}}, tmp_path, extra={"PRODSERVER_OPS_PORT": str(taken)}
+        )
+        done = subprocess.run(
+            prodserver_argv("checks"), env=oneshot, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
 
     env = project_environ(
         processes, tmp_path, extra={"PRODSERVER_OPS_PORT": str(port), "PRODSERVER_OPS_HOST": "0.0.0.0"}
@@ -142,3 +150,16 @@ def test_several_processes_each_have_their_readiness(tmp_path: Path, request: py
     samples = metric_samples(ops)
     assert metric(samples, "prodserver_process_up", process="web") == 1
     assert metric(samples, "prodserver_process_up", process="side") == 1
+
+
+@pytest.mark.timeout(60)
+def test_one_process_is_not_restarted_unless_asked(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    port, ops = free_port(), free_port()
+    entry = {k: v for k, v in web(port).items() if k != "RESTART"}
+    env = project_environ({"web": entry}, tmp_path, extra={"PRODSERVER_OPS_PORT": str(ops)})
+    proc = start(prodserver_argv("web"), env, tmp_path, tmp_path / "alone.log")
+    request.addfinalizer(lambda: proc.stop(timeout=5))
+    wait_status(proc, ops, "/readyz", 200, 60)
+    (child,) = children_of(proc.pid)
+    os.kill(child, signal.SIGKILL)
+    assert proc.wait(20) == 128 + signal.SIGKILL, proc.output()[-2000:]

@@ -36,13 +36,21 @@ def ops_config() -> OpsConfig | None:
         raise CommandError(e.message) from None
 
 
-def supervised_for_ops(environ: Mapping[str, str] | None = None) -> bool:
-    """True when one process must still run under the supervisor: the ops endpoint is on and
-    this is not already a child of a supervisor that serves it."""
+def supervised_for_ops(plan: LaunchPlan | None = None, environ: Mapping[str, str] | None = None) -> bool:
+    """True when one process must still run under the supervisor: the ops endpoint is on, this
+    is not already a child of a supervisor that serves it, and the process is long-running (a
+    one-shot such as ``prodserver migrate``, run in a pod that serves the port, must not bind it)."""
     from .ops.runtime import CHILD_ENV
 
     env = os.environ if environ is None else environ
-    return not env.get(CHILD_ENV) and ops_config() is not None
+    if env.get(CHILD_ENV) or ops_config() is None:
+        return False
+    if plan is not None:
+        try:
+            return not policies([plan])[plan.process].oneshot
+        except ConfigError as e:
+            raise CommandError(e.message) from None
+    return True
 
 
 def policies(plans: list[LaunchPlan], entries: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Policy]:
@@ -151,6 +159,15 @@ def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None =
     return "\n".join(lines)
 
 
+def alone_policy(name: str, policy: Policy) -> Policy:
+    """One process beside the ops endpoint behaves as if alone: it is not restarted (its exit is
+    prodserver's exit, for the orchestrator to act on) unless its entry sets RESTART."""
+    from .conf import get_processes_setting
+
+    entry = get_processes_setting().get(name) or {}
+    return policy if "RESTART" in entry else replace(policy, restart="never")
+
+
 def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Callable[[], object] | None = None) -> int:
     """Start every plan as a child and supervise it until stopped; returns the exit code.
 
@@ -158,6 +175,8 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Calla
     that runs it (the plan as if alone: no second Django setup); restarts spawn the child argv."""
     try:
         policy = policies(plans)
+        if first_run is not None and len(plans) == 1:
+            policy = {plans[0].process: alone_policy(plans[0].process, policy[plans[0].process])}
         specs = child_specs(plans, options, policy)
     except ConfigError as e:
         raise CommandError(e.message) from None
@@ -199,7 +218,7 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Calla
         runtime.close()
 
 
-def describe_single_ops() -> str:
+def describe_single_ops(plan: LaunchPlan | None = None) -> str:
     """What ``--dry-run`` of one process says about the ops endpoint."""
     from .ops.config import describe as describe_ops
 
@@ -210,7 +229,9 @@ def describe_single_ops() -> str:
 
     if os.environ.get(CHILD_ENV):
         return "ops endpoint: served by the parent prodserver supervisor"
+    if plan is not None and not supervised_for_ops(plan):
+        return "ops endpoint: not started for a one-shot process (it would hold the port a server needs)"
     return (
         describe_ops(config) + "\n  the process runs as the one child of a prodserver supervisor, which serves the "
-        "endpoint beside it (forwards signals, turns readiness 503 at SIGTERM)"
+        "endpoint beside it (forwards signals, turns readiness 503 at SIGTERM; no restart unless RESTART is set)"
     )

@@ -164,7 +164,7 @@ class ProcessCommand(BaseCommand):
             else:
                 from ..supervision import describe_single_ops
 
-                self.stdout.write(describe_single_ops())
+                self.stdout.write(describe_single_ops(plans[0][1]))
             return
         self.start(plans, options)
 
@@ -296,7 +296,7 @@ class ProcessCommand(BaseCommand):
                 raise CommandError(f"cannot start {plan.process!r}: {e.message}") from None
         from ..supervision import supervise, supervised_for_ops
 
-        if len(plans) == 1 and not supervised_for_ops():
+        if len(plans) == 1 and not supervised_for_ops(plans[0][1]):
             backend, plan = plans[0]
             if options.get("verbosity", 1) >= 1:
                 self.stderr.write(f"prodserver: starting {plan.process!r} with {plan.backend}")
