@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from django_prodserver.testing.ops import Proxy, status, until, wait_status
+from django_prodserver.testing.ops import Proxy, metric, metric_samples, status, until, wait_status
 from django_prodserver.testing.processes import free_port, prodserver_argv, project_environ, start
 
 REDIS_URL = os.environ.get("PRODSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
@@ -116,6 +116,15 @@ def test_worker_readiness_follows_its_broker(worker: str, tmp_path: Path, reques
     took = wait_status(proc, ops, "/readyz", 200, 60)
     print(f"{worker}: /readyz 200 {took:.2f}s after the endpoint answered")
     assert status(ops, "/readyz/worker") == 200 and status(ops, "/startupz") == 200
+    if worker == "celery":  # task counters from celery's signals, in the prefork child that ran it
+        token = uuid.uuid4().hex
+        code = (
+            f"import django; django.setup()\nfrom django_prodserver_celery.testing import touch\ntouch.delay({token!r})"
+        )
+        subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, check=True, timeout=60)
+        until(lambda: (tmp_path / f"done-{token}").exists(), 30, "the task")
+        until(lambda: metric(metric_samples(ops), "prodserver_tasks_total", outcome="succeeded") == 1, 10, "count")
+        assert metric(metric_samples(ops), "prodserver_tasks_total", process="worker", outcome="started") == 1
     if proxy is None:
         return
     proxy.close()  # the broker is gone for this worker; the shared Redis never stops
