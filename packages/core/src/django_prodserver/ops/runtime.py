@@ -23,6 +23,8 @@ from .watch import Facts, Watch
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: Set in every child: the endpoint is the supervisor's, the child must not start another.
 CHILD_ENV = "PRODSERVER_OPS_CHILD"
+#: Seconds ``close()`` waits for each ops thread (a readiness request may be in flight).
+REQUEST_JOIN = 4.0
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ class OpsRuntime:
     def _check_loop(self, watch: Watch) -> None:
         while not self._halt.is_set():
             try:
-                delay = watch.check(self.config.stopped_limit)
+                delay = watch.check()
             except Exception as e:  # a bug here must not take the endpoint down: report as not ready
                 with watch.lock:
                     watch.ready = False
@@ -202,6 +204,3 @@ class OpsRuntime:
         facts = [f for f in self.facts() if f.service]
         ok = bool(facts) and all(f.ever_ready for f in facts)
         return ok, {"started": ok, "processes": {f.name: f.as_json(now) for f in facts}}
-
-
-REQUEST_JOIN = 4.0

@@ -133,8 +133,9 @@ class Watch:
 
     # -- from the checker thread ----------------------------------------------------
 
-    def check(self, stopped_limit: float) -> float:
-        """Re-evaluate readiness and the stopped state once; returns seconds until the next check."""
+    def check(self) -> float:
+        """Re-evaluate readiness and the stopped state once; returns seconds until the next check.
+        (How long a stop may last before liveness fails is the runtime's call.)"""
         with self.lock:
             if not self.alive or self.draining:
                 return FAST
