@@ -150,7 +150,15 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
         return timeout + COLD_SHUTDOWN_MARGIN if opts["stop"] == "bounded" else timeout
 
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
-        return ReadyProbe(log_line=" ready.")
+        """Ready: celery's ``ready.`` line, and a live connection to the broker (env or
+        settings CELERY_BROKER_URL / BROKER_URL; another namespace is not seen: log line only)."""
+        from django.conf import settings
+
+        from django_prodserver.ops.address import from_url
+
+        url = ctx.environ.get("CELERY_BROKER_URL") or getattr(settings, "CELERY_BROKER_URL", None)
+        url = url or getattr(settings, "BROKER_URL", None)
+        return ReadyProbe(log_line=" ready.", broker=from_url(url))
 
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         notes = self.preflight_notes(opts)

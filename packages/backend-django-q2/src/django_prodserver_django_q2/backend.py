@@ -124,7 +124,18 @@ class DjangoQ2Backend(WorkerBackend):
         return 30.0
 
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
-        return ReadyProbe(log_line="running.")
+        """Ready: qcluster's ``running.`` line, and a live connection to Q_CLUSTER's Redis
+        (the ORM broker has no connection of its own to watch: the log line only)."""
+        from django.conf import settings
+
+        from django_prodserver.ops.address import from_params, from_url
+
+        conf = getattr(settings, "Q_CLUSTER", None)
+        redis = conf.get("redis") if isinstance(conf, dict) else None
+        broker = (
+            from_url(redis) if isinstance(redis, str) else (from_params(redis) if isinstance(redis, dict) else None)
+        )
+        return ReadyProbe(log_line="running.", broker=broker)
 
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         fresh = self.needs_fresh_setup(opts, ctx)

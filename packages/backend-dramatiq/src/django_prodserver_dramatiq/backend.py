@@ -141,7 +141,17 @@ class DramatiqBackend(WorkerBackend):
         return float(opts["graceful_timeout"]) + STOP_MARGIN
 
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
-        return ReadyProbe(log_line="Worker process is ready for action.")
+        """Ready: each worker process' ready line, and a live connection to the broker's URL
+        (``DRAMATIQ_BROKER['OPTIONS']['url']``, or its host/port)."""
+        from django.conf import settings
+
+        from django_prodserver.ops.address import from_params
+
+        raw = getattr(settings, SETTING, None)
+        options = raw.get("OPTIONS") if isinstance(raw, dict) else None
+        scheme = "amqp" if isinstance(raw, dict) and "rabbitmq" in str(raw.get("BROKER", "")).lower() else "redis"
+        broker = from_params(options, scheme) if isinstance(options, dict) else None
+        return ReadyProbe(log_line="Worker process is ready for action.", broker=broker)
 
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         conf = _project_broker()

@@ -125,13 +125,7 @@ class HypercornBackend(WebBackend):
 
             args += ["--log-config", f"json:{SERVER_LOGGING_FILE}"]
         args += self.native_args(opts, "drain_delay")
-        app = self.app_path(opts, ctx)
-        if app != self.user_app_path(opts, ctx):
-            # hypercorn evaluates the attribute in vars(module), which misses PEP 562 lazy
-            # attributes such as django_prodserver.serving's: call the module's __getattr__.
-            module, _, attr = app.partition(":")
-            app = f"{module}:__getattr__({attr!r})"
-        args.append(f"{opts['interface']}:{app}")
+        args.append(f"{opts['interface']}:{self.app_path(opts, ctx)}")
         return args
 
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:

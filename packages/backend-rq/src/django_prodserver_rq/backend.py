@@ -138,7 +138,18 @@ class RQBackend(WorkerBackend):
         return replace(plan, program=(ctx.python, "-m", "django", self.command(plan.options)))
 
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
-        return ReadyProbe(log_line="started with PID")
+        """Ready: rq's start line, and a live connection to the first queue's Redis."""
+        from django.conf import settings
+
+        from django_prodserver.ops.address import from_params
+
+        conf = getattr(settings, SETTING, None) or {}
+        try:
+            first = conf[self.queues(opts)[0]]
+        except (KeyError, IndexError, TypeError, ConfigError):
+            first = None
+        broker = from_params(first) if isinstance(first, dict) else None
+        return ReadyProbe(log_line="started with PID", broker=broker)
 
     def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
         return True

@@ -15,5 +15,6 @@ class ProdserverConfig(AppConfig):
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
         from .logs.setup import configure_from_env
+        from .ops import checks as ops_checks  # noqa: F401  (the ops endpoint's)
 
         configure_from_env()  # a child started with log_format json: Django's LOGGING is applied by now

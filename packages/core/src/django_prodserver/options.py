@@ -339,6 +339,14 @@ WEB_OPTIONS: Mapping[str, Option] = {
             choices=("wsgi", "asgi"),
         ),
         LOG_FORMAT,
+        _uniform(
+            "ready_path",
+            "str",
+            "Path of the request the ops endpoint sends through the app to decide readiness (any "
+            "status below 500 means ready).",
+            default="/",
+            reason="the site's root answers in most projects; ALLOWED_HOSTS/SSL redirects still count",
+        ),
     )
 }
 

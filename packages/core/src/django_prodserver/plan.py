@@ -27,10 +27,15 @@ def mask_env(name: str, value: str) -> str:
 
 @dataclass(frozen=True)
 class ReadyProbe:
-    """How a supervisor or test knows the process is ready (an HTTP URL or a log line)."""
+    """How a supervisor or test knows the process is ready; the ops endpoint reads it.
+
+    A web server is ready once ``http_url`` answers below 500 (a real request through the app).
+    A worker is ready once ``log_line`` appeared in its output and, when ``broker`` is given
+    (``host:port``), while its process tree holds an established TCP connection to it."""
 
     http_url: str | None = None
     log_line: str | None = None
+    broker: str | None = None
 
 
 @dataclass(frozen=True)

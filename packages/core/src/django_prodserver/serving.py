@@ -1,7 +1,7 @@
 """The application a server loads when prodserver wraps the user's app in request layers.
 
 When a process needs layers (metrics, request ids, an access log), its plan points the server
-at ``django_prodserver.serving:wsgi`` (or ``:asgi``) instead of ``mysite.wsgi:application`` and
+at ``django_prodserver.served.wsgi:application`` (or ``served.asgi``) instead of ``mysite.wsgi:application`` and
 names the real app and the layers in the environment, so exec and in-process launches and
 every server wrap the app the same way. Importing this module has no side effects: the app is
 built on first attribute access (PEP 562).
@@ -19,8 +19,9 @@ APP_ENV = "PRODSERVER_APP"
 #: Layer factories ``module:callable``, comma-separated, innermost first. Each is called as
 #: ``factory(app, interface)`` with interface ``"wsgi"`` or ``"asgi"`` and returns the wrapped app.
 LAYERS_ENV = "PRODSERVER_APP_LAYERS"
-WSGI_PATH = "django_prodserver.serving:wsgi"
-ASGI_PATH = "django_prodserver.serving:asgi"
+#: What the server loads (real module attributes: hypercorn ``eval``s the name in the module).
+WSGI_PATH = "django_prodserver.served.wsgi:application"
+ASGI_PATH = "django_prodserver.served.asgi:application"
 
 _built: dict[str, Any] = {}
 

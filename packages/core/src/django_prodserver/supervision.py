@@ -9,8 +9,9 @@ import os
 import shlex
 import signal
 import sys
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError
 
@@ -34,6 +35,38 @@ def what_starts(plan: LaunchPlan) -> str:
 def json_logs(plans: list[LaunchPlan]) -> bool:
     """The supervisor writes JSON lines when any of its processes does (log_format json)."""
     return any(p.options.get("log_format") == "json" for p in plans)
+
+
+if TYPE_CHECKING:
+    from .ops.config import OpsConfig
+    from .ops.runtime import OpsRuntime
+
+
+def ops_config() -> OpsConfig | None:
+    """The ops endpoint's settings (None when off); a mistake is a CommandError naming the key."""
+    from .ops.config import load_ops_config
+
+    try:
+        return load_ops_config()
+    except ConfigError as e:
+        raise CommandError(e.message) from None
+
+
+def supervised_for_ops(plan: LaunchPlan | None = None, environ: Mapping[str, str] | None = None) -> bool:
+    """True when one process must still run under the supervisor: the ops endpoint is on, this
+    is not already a child of a supervisor that serves it, and the process is long-running (a
+    one-shot such as ``prodserver migrate``, run in a pod that serves the port, must not bind it)."""
+    from .ops.runtime import CHILD_ENV
+
+    env = os.environ if environ is None else environ
+    if env.get(CHILD_ENV) or ops_config() is None:
+        return False
+    if plan is not None:
+        try:
+            return not policies([plan])[plan.process].oneshot
+        except ConfigError as e:
+            raise CommandError(e.message) from None
+    return True
 
 
 def policies(plans: list[LaunchPlan], entries: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Policy]:
@@ -129,6 +162,9 @@ def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None =
             f"    stop: {signal.Signals(plan.stop_signal).name} to {whom}; "
             f"SIGKILL to its process group after {plan.graceful_timeout:g}s"
         )
+    from .ops.config import describe as describe_ops
+
+    lines.append("  " + describe_ops(ops_config()))
     forwarded = ", ".join(signal.Signals(s).name for s in FORWARD)
     lines += [
         "  signals: SIGTERM/SIGINT stop every process gracefully, a second one kills them all; "
@@ -145,12 +181,43 @@ def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None =
     return "\n".join(lines)
 
 
-def supervise(plans: list[LaunchPlan], options: dict[str, Any]) -> int:
-    """Start every plan as a child and supervise it until stopped; returns the exit code."""
+def alone_policy(name: str, policy: Policy) -> Policy:
+    """One process beside the ops endpoint behaves as if alone: it is not restarted (its exit is
+    prodserver's exit, for the orchestrator to act on) unless its entry sets RESTART."""
+    from .conf import get_processes_setting
+
+    entry = get_processes_setting().get(name) or {}
+    return policy if "RESTART" in entry else replace(policy, restart="never")
+
+
+def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Callable[[], object] | None = None) -> int:
+    """Start every plan as a child and supervise it until stopped; returns the exit code.
+
+    ``first_run`` (one plan, ops endpoint on): the child's first start is a fork of this process
+    that runs it (the plan as if alone: no second Django setup); restarts spawn the child argv."""
     try:
-        specs = child_specs(plans, options, policies(plans))
+        policy = policies(plans)
+        if first_run is not None and len(plans) == 1:
+            policy = {plans[0].process: alone_policy(plans[0].process, policy[plans[0].process])}
+        specs = child_specs(plans, options, policy)
     except ConfigError as e:
         raise CommandError(e.message) from None
+    config = ops_config()
+    runtime: OpsRuntime | None = None
+    if config is not None:
+        from .ops.runtime import OpsRuntime, Watched
+
+        watched = [Watched(p.process, p.kind, p.ready, service=not policy[p.process].oneshot) for p in plans]
+        try:
+            runtime = OpsRuntime(config, watched)  # binds now: a busy port stops us before any child
+        except ConfigError as e:
+            raise CommandError(e.message) from None
+        specs = [replace(s, env={**s.env, **runtime.child_env(s.name)}) for s in specs]
+    if first_run is not None and len(specs) == 1:
+        from django.db import connections
+
+        connections.close_all()  # a forked child must not share the parent's database sockets
+        specs = [replace(specs[0], first_run=first_run)]
     no_color = bool(options.get("no_color"))
     force = bool(options.get("force_color"))
     colour = (force or (not no_color and os.isatty(1)), force or (not no_color and os.isatty(2)))
@@ -158,9 +225,36 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any]) -> int:
     sys.stderr.flush()
     supervisor = Supervisor(
         specs,
-        prefix=not options.get("no_prefix"),
+        prefix=not options.get("no_prefix") and len(plans) > 1,  # one process: its lines as they are
         colour=colour,
         verbosity=int(options.get("verbosity", 1)),
         json_logs=json_logs(plans),
+        hooks=runtime,
     )
-    return supervisor.run()
+    if runtime is None:
+        return supervisor.run()
+    if int(options.get("verbosity", 1)) >= 1:
+        supervisor._say(f"ops endpoint on http://{config.host}:{config.port} (/livez /readyz /startupz /metrics)")  # type: ignore[union-attr]
+    try:
+        return supervisor.run()
+    finally:
+        runtime.close()
+
+
+def describe_single_ops(plan: LaunchPlan | None = None) -> str:
+    """What ``--dry-run`` of one process says about the ops endpoint."""
+    from .ops.config import describe as describe_ops
+
+    config = ops_config()
+    if config is None:
+        return describe_ops(None)
+    from .ops.runtime import CHILD_ENV
+
+    if os.environ.get(CHILD_ENV):
+        return "ops endpoint: served by the parent prodserver supervisor"
+    if plan is not None and not supervised_for_ops(plan):
+        return "ops endpoint: not started for a one-shot process (it would hold the port a server needs)"
+    return (
+        describe_ops(config) + "\n  the process runs as the one child of a prodserver supervisor, which serves the "
+        "endpoint beside it (forwards signals, turns readiness 503 at SIGTERM; no restart unless RESTART is set)"
+    )

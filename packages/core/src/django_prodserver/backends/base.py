@@ -53,6 +53,12 @@ class LaunchContext:
         return cls(**values)
 
 
+def _has_prometheus_client() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("prometheus_client") is not None
+
+
 def _has_manage_py(path: str) -> bool:
     return os.path.exists(os.path.join(path, "manage.py"))
 
@@ -289,10 +295,18 @@ class Backend:
         if self.kind != "web" or "http" not in self.capabilities:
             return []
         layers: list[str] = []
-        # Innermost first: the deadline's 504 is what the access line records, and the request
-        # id (outermost) is set for everything below it.
+        # Innermost first: the deadline's 504 is what metrics and the access line record, and
+        # the request id (outermost) is set for everything below it.
         if self.prodserver_deadline(opts):
             layers.append(deadline.LAYER)
+        from ..ops.config import load_ops_config
+
+        try:
+            ops = load_ops_config(environ=ctx.environ)
+        except ConfigError:  # reported once by the ops check (prodserver.E010); nothing starts
+            ops = None
+        if ops is not None and ops.metrics and _has_prometheus_client():
+            layers.append("django_prodserver.ops.middleware:metrics_layer")
         if opts.get("log_format") == "json":
             if opts.get("access_log", True):
                 layers.append("django_prodserver.logs.access:access_layer")
@@ -439,6 +453,12 @@ class WebBackend(Backend):
     catalog: ClassVar[Mapping[str, Option]] = WEB_OPTIONS
     capabilities: ClassVar[frozenset[str]] = frozenset({"http", "wsgi"})
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every web backend takes ``ready_path`` (read by prodserver, not by the server)."""
+        super().__init_subclass__(**kwargs)
+        if "options" in cls.__dict__ and not any(o.name == "ready_path" for o in cls.options):
+            cls.options = (*cls.options, WEB_OPTIONS["ready_path"].declare(native="(prodserver ops endpoint)"))
+
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
         sock = opts.get("socket")
         if sock:
@@ -446,7 +466,9 @@ class WebBackend(Backend):
         host = opts.get("host") or "127.0.0.1"
         host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         scheme = "https" if opts.get("tls_cert") else "http"
-        return ReadyProbe(http_url=f"{scheme}://{host}:{opts.get('port')}/")
+        path = opts.get("ready_path") or "/"
+        path = path if path.startswith("/") else "/" + path
+        return ReadyProbe(http_url=f"{scheme}://{host}:{opts.get('port')}{path}")
 
 
 class WorkerBackend(Backend):

@@ -179,6 +179,10 @@ class ProcessCommand(BaseCommand):
                 self.stdout.write(plan.describe())
             if len(plans) > 1:
                 self.stdout.write(self.describe_supervision([p for _, p in plans], options))
+            else:
+                from ..supervision import describe_single_ops
+
+                self.stdout.write(describe_single_ops(plans[0][1]))
             return
         self.start(plans, options)
 
@@ -315,14 +319,18 @@ class ProcessCommand(BaseCommand):
                 backend.preflight(plan)
             except ConfigError as e:
                 raise CommandError(f"cannot start {plan.process!r}: {e.message}") from None
-        if len(plans) == 1:
+        from ..supervision import supervise, supervised_for_ops
+
+        if len(plans) == 1 and not supervised_for_ops(plans[0][1]):
             backend, plan = plans[0]
             if verbosity >= 1 and not supervised:
                 self.stderr.write(_starting_line(plan, what_starts(plan)))
             runner.run(plan, backend)
-        from ..supervision import supervise
+        from functools import partial
 
-        sys.exit(supervise([p for _, p in plans], options))
+        # One process beside the ops endpoint: its first start is a fork that runs it as planned here.
+        first_run = partial(runner.run, plans[0][1], plans[0][0]) if len(plans) == 1 else None
+        sys.exit(supervise([p for _, p in plans], options, first_run))
 
 
 def _starting_line(plan: LaunchPlan, what: str) -> str:

@@ -21,7 +21,10 @@ DEFAULT_HOST = "127.0.0.1"
 KEYS: Mapping[str, str] = {
     "HOST": "interface the ops endpoint binds (default 127.0.0.1)",
     "PORT": "TCP port of the ops endpoint (required to turn it on)",
+    "STOPPED_LIMIT": "seconds a child may stay stopped (SIGSTOP) before /livez answers 503 (default 10)",
+    "METRICS": "False turns /metrics and the request-metrics middleware off (default True)",
 }
+DEFAULT_STOPPED_LIMIT = 10.0
 _CHECK_ID = "prodserver.E010"
 
 
@@ -31,6 +34,10 @@ class OpsConfig:
 
     host: str
     port: int
+    #: Where the port came from, as the user would fix it (errors name it).
+    source: str = f"settings.{SETTING}['PORT']"
+    stopped_limit: float = DEFAULT_STOPPED_LIMIT
+    metrics: bool = True
 
     @property
     def url(self) -> str:
@@ -67,6 +74,9 @@ def load_ops_config(settings: Any = None, environ: Mapping[str, str] | None = No
     raw = getattr(settings, SETTING, None)
     host: str | None = None
     port: int | None = None
+    source = f"settings.{SETTING}['PORT']"
+    stopped_limit = DEFAULT_STOPPED_LIMIT
+    metrics = True
     if raw is not None:
         if not isinstance(raw, Mapping):
             raise ConfigError(
@@ -95,10 +105,41 @@ def load_ops_config(settings: Any = None, environ: Mapping[str, str] | None = No
                     check_id=_CHECK_ID,
                 )
             host = raw["HOST"]
+        if "STOPPED_LIMIT" in raw:
+            value = raw["STOPPED_LIMIT"]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(
+                    f"{SETTING}['STOPPED_LIMIT']",
+                    f"expected a number of seconds > 0, found {value!r}",
+                    f'write {SETTING} = {{"PORT": 9191, "STOPPED_LIMIT": 10}}',
+                    check_id=_CHECK_ID,
+                )
+            stopped_limit = float(value)
+        if "METRICS" in raw:
+            if not isinstance(raw["METRICS"], bool):
+                raise ConfigError(
+                    f"{SETTING}['METRICS']",
+                    f"expected True or False, found {raw['METRICS']!r}",
+                    "write True or False (no quotes)",
+                    check_id=_CHECK_ID,
+                )
+            metrics = raw["METRICS"]
     if env.get(PORT_ENV, "").strip():
         port = _port(env[PORT_ENV], f"environment variable {PORT_ENV}", f"export {PORT_ENV}=9191")
+        source = f"environment variable {PORT_ENV}"
     if env.get(HOST_ENV, "").strip():
         host = env[HOST_ENV].strip()
     if port is None:
         return None
-    return OpsConfig(host=host or DEFAULT_HOST, port=port)
+    return OpsConfig(host=host or DEFAULT_HOST, port=port, source=source, stopped_limit=stopped_limit, metrics=metrics)
+
+
+def describe(config: OpsConfig | None) -> str:
+    """The line ``--dry-run`` prints about the ops endpoint."""
+    if config is None:
+        return f"ops endpoint: off (set {PORT_ENV} or {SETTING} = {{'PORT': 9191}} to turn it on)"
+    paths = "/livez /readyz /readyz/<name> /startupz" + (" /metrics" if config.metrics else "")
+    return (
+        f"ops endpoint: http://{config.host}:{config.port} ({config.source}), served by the prodserver "
+        f"supervisor: {paths}; /livez 503 after a child is stopped {config.stopped_limit:g}s"
+    )

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .output import LineStream, Pipe, Sink
@@ -28,6 +29,26 @@ class ChildSpec:
     policy: Policy = field(default_factory=Policy)
     #: What it is and where it listens, for the "started" line (``gunicorn on http://...``).
     what: str = ""
+    #: Run in a fork of this process for the first start instead of spawning ``argv`` (one process
+    #: with the ops endpoint: no second Django setup, pages shared); restarts spawn ``argv``.
+    first_run: Callable[[], object] | None = None
+
+
+def _interpreter_exit() -> None:
+    """What a normal exit of Python does, for a forked child that must not unwind into the
+    supervisor: wait for non-daemon threads, run atexit (multiprocessing joins its children
+    there: qcluster's main process returns and lets atexit wait for the cluster), flush."""
+    import atexit
+    import threading
+
+    for step in (getattr(threading, "_shutdown", None), getattr(atexit, "_run_exitfuncs", None)):
+        try:
+            if step is not None:
+                step()
+        except BaseException as e:  # a failing exit hook must not keep the process alive
+            print(f"prodserver: exit hook failed: {type(e).__name__}: {e}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
 
 
 class Child:
@@ -53,14 +74,22 @@ class Child:
     def alive(self) -> bool:
         return self.pid != 0 and self.status is None
 
-    def start(self, prefixes: tuple[bytes, bytes], out: Sink, err: Sink) -> None:
-        """Spawn in a new session (its own process group); stdout/stderr come back via pipes."""
+    def start(
+        self, prefixes: tuple[bytes, bytes], out: Sink, err: Sink, in_fork: Callable[[], None] | None = None
+    ) -> None:
+        """Spawn in a new session (its own process group); stdout/stderr come back via pipes.
+
+        ``in_fork`` runs first in a forked child (close the supervisor's fds, reset signals)."""
         self.status = None
         self.stop_sent = False
         self.stop_deadline = None
         self.restart_at = None
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        if self.spec.first_run is not None and self.starts == 0:
+            self._fork(out_r, out_w, err_r, err_w, in_fork)
+            self.pipes = [Pipe(out_r, LineStream(prefixes[0]), out), Pipe(err_r, LineStream(prefixes[1]), err)]
+            return
         try:
             self.popen = subprocess.Popen(  # argv list from the plan, never a shell
                 list(self.spec.argv),
@@ -82,6 +111,46 @@ class Child:
         self.pid = self.popen.pid
         self.starts += 1
         self.pipes = [Pipe(out_r, LineStream(prefixes[0]), out), Pipe(err_r, LineStream(prefixes[1]), err)]
+
+    def _fork(self, out_r: int, out_w: int, err_r: int, err_w: int, in_fork: Callable[[], None] | None) -> None:
+        """The first start of a ``first_run`` child: fork, and run it in the child (never returns there)."""
+        assert self.spec.first_run is not None
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid:
+            os.close(out_w)
+            os.close(err_w)
+            self.pid = pid
+            self.starts += 1
+            return
+        code = 1
+        try:  # the child: never return into the supervisor
+            os.setsid()
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            for fd in (devnull, out_r, out_w, err_r, err_w):
+                os.close(fd)
+            if in_fork is not None:
+                in_fork()
+            os.chdir(self.spec.cwd)
+            os.environ.clear()
+            os.environ.update(self.spec.env)
+            self.spec.first_run()
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            try:
+                _interpreter_exit()
+            finally:
+                os._exit(code)
 
     def exited(self, status: int) -> None:
         """Record the wait status from the reaper; Popen must not try to reap it again."""

@@ -8,6 +8,7 @@ import select
 import signal
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from .child import Child, ChildSpec
 from .output import Prefixer, Sink, json_line
@@ -19,6 +20,17 @@ SELF = "prodserver"
 TICK = 1.0
 #: After everything was killed, how long we wait for the kernel to hand back the statuses.
 REAP_GRACE = 5.0
+
+
+class Hooks(Protocol):
+    """Who hears of the supervisor's events (the ops endpoint); called from the loop's thread."""
+
+    def sinks(self, name: str, out: Sink, err: Sink) -> tuple[Sink, Sink]: ...
+    def started(self, name: str, pid: int) -> None: ...
+    def exited(self, name: str, code: int) -> None: ...
+    def stopping(self) -> None: ...
+    def fail(self) -> None: ...
+    def in_fork(self) -> None: ...
 
 
 class Supervisor:
@@ -33,6 +45,7 @@ class Supervisor:
         verbosity: int = 1,
         fds: tuple[int, int] = (1, 2),
         json_logs: bool = False,
+        hooks: Hooks | None = None,
     ) -> None:
         self.children = [Child(s) for s in specs]
         self.out, self.err = Sink(fds[0]), Sink(fds[1])
@@ -43,6 +56,7 @@ class Supervisor:
         enabled = prefix and not json_logs
         self.prefixers = tuple(Prefixer(names, enabled=enabled, colour=c, width=width) for c in colour)
         self.verbosity = verbosity
+        self.hooks = hooks
         self.inbox = SignalInbox()
         self.by_pid: dict[int, Child] = {}
         self.stopping = False
@@ -87,17 +101,30 @@ class Supervisor:
         return True
 
     def _start(self, child: Child) -> bool:
+        out, err = self.hooks.sinks(child.name, self.out, self.err) if self.hooks else (self.out, self.err)
         try:
-            child.start((self.prefixers[0][child.name], self.prefixers[1][child.name]), self.out, self.err)
+            child.start((self.prefixers[0][child.name], self.prefixers[1][child.name]), out, err, self._in_fork)
         except OSError as e:
             self._say(f"cannot start {child.name!r} ({' '.join(child.spec.argv[:3])} ...): {e}")
             self._fail(127)
             return False
         self.by_pid[child.pid] = child
+        if self.hooks:
+            self.hooks.started(child.name, child.pid)
         if self.verbosity >= 2 or (self.verbosity >= 1 and child.starts == 1):
             where = f": {child.spec.what}" if child.spec.what else ""
             self._say(f"started {child.name!r} (pid {child.pid}){where}")
         return True
+
+    def _in_fork(self) -> None:
+        """In a forked child (first_run): drop the supervisor's signal handlers, fds and hooks."""
+        self.inbox.restore()
+        for child in self.children:
+            for pipe in child.pipes:
+                if not pipe.closed:
+                    os.close(pipe.fd)
+        if self.hooks:
+            self.hooks.in_fork()
 
     def _loop(self, done: Callable[[], bool]) -> None:
         while not done():
@@ -124,7 +151,10 @@ class Supervisor:
     # -- events --------------------------------------------------------------------------
 
     def _signals(self) -> None:
-        for sig in self.inbox.take():
+        taken = self.inbox.take()
+        if self.hooks and not self.stopping and any(sig in STOP for sig in taken):
+            self.hooks.stopping()  # readiness 503 first: before our own message and the stop
+        for sig in taken:
             if sig in STOP and not self.stopping:
                 self._say(f"{signal.Signals(sig).name} received: stopping gracefully (again to stop at once)")
                 self._stop()
@@ -150,6 +180,8 @@ class Supervisor:
             child = self.by_pid.pop(pid, None)
             if child is not None:
                 child.exited(status)
+                if self.hooks:
+                    self.hooks.exited(child.name, child.exit_code)
                 self._exited(child)
 
     def _exited(self, child: Child) -> None:
@@ -196,11 +228,15 @@ class Supervisor:
     # -- stopping ------------------------------------------------------------------------
 
     def _fail(self, code: int) -> None:
+        if self.hooks:
+            self.hooks.fail()
         if self.result is None:
             self.result = code
         self._stop()
 
     def _stop(self) -> None:
+        if self.hooks and not self.stopping:
+            self.hooks.stopping()  # readiness turns 503 before any child hears of the stop
         self.stopping = True
         now = time.monotonic()
         for child in self.children:

@@ -1,0 +1,139 @@
+"""What /proc says about a child's process tree: state, CPU, memory, TCP connections (Linux).
+
+Read by the ops endpoint from outside the children, so no worker library needs to cooperate.
+Every reader returns an empty or neutral answer where /proc is missing or a process is gone."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_ESTABLISHED = "01"
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (index 0 is the state)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    return raw.rsplit(")", 1)[-1].split()
+
+
+def state(pid: int) -> str:
+    """One-letter scheduler state (R, S, D, T, t, Z, ...) or "" when the process is gone."""
+    fields = _stat_fields(pid)
+    return fields[0] if fields else ""
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (one pass over /proc)."""
+    parents: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return [pid]
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        fields = _stat_fields(int(entry))
+        if fields and len(fields) > 1:
+            parents.setdefault(int(fields[1]), []).append(int(entry))
+    out = [pid]
+    i = 0
+    while i < len(out):
+        out.extend(parents.get(out[i], ()))
+        i += 1
+    return out
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """User + system CPU time of these processes, in seconds."""
+    total = 0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields and len(fields) > 12:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _CLK_TCK
+
+
+def rss_bytes(pids: Iterable[int]) -> int:
+    """Resident set size of these processes, summed (shared pages counted per process)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def socket_inodes(pids: Iterable[int]) -> set[int]:
+    """Inodes of the sockets these processes hold open."""
+    out: set[int] = set()
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                out.add(int(target[8:-1]))
+    return out
+
+
+def _decode(hex_addr: str) -> tuple[str, int]:
+    """``0100007F:18EB`` (/proc/net/tcp, host byte order words) -> ("127.0.0.1", 6379)."""
+    addr, port = hex_addr.split(":")
+    raw = bytes.fromhex(addr)
+    # The kernel prints each 32-bit word in host order; turn every word back into network order.
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4)) if _little_endian() else raw
+    family = socket.AF_INET if len(words) == 4 else socket.AF_INET6
+    host = socket.inet_ntop(family, words)
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]
+    return host, int(port, 16)
+
+
+def _little_endian() -> bool:
+    import sys
+
+    return sys.byteorder == "little"
+
+
+def established(pid: int, inodes: set[int]) -> set[tuple[str, int]]:
+    """Remote ``(host, port)`` of ESTABLISHED TCP connections whose socket is in ``inodes``.
+
+    /proc/<pid>/net/tcp lists the whole network namespace; the inodes pick this tree's."""
+    out: set[tuple[str, int]] = set()
+    if not inodes:
+        return out
+    for name in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{name}") as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) > 9 and parts[3] == _ESTABLISHED and int(parts[9]) in inodes:
+                out.add(_decode(parts[2]))
+    return out
+
+
+def resolve(host: str, port: int) -> set[tuple[str, int]]:
+    """Every address ``host:port`` may connect to (``localhost`` is 127.0.0.1 and ::1)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return {(host, port)}
+    return {(str(info[4][0]), port) for info in infos}

@@ -1,0 +1,7 @@
+"""``django_prodserver.served.asgi:application``: the user's ASGI app inside its layers."""
+
+from __future__ import annotations
+
+from ..serving import build
+
+application = build("asgi")

@@ -1,0 +1,7 @@
+"""``django_prodserver.served.wsgi:application``: the user's WSGI app inside its layers."""
+
+from __future__ import annotations
+
+from ..serving import build
+
+application = build("wsgi")

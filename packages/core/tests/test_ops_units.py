@@ -1,0 +1,180 @@
+"""The ops endpoint's pure parts: settings, broker addresses, /proc decoding, request metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from django_prodserver.backends.base import LaunchContext
+from django_prodserver.conf import load_process
+from django_prodserver.errors import ConfigError
+from django_prodserver.ops import address, procfs
+from django_prodserver.ops.config import load_ops_config
+
+
+def settings(**kw: Any) -> SimpleNamespace:
+    return SimpleNamespace(**kw)
+
+
+def test_off_unless_configured_and_env_wins() -> None:
+    assert load_ops_config(settings(), {}) is None
+    config = load_ops_config(settings(PRODSERVER_OPS={"HOST": "0.0.0.0", "PORT": 9191}), {})
+    assert config is not None and (config.host, config.port, config.public) == ("0.0.0.0", 9191, True)
+    assert config.url == "http://127.0.0.1:9191" and config.source == "settings.PRODSERVER_OPS['PORT']"
+    env = load_ops_config(settings(PRODSERVER_OPS={"PORT": 9191}), {"PRODSERVER_OPS_PORT": "9292"})
+    assert env is not None and (env.host, env.port, env.public) == ("127.0.0.1", 9292, False)
+    assert env.source == "environment variable PRODSERVER_OPS_PORT"
+    limited = load_ops_config(settings(PRODSERVER_OPS={"PORT": 1, "STOPPED_LIMIT": 2, "METRICS": False}), {})
+    assert limited is not None and (limited.stopped_limit, limited.metrics) == (2.0, False)
+
+
+@pytest.mark.parametrize(
+    ("value", "env", "where"),
+    [
+        ({"PORT": "abc"}, {}, "PRODSERVER_OPS['PORT']"),
+        ({"PORT": 70000}, {}, "PRODSERVER_OPS['PORT']"),
+        ([9191], {}, "PRODSERVER_OPS"),
+        ({"HOST": "0.0.0.0"}, {}, "PRODSERVER_OPS"),
+        ({"PORT": 1, "STOPPED_LIMIT": "5"}, {}, "PRODSERVER_OPS['STOPPED_LIMIT']"),
+        ({"PORT": 1, "METRIC": True}, {}, "PRODSERVER_OPS['METRIC']"),
+        (None, {"PRODSERVER_OPS_PORT": "9x"}, "environment variable PRODSERVER_OPS_PORT"),
+    ],
+)
+def test_bad_settings_name_the_key(value: Any, env: dict[str, str], where: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_ops_config(settings(PRODSERVER_OPS=value), env)
+    assert e.value.where == where and e.value.check_id == "prodserver.E010"
+
+
+def test_broker_addresses_keep_no_password() -> None:
+    assert address.from_url("redis://:s3cret@10.1.2.3:6380/0") == "10.1.2.3:6380"
+    assert address.from_url("amqp://guest:guest@rabbit//") == "rabbit:5672"
+    assert address.from_url("rediss://cache") == "cache:6379"
+    assert address.from_url("redis://a:1/0;redis://b:2/0") == "a:1"
+    assert address.from_url("redis://[::1]:7000/1") == "[::1]:7000"
+    for embedded in ("memory://", "filesystem://", "sqla+sqlite:///x.db", None, 42):
+        assert address.from_url(embedded) is None
+    assert address.from_params({"URL": "redis://h:1/0"}) == "h:1"
+    assert address.from_params({"HOST": "h", "PORT": 2, "DB": 0}) == "h:2"
+    assert address.from_params({"host": "/var/run/postgresql"}, "postgres") is None
+    assert address.from_params({"UNIX_SOCKET_PATH": "/tmp/r.sock"}) is None
+
+
+def test_procfs_sees_an_established_connection_of_this_process() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        try:
+            pids = procfs.tree(os.getpid())
+            seen = procfs.established(os.getpid(), procfs.socket_inodes(pids))
+            assert ("127.0.0.1", port) in seen
+            assert procfs.state(os.getpid()) in ("R", "S")
+            assert procfs.rss_bytes([os.getpid()]) > 1_000_000 and procfs.cpu_seconds([os.getpid()]) > 0
+        finally:
+            client.close()
+            accepted.close()
+    assert ("::1", 80) in procfs.resolve("::1", 80)
+
+
+def test_every_web_backend_takes_ready_path_into_its_probe() -> None:
+    from django_prodserver.registry import installed_backends
+
+    for item in installed_backends().values():
+        cls = item.load()
+        if cls.kind != "web" or "http" not in cls.capabilities:
+            continue
+        assert "ready_path" in {o.name for o in cls.options}, cls
+        options = {"ready_path": "/healthz/"}
+        apps = {"wsgi_application": "m.wsgi.application", "asgi_application": "m.asgi.application"}
+        ctx = LaunchContext(environ={}, cwd="/srv", settings_module="s", **apps)
+        backend = cls(load_process("web", {"BACKEND": item.name, "OPTIONS": options}))
+        probe = backend.ready_probe(backend.resolve(ctx), ctx)
+        assert probe.http_url is not None and probe.http_url.endswith(":8000/healthz/"), (item.name, probe)
+
+
+METERED = """
+import asyncio, json, os, sys
+from prometheus_client.multiprocess import MultiProcessCollector
+from django_prodserver.ops.middleware import metrics_layer
+
+def wsgi_app(environ, start_response):
+    start_response(environ["want"], [])
+    return [b"x"]
+
+async def asgi_app(scope, receive, send):
+    await send({"type": "http.response.start", "status": scope["want"], "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+w = metrics_layer(wsgi_app, "wsgi")
+a = metrics_layer(asgi_app, "asgi")
+for want in ("200 OK", "404 Not Found", "200 OK"):
+    w({"want": want}, lambda status, headers, exc_info=None: None)
+w({"want": "200 OK", "HTTP_X_PRODSERVER_PROBE": "ready"}, lambda status, headers, exc_info=None: None)
+async def nothing():
+    return {}
+async def sent(message):
+    pass
+for want in (503, 201):
+    asyncio.run(a({"type": "http", "want": want, "headers": []}, nothing, sent))
+asyncio.run(a({"type": "http", "want": 200, "headers": [(b"x-prodserver-probe", b"ready")]}, nothing, sent))
+import django_prodserver.ops.middleware as layer
+layer._recorder.flush()  # what its thread does every FLUSH_EVERY seconds
+out = {}
+for m in MultiProcessCollector.merge(__import__("glob").glob(os.environ["PROMETHEUS_MULTIPROC_DIR"] + "/*.db")):
+    for s in m.samples:
+        out[s.name + json.dumps(s.labels, sort_keys=True)] = s.value
+print(json.dumps(out))
+"""
+
+
+def test_request_metrics_count_by_status_class_and_skip_our_probes(tmp_path: Path) -> None:
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", METERED], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    values = json.loads(out.stdout)
+
+    def count(cls: str) -> float:
+        return float(values.get(f'prodserver_http_requests_total{{"status_class": "{cls}"}}', 0))
+
+    assert (count("2xx"), count("4xx"), count("5xx")) == (3, 1, 1)
+    assert values["prodserver_http_request_duration_seconds_count{}"] == 5
+
+
+def test_metrics_answer_501_without_prometheus_client(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        """
+        import sys, urllib.request, urllib.error
+        sys.modules["prometheus_client"] = None  # as if not installed
+        from django_prodserver.ops.config import OpsConfig
+        from django_prodserver.ops.runtime import OpsRuntime, Watched
+        from django_prodserver.ops.middleware import metrics_layer
+        app = object()
+        assert metrics_layer(app, "wsgi") is app
+        rt = OpsRuntime(OpsConfig("127.0.0.1", int(sys.argv[1])), [Watched("web", "web", None, service=True)])
+        assert rt.metrics_dir == ""
+        rt.start()
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5)
+        except urllib.error.HTTPError as e:
+            print(e.code, e.read().decode())
+        rt.close()
+        """
+    )
+    from django_prodserver.testing.processes import free_port
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(free_port())], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("501 ") and 'pip install "django-prodserver-core[metrics]"' in out.stdout
