@@ -66,7 +66,7 @@ def test_endpoint_carries_bind_backlog_and_tls() -> None:
     )
     timed = plan_for({"timeout": 60})
     assert "-t" not in timed.args and timed.env["PRODSERVER_REQUEST_TIMEOUT"] == "60"
-    assert timed.args[-1] == "django_prodserver.serving:asgi"
+    assert timed.args[-1] == "django_prodserver.served.asgi:application"
 
 
 @pytest.mark.parametrize(("option", "value"), [("threads", 4), ("keepalive", 5)])

@@ -69,7 +69,7 @@ def test_threads_are_warned_and_timeout_is_prodservers_deadline() -> None:
     p = plan_for({"timeout": 5, "threads": 4})
     assert [w.split(":")[0] for w in p.warnings] == ["hypercorn ignores threads=4"]
     assert p.env["PRODSERVER_REQUEST_TIMEOUT"] == "5"
-    assert p.args[-1] == "wsgi:django_prodserver.serving:__getattr__('wsgi')"
+    assert p.args[-1] == "wsgi:django_prodserver.served.wsgi:application"
 
 
 def test_websockets_need_asgi_and_cannot_be_switched_off() -> None:

@@ -140,7 +140,7 @@ def test_tuning_uvicorn_lacks_is_warned_not_refused(options: dict[str, Any], tex
 
 def test_timeout_is_prodservers_request_deadline() -> None:
     p = plan({"timeout": 30})
-    assert p.args[0] == "django_prodserver.serving:asgi" and p.env["PRODSERVER_REQUEST_TIMEOUT"] == "30"
+    assert p.args[0] == "django_prodserver.served.asgi:application" and p.env["PRODSERVER_REQUEST_TIMEOUT"] == "30"
     assert p.warnings == ()
 
 

@@ -43,7 +43,7 @@ def test_json_plan_hands_the_child_format_process_and_layers() -> None:
     assert p.env["PRODSERVER_APP_LAYERS"] == (
         "django_prodserver.logs.access:access_layer,django_prodserver.logs.requestid:request_id_layer"
     )
-    assert p.args[0] == "django_prodserver.serving:wsgi"
+    assert p.args[0] == "django_prodserver.served.wsgi:application"
     assert "--access-logfile" not in p.args  # the layer writes the access line
     assert "django_prodserver_gunicorn.jsonlog.JsonLogger" in p.args
     no_access = plan({"log_format": "json", "access_log": False})

@@ -1,10 +1,10 @@
 """The application a server loads when prodserver wraps the user's app in request layers.
 
-When a process needs layers (metrics, request ids, an access log), its plan points the server
-at ``django_prodserver.served.wsgi:application`` (or ``served.asgi``) instead of ``mysite.wsgi:application`` and
-names the real app and the layers in the environment, so exec and in-process launches and
-every server wrap the app the same way. Importing this module has no side effects: the app is
-built on first attribute access (PEP 562).
+When a process needs layers (metrics, request ids, an access log, a deadline), its plan points
+the server at ``django_prodserver.served.wsgi:application`` (or ``served.asgi``) instead of
+``mysite.wsgi:application`` and names the real app and the layers in the environment, so exec
+and in-process launches and every server wrap the app the same way. Importing this module has no
+side effects; importing ``served.wsgi``/``served.asgi`` builds the app, like a project's wsgi.py.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ LAYERS_ENV = "PRODSERVER_APP_LAYERS"
 #: What the server loads (real module attributes: hypercorn ``eval``s the name in the module).
 WSGI_PATH = "django_prodserver.served.wsgi:application"
 ASGI_PATH = "django_prodserver.served.asgi:application"
-
-_built: dict[str, Any] = {}
 
 
 def import_path(path: str) -> Any:
@@ -55,11 +53,3 @@ def build(interface: str, environ: dict[str, str] | None = None) -> Any:
         raise RuntimeError(f"{APP_ENV} is not set: this module is loaded only through a prodserver plan")
     layers = [p.strip() for p in env.get(LAYERS_ENV, "").split(",") if p.strip()]
     return wrap(import_path(path), interface, layers)
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("wsgi", "asgi"):
-        if name not in _built:
-            _built[name] = build(name)
-        return _built[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
