@@ -29,7 +29,7 @@ from django_prodserver.testing.processes import (
     wait_http,
 )
 from django_prodserver_waitress import WaitressBackend
-from django_prodserver_waitress.cli import parse
+from django_prodserver_waitress.host import parse
 
 PROJECT = "django_prodserver.testing.project"
 
@@ -86,7 +86,9 @@ def test_contract_options_waitress_cannot_keep_are_refused_with_a_reason(option:
 def test_tuning_options_waitress_lacks_are_warned_or_provided() -> None:
     plan = plan_for({"max_requests": 10, "timeout": 5})
     assert plan.warnings == () and "--max-requests=10" in plan.args and "--max-requests-jitter=0" in plan.args
-    assert plan.env["PRODSERVER_REQUEST_TIMEOUT"] == "5" and plan.args[-1] == "django_prodserver.served.wsgi:application"
+    assert (
+        plan.env["PRODSERVER_REQUEST_TIMEOUT"] == "5" and plan.args[-1] == "django_prodserver.served.wsgi:application"
+    )
 
 
 def test_several_proxies_and_asgi_are_refused() -> None:
