@@ -29,7 +29,7 @@ from django_prodserver.testing.processes import (
 from django_prodserver_django_q2 import DjangoQ2Backend
 from django_prodserver_django_q2._argv import cluster_name_from_argv
 from django_prodserver_django_q2.backend import OVERRIDES_ENV
-from django_prodserver_django_q2.launch import merged_conf
+from django_prodserver_django_q2.host import merged_conf
 
 SETTINGS = "django_prodserver.testing.project.settings"
 LEGACY = "django_prodserver.backends.workers.django_q2.DjangoQ2Worker"
@@ -53,7 +53,7 @@ def test_uniform_options_become_q_cluster_overrides() -> None:
     plan = plan_for({"concurrency": 3, "max_tasks": 200, "log_level": "warning", "queues": ["emails"]})
     assert json.loads(plan.env[OVERRIDES_ENV]) == {"workers": 3, "recycle": 200, "log_level": "WARNING"}
     assert plan.env["Q_CLUSTER_NAME"] == "emails"
-    assert plan.command[1:4] == ["-m", "django_prodserver_django_q2.launch", "qcluster"]
+    assert plan.command[1:4] == ["-m", "django_prodserver_django_q2", "qcluster"]
     assert not plan.in_process
 
 
@@ -71,7 +71,7 @@ def test_unset_options_leave_q_cluster_alone_and_run_in_process() -> None:
 )
 def test_changes_before_setup_need_the_launcher(options: dict[str, Any], entry: dict[str, Any]) -> None:
     plan = plan_for(options, **entry)
-    assert not plan.in_process and plan.command[2] == "django_prodserver_django_q2.launch"
+    assert not plan.in_process and plan.command[2] == "django_prodserver_django_q2"
 
 
 def test_several_queues_say_run_one_cluster_per_queue() -> None:

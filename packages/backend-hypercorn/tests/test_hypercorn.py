@@ -23,7 +23,7 @@ from django_prodserver.testing.processes import (
     wait_for_output,
     wait_http,
 )
-from django_prodserver_hypercorn import HypercornBackend, cli, master
+from django_prodserver_hypercorn import HypercornBackend, drain, host
 
 PROJECT = "django_prodserver.testing.project"
 
@@ -91,9 +91,9 @@ def test_max_requests_jitter_survives_hypercorns_cli(monkeypatch: pytest.MonkeyP
         def run(self) -> int:
             return 0
 
-    monkeypatch.setattr(master, "DrainingMaster", Capture)
+    monkeypatch.setattr(drain, "DrainingMaster", Capture)
     args = plan_for({"max_requests": 1000, "max_requests_jitter": 50}).args
-    assert cli.main(args) == 0
+    assert host.main(args) == 0
     config, drain_delay = seen[0]
     assert (config.max_requests, config.max_requests_jitter, drain_delay) == (1000, 50, 2.0)
     assert (config.backlog, config.graceful_timeout, config.workers) == (2048, 25.0, min(2 * len_cpus() + 1, 12))

@@ -29,7 +29,7 @@ from django_prodserver.testing.processes import (
     wait_http,
 )
 from django_prodserver_waitress import WaitressBackend
-from django_prodserver_waitress.cli import parse
+from django_prodserver_waitress.host import parse
 
 PROJECT = "django_prodserver.testing.project"
 

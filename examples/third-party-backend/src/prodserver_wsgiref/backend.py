@@ -1,4 +1,7 @@
-"""The backend: uniform options mapped to the small server's flags."""
+"""The backend: declarations and pure planning (uniform options mapped to the server's flags).
+
+Nothing here starts anything: ``host.py`` runs the server, ``drain.py`` is its SIGTERM drain.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,9 @@ class WsgirefBackend(WebBackend):
     """Django's WSGI app on the stdlib wsgiref server, one thread per request."""
 
     name = "wsgiref"
-    module = "prodserver_wsgiref.serve"
+    module = "prodserver_wsgiref"  # what --dry-run shows: python -m prodserver_wsgiref ...
+    launch = "in-process"  # prodserver calls host in manage.py's process (Django set up once)
+    host = "prodserver_wsgiref.host:run"
     check_namespace = "prodserver_wsgiref"
     capabilities = frozenset({"http", "wsgi", "drain"})
     flags: ClassVar[FlagSpec] = FlagSpec()

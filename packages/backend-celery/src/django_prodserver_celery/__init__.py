@@ -1,8 +1,8 @@
 """django-prodserver backends for celery: the worker and the beat scheduler."""
 
 from .__about__ import __version__
-from ._cli import BROKER_CHECK, CELERY_AMBIENT_ENV, GLOBAL_ALIASES, CeleryCLI, cli_flags
-from .backend import CeleryBeat, CeleryWorker
+from ._flags import GLOBAL_ALIASES, cli_flags
+from .backend import BROKER_CHECK, CELERY_AMBIENT_ENV, CeleryBeat, CeleryCLI, CeleryWorker
 
 __all__ = [
     "BROKER_CHECK",

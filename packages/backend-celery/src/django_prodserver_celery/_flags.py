@@ -1,12 +1,36 @@
-"""The celery worker and beat command lines (celery 5.7 ``--help``), checked against click in the tests."""
+"""celery's command lines (celery 5.7 ``--help``): global options, worker and beat; checked against click."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from django_prodserver.argv import FlagSpec
 
-from ._cli import cli_flags
+#: ``celery`` global options (``python -m celery --help``, celery 5.7): they must come
+#: before the subcommand, so the plan moves them there even when given in ARGS or after ``--``.
+GLOBAL_ALIASES: Mapping[str, str] = {
+    "-A": "--app",
+    "--app": "--app",
+    "-b": "--broker",
+    "--broker": "--broker",
+    "--result-backend": "--result-backend",
+    "--loader": "--loader",
+    "--config": "--config",
+    "--workdir": "--workdir",
+    "-C": "--no-color",
+    "--no-color": "--no-color",
+    "-q": "--quiet",
+    "--quiet": "--quiet",
+    "--version": "--version",
+    "--skip-checks": "--skip-checks",
+}
+GLOBAL_SWITCHES = frozenset({"--no-color", "--quiet", "--version", "--skip-checks"})
+
+
+def cli_flags(aliases: Mapping[str, str], switches: frozenset[str], *, joined: bool = True) -> FlagSpec:
+    """The subcommand's flags plus celery's global ones, as one FlagSpec."""
+    return FlagSpec(aliases={**GLOBAL_ALIASES, **aliases}, switches=switches | GLOBAL_SWITCHES, joined=joined)
+
 
 #: (every spelling, takes no value) per option; the last ``--`` spelling is canonical.
 WORKER_CLI: Sequence[tuple[tuple[str, ...], bool]] = (

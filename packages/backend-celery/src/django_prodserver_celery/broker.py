@@ -10,7 +10,7 @@ from django_prodserver.argv import parse
 from django_prodserver.errors import ConfigError
 from django_prodserver.plan import LaunchPlan, mask
 
-from ._cli import GLOBAL_ALIASES, cli_flags
+from ._flags import GLOBAL_ALIASES, cli_flags
 
 _DEFAULT_BROKER = "amqp://guest@localhost//"
 

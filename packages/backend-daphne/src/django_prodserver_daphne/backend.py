@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import ClassVar, NoReturn
+from typing import ClassVar
 
 from django_prodserver.argv import FlagSpec
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.conf import where
 from django_prodserver.errors import ConfigError
 from django_prodserver.options import WEB_OPTIONS, Option, OptionTable
-from django_prodserver.plan import LaunchPlan, ReadyProbe
+from django_prodserver.plan import ReadyProbe
 
 W = WEB_OPTIONS
 
@@ -46,6 +46,8 @@ class DaphneBackend(WebBackend):
     """daphne: Channels' ASGI server; HTTP/1.1, HTTP/2 over TLS and websockets, one process."""
 
     name = "daphne"
+    launch = "in-process"
+    host = "django_prodserver_daphne.host:run"
     module = "django_prodserver_daphne"
     check_namespace = "prodserver_daphne"
     capabilities = frozenset({"http", "asgi", "workers", "tls", "http2", "websockets", "drain"})
@@ -179,9 +181,6 @@ class DaphneBackend(WebBackend):
             )
         return found
 
-    def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
-        return True
-
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
         return replace(super().ready_probe(opts, ctx), log_line="Listening on TCP address")
 
@@ -205,10 +204,3 @@ class DaphneBackend(WebBackend):
         if opts["forwarded_allow_ips"]:
             notes.append("--proxy-headers trusts X-Forwarded-* from every peer: only a proxy may reach daphne")
         return notes
-
-    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
-        import sys
-
-        from .cli import main
-
-        sys.exit(main(list(plan.args)))

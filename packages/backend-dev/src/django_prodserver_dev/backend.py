@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
 from django_prodserver.argv import FlagSpec, parse
 from django_prodserver.backends.base import LaunchContext, WebBackend
@@ -105,6 +105,7 @@ class RunserverBackend(DevBackend):
     """Django's ``runserver``: threaded WSGI with Django's autoreloader; static files in DEBUG."""
 
     name = "runserver"
+    host = "django_prodserver_dev.host:run"
     module = "django"
     accepts_app = False
     #: The management command this backend runs.
@@ -154,11 +155,6 @@ class RunserverBackend(DevBackend):
             notes.append(f"listening on {opts['host']}: other machines can reach this development server")
         notes.append("a development server: no drain on SIGTERM, not for production")
         return notes
-
-    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
-        from ._inprocess import run_command
-
-        run_command(plan)
 
     @classmethod
     def from_legacy(cls, config: ProcessConfig, legacy_options: Mapping[str, Any]) -> ProcessConfig:

@@ -3,7 +3,7 @@
 Launch: in-process (qcluster's command in prodserver's process, Django set up once) when
 Q_CLUSTER is used as the project wrote it. django-q2 reads ``Q_CLUSTER`` and
 ``Q_CLUSTER_NAME`` once, when Django sets up, so when this process changes them (concurrency,
-max_tasks, queues, ``--name``, ENV) it execs ``python -m django_prodserver_django_q2.launch``,
+max_tasks, queues, ``--name``, ENV) it execs ``python -m django_prodserver_django_q2``,
 which applies them before setup: a fresh process is the only faithful way.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
 from django_prodserver.argv import FlagSpec, merge
 from django_prodserver.backends.base import LaunchContext, WorkerBackend
@@ -26,7 +26,7 @@ W = WORKER_OPTIONS
 
 #: Environment variable carrying the Q_CLUSTER overrides to the launcher (JSON).
 OVERRIDES_ENV = "PRODSERVER_Q_CLUSTER"
-LAUNCHER = "django_prodserver_django_q2.launch"
+LAUNCHER = "django_prodserver_django_q2"
 
 #: Check ids (``manage.py check``) and their texts.
 E001 = "'django_q' is not in INSTALLED_APPS"
@@ -39,6 +39,7 @@ class DjangoQ2Backend(WorkerBackend):
     """django-q2's cluster: a main process, a sentinel, N worker processes, pusher and monitor."""
 
     name = "django-q2"
+    host = "django_prodserver_django_q2.host:run"
     module = LAUNCHER
     check_namespace = "prodserver_django_q2"
     capabilities = frozenset({"tasks", "embedded_broker", "workers"})
@@ -113,12 +114,6 @@ class DjangoQ2Backend(WorkerBackend):
             env = {k: v for k, v in plan.env.items() if k != OVERRIDES_ENV}
             return replace(plan, program=(ctx.python, "-m", "django"), env=env)
         return plan
-
-    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
-        from .launch import run_command
-
-        explicit = plan.options.explicit("log_level")
-        run_command(plan.args, str(plan.options["log_level"]).upper() if explicit else "")
 
     def graceful_timeout(self, opts: OptionTable) -> float:
         return 30.0

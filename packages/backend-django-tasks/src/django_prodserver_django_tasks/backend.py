@@ -8,7 +8,7 @@ in-process lets prodserver bound the graceful stop and set the exact log level.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
 from django_prodserver.argv import FlagSpec
 from django_prodserver.backends.base import LaunchContext, WorkerBackend
@@ -40,6 +40,8 @@ class DjangoTasksBackend(WorkerBackend):
     """django-tasks' database worker (``db_worker``): one task at a time, the project DB as queue."""
 
     name = "django-tasks"
+    launch = "in-process"
+    host = "django_prodserver_django_tasks.host:run"
     module = "django"
     check_namespace = "prodserver_django_tasks"
     capabilities = frozenset({"tasks", "embedded_broker"})
@@ -124,9 +126,6 @@ class DjangoTasksBackend(WorkerBackend):
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
         return ReadyProbe(log_line="Starting worker worker_id=")
 
-    def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
-        return True
-
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         notes = [
             "runs db_worker in-process (Django is set up once); --no-reload always, because "
@@ -186,13 +185,6 @@ class DjangoTasksBackend(WorkerBackend):
                 )
             )
         return messages
-
-    # -- running -----------------------------------------------------------------------
-
-    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
-        from ._run import run_db_worker
-
-        run_db_worker(plan)
 
 
 def _tasks_setting_problem(alias: str, provider: _provider.Provider) -> str:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
 from django_prodserver.argv import FlagSpec, click_flag_spec
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.conf import ProcessConfig
 from django_prodserver.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu
-from django_prodserver.plan import LaunchPlan
 
 from . import proxies
 
@@ -30,6 +29,8 @@ class GranianBackend(WebBackend):
     SIGTERM can first keep serving for ``drain_delay`` (see ``docs/backends/granian.md``)."""
 
     name = "granian"
+    launch = "in-process"
+    host = "django_prodserver_granian.host:run"
     module = "granian"
     check_namespace = "prodserver_granian"
     capabilities = frozenset({"http", "wsgi", "asgi", "workers", "threads", "tls", "http2", "websockets", "drain"})
@@ -190,9 +191,6 @@ class GranianBackend(WebBackend):
             env[proxies.ENV_TRUSTED] = ",".join(opts["forwarded_allow_ips"])
         return env
 
-    def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
-        return True
-
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         notes = [
             "runs in-process: granian's main process is this manage.py process (Django set up once; "
@@ -214,14 +212,9 @@ class GranianBackend(WebBackend):
             notes.append("HTTP/2 without TLS: only clients with prior knowledge (h2c upgrade is not supported)")
         return notes
 
-    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
-        from ._run import run_granian
-
-        run_granian(plan)
-
     @classmethod
     def from_legacy(cls, config: ProcessConfig, legacy_options: Mapping[str, Any]) -> ProcessConfig:
         """Upstream 3.x ARGS were ``Granian()`` keyword arguments, not CLI flags: translate them."""
-        from ._legacy import translate_legacy
+        from .legacy import translate_legacy
 
         return translate_legacy(config, legacy_options)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
 from django_prodserver.argv import FlagSpec
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.conf import where
 from django_prodserver.errors import ConfigError
 from django_prodserver.options import WEB_OPTIONS, Option, OptionTable
-from django_prodserver.plan import LaunchPlan
 
 W = WEB_OPTIONS
 
@@ -37,6 +36,8 @@ class GunicornBackend(WebBackend):
     """gunicorn for WSGI (sync or gthread workers) and ASGI (uvicorn worker, lifespan off)."""
 
     name = "gunicorn"
+    launch = "in-process"
+    host = "django_prodserver_gunicorn.host:run"
     module = "gunicorn"
     check_namespace = "prodserver_gunicorn"
     capabilities = frozenset({"http", "wsgi", "asgi", "workers", "threads", "tls", "http2", "websockets", "drain"})
@@ -174,9 +175,6 @@ class GunicornBackend(WebBackend):
     def unset_env(self, opts: OptionTable, ctx: LaunchContext) -> tuple[str, ...]:
         return () if opts["read_env_args"] else ("GUNICORN_CMD_ARGS",)
 
-    def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
-        return True
-
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         notes = [
             "runs in-process: Django is set up once in the master before workers fork "
@@ -189,11 +187,6 @@ class GunicornBackend(WebBackend):
                 "backlog is empty, then gunicorn stops gracefully (no native flag does this)"
             )
         return notes
-
-    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
-        from .application import run_gunicorn
-
-        run_gunicorn(plan)
 
     @classmethod
     def from_legacy(cls, config: Any, legacy_options: Any) -> Any:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import ClassVar, NoReturn
+from typing import ClassVar
 
 from django_prodserver.argv import FlagSpec
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.conf import where
 from django_prodserver.errors import ConfigError
 from django_prodserver.options import WEB_OPTIONS, Option, OptionTable
-from django_prodserver.plan import LaunchPlan, ReadyProbe
+from django_prodserver.plan import ReadyProbe
 
 W = WEB_OPTIONS
 
@@ -42,6 +42,8 @@ class HypercornBackend(WebBackend):
     """hypercorn: ASGI and WSGI, HTTP/1.1, HTTP/2 and websockets, spawned worker processes."""
 
     name = "hypercorn"
+    launch = "in-process"
+    host = "django_prodserver_hypercorn.host:run"
     module = "django_prodserver_hypercorn"
     check_namespace = "prodserver_hypercorn"
     capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "http2", "websockets", "drain"})
@@ -145,15 +147,3 @@ class HypercornBackend(WebBackend):
         if opts["interface"] == "wsgi":
             notes.append("WSGI views run in each worker's default thread pool (min(32, CPUs + 4) threads)")
         return notes
-
-    def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
-        return True
-
-    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
-        import multiprocessing
-        import sys
-
-        from .cli import main
-
-        fork = "fork" in multiprocessing.get_all_start_methods()
-        sys.exit(main(list(plan.args), "fork" if fork else "spawn"))

@@ -36,6 +36,7 @@ class RQBackend(WorkerBackend):
     """RQ workers consuming RQ_QUEUES in order: one job at a time per worker process."""
 
     name = "rq"
+    launch = "in-process"
     module = "django"
     check_namespace = "prodserver_rq"
     capabilities = frozenset({"tasks", "workers"})
@@ -150,9 +151,6 @@ class RQBackend(WorkerBackend):
             first = None
         broker = from_params(first) if isinstance(first, dict) else None
         return ReadyProbe(log_line="started with PID", broker=broker)
-
-    def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
-        return True
 
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         notes = [

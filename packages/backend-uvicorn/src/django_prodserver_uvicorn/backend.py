@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
 from django_prodserver.argv import FlagSpec, click_flag_spec
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.conf import ProcessConfig
 from django_prodserver.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu
-from django_prodserver.plan import LaunchPlan
 
 W = WEB_OPTIONS
 
@@ -27,6 +26,8 @@ class UvicornBackend(WebBackend):
     for ``drain_delay`` and a requested stop exits 0 (see ``docs/backends/uvicorn.md``)."""
 
     name = "uvicorn"
+    launch = "in-process"
+    host = "django_prodserver_uvicorn.host:run"
     module = "uvicorn"
     check_namespace = "prodserver_uvicorn"
     capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "websockets", "drain"})
@@ -125,9 +126,6 @@ class UvicornBackend(WebBackend):
             args += ["--log-config", SERVER_LOGGING_FILE]
         return args
 
-    def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
-        return True
-
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         notes = [
             "runs in-process: uvicorn starts inside this manage.py process and a requested stop exits 0, "
@@ -146,11 +144,6 @@ class UvicornBackend(WebBackend):
                 "thread pool); prefer 'interface': 'asgi', or gunicorn/granian for WSGI"
             )
         return notes
-
-    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
-        from ._run import run_uvicorn
-
-        run_uvicorn(plan)
 
     @classmethod
     def from_legacy(cls, config: ProcessConfig, legacy_options: Mapping[str, Any]) -> ProcessConfig:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
 from django_prodserver.argv import FlagSpec, parse
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.conf import ProcessConfig, where
 from django_prodserver.errors import ConfigError
 from django_prodserver.options import WEB_OPTIONS, Option, OptionTable
-from django_prodserver.plan import LaunchPlan, ReadyProbe
+from django_prodserver.plan import ReadyProbe
 
 W = WEB_OPTIONS
 
@@ -29,7 +29,7 @@ def _flag_spec() -> FlagSpec:
     """waitress' option table gives every flag; booleans are switches with a ``--no-`` form."""
     from waitress.adjustments import Adjustments, asbool
 
-    from .cli import OWN_SWITCHES
+    from .host import OWN_SWITCHES
 
     switches = {"--call", "--help"}
     negations: dict[str, str] = {}
@@ -46,6 +46,8 @@ class WaitressBackend(WebBackend):
     """waitress: pure-Python WSGI, one process with threads, Windows-friendly."""
 
     name = "waitress"
+    launch = "in-process"
+    host = "django_prodserver_waitress.host:run"
     module = "django_prodserver_waitress"
     check_namespace = "prodserver_waitress"
     capabilities = frozenset({"http", "wsgi", "workers", "threads", "drain"})
@@ -167,9 +169,6 @@ class WaitressBackend(WebBackend):
         args.append(self.app_path(opts, ctx))
         return args
 
-    def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
-        return True
-
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
         probe = super().ready_probe(opts, ctx)
         return replace(probe, log_line="Serving on")
@@ -196,13 +195,6 @@ class WaitressBackend(WebBackend):
                 f"(+ up to {opts['max_requests_jitter']}) and prodserver starts a new one on the same socket"
             )
         return notes
-
-    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
-        import sys
-
-        from .cli import main
-
-        sys.exit(main(list(plan.args)))
 
     @classmethod
     def from_legacy(cls, config: ProcessConfig, legacy_options: Mapping[str, Any]) -> ProcessConfig:

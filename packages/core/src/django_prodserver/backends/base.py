@@ -7,7 +7,7 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar, Literal, NoReturn
 
 from .. import deadline
 from ..argv import FlagSpec, merge, parse
@@ -143,6 +143,10 @@ class Backend:
     signal_group: ClassVar[bool] = False
     #: Namespace for this backend's check ids, e.g. ``prodserver_gunicorn``.
     check_namespace: ClassVar[str] = "prodserver"
+    #: ``"exec"``: the plan's argv replaces this process; ``"in-process"``: :attr:`host` runs in it.
+    launch: ClassVar[Literal["exec", "in-process"]] = "exec"
+    #: The in-process entry, ``"package.host:run"``, called as ``run(plan)`` (never returns).
+    host: ClassVar[str] = ""
 
     def __init__(self, config: ProcessConfig) -> None:
         self.config = config
@@ -286,8 +290,9 @@ class Backend:
         return ReadyProbe()
 
     def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
-        """True when :meth:`run_in_process` should host the server instead of an exec."""
-        return False
+        """True when :attr:`host` runs the server in this process instead of an exec; from
+        :attr:`launch` (override only where options choose, e.g. a reloader needs an exec)."""
+        return self.launch == "in-process"
 
     def request_layers(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         """Layer factories (``module:callable``) prodserver wraps this web process' app in,
@@ -434,7 +439,14 @@ class Backend:
         ``check``): e.g. is the broker reachable. Raise :class:`ConfigError` naming the setting."""
 
     def run_in_process(self, plan: LaunchPlan) -> NoReturn:
-        raise NotImplementedError(f"{type(self).__name__} has no in-process launch")
+        """Import :attr:`host` (``module:function``) and call it with the plan; it never returns."""
+        if not self.host:
+            raise NotImplementedError(f"{type(self).__name__} has no in-process launch (set host)")
+        import importlib
+
+        module, _, function = self.host.partition(":")
+        getattr(importlib.import_module(module), function)(plan)
+        raise SystemExit(0)  # a host that returns ends the process as a clean exit
 
     @classmethod
     def from_legacy(cls, config: ProcessConfig, legacy_options: Mapping[str, Any]) -> ProcessConfig:

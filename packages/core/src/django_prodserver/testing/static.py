@@ -159,7 +159,7 @@ class BackendContract:
 
     def test_import_has_no_side_effects(self) -> None:
         """Importing the backend module starts nothing, sets no signal handlers, changes no env.
-        Fix: move work from import time into ``plan()``/``run_in_process()``."""
+        Fix: move work from import time into ``plan()`` or the host's ``run(plan)``."""
         module = self.backend_class.__module__
         code = (
             "import json, os, signal, sys, threading\n"

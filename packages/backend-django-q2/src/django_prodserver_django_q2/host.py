@@ -1,5 +1,6 @@
-"""``python -m django_prodserver_django_q2.launch qcluster ...``: qcluster with prodserver's
-Q_CLUSTER overrides applied before Django sets up, and a broker check before the cluster starts.
+"""qcluster hosted two ways: ``run(plan)`` in prodserver's process, or ``python -m
+django_prodserver_django_q2 qcluster ...`` (exec) with prodserver's Q_CLUSTER overrides applied
+before Django sets up; a broker check before the cluster starts either way.
 
 Behaves like ``python -m django qcluster ...`` otherwise (same command, same parser, same PID).
 """
@@ -10,11 +11,14 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._argv import cluster_name_from_argv
 from ._exit import fail
 from .backend import OVERRIDES_ENV
+
+if TYPE_CHECKING:
+    from django_prodserver.plan import LaunchPlan
 
 EXAMPLE = "Q_CLUSTER = {'name': 'mysite', 'orm': 'default', 'timeout': 60, 'retry': 120}"
 
@@ -69,16 +73,19 @@ def run_command(args: Sequence[str], log_level: str = "") -> NoReturn:
     sys.exit(0)
 
 
+def run(plan: LaunchPlan) -> NoReturn:
+    """The in-process host (``Backend.host``): Django is set up and nothing needed it earlier."""
+    explicit = plan.options.explicit("log_level")
+    run_command(plan.args, str(plan.options["log_level"]).upper() if explicit else "")
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """The exec entry (``python -m django_prodserver_django_q2``): overrides first, then setup."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
-        fail("usage: python -m django_prodserver_django_q2.launch qcluster [qcluster options]")
+        fail("usage: python -m django_prodserver_django_q2 qcluster [qcluster options]")
     prepare(args[1:])
     import django
 
     django.setup()
     run_command(args, os.environ.pop("PRODSERVER_Q_LOG_LEVEL", ""))
-
-
-if __name__ == "__main__":
-    main()

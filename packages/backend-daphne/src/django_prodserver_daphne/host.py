@@ -5,7 +5,7 @@ parser) plus ``--drain-delay S``, ``--graceful-timeout S`` and ``--workers N`` (
 socket bound here, see :mod:`django_prodserver.copies`) with ``--max-requests N`` /
 ``--max-requests-jitter J`` (a copy stops itself after that many requests and is replaced),
 and serves with
-:class:`~django_prodserver_daphne.draining.DrainingServer`.
+:class:`~django_prodserver_daphne.drain.DrainingServer`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ import argparse
 import logging
 import random
 import socket
+import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from django_prodserver.plan import LaunchPlan
 
 OWN = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
 OWN.add_argument("--drain-delay", type=float, default=0.0)
@@ -91,7 +95,7 @@ def serve(own: argparse.Namespace, rest: list[str]) -> int:
     """One daphne server with prodserver's draining stop."""
     from daphne.cli import CommandLineInterface
 
-    from .draining import DrainingServer
+    from .drain import DrainingServer
 
     server_class = type(
         "DrainingServer",
@@ -113,3 +117,8 @@ def serve(own: argparse.Namespace, rest: list[str]) -> int:
     except SystemExit as e:
         return int(e.code or 0) if not isinstance(e.code, str) else 1
     return 0
+
+
+def run(plan: LaunchPlan) -> NoReturn:
+    """The in-process host (``Backend.host``): the plan's argv, parsed as ``python -m`` would."""
+    sys.exit(main(list(plan.args)))

@@ -20,9 +20,12 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from waitress.adjustments import Adjustments, asbool
+
+if TYPE_CHECKING:
+    from django_prodserver.plan import LaunchPlan
 
 #: prodserver's flags (value-taking ones end with "=", as getopt spells them).
 OWN_VALUE_FLAGS = (
@@ -148,8 +151,8 @@ def serve(app: Any, parsed: Parsed) -> int:
     """One waitress server with prodserver's draining stop."""
     from waitress.server import create_server
 
-    from .accesslog import AccessLogMiddleware, access_logger
-    from .draining import DrainingRunner
+    from ._accesslog import AccessLogMiddleware, access_logger
+    from .drain import DrainingRunner
 
     counter = None
     if parsed.max_requests:
@@ -214,3 +217,8 @@ class RequestCounter:
         if reached:
             self.on_limit()
         return self.app(environ, start_response)
+
+
+def run(plan: LaunchPlan) -> NoReturn:
+    """The in-process host (``Backend.host``): the plan's argv, parsed as ``python -m`` would."""
+    sys.exit(main(list(plan.args)))

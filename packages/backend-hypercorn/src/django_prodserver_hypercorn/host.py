@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from django_prodserver.plan import LaunchPlan
 
 OWN = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
 OWN.add_argument("--drain-delay", type=float, default=0.0)
@@ -31,7 +34,7 @@ def main(argv: Sequence[str], start_method: str = "spawn") -> int:
     import hypercorn.__main__ as native
     from hypercorn.config import Config
 
-    from .master import DrainingMaster, serve_single
+    from .drain import DrainingMaster, serve_single
 
     own, rest = split(argv)
 
@@ -54,3 +57,11 @@ def main(argv: Sequence[str], start_method: str = "spawn") -> int:
         return int(native.main(rest))
     finally:
         setattr(native, "run", saved)
+
+
+def run(plan: LaunchPlan) -> NoReturn:
+    """The in-process host (``Backend.host``): fork the workers from this process when the OS can."""
+    import multiprocessing
+
+    fork = "fork" in multiprocessing.get_all_start_methods()
+    sys.exit(main(list(plan.args), "fork" if fork else "spawn"))

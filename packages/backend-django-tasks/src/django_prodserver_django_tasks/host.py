@@ -85,7 +85,7 @@ def exact_log_level(command_class: type[Any], level: str) -> type[Any]:
     return Command
 
 
-def run_db_worker(plan: LaunchPlan) -> NoReturn:
+def run(plan: LaunchPlan) -> NoReturn:
     """Run ``db_worker`` with the plan's argv through its own parser, then exit with its status."""
     provider = _provider.by_app(str(plan.extras["provider"]))
     preflight(provider)

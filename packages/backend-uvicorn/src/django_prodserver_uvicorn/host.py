@@ -83,7 +83,7 @@ def fork_workers(app: str) -> None:
     subprocess_module.spawn = multiprocessing.get_context("fork")
 
 
-def run_uvicorn(plan: LaunchPlan) -> NoReturn:
+def run(plan: LaunchPlan) -> NoReturn:
     """Run uvicorn's CLI on the plan's args in this process; exits with uvicorn's code."""
     from django.db import connections
 

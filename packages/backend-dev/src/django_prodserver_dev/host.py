@@ -17,7 +17,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def run_command(plan: LaunchPlan) -> NoReturn:
+def run(plan: LaunchPlan) -> NoReturn:
     """``plan.args`` is ``[command, *argv]``: run that management command, exit 0 on SIGTERM/SIGINT."""
     from django.core.management import get_commands, load_command_class
 

@@ -92,7 +92,7 @@ class PlannedApplication(WSGIApplication):
         return None
 
 
-def run_gunicorn(plan: LaunchPlan) -> NoReturn:
+def run(plan: LaunchPlan) -> NoReturn:
     """Run gunicorn in this process with the plan's arguments; exits with gunicorn's code."""
     from django.db import connections
 

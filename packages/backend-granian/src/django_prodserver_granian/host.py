@@ -35,7 +35,7 @@ def draining_server_class(base: type[Any], drain_delay: float) -> type[Any]:
     return DrainingServer
 
 
-def run_granian(plan: LaunchPlan) -> NoReturn:
+def run(plan: LaunchPlan) -> NoReturn:
     """Run granian's CLI on the plan's args in this process; exits with granian's code."""
     from django.db import connections
     from granian import cli as granian_cli
