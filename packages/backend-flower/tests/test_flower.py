@@ -170,4 +170,4 @@ def test_exposure_warning_is_on_stderr_at_start(launch: Any) -> None:
         assert proc.wait(timeout=120) == 1, proc.output()
     out = proc.output()
     assert "[flower] note: WARNING: flower listens on 0.0.0.0 without authentication" in out
-    assert "cannot connect to the celery broker" in out
+    assert "cannot reach the celery broker at" in out

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.loading import plan_process
 from django_prodserver.testing.helpers import project_context as context
+from django_prodserver.testing.plugin import ProcessStarter
 from django_prodserver.testing.processes import (
     RunningProcess,
     free_port,
@@ -26,7 +26,6 @@ from django_prodserver.testing.processes import (
     project_environ,
     start,
     wait_for_output,
-    wait_http,
 )
 from django_prodserver_waitress import WaitressBackend
 from django_prodserver_waitress.cli import parse
@@ -37,14 +36,6 @@ PROJECT = "django_prodserver.testing.project"
 def plan_for(options: dict[str, Any] | None = None, **entry: Any) -> Any:
     raw = {"BACKEND": "waitress", "OPTIONS": options or {}, **entry}
     return WaitressBackend(load_process("web", raw)).plan(context())
-
-
-@pytest.fixture
-def started(tmp_path: Path) -> Iterator[list[RunningProcess]]:
-    procs: list[RunningProcess] = []
-    yield procs
-    for proc in procs:
-        proc.stop(timeout=5)
 
 
 def test_default_bind_is_explicit_never_waitress_default() -> None:
@@ -86,7 +77,8 @@ def test_contract_options_waitress_cannot_keep_are_refused_with_a_reason(option:
 def test_tuning_options_waitress_lacks_are_warned_or_provided() -> None:
     plan = plan_for({"max_requests": 10, "timeout": 5})
     assert plan.warnings == () and "--max-requests=10" in plan.args and "--max-requests-jitter=0" in plan.args
-    assert plan.env["PRODSERVER_REQUEST_TIMEOUT"] == "5" and plan.args[-1] == "django_prodserver.served.wsgi:application"
+    assert plan.env["PRODSERVER_REQUEST_TIMEOUT"] == "5"
+    assert plan.args[-1] == "django_prodserver.served.wsgi:application"
 
 
 def test_several_proxies_and_asgi_are_refused() -> None:
@@ -143,29 +135,25 @@ def test_upstream_waitress_server_entry_keeps_its_flags_and_bind() -> None:
     assert "--listen=0.0.0.0:8080" in bare.args
 
 
-def _start_web(tmp_path: Path, started: list[RunningProcess], options: dict[str, Any]) -> tuple[RunningProcess, int]:
-    port = free_port()
-    process = {"BACKEND": "waitress", "OPTIONS": {**options, "host": "127.0.0.1", "port": port}}
-    env = project_environ({"web": process}, tmp_path)
-    proc = start(prodserver_argv("web"), env, tmp_path, tmp_path / f"web-{len(started)}.log")
-    started.append(proc)
-    wait_http(proc, port, timeout=60)
-    return proc, port
+def _start_web(prodserver_process: ProcessStarter, options: dict[str, Any]) -> tuple[RunningProcess, int]:
+    live = prodserver_process("waitress", options)
+    assert live.port is not None
+    return live.process, live.port
 
 
-def test_access_log_lines_on_stdout(tmp_path: Path, started: list[RunningProcess]) -> None:
-    proc, port = _start_web(tmp_path, started, {})
+def test_access_log_lines_on_stdout(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
+    proc, port = _start_web(prodserver_process, {})
     http_get(port, "/db/?x=1")
     wait_for_output(proc, '"GET /db/?x=1 HTTP/1.1" 200', timeout=10)
-    proc2, port2 = _start_web(tmp_path, started, {"access_log": False})
+    proc2, port2 = _start_web(prodserver_process, {"access_log": False})
     http_get(port2, "/db/?x=2")
     time.sleep(0.5)
     assert "GET /db/?x=2" not in proc2.output()
 
 
-def test_in_flight_request_outlives_waitress_fixed_5s(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_in_flight_request_outlives_waitress_fixed_5s(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     """waitress' own close cancels work after a hard-coded 5 s; ours waits graceful_timeout."""
-    proc, port = _start_web(tmp_path, started, {"drain_delay": 0, "graceful_timeout": 15})
+    proc, port = _start_web(prodserver_process, {"drain_delay": 0, "graceful_timeout": 15})
     results: list[Any] = []
 
     def slow() -> None:
@@ -185,8 +173,8 @@ def test_in_flight_request_outlives_waitress_fixed_5s(tmp_path: Path, started: l
     assert code == 0, proc.output()[-2000:]
 
 
-def test_idle_keepalive_connection_does_not_hold_the_stop(tmp_path: Path, started: list[RunningProcess]) -> None:
-    proc, port = _start_web(tmp_path, started, {"drain_delay": 0, "graceful_timeout": 20})
+def test_idle_keepalive_connection_does_not_hold_the_stop(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
+    proc, port = _start_web(prodserver_process, {"drain_delay": 0, "graceful_timeout": 20})
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", "/")
     assert conn.getresponse().read()
@@ -205,14 +193,14 @@ def application(environ, start_response):
 """
 
 
-def test_standalone_cli_trusts_the_configured_proxy(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_standalone_cli_trusts_the_configured_proxy(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     """The plan's command runs on its own too; forwarded_allow_ips reaches waitress intact."""
     (tmp_path / "plainapp.py").write_text(APP_SOURCE)
     port = free_port()
     plan = plan_for({"forwarded_allow_ips": ["127.0.0.1"], "port": port}, APP="plainapp:application")
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)}
     proc = start([sys.executable, "-m", "django_prodserver_waitress", *plan.args], env, tmp_path, tmp_path / "cli.log")
-    started.append(proc)
+    prodserver_process.adopt(proc)
     wait_for_output(proc, "Serving on", timeout=30)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", "/", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})

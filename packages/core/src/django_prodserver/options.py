@@ -367,6 +367,15 @@ WORKER_OPTIONS: Mapping[str, Option] = {
             minimum=0,
         ),
         LOG_FORMAT,
+        _uniform(
+            "preflight_timeout",
+            "float",
+            "Seconds the start-up check that the broker answers may take before the start is refused "
+            "(0 skips the check).",
+            default=5.0,
+            minimum=0,
+            reason="a broker on the network answers well within 5 s; a start should not hang",
+        ),
     )
 }
 
