@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,11 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
-from django_prodserver.testing.helpers import project_context as context
 from django_prodserver.testing.helpers import self_signed_cert as self_signed
 from django_prodserver.testing.load import shutdown_under_load
+from django_prodserver.testing.plugin import ProcessStarter
+from django_prodserver.testing.plugin import plan_for as plan_entry
 from django_prodserver.testing.processes import (
     RunningProcess,
     free_port,
@@ -30,30 +30,17 @@ from django_prodserver.testing.processes import (
     start,
     wait_http,
 )
-from django_prodserver_daphne import DaphneBackend
 
 PROJECT = "django_prodserver.testing.project"
 
 
-def plan_for(options: dict[str, Any] | None = None) -> Any:
-    return DaphneBackend(load_process("web", {"BACKEND": "daphne", "OPTIONS": options or {}})).plan(context())
+plan_for = partial(plan_entry, "daphne")
 
 
-@pytest.fixture
-def started() -> Iterator[list[RunningProcess]]:
-    procs: list[RunningProcess] = []
-    yield procs
-    for proc in procs:
-        proc.stop(timeout=10)
-
-
-def start_web(tmp_path: Path, started: list[RunningProcess], options: dict[str, Any]) -> tuple[RunningProcess, int]:
-    port = free_port()
-    process = {"BACKEND": "daphne", "OPTIONS": {**options, "host": "127.0.0.1", "port": port}}
-    log = tmp_path / f"web-{len(started)}.log"
-    proc = start(prodserver_argv("web"), project_environ({"web": process}, tmp_path), tmp_path, log)
-    started.append(proc)
-    return proc, port
+def start_web(prodserver_process: ProcessStarter, options: dict[str, Any]) -> tuple[RunningProcess, int]:
+    live = prodserver_process("daphne", options, wait=False)
+    assert live.port is not None
+    return live.process, live.port
 
 
 def test_endpoint_carries_bind_backlog_and_tls() -> None:
@@ -123,7 +110,7 @@ def test_workers_2_is_served_by_copies_in_dry_run(tmp_path: Path) -> None:
     assert "--workers 2" in out.stdout and "forks 2 daphne copies" in out.stdout
 
 
-def test_dry_run_and_start_say_daphne_has_no_drain(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_dry_run_and_start_say_daphne_has_no_drain(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     env = project_environ({"web": {"BACKEND": "daphne"}}, tmp_path)
     out = subprocess.run(
         prodserver_argv("web", extra=["--dry-run"]),
@@ -135,23 +122,23 @@ def test_dry_run_and_start_say_daphne_has_no_drain(tmp_path: Path, started: list
         check=True,
     )
     assert "daphne itself has no drain" in out.stdout
-    proc, port = start_web(tmp_path, started, {})
+    proc, port = start_web(prodserver_process, {})
     wait_http(proc, port, timeout=60)
     # a normal start is quiet (issue 10): the notes are --dry-run's and -v 2's
     assert "daphne itself has no drain" not in proc.output()
 
 
-def test_websocket_echo(tmp_path: Path, started: list[RunningProcess]) -> None:
-    proc, port = start_web(tmp_path, started, {})
+def test_websocket_echo(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
+    proc, port = start_web(prodserver_process, {})
     wait_http(proc, port, timeout=60)
     with connect(f"ws://127.0.0.1:{port}/ws/echo/", open_timeout=10) as ws:
         ws.send("hello through daphne")
         assert ws.recv(timeout=10) == "hello through daphne"
 
 
-def test_http2_over_tls(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_http2_over_tls(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     cert, key = self_signed(tmp_path)
-    proc, port = start_web(tmp_path, started, {"tls_cert": cert, "tls_key": key})
+    proc, port = start_web(prodserver_process, {"tls_cert": cert, "tls_key": key})
     deadline = time.monotonic() + 60
     with httpx.Client(http2=True, verify=False, timeout=10) as client:
         while True:
@@ -182,7 +169,7 @@ def slow_request_during_sigterm(proc: RunningProcess, port: int) -> list[Any]:
     return results
 
 
-def test_native_daphne_fails_the_load_balancer_shutdown(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_native_daphne_fails_the_load_balancer_shutdown(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     """The limit prodserver works around: plain ``daphne`` stops on SIGTERM at once (pending
     application instances cancelled, listener gone), so a load balancer's last requests fail.
     Whether a running *sync* view survives is a race (asgiref waits for its thread)."""
@@ -190,15 +177,15 @@ def test_native_daphne_fails_the_load_balancer_shutdown(tmp_path: Path, started:
     env = project_environ({}, tmp_path)
     argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), f"{PROJECT}.asgi:application"]
     proc = start(argv, env, tmp_path, tmp_path / "native.log")
-    started.append(proc)
+    prodserver_process.adopt(proc)
     wait_http(proc, port, timeout=60)
     result = shutdown_under_load(port, lambda: proc.signal(signal.SIGTERM))
     assert result.sent_after_signal > 0
     assert result.failures, f"native daphne lost nothing this time ({result.total} requests)"
 
 
-def test_prodserver_daphne_finishes_in_flight_requests(tmp_path: Path, started: list[RunningProcess]) -> None:
-    proc, port = start_web(tmp_path, started, {"drain_delay": 0})
+def test_prodserver_daphne_finishes_in_flight_requests(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
+    proc, port = start_web(prodserver_process, {"drain_delay": 0})
     wait_http(proc, port, timeout=60)
     results = slow_request_during_sigterm(proc, port)
     assert len(results) == 1 and getattr(results[0], "status", None) == 200, results
