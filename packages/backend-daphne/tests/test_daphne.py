@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -25,8 +24,8 @@ from django_prodserver.testing.processes import (
     RunningProcess,
     free_port,
     http_get,
-    prodserver_argv,
     project_environ,
+    run_django,
     start,
     wait_http,
 )
@@ -97,31 +96,15 @@ def test_proxy_headers_only_for_everyone() -> None:
 
 def test_workers_2_is_served_by_copies_in_dry_run(tmp_path: Path) -> None:
     env = project_environ({"web": {"BACKEND": "daphne", "OPTIONS": {"workers": 2}}}, tmp_path)
-    out = subprocess.run(
-        prodserver_argv("web", extra=["--dry-run"]),
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    out = run_django(env, tmp_path, "prodserver", "web", "--dry-run")
     assert out.returncode == 0, out.stderr
     assert "--workers 2" in out.stdout and "forks 2 daphne copies" in out.stdout
 
 
 def test_dry_run_and_start_say_daphne_has_no_drain(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     env = project_environ({"web": {"BACKEND": "daphne"}}, tmp_path)
-    out = subprocess.run(
-        prodserver_argv("web", extra=["--dry-run"]),
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert "daphne itself has no drain" in out.stdout
+    out = run_django(env, tmp_path, "prodserver", "web", "--dry-run")
+    assert out.returncode == 0 and "daphne itself has no drain" in out.stdout, out.stderr
     proc, port = start_web(prodserver_process, {})
     wait_http(proc, port, timeout=60)
     # a normal start is quiet (issue 10): the notes are --dry-run's and -v 2's

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +22,8 @@ from django_prodserver.testing.processes import (
     free_port,
     prodserver_argv,
     project_environ,
+    run_django,
+    run_with_django,
     start,
     wait_for_output,
 )
@@ -135,11 +136,7 @@ def _env(tmp_path: Path, options: dict[str, Any], q_cluster: dict[str, Any] | No
 
 
 def _run(env: dict[str, str], cwd: Path, *args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
-    if code:
-        argv = [sys.executable, "-c", "import django; django.setup()\n" + code]
-    else:
-        argv = [sys.executable, "-m", "django", *args]
-    return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    return run_with_django(env, cwd, code) if code else run_django(env, cwd, *args)
 
 
 def _start(env: dict[str, str], tmp_path: Path, prodserver_process: ProcessStarter, *extra: str) -> RunningProcess:

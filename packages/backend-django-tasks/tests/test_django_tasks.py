@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -19,7 +18,14 @@ from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.loading import plan_process
 from django_prodserver.testing.plugin import ProcessStarter
-from django_prodserver.testing.processes import RunningProcess, prodserver_argv, project_environ, start
+from django_prodserver.testing.processes import (
+    RunningProcess,
+    prodserver_argv,
+    project_environ,
+    run_django,
+    run_with_django,
+    start,
+)
 from django_prodserver_django_tasks import DjangoTasksBackend, _provider
 from django_prodserver_django_tasks.testing import settings_for
 
@@ -138,12 +144,7 @@ def _env(tmp_path: Path, options: dict[str, Any], settings: dict[str, Any] | Non
 
 
 def _django(env: dict[str, str], cwd: Path, *args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
-    argv = (
-        [sys.executable, "-c", "import django; django.setup()\n" + code]
-        if code
-        else [sys.executable, "-m", "django", *args]
-    )
-    return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    return run_with_django(env, cwd, code) if code else run_django(env, cwd, *args)
 
 
 def _wait(predicate: Any, proc: RunningProcess, timeout: float) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -22,8 +21,8 @@ from django_prodserver.testing.processes import (
     RunningProcess,
     free_port,
     http_get,
-    prodserver_argv,
     project_environ,
+    run_django,
     start,
     wait_for_output,
 )
@@ -98,15 +97,7 @@ def test_web_concurrency_means_copies_as_for_every_server() -> None:
 
 def test_workers_2_is_served_by_copies_in_dry_run(tmp_path: Path) -> None:
     env = project_environ({"web": {"BACKEND": "waitress", "OPTIONS": {"workers": 2}}}, tmp_path)
-    out = subprocess.run(
-        prodserver_argv("web", extra=["--dry-run"]),
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    out = run_django(env, tmp_path, "prodserver", "web", "--dry-run")
     assert out.returncode == 0, out.stderr
     assert "--workers=2" in out.stdout and "forks 2 waitress copies" in out.stdout
 
