@@ -14,7 +14,7 @@ from django_prodserver.argv import FlagSpec
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.conf import where
 from django_prodserver.errors import ConfigError
-from django_prodserver.options import WEB_OPTIONS, Option, OptionTable
+from django_prodserver.options import WEB_OPTIONS, Option, OptionTable, request_deadline
 from django_prodserver.plan import LaunchPlan, ReadyProbe
 
 W = WEB_OPTIONS
@@ -69,10 +69,9 @@ class DaphneBackend(WebBackend):
             support="ignored",
             instead="daphne runs one event loop (Django runs each sync view in a thread of its own)",
         ),
-        W["timeout"].declare(
+        request_deadline(
+            "daphne",
             native="(prodserver: 504 after N s, request cancelled; not daphne's -t 503)",
-            support="prodserver",
-            default=0,
             reason="off unless set; then every ASGI server answers 504 the same way",
         ),
         W["graceful_timeout"].declare(flag="--graceful-timeout", native="(prodserver drain; daphne has none)"),

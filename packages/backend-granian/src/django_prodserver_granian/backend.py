@@ -9,7 +9,7 @@ from typing import Any, ClassVar, NoReturn
 from django_prodserver.argv import FlagSpec, click_flag_spec
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.conf import ProcessConfig
-from django_prodserver.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu
+from django_prodserver.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu, request_deadline
 from django_prodserver.plan import LaunchPlan
 
 from . import proxies
@@ -54,12 +54,7 @@ class GranianBackend(WebBackend):
             default=8,
             reason="granian's WSGI default is 512 threads, each may hold a DB connection",
         ),
-        W["timeout"].declare(
-            native="(prodserver: 504 after N s, request cancelled)",
-            support="prodserver",
-            default=0,
-            reason="granian has no request timeout; set one and prodserver answers 504",
-        ),
+        request_deadline("granian"),
         W["graceful_timeout"].declare(native="--workers-kill-timeout N (whole seconds, 1..1800)"),
         W["drain_delay"].declare(native="(prodserver: keeps serving after SIGTERM, then granian stops gracefully)"),
         W["keepalive"].declare(
