@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import http.client
 import signal
 import sys
-import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -17,13 +15,12 @@ from websockets.sync.client import connect
 
 from django_prodserver.errors import ConfigError
 from django_prodserver.testing.helpers import self_signed_cert as self_signed
-from django_prodserver.testing.load import shutdown_under_load
+from django_prodserver.testing.load import request_across_signal, shutdown_under_load
 from django_prodserver.testing.plugin import ProcessStarter
 from django_prodserver.testing.plugin import plan_for as plan_entry
 from django_prodserver.testing.processes import (
     RunningProcess,
     free_port,
-    http_get,
     project_environ,
     run_django,
     start,
@@ -34,12 +31,6 @@ PROJECT = "django_prodserver.testing.project"
 
 
 plan_for = partial(plan_entry, "daphne")
-
-
-def start_web(prodserver_process: ProcessStarter, options: dict[str, Any]) -> tuple[RunningProcess, int]:
-    live = prodserver_process("daphne", options, wait=False)
-    assert live.port is not None
-    return live.process, live.port
 
 
 def test_endpoint_carries_bind_backlog_and_tls() -> None:
@@ -105,14 +96,14 @@ def test_dry_run_and_start_say_daphne_has_no_drain(tmp_path: Path, prodserver_pr
     env = project_environ({"web": {"BACKEND": "daphne"}}, tmp_path)
     out = run_django(env, tmp_path, "prodserver", "web", "--dry-run")
     assert out.returncode == 0 and "daphne itself has no drain" in out.stdout, out.stderr
-    proc, port = start_web(prodserver_process, {})
+    proc, port = prodserver_process.web("daphne", {}, wait=False)
     wait_http(proc, port, timeout=60)
     # a normal start is quiet (issue 10): the notes are --dry-run's and -v 2's
     assert "daphne itself has no drain" not in proc.output()
 
 
 def test_websocket_echo(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
-    proc, port = start_web(prodserver_process, {})
+    proc, port = prodserver_process.web("daphne", {}, wait=False)
     wait_http(proc, port, timeout=60)
     with connect(f"ws://127.0.0.1:{port}/ws/echo/", open_timeout=10) as ws:
         ws.send("hello through daphne")
@@ -121,7 +112,7 @@ def test_websocket_echo(tmp_path: Path, prodserver_process: ProcessStarter) -> N
 
 def test_http2_over_tls(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     cert, key = self_signed(tmp_path)
-    proc, port = start_web(prodserver_process, {"tls_cert": cert, "tls_key": key})
+    proc, port = prodserver_process.web("daphne", {"tls_cert": cert, "tls_key": key}, wait=False)
     deadline = time.monotonic() + 60
     with httpx.Client(http2=True, verify=False, timeout=10) as client:
         while True:
@@ -136,20 +127,7 @@ def test_http2_over_tls(tmp_path: Path, prodserver_process: ProcessStarter) -> N
 
 
 def slow_request_during_sigterm(proc: RunningProcess, port: int) -> list[Any]:
-    results: list[Any] = []
-
-    def slow() -> None:
-        try:
-            results.append(http_get(port, "/slow/?seconds=3", timeout=30))
-        except (OSError, http.client.HTTPException) as e:
-            results.append(e)
-
-    worker = threading.Thread(target=slow)
-    worker.start()
-    time.sleep(1.0)
-    proc.signal(signal.SIGTERM)
-    worker.join(timeout=30)
-    return results
+    return [request_across_signal(port, "/slow/?seconds=3", lambda: proc.signal(signal.SIGTERM))]
 
 
 def test_native_daphne_fails_the_load_balancer_shutdown(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
@@ -168,7 +146,7 @@ def test_native_daphne_fails_the_load_balancer_shutdown(tmp_path: Path, prodserv
 
 
 def test_prodserver_daphne_finishes_in_flight_requests(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
-    proc, port = start_web(prodserver_process, {"drain_delay": 0})
+    proc, port = prodserver_process.web("daphne", {"drain_delay": 0}, wait=False)
     wait_http(proc, port, timeout=60)
     results = slow_request_during_sigterm(proc, port)
     assert len(results) == 1 and getattr(results[0], "status", None) == 200, results

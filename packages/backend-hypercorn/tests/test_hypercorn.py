@@ -27,12 +27,6 @@ PROJECT = "django_prodserver.testing.project"
 plan_for = partial(plan_entry, "hypercorn")
 
 
-def start_web(prodserver_process: ProcessStarter, options: dict[str, Any]) -> tuple[RunningProcess, int]:
-    live = prodserver_process("hypercorn", {"workers": 1, **options}, wait=False)
-    assert live.port is not None
-    return live.process, live.port
-
-
 def test_traps_replaced_by_production_defaults() -> None:
     args = plan_for().args
     assert args[args.index("--backlog") + 1] == "2048"  # hypercorn: 100
@@ -91,7 +85,7 @@ def len_cpus() -> int:
 
 
 def test_websocket_echo(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
-    proc, port = start_web(prodserver_process, {"interface": "asgi"})
+    proc, port = prodserver_process.web("hypercorn", {"workers": 1, "interface": "asgi"}, wait=False)
     wait_http(proc, port, timeout=90)
     with connect(f"ws://127.0.0.1:{port}/ws/echo/", open_timeout=10) as ws:
         ws.send("hello through hypercorn")
@@ -108,7 +102,9 @@ def wait_https(proc: RunningProcess, port: int, client: httpx.Client) -> httpx.R
 @pytest.mark.parametrize("interface", ["asgi", "wsgi"])
 def test_http2_over_tls(tmp_path: Path, prodserver_process: ProcessStarter, interface: str) -> None:
     cert, key = self_signed(tmp_path)
-    proc, port = start_web(prodserver_process, {"interface": interface, "tls_cert": cert, "tls_key": key})
+    proc, port = prodserver_process.web(
+        "hypercorn", {"workers": 1, "interface": interface, "tls_cert": cert, "tls_key": key}, wait=False
+    )
     with httpx.Client(http2=True, verify=False, timeout=10) as client:
         resp = wait_https(proc, port, client)
     assert resp.status_code == 200 and resp.json()["ok"] is True
@@ -117,7 +113,9 @@ def test_http2_over_tls(tmp_path: Path, prodserver_process: ProcessStarter, inte
 
 def test_http2_false_serves_http11_over_tls(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     cert, key = self_signed(tmp_path)
-    proc, port = start_web(prodserver_process, {"tls_cert": cert, "tls_key": key, "http2": False})
+    proc, port = prodserver_process.web(
+        "hypercorn", {"workers": 1, "tls_cert": cert, "tls_key": key, "http2": False}, wait=False
+    )
     with httpx.Client(http2=True, verify=False, timeout=10) as client:
         resp = wait_https(proc, port, client)
     assert resp.status_code == 200 and resp.http_version == "HTTP/1.1"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,10 @@ from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.loading import plan_process
 from django_prodserver.testing.helpers import project_context as context
+from django_prodserver.testing.load import request_across_signal
 from django_prodserver.testing.plugin import ProcessStarter
 from django_prodserver.testing.processes import (
-    RunningProcess,
+    Response,
     free_port,
     http_get,
     project_environ,
@@ -126,17 +126,11 @@ def test_upstream_waitress_server_entry_keeps_its_flags_and_bind() -> None:
     assert "--listen=0.0.0.0:8080" in bare.args
 
 
-def _start_web(prodserver_process: ProcessStarter, options: dict[str, Any]) -> tuple[RunningProcess, int]:
-    live = prodserver_process("waitress", options)
-    assert live.port is not None
-    return live.process, live.port
-
-
 def test_access_log_lines_on_stdout(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
-    proc, port = _start_web(prodserver_process, {})
+    proc, port = prodserver_process.web("waitress", {})
     http_get(port, "/db/?x=1")
     wait_for_output(proc, '"GET /db/?x=1 HTTP/1.1" 200', timeout=10)
-    proc2, port2 = _start_web(prodserver_process, {"access_log": False})
+    proc2, port2 = prodserver_process.web("waitress", {"access_log": False})
     http_get(port2, "/db/?x=2")
     time.sleep(0.5)
     assert "GET /db/?x=2" not in proc2.output()
@@ -144,28 +138,16 @@ def test_access_log_lines_on_stdout(tmp_path: Path, prodserver_process: ProcessS
 
 def test_in_flight_request_outlives_waitress_fixed_5s(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     """waitress' own close cancels work after a hard-coded 5 s; ours waits graceful_timeout."""
-    proc, port = _start_web(prodserver_process, {"drain_delay": 0, "graceful_timeout": 15})
-    results: list[Any] = []
-
-    def slow() -> None:
-        try:
-            results.append(http_get(port, "/slow/?seconds=7", timeout=30))
-        except (OSError, http.client.HTTPException) as e:
-            results.append(e)
-
-    worker = threading.Thread(target=slow)
-    worker.start()
-    time.sleep(1.0)
-    proc.signal(signal.SIGTERM)
-    worker.join(timeout=30)
+    proc, port = prodserver_process.web("waitress", {"drain_delay": 0, "graceful_timeout": 15})
+    result = request_across_signal(port, "/slow/?seconds=7", lambda: proc.signal(signal.SIGTERM))
     code = proc.wait(timeout=20)
-    assert len(results) == 1 and getattr(results[0], "status", None) == 200, results
-    assert results[0].json()["slept"] == 7.0
+    assert isinstance(result, Response) and result.status == 200, result
+    assert result.json()["slept"] == 7.0
     assert code == 0, proc.output()[-2000:]
 
 
 def test_idle_keepalive_connection_does_not_hold_the_stop(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
-    proc, port = _start_web(prodserver_process, {"drain_delay": 0, "graceful_timeout": 20})
+    proc, port = prodserver_process.web("waitress", {"drain_delay": 0, "graceful_timeout": 20})
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", "/")
     assert conn.getresponse().read()

@@ -207,6 +207,13 @@ class ProcessStarter:
             wait_http(running, port, timeout=timeout)
         return live
 
+    def web(self, entry: Entry, options: Mapping[str, Any] | None = None, **kwargs: Any) -> tuple[RunningProcess, int]:
+        """Start a web entry like ``__call__`` (same keywords): its RunningProcess and its port."""
+        live = self(entry, options, **kwargs)
+        if live.port is None:
+            raise AssertionError(f"{entry!r} is not a web process: it has no port")
+        return live.process, live.port
+
     def adopt(self, process: RunningProcess, *, stop_timeout: float = 10.0) -> RunningProcess:
         """Stop ``process`` (started another way, e.g. with ``testing.processes.start``) by PID
         with the others when the test ends; returns it."""
