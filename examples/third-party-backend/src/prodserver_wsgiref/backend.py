@@ -17,7 +17,7 @@ class WsgirefBackend(WebBackend):
     name = "wsgiref"
     module = "prodserver_wsgiref.serve"
     check_namespace = "prodserver_wsgiref"
-    capabilities = frozenset({"http", "wsgi", "drain"})
+    capabilities = frozenset({"http", "wsgi"})
     flags: ClassVar[FlagSpec] = FlagSpec()
     options: ClassVar[tuple[Option, ...]] = (
         W["host"].declare(native="--host"),

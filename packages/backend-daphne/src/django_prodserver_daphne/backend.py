@@ -48,7 +48,7 @@ class DaphneBackend(WebBackend):
     name = "daphne"
     module = "django_prodserver_daphne"
     check_namespace = "prodserver_daphne"
-    capabilities = frozenset({"http", "asgi", "workers", "tls", "http2", "websockets", "drain"})
+    capabilities = frozenset({"http", "asgi", "workers", "tls", "http2", "websockets"})
     flags: ClassVar[FlagSpec] = FlagSpec(
         aliases=_ALIASES, switches=frozenset({"--proxy-headers", "--no-server-name", "-h", "--help"}), joined=False
     )

@@ -43,7 +43,6 @@ class DjangoQ2Backend(WorkerBackend):
     name = "django-q2"
     module = LAUNCHER
     check_namespace = "prodserver_django_q2"
-    capabilities = frozenset({"tasks", "embedded_broker", "workers"})
     ambient_env = ("Q_CLUSTER_NAME",)
     flags: ClassVar[FlagSpec] = FlagSpec(
         aliases={"-n": "--name", "-v": "--verbosity"},

@@ -42,7 +42,6 @@ class DjangoTasksBackend(WorkerBackend):
     name = "django-tasks"
     module = "django"
     check_namespace = "prodserver_django_tasks"
-    capabilities = frozenset({"tasks", "embedded_broker"})
     flags: ClassVar[FlagSpec] = FlagSpec(
         aliases={"-v": "--verbosity"},
         switches=frozenset(

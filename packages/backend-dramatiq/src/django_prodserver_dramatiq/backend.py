@@ -37,7 +37,6 @@ class DramatiqBackend(WorkerBackend):
     name = "dramatiq"
     module = "dramatiq"
     check_namespace = "prodserver_dramatiq"
-    capabilities = frozenset({"tasks", "workers", "threads"})
     ambient_env = (
         "dramatiq_",
         "PROMETHEUS_MULTIPROC_DIR",

@@ -32,7 +32,7 @@ class GranianBackend(WebBackend):
     name = "granian"
     module = "granian"
     check_namespace = "prodserver_granian"
-    capabilities = frozenset({"http", "wsgi", "asgi", "workers", "threads", "tls", "http2", "websockets", "drain"})
+    capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "http2", "websockets"})
     ambient_env = ("GRANIAN_",)
     flags: ClassVar[FlagSpec] = _flag_spec()
 

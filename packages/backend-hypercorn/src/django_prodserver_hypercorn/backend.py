@@ -44,7 +44,7 @@ class HypercornBackend(WebBackend):
     name = "hypercorn"
     module = "django_prodserver_hypercorn"
     check_namespace = "prodserver_hypercorn"
-    capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "http2", "websockets", "drain"})
+    capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "http2", "websockets"})
     flags: ClassVar[FlagSpec] = FlagSpec(aliases=_ALIASES, switches=_SWITCHES, joined=False)
 
     options: ClassVar[tuple[Option, ...]] = (

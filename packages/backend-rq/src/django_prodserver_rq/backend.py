@@ -37,7 +37,6 @@ class RQBackend(WorkerBackend):
     name = "rq"
     module = "django"
     check_namespace = "prodserver_rq"
-    capabilities = frozenset({"tasks", "workers"})
     ambient_env = ("RQ_KEY_PREFIX",)
     flags: ClassVar[FlagSpec] = FlagSpec(
         aliases={"-v": "--verbosity"},

@@ -29,7 +29,7 @@ class UvicornBackend(WebBackend):
     name = "uvicorn"
     module = "uvicorn"
     check_namespace = "prodserver_uvicorn"
-    capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "websockets", "drain"})
+    capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "websockets"})
     ambient_env = ("UVICORN_",)
     flags: ClassVar[FlagSpec] = _flag_spec()
     refused: ClassVar[Mapping[str, str]] = {"http2": "uvicorn speaks HTTP/1.1 only (h11/httptools)"}

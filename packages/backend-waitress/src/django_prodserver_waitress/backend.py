@@ -48,7 +48,7 @@ class WaitressBackend(WebBackend):
     name = "waitress"
     module = "django_prodserver_waitress"
     check_namespace = "prodserver_waitress"
-    capabilities = frozenset({"http", "wsgi", "workers", "threads", "drain"})
+    capabilities = frozenset({"http", "wsgi", "workers"})
     flags: ClassVar[FlagSpec] = _flag_spec()
     refused: ClassVar[Mapping[str, str]] = {
         "tls_cert": "waitress has no TLS: terminate TLS at a proxy, or use gunicorn/granian/uvicorn",
