@@ -17,6 +17,7 @@ from django_prodserver.backends.base import LaunchContext
 from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.loading import plan_process
+from django_prodserver.testing.ops import until
 from django_prodserver.testing.plugin import ProcessStarter
 from django_prodserver.testing.processes import (
     RunningProcess,
@@ -148,12 +149,7 @@ def _django(env: dict[str, str], cwd: Path, *args: str, code: str | None = None)
 
 
 def _wait(predicate: Any, proc: RunningProcess, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s:\n{proc.output()[-3000:]}")
+    until(predicate, timeout, lambda: f"condition:\n{proc.output()[-3000:]}")
 
 
 def test_missing_migrations_is_a_clear_error_not_a_traceback(
