@@ -20,6 +20,11 @@ class CeleryWorkerContract(WorkerContract):
     native_override = (("-c", "3"), "--concurrency")
     ready_text = " ready."
     broker_url = ""
+    #: The environment variable pointing the tests at another broker (none: embedded broker).
+    broker_env = ""
+
+    def broker_available(self) -> str | None:
+        return unreachable(self.broker_url, self.broker_env) if self.broker_env else None
 
     def settings_for(self, workdir: Path) -> Mapping[str, Any]:
         # A queue of its own per test: leftovers of another run can never reach this worker.
@@ -31,16 +36,12 @@ class CeleryWorkerContract(WorkerContract):
 
 class TestCeleryRedisContract(CeleryWorkerContract):
     broker_url = REDIS_URL
-
-    def broker_available(self) -> str | None:
-        return unreachable(self.broker_url, "PRODSERVER_TEST_REDIS_URL")
+    broker_env = "PRODSERVER_TEST_REDIS_URL"
 
 
 class TestCeleryRabbitMQContract(CeleryWorkerContract):
     broker_url = AMQP_URL
-
-    def broker_available(self) -> str | None:
-        return unreachable(self.broker_url, "PRODSERVER_TEST_AMQP_URL")
+    broker_env = "PRODSERVER_TEST_AMQP_URL"
 
 
 class TestCeleryFilesystemContract(CeleryWorkerContract):

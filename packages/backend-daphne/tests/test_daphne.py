@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import http.client
 import signal
-import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,44 +13,24 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
-from django_prodserver.testing.helpers import project_context as context
 from django_prodserver.testing.helpers import self_signed_cert as self_signed
-from django_prodserver.testing.load import shutdown_under_load
+from django_prodserver.testing.load import request_across_signal, shutdown_under_load
+from django_prodserver.testing.plugin import ProcessStarter
+from django_prodserver.testing.plugin import plan_for as plan_entry
 from django_prodserver.testing.processes import (
     RunningProcess,
     free_port,
-    http_get,
-    prodserver_argv,
     project_environ,
+    run_django,
     start,
     wait_http,
 )
-from django_prodserver_daphne import DaphneBackend
 
 PROJECT = "django_prodserver.testing.project"
 
 
-def plan_for(options: dict[str, Any] | None = None) -> Any:
-    return DaphneBackend(load_process("web", {"BACKEND": "daphne", "OPTIONS": options or {}})).plan(context())
-
-
-@pytest.fixture
-def started() -> Iterator[list[RunningProcess]]:
-    procs: list[RunningProcess] = []
-    yield procs
-    for proc in procs:
-        proc.stop(timeout=10)
-
-
-def start_web(tmp_path: Path, started: list[RunningProcess], options: dict[str, Any]) -> tuple[RunningProcess, int]:
-    port = free_port()
-    process = {"BACKEND": "daphne", "OPTIONS": {**options, "host": "127.0.0.1", "port": port}}
-    log = tmp_path / f"web-{len(started)}.log"
-    proc = start(prodserver_argv("web"), project_environ({"web": process}, tmp_path), tmp_path, log)
-    started.append(proc)
-    return proc, port
+plan_for = partial(plan_entry, "daphne")
 
 
 def test_endpoint_carries_bind_backlog_and_tls() -> None:
@@ -110,48 +87,32 @@ def test_proxy_headers_only_for_everyone() -> None:
 
 def test_workers_2_is_served_by_copies_in_dry_run(tmp_path: Path) -> None:
     env = project_environ({"web": {"BACKEND": "daphne", "OPTIONS": {"workers": 2}}}, tmp_path)
-    out = subprocess.run(
-        prodserver_argv("web", extra=["--dry-run"]),
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    out = run_django(env, tmp_path, "prodserver", "web", "--dry-run")
     assert out.returncode == 0, out.stderr
     assert "--workers 2" in out.stdout and "forks 2 daphne copies" in out.stdout
 
 
-def test_dry_run_and_start_say_daphne_has_no_drain(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_dry_run_and_start_say_daphne_has_no_drain(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     env = project_environ({"web": {"BACKEND": "daphne"}}, tmp_path)
-    out = subprocess.run(
-        prodserver_argv("web", extra=["--dry-run"]),
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert "daphne itself has no drain" in out.stdout
-    proc, port = start_web(tmp_path, started, {})
+    out = run_django(env, tmp_path, "prodserver", "web", "--dry-run")
+    assert out.returncode == 0 and "daphne itself has no drain" in out.stdout, out.stderr
+    proc, port = prodserver_process.web("daphne", {}, wait=False)
     wait_http(proc, port, timeout=60)
     # a normal start is quiet (issue 10): the notes are --dry-run's and -v 2's
     assert "daphne itself has no drain" not in proc.output()
 
 
-def test_websocket_echo(tmp_path: Path, started: list[RunningProcess]) -> None:
-    proc, port = start_web(tmp_path, started, {})
+def test_websocket_echo(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
+    proc, port = prodserver_process.web("daphne", {}, wait=False)
     wait_http(proc, port, timeout=60)
     with connect(f"ws://127.0.0.1:{port}/ws/echo/", open_timeout=10) as ws:
         ws.send("hello through daphne")
         assert ws.recv(timeout=10) == "hello through daphne"
 
 
-def test_http2_over_tls(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_http2_over_tls(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     cert, key = self_signed(tmp_path)
-    proc, port = start_web(tmp_path, started, {"tls_cert": cert, "tls_key": key})
+    proc, port = prodserver_process.web("daphne", {"tls_cert": cert, "tls_key": key}, wait=False)
     deadline = time.monotonic() + 60
     with httpx.Client(http2=True, verify=False, timeout=10) as client:
         while True:
@@ -166,23 +127,10 @@ def test_http2_over_tls(tmp_path: Path, started: list[RunningProcess]) -> None:
 
 
 def slow_request_during_sigterm(proc: RunningProcess, port: int) -> list[Any]:
-    results: list[Any] = []
-
-    def slow() -> None:
-        try:
-            results.append(http_get(port, "/slow/?seconds=3", timeout=30))
-        except (OSError, http.client.HTTPException) as e:
-            results.append(e)
-
-    worker = threading.Thread(target=slow)
-    worker.start()
-    time.sleep(1.0)
-    proc.signal(signal.SIGTERM)
-    worker.join(timeout=30)
-    return results
+    return [request_across_signal(port, "/slow/?seconds=3", lambda: proc.signal(signal.SIGTERM))]
 
 
-def test_native_daphne_fails_the_load_balancer_shutdown(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_native_daphne_fails_the_load_balancer_shutdown(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     """The limit prodserver works around: plain ``daphne`` stops on SIGTERM at once (pending
     application instances cancelled, listener gone), so a load balancer's last requests fail.
     Whether a running *sync* view survives is a race (asgiref waits for its thread)."""
@@ -190,15 +138,15 @@ def test_native_daphne_fails_the_load_balancer_shutdown(tmp_path: Path, started:
     env = project_environ({}, tmp_path)
     argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), f"{PROJECT}.asgi:application"]
     proc = start(argv, env, tmp_path, tmp_path / "native.log")
-    started.append(proc)
+    prodserver_process.adopt(proc)
     wait_http(proc, port, timeout=60)
     result = shutdown_under_load(port, lambda: proc.signal(signal.SIGTERM))
     assert result.sent_after_signal > 0
     assert result.failures, f"native daphne lost nothing this time ({result.total} requests)"
 
 
-def test_prodserver_daphne_finishes_in_flight_requests(tmp_path: Path, started: list[RunningProcess]) -> None:
-    proc, port = start_web(tmp_path, started, {"drain_delay": 0})
+def test_prodserver_daphne_finishes_in_flight_requests(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
+    proc, port = prodserver_process.web("daphne", {"drain_delay": 0}, wait=False)
     wait_http(proc, port, timeout=60)
     results = slow_request_during_sigterm(proc, port)
     assert len(results) == 1 and getattr(results[0], "status", None) == 200, results

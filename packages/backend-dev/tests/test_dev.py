@@ -13,10 +13,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
-from django_prodserver.backends.base import LaunchContext
 from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
-from django_prodserver.testing.processes import TEST_SETTINGS
+from django_prodserver.testing.helpers import project_context
 from django_prodserver_dev import (
     GranianReloadBackend,
     RunserverBackend,
@@ -29,17 +28,7 @@ from django_prodserver_dev.overrides import dev_config
 PROJECT = "django_prodserver.testing.project"
 
 
-def ctx(**changes: Any) -> LaunchContext:
-    values: dict[str, Any] = {
-        "environ": {},
-        "cwd": "/srv/app",
-        "settings_module": TEST_SETTINGS,
-        "python": "/usr/bin/python3",
-        "wsgi_application": f"{PROJECT}.wsgi.application",
-        "asgi_application": f"{PROJECT}.asgi.application",
-    }
-    values.update(changes)
-    return LaunchContext(**values)
+ctx = project_context
 
 
 def backend(cls: type, options: dict[str, Any] | None = None, **entry: Any) -> Any:

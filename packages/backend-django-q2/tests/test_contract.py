@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from django_prodserver.testing import WorkerContract
+from django_prodserver.testing.plugin import broker_unreachable
 from django_prodserver_django_q2 import DjangoQ2Backend
 
 REDIS_URL = os.environ.get("PRODSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -39,12 +38,8 @@ class TestDjangoQ2OrmContract(WorkerContract):
 
 
 def _redis_unavailable() -> str | None:
-    url = urlsplit(REDIS_URL)
-    try:
-        socket.create_connection((url.hostname or "127.0.0.1", url.port or 6379), timeout=2).close()
-    except OSError as e:
-        return f"Redis at {REDIS_URL} (env PRODSERVER_TEST_REDIS_URL) is unreachable: {e}"
-    return None
+    reason = broker_unreachable(REDIS_URL)
+    return None if reason is None else f"Redis {reason} (env PRODSERVER_TEST_REDIS_URL)"
 
 
 class TestDjangoQ2RedisContract(TestDjangoQ2OrmContract):

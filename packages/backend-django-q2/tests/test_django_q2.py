@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +16,14 @@ from django_prodserver.backends.base import LaunchContext
 from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.loading import plan_process
+from django_prodserver.testing.plugin import ProcessStarter
 from django_prodserver.testing.processes import (
     RunningProcess,
     free_port,
     prodserver_argv,
     project_environ,
+    run_django,
+    run_with_django,
     start,
     wait_for_output,
 )
@@ -126,14 +127,6 @@ def test_check_errors_name_the_setting() -> None:
 # -- live -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def started() -> Iterator[list[RunningProcess]]:
-    procs: list[RunningProcess] = []
-    yield procs
-    for proc in procs:
-        proc.stop(timeout=15)
-
-
 def _env(tmp_path: Path, options: dict[str, Any], q_cluster: dict[str, Any] | None, **entry: Any) -> dict[str, str]:
     settings: dict[str, Any] = {"EXTRA_INSTALLED_APPS": ["django_q"]}
     if q_cluster is not None:
@@ -143,34 +136,33 @@ def _env(tmp_path: Path, options: dict[str, Any], q_cluster: dict[str, Any] | No
 
 
 def _run(env: dict[str, str], cwd: Path, *args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
-    if code:
-        argv = [sys.executable, "-c", "import django; django.setup()\n" + code]
-    else:
-        argv = [sys.executable, "-m", "django", *args]
-    return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    return run_with_django(env, cwd, code) if code else run_django(env, cwd, *args)
 
 
-def _start(env: dict[str, str], tmp_path: Path, started: list[RunningProcess], *extra: str) -> RunningProcess:
-    proc = start(prodserver_argv("worker", extra=extra), env, tmp_path, tmp_path / f"worker-{len(started)}.log")
-    started.append(proc)
-    return proc
+def _start(env: dict[str, str], tmp_path: Path, prodserver_process: ProcessStarter, *extra: str) -> RunningProcess:
+    log = tmp_path / f"worker-{len(prodserver_process.started)}.log"
+    return prodserver_process.adopt(start(prodserver_argv("worker", extra=extra), env, tmp_path, log), stop_timeout=15)
 
 
-def test_missing_q_cluster_fails_the_start_naming_it(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_missing_q_cluster_fails_the_start_naming_it(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     env = _env(tmp_path, {}, None)
-    proc = _start(env, tmp_path, started)
+    proc = _start(env, tmp_path, prodserver_process)
     assert proc.wait(timeout=60) not in (None, 0)
     assert "prodserver_django_q2.E002" in proc.output() and "Q_CLUSTER" in proc.output()
-    proc = _start(env, tmp_path, started, "--skip-checks")
-    assert proc.wait(timeout=60) == 78, proc.output()
-    assert "settings.Q_CLUSTER is not set" in proc.output() and "Traceback" not in proc.output()
+    proc = _start(env, tmp_path, prodserver_process, "--skip-checks")
+    # in-process: the backend's preflight refuses the start (a ConfigError, exit 1 like every backend)
+    assert proc.wait(timeout=60) == 1, proc.output()
+    assert "cannot start 'worker': settings.Q_CLUSTER: is not set" in proc.output()
+    assert "Traceback" not in proc.output()
 
 
-def test_unreachable_redis_is_a_clear_error_naming_the_setting(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_unreachable_redis_is_a_clear_error_naming_the_setting(
+    tmp_path: Path, prodserver_process: ProcessStarter
+) -> None:
     """Without the preflight the cluster starts and logs connection errors forever."""
     url = f"redis://127.0.0.1:{free_port()}/0"
     env = _env(tmp_path, {"concurrency": 1}, {"name": "x", "redis": url})
-    proc = _start(env, tmp_path, started)
+    proc = _start(env, tmp_path, prodserver_process)
     assert proc.wait(timeout=60) == 78, proc.output()
     out = proc.output()
     assert "Q_CLUSTER['redis']" in out and url in out and "Traceback" not in out, out
@@ -178,22 +170,23 @@ def test_unreachable_redis_is_a_clear_error_naming_the_setting(tmp_path: Path, s
 
 @pytest.mark.parametrize("options", [{}, {"concurrency": 1}], ids=["in-process", "launcher"])
 def test_unmigrated_orm_queue_says_migrate(
-    tmp_path: Path, started: list[RunningProcess], options: dict[str, Any]
+    tmp_path: Path, prodserver_process: ProcessStarter, options: dict[str, Any]
 ) -> None:
     env = _env(tmp_path, options, {"name": "x", "orm": "default"})
-    proc = _start(env, tmp_path, started)
-    assert proc.wait(timeout=60) == 78, proc.output()
+    proc = _start(env, tmp_path, prodserver_process)
+    # in-process: the backend's preflight (exit 1); the launcher checks after its overrides (exit 78)
+    assert proc.wait(timeout=60) == (78 if options else 1), proc.output()
     assert "django_q_ormq" in proc.output() and "migrate" in proc.output()
 
 
-def test_queue_option_without_alt_clusters_and_concurrency(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_queue_option_without_alt_clusters_and_concurrency(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     """queues=['emails'] on a cluster named 'site' (no ALT_CLUSTERS: KeyError natively), two
     workers from 'concurrency', and only the 'emails' queue consumed."""
     env = _env(
         tmp_path, {"queues": ["emails"], "concurrency": 2, "log_level": "info"}, {"name": "site", "orm": "default"}
     )
     assert _run(env, tmp_path, "migrate", "--noinput").returncode == 0
-    proc = _start(env, tmp_path, started)
+    proc = _start(env, tmp_path, prodserver_process)
     wait_for_output(proc, "running.", timeout=90)
     token, other = uuid.uuid4().hex, uuid.uuid4().hex
     code = (
@@ -212,12 +205,12 @@ def test_queue_option_without_alt_clusters_and_concurrency(tmp_path: Path, start
     assert "[emails] running." in proc.output()
 
 
-def test_log_level_applies_despite_project_logging(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_log_level_applies_despite_project_logging(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     """The test project has a root LOGGING handler at WARNING, so django-q2 never sets its own
     logger level and Q_CLUSTER['log_level'] = 'INFO' shows nothing natively; the uniform
     log_level must still show django-q2's INFO lines."""
     q_cluster = {"name": "x", "orm": "default", "log_level": "INFO"}
     env = _env(tmp_path, {"concurrency": 1, "log_level": "info"}, q_cluster)
     assert _run(env, tmp_path, "migrate", "--noinput").returncode == 0
-    proc = _start(env, tmp_path, started)
+    proc = _start(env, tmp_path, prodserver_process)
     wait_for_output(proc, "Q Cluster", timeout=90)

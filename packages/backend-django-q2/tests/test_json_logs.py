@@ -4,25 +4,18 @@ included), the task's record included, and the project's LOGGING file handler st
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
-
-import pytest
 
 from django_prodserver.testing.jsonlogs import run_worker_task
+from django_prodserver.testing.plugin import broker_or_skip
 
 REDIS_URL = os.environ.get("PRODSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 TOUCH = "django_prodserver.testing.project.tasks.touch"
 
 
 def test_json_logs_django_q2_redis(tmp_path: Path) -> None:
-    parts = urlsplit(REDIS_URL)
-    try:
-        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout=3).close()
-    except OSError as e:
-        pytest.skip(f"no Redis at {REDIS_URL} ({e}); set PRODSERVER_TEST_REDIS_URL")
+    broker_or_skip(REDIS_URL, "PRODSERVER_TEST_REDIS_URL", timeout=3)
     cluster = {"name": f"json-{uuid.uuid4().hex[:10]}", "workers": 1, "timeout": 30, "retry": 60, "poll": 0.1}
     settings = {"EXTRA_INSTALLED_APPS": ["django_q"], "Q_CLUSTER": {**cluster, "redis": REDIS_URL}}
     records, _, _ = run_worker_task(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from django_prodserver.testing import WorkerContract
+from django_prodserver.testing.plugin import broker_unreachable
 from django_prodserver_django_tasks import DjangoTasksBackend
 from django_prodserver_django_tasks.testing import settings_for
 
@@ -58,12 +58,8 @@ def _pg_unavailable() -> str | None:
             import psycopg2  # noqa: F401
         except ImportError:
             return "PostgreSQL contract needs psycopg (pip install 'psycopg[binary]'); not installed"
-    url = urlsplit(PG_URL)
-    try:
-        socket.create_connection((url.hostname or "127.0.0.1", url.port or 5432), timeout=2).close()
-    except OSError as e:
-        return f"PostgreSQL at {PG_URL} (env PRODSERVER_TEST_PG_URL) is unreachable: {e}"
-    return None
+    reason = broker_unreachable(PG_URL)
+    return None if reason is None else f"PostgreSQL {reason} (env PRODSERVER_TEST_PG_URL)"
 
 
 class TestDjangoTasksPostgresContract(TestDjangoTasksContract):

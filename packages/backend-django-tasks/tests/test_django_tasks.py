@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,16 @@ from django_prodserver.backends.base import LaunchContext
 from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.loading import plan_process
-from django_prodserver.testing.processes import RunningProcess, prodserver_argv, project_environ, start
+from django_prodserver.testing.ops import until
+from django_prodserver.testing.plugin import ProcessStarter
+from django_prodserver.testing.processes import (
+    RunningProcess,
+    prodserver_argv,
+    project_environ,
+    run_django,
+    run_with_django,
+    start,
+)
 from django_prodserver_django_tasks import DjangoTasksBackend, _provider
 from django_prodserver_django_tasks.testing import settings_for
 
@@ -132,51 +139,35 @@ def test_check_wrong_tasks_backend_names_the_setting() -> None:
 # -- live -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def started() -> Iterator[list[RunningProcess]]:
-    procs: list[RunningProcess] = []
-    yield procs
-    for proc in procs:
-        proc.stop(timeout=10)
-
-
 def _env(tmp_path: Path, options: dict[str, Any], settings: dict[str, Any] | None = None) -> dict[str, str]:
     process = {"BACKEND": "django-tasks", "OPTIONS": options}
     return project_environ({"worker": process}, tmp_path, settings=settings_for() if settings is None else settings)
 
 
 def _django(env: dict[str, str], cwd: Path, *args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
-    argv = (
-        [sys.executable, "-c", "import django; django.setup()\n" + code]
-        if code
-        else [sys.executable, "-m", "django", *args]
-    )
-    return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    return run_with_django(env, cwd, code) if code else run_django(env, cwd, *args)
 
 
 def _wait(predicate: Any, proc: RunningProcess, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s:\n{proc.output()[-3000:]}")
+    until(predicate, timeout, lambda: f"condition:\n{proc.output()[-3000:]}")
 
 
-def test_missing_migrations_is_a_clear_error_not_a_traceback(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_missing_migrations_is_a_clear_error_not_a_traceback(
+    tmp_path: Path, prodserver_process: ProcessStarter
+) -> None:
     env = _env(tmp_path, {})
     proc = start(prodserver_argv("worker"), env, tmp_path, tmp_path / "worker.log")
-    started.append(proc)
+    prodserver_process.adopt(proc)
     code = proc.wait(timeout=60)
     out = proc.output()
     assert code == 78, out
     assert "migrate" in out and "Traceback" not in out
 
 
-def test_app_missing_fails_the_start_with_the_check_id(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_app_missing_fails_the_start_with_the_check_id(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     env = _env(tmp_path, {}, settings={})
     proc = start(prodserver_argv("worker"), env, tmp_path, tmp_path / "worker.log")
-    started.append(proc)
+    prodserver_process.adopt(proc)
     assert proc.wait(timeout=60) not in (None, 0)
     out = proc.output()
     assert "prodserver_django_tasks.E001" in out and "INSTALLED_APPS" in out, out
@@ -200,7 +191,7 @@ def _status(env: dict[str, str], cwd: Path) -> list[str]:
 
 
 def test_graceful_timeout_interrupts_a_long_task_and_records_it_failed(
-    tmp_path: Path, started: list[RunningProcess]
+    tmp_path: Path, prodserver_process: ProcessStarter
 ) -> None:
     """Without the bound, a 60 s task would hold the stop for 60 s and a platform SIGKILL
     would leave its row RUNNING forever; with graceful_timeout=1 it is FAILED within seconds."""
@@ -209,7 +200,7 @@ def test_graceful_timeout_interrupts_a_long_task_and_records_it_failed(
     token = uuid.uuid4().hex
     _enqueue(env, tmp_path, token, 60.0)
     proc = start(prodserver_argv("worker"), env, tmp_path, tmp_path / "worker.log")
-    started.append(proc)
+    prodserver_process.adopt(proc)
     _wait((tmp_path / f"started-{token}").exists, proc, 60)
     proc.signal(signal.SIGTERM)
     began = time.monotonic()
@@ -221,19 +212,19 @@ def test_graceful_timeout_interrupts_a_long_task_and_records_it_failed(
     assert "graceful_timeout (1s) reached" in proc.output()
 
 
-def test_max_tasks_recycles_the_process(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_max_tasks_recycles_the_process(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     env = _env(tmp_path, {"max_tasks": 2})
     assert _django(env, tmp_path, "migrate", "--noinput").returncode == 0
     tokens = [uuid.uuid4().hex for _ in range(3)]
     for token in tokens:
         _enqueue(env, tmp_path, token, 0.0)
     proc = start(prodserver_argv("worker"), env, tmp_path, tmp_path / "worker.log")
-    started.append(proc)
+    prodserver_process.adopt(proc)
     assert proc.wait(timeout=60) == 0, proc.output()[-3000:]
     assert sorted(_status(env, tmp_path)) == ["READY", "SUCCESSFUL", "SUCCESSFUL"]
 
 
-def test_queues_option_selects_queues(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_queues_option_selects_queues(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     env = _env(tmp_path, {"queues": ["emails"]})
     env["PRODSERVER_TEST_SETTINGS"] = json.dumps(
         {
@@ -249,7 +240,7 @@ def test_queues_option_selects_queues(tmp_path: Path, started: list[RunningProce
     )
     assert _django(env, tmp_path, code=code).returncode == 0
     proc = start(prodserver_argv("worker"), env, tmp_path, tmp_path / "worker.log")
-    started.append(proc)
+    prodserver_process.adopt(proc)
     _wait((tmp_path / "done-in-emails").exists, proc, 60)
     time.sleep(1.5)  # one more poll interval: the default queue must stay untouched
     assert not (tmp_path / "started-in-default").exists()

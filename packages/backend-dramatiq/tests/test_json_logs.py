@@ -4,13 +4,10 @@ through dramatiq's pipe to the main process), the task's record included."""
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
-from urllib.parse import urlsplit
-
-import pytest
 
 from django_prodserver.testing.jsonlogs import run_worker_task
+from django_prodserver.testing.plugin import broker_or_skip
 
 BASE_URL = os.environ.get("PRODSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 #: A database of its own: the contract actor's queue is fixed, and contract runs share DB 13.
@@ -19,11 +16,7 @@ TESTS_DIR = str(Path(__file__).resolve().parent)
 
 
 def test_json_logs_dramatiq_redis(tmp_path: Path) -> None:
-    parts = urlsplit(REDIS_URL)
-    try:
-        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout=3).close()
-    except OSError as e:
-        pytest.skip(f"no Redis at {REDIS_URL} ({e}); set PRODSERVER_TEST_REDIS_URL")
+    broker_or_skip(REDIS_URL, "PRODSERVER_TEST_REDIS_URL", timeout=3)
     queue = "prodserver-contract"  # dramatiq consumes declared queues only: the actor's
     settings = {
         "EXTRA_INSTALLED_APPS": ["django_dramatiq", "dramatiq_contract_app"],

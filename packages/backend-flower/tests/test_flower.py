@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +15,11 @@ from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.loading import load_backend
 from django_prodserver.plan import LaunchPlan
+from django_prodserver.testing.plugin import ProcessStarter
 from django_prodserver.testing.processes import (
     RunningProcess,
     free_port,
     http_get,
-    prodserver_argv,
-    project_environ,
-    start,
     wait_http,
 )
 from django_prodserver_celery.testing import APP, filesystem_broker
@@ -113,23 +111,16 @@ def test_upstream_path_keeps_working() -> None:
 
 
 @pytest.fixture
-def launch(tmp_path: Path) -> Iterator[Any]:
-    started: list[RunningProcess] = []
-
+def launch(tmp_path: Path, prodserver_process: ProcessStarter) -> Any:
     def factory(options: dict[str, Any], *native: str, settings: dict[str, Any] | None = None) -> RunningProcess:
         if settings is None:
             broker = filesystem_broker(tmp_path)
             settings = {"CELERY_BROKER_URL": "filesystem://", "CELERY_BROKER_TRANSPORT_OPTIONS": broker}
-        processes = {"flower": {"BACKEND": "flower", "APP": APP, "OPTIONS": options}}
-        env = project_environ(processes, tmp_path, settings=settings)
-        argv = prodserver_argv("flower", extra=("--", *native) if native else ())
-        proc = start(argv, env, tmp_path, tmp_path / f"flower-{len(started)}.log")
-        started.append(proc)
-        return proc
+        entry = {"BACKEND": "flower", "APP": APP, "OPTIONS": options}
+        args = ("--", *native) if native else ()
+        return prodserver_process(entry, name="flower", settings=settings, args=args, wait=False).process
 
-    yield factory
-    for proc in started:
-        proc.stop(timeout=10)
+    return factory
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -170,4 +161,4 @@ def test_exposure_warning_is_on_stderr_at_start(launch: Any) -> None:
         assert proc.wait(timeout=120) == 1, proc.output()
     out = proc.output()
     assert "[flower] note: WARNING: flower listens on 0.0.0.0 without authentication" in out
-    assert "cannot connect to the celery broker" in out
+    assert "cannot reach the celery broker at" in out

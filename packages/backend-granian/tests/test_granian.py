@@ -4,49 +4,37 @@ and live websockets, HTTP/2 over TLS and proxy headers with real clients."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from django_prodserver.backends.base import LaunchContext
-from django_prodserver.conf import load_process
-from django_prodserver.errors import ConfigError
-from django_prodserver.loading import load_backend
 from django_prodserver.plan import LaunchPlan
-from django_prodserver.testing.helpers import project_context, self_signed_cert
+from django_prodserver.testing.helpers import flag_value, project_context, self_signed_cert
+from django_prodserver.testing.plugin import ProcessStarter, legacy_plan_for, plan_for
+from django_prodserver.testing.plugin import refused as refused_plan
 from django_prodserver.testing.processes import (
     RunningProcess,
-    free_port,
     http_get,
-    prodserver_argv,
-    project_environ,
-    start,
-    wait_http,
 )
-from django_prodserver_granian import GranianBackend
 
 PROJECT = "django_prodserver.testing.project"
 CTX = project_context()
 
 
 def plan(options: Mapping[str, Any] | None = None, ctx: LaunchContext = CTX, **entry: Any) -> LaunchPlan:
-    raw = {"BACKEND": "granian", "OPTIONS": dict(options or {}), **entry}
-    return GranianBackend(load_process("web", raw)).plan(ctx)
+    return plan_for({"BACKEND": "granian", **entry}, options, ctx=ctx)
 
 
 def flag(p: LaunchPlan, name: str) -> str | None:
-    """The value following ``name`` in the plan's args (None when absent)."""
-    args = list(p.args)
-    return args[args.index(name) + 1] if name in args else None
+    return flag_value(p.args, name)
 
 
-def refused(options: Mapping[str, Any]) -> str:
-    with pytest.raises(ConfigError) as info:
-        plan(options)
-    return str(info.value)
+refused = partial(refused_plan, "granian")
 
 
 # -- mappings ---------------------------------------------------------------------------
@@ -182,11 +170,7 @@ def test_combinations_granian_cannot_honour_are_refused(options: dict[str, Any],
 # -- upstream 3.x settings --------------------------------------------------------------
 
 
-def legacy_plan(path: str, args: Any) -> LaunchPlan:
-    config = load_process("web", {"BACKEND": path, "ARGS": args})
-    with pytest.warns(DeprecationWarning, match='"BACKEND": "granian"'):
-        backend, _ = load_backend(config)
-    return backend.plan(CTX)
+legacy_plan = partial(legacy_plan_for, replacement="granian", ctx=CTX)
 
 
 def test_upstream_wsgi_args_become_uniform_options() -> None:
@@ -226,24 +210,15 @@ def test_upstream_unknown_key_is_passed_to_granian_not_dropped() -> None:
 
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Any]:
+def serve(prodserver_process: ProcessStarter) -> Any:
     """Start ``prodserver web`` with granian and given OPTIONS; every process stopped by PID."""
-    started: list[RunningProcess] = []
 
     def factory(options: Mapping[str, Any], *, wait: bool = True, **entry: Any) -> tuple[RunningProcess, int]:
-        port = free_port()
-        process = {"BACKEND": "granian", "OPTIONS": {"workers": 1, **options, "host": "127.0.0.1", "port": port}}
-        process.update(entry)
-        env = project_environ({"web": process}, tmp_path)
-        proc = start(prodserver_argv("web"), env, tmp_path, tmp_path / f"granian-{len(started)}.log")
-        started.append(proc)
-        if wait:
-            wait_http(proc, port)
-        return proc, port
+        live = prodserver_process({"BACKEND": "granian", **entry}, {"workers": 1, **options}, wait=wait)
+        assert live.port is not None
+        return live.process, live.port
 
-    yield factory
-    for proc in started:
-        proc.stop(timeout=5)
+    return factory
 
 
 def test_websocket_echo_through_asgi(serve: Any) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,13 +13,12 @@ from django_prodserver.backends.base import LaunchContext
 from django_prodserver.conf import load_process
 from django_prodserver.drain import accept_queue_length
 from django_prodserver.errors import ConfigError
+from django_prodserver.testing.plugin import ProcessStarter
 from django_prodserver.testing.processes import (
-    free_port,
+    RunningProcess,
     http_get,
-    prodserver_argv,
     project_environ,
-    start,
-    wait_http,
+    run_django,
 )
 from django_prodserver_gunicorn import GunicornBackend
 
@@ -136,21 +134,13 @@ def test_accept_queue_is_read_from_the_kernel() -> None:
 
 
 @pytest.fixture
-def server(tmp_path: Path, request: pytest.FixtureRequest):
-    def run(options: dict[str, Any], cwd_files: dict[str, str] | None = None, extra_env: dict[str, str] | None = None):
+def server(tmp_path: Path, prodserver_process: ProcessStarter) -> Any:
+    def run(
+        options: dict[str, Any], cwd_files: dict[str, str] | None = None, extra_env: dict[str, str] | None = None
+    ) -> tuple[RunningProcess, int]:
         for name, text in (cwd_files or {}).items():
             (tmp_path / name).write_text(text)
-        port = free_port()
-        processes = {"web": {"BACKEND": "gunicorn", "OPTIONS": {"port": port, "workers": 1, **options}}}
-        proc = start(
-            prodserver_argv("web"),
-            project_environ(processes, tmp_path, extra=extra_env),
-            tmp_path,
-            tmp_path / "server.log",
-        )
-        request.addfinalizer(lambda: proc.stop(timeout=5))
-        wait_http(proc, port)
-        return proc, port
+        return prodserver_process.web("gunicorn", {"workers": 1, **options}, extra_env=extra_env)
 
     return run
 
@@ -186,8 +176,8 @@ def test_sigint_skips_the_drain(server: Any) -> None:
 
 def test_dry_run_names_gunicorn_and_in_process_launch(tmp_path: Path) -> None:
     env = project_environ({"web": {"BACKEND": "gunicorn"}}, tmp_path)
-    out = subprocess.run(
-        prodserver_argv("--dry-run"), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True
-    ).stdout
+    run = run_django(env, tmp_path, "prodserver", "--dry-run")
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
     assert "launch: in-process" in out and f"-m gunicorn {PROJECT}.wsgi:application" in out
     assert sys.executable in out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -10,42 +10,21 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
-from django_prodserver.testing.helpers import project_context as context
 from django_prodserver.testing.helpers import self_signed_cert as self_signed
+from django_prodserver.testing.plugin import ProcessStarter
+from django_prodserver.testing.plugin import plan_for as plan_entry
 from django_prodserver.testing.processes import (
     RunningProcess,
-    free_port,
-    prodserver_argv,
-    project_environ,
-    start,
     wait_for_output,
     wait_http,
 )
-from django_prodserver_hypercorn import HypercornBackend, drain, host
+from django_prodserver_hypercorn import drain, host
 
 PROJECT = "django_prodserver.testing.project"
 
 
-def plan_for(options: dict[str, Any] | None = None) -> Any:
-    return HypercornBackend(load_process("web", {"BACKEND": "hypercorn", "OPTIONS": options or {}})).plan(context())
-
-
-@pytest.fixture
-def started() -> Iterator[list[RunningProcess]]:
-    procs: list[RunningProcess] = []
-    yield procs
-    for proc in procs:
-        proc.stop(timeout=10)
-
-
-def start_web(tmp_path: Path, started: list[RunningProcess], options: dict[str, Any]) -> tuple[RunningProcess, int]:
-    port = free_port()
-    process = {"BACKEND": "hypercorn", "OPTIONS": {"workers": 1, **options, "host": "127.0.0.1", "port": port}}
-    proc = start(prodserver_argv("web"), project_environ({"web": process}, tmp_path), tmp_path, tmp_path / "web.log")
-    started.append(proc)
-    return proc, port
+plan_for = partial(plan_entry, "hypercorn")
 
 
 def test_traps_replaced_by_production_defaults() -> None:
@@ -105,8 +84,8 @@ def len_cpus() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def test_websocket_echo(tmp_path: Path, started: list[RunningProcess]) -> None:
-    proc, port = start_web(tmp_path, started, {"interface": "asgi"})
+def test_websocket_echo(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
+    proc, port = prodserver_process.web("hypercorn", {"workers": 1, "interface": "asgi"}, wait=False)
     wait_http(proc, port, timeout=90)
     with connect(f"ws://127.0.0.1:{port}/ws/echo/", open_timeout=10) as ws:
         ws.send("hello through hypercorn")
@@ -121,18 +100,22 @@ def wait_https(proc: RunningProcess, port: int, client: httpx.Client) -> httpx.R
 
 
 @pytest.mark.parametrize("interface", ["asgi", "wsgi"])
-def test_http2_over_tls(tmp_path: Path, started: list[RunningProcess], interface: str) -> None:
+def test_http2_over_tls(tmp_path: Path, prodserver_process: ProcessStarter, interface: str) -> None:
     cert, key = self_signed(tmp_path)
-    proc, port = start_web(tmp_path, started, {"interface": interface, "tls_cert": cert, "tls_key": key})
+    proc, port = prodserver_process.web(
+        "hypercorn", {"workers": 1, "interface": interface, "tls_cert": cert, "tls_key": key}, wait=False
+    )
     with httpx.Client(http2=True, verify=False, timeout=10) as client:
         resp = wait_https(proc, port, client)
     assert resp.status_code == 200 and resp.json()["ok"] is True
     assert resp.http_version == "HTTP/2"
 
 
-def test_http2_false_serves_http11_over_tls(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_http2_false_serves_http11_over_tls(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     cert, key = self_signed(tmp_path)
-    proc, port = start_web(tmp_path, started, {"tls_cert": cert, "tls_key": key, "http2": False})
+    proc, port = prodserver_process.web(
+        "hypercorn", {"workers": 1, "tls_cert": cert, "tls_key": key, "http2": False}, wait=False
+    )
     with httpx.Client(http2=True, verify=False, timeout=10) as client:
         resp = wait_https(proc, port, client)
     assert resp.status_code == 200 and resp.http_version == "HTTP/1.1"

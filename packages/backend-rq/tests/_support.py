@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import socket
 from typing import Any
-from urllib.parse import urlsplit
+
+from django_prodserver.testing.plugin import broker_unreachable
 
 REDIS_URL = os.environ.get("PRODSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
 QUEUE = "prodserver-contract"
@@ -13,12 +13,8 @@ QUEUE = "prodserver-contract"
 
 def unreachable(url: str = REDIS_URL) -> str | None:
     """None when something listens at the URL's host:port, else a skip reason naming the env var."""
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout=3):
-            return None
-    except OSError as e:
-        return f"no Redis at {url} ({e}); set PRODSERVER_TEST_REDIS_URL to a reachable one"
+    reason = broker_unreachable(url, timeout=3)
+    return None if reason is None else f"no Redis: {reason}; set PRODSERVER_TEST_REDIS_URL to a reachable one"
 
 
 def rq_settings(url: str = REDIS_URL, queues: tuple[str, ...] = (QUEUE,)) -> dict[str, Any]:

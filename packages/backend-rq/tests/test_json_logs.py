@@ -4,24 +4,17 @@ included, and the project's LOGGING file handler still gets it."""
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
-
-import pytest
 
 from django_prodserver.testing.jsonlogs import run_worker_task
+from django_prodserver.testing.plugin import broker_or_skip
 
 REDIS_URL = os.environ.get("PRODSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 
 def test_json_logs_rq(tmp_path: Path) -> None:
-    parts = urlsplit(REDIS_URL)
-    try:
-        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout=3).close()
-    except OSError as e:
-        pytest.skip(f"no Redis at {REDIS_URL} ({e}); set PRODSERVER_TEST_REDIS_URL")
+    broker_or_skip(REDIS_URL, "PRODSERVER_TEST_REDIS_URL", timeout=3)
     queue = f"json-{uuid.uuid4().hex[:12]}"
     settings = {"EXTRA_INSTALLED_APPS": ["django_rq"], "RQ_QUEUES": {queue: {"URL": REDIS_URL}}}
     enqueue = (

@@ -5,49 +5,37 @@ from __future__ import annotations
 
 import http.client
 import signal
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
 
 from django_prodserver.backends.base import LaunchContext
-from django_prodserver.conf import load_process
-from django_prodserver.errors import ConfigError
-from django_prodserver.loading import load_backend
 from django_prodserver.plan import LaunchPlan
-from django_prodserver.testing.helpers import project_context
+from django_prodserver.testing.helpers import flag_value, project_context
 from django_prodserver.testing.load import shutdown_under_load
+from django_prodserver.testing.plugin import ProcessStarter, legacy_plan_for, plan_for
+from django_prodserver.testing.plugin import refused as refused_plan
 from django_prodserver.testing.processes import (
     RunningProcess,
-    free_port,
     http_get,
-    prodserver_argv,
-    project_environ,
-    start,
-    wait_http,
 )
-from django_prodserver_uvicorn import UvicornBackend
 
 PROJECT = "django_prodserver.testing.project"
 CTX = project_context()
 
 
 def plan(options: Mapping[str, Any] | None = None, ctx: LaunchContext = CTX, **entry: Any) -> LaunchPlan:
-    raw = {"BACKEND": "uvicorn", "OPTIONS": dict(options or {}), **entry}
-    return UvicornBackend(load_process("web", raw)).plan(ctx)
+    return plan_for({"BACKEND": "uvicorn", **entry}, options, ctx=ctx)
 
 
 def flag(p: LaunchPlan, name: str) -> str | None:
-    args = list(p.args)
-    return args[args.index(name) + 1] if name in args else None
+    return flag_value(p.args, name)
 
 
-def refused(options: Mapping[str, Any]) -> str:
-    with pytest.raises(ConfigError) as info:
-        plan(options)
-    return str(info.value)
+refused = partial(refused_plan, "uvicorn")
 
 
 # -- mappings ---------------------------------------------------------------------------
@@ -160,11 +148,7 @@ def test_combinations_uvicorn_cannot_honour_are_refused(options: dict[str, Any],
 # -- upstream 3.x settings --------------------------------------------------------------
 
 
-def legacy_plan(path: str, args: Any) -> LaunchPlan:
-    config = load_process("web", {"BACKEND": path, "ARGS": args})
-    with pytest.warns(DeprecationWarning, match='"BACKEND": "uvicorn"'):
-        backend, _ = load_backend(config)
-    return backend.plan(CTX)
+legacy_plan = partial(legacy_plan_for, replacement="uvicorn", ctx=CTX)
 
 
 def test_upstream_uvicorn_server_passes_cli_args_through() -> None:
@@ -183,23 +167,15 @@ def test_upstream_uvicorn_wsgi_server_serves_wsgi() -> None:
 
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Any]:
+def serve(prodserver_process: ProcessStarter) -> Any:
     """Start ``prodserver web`` with uvicorn and given OPTIONS; every process stopped by PID."""
-    started: list[RunningProcess] = []
 
     def factory(options: Mapping[str, Any], **entry: Any) -> tuple[RunningProcess, int]:
-        port = free_port()
-        process = {"BACKEND": "uvicorn", "OPTIONS": {"workers": 1, **options, "host": "127.0.0.1", "port": port}}
-        process.update(entry)
-        env = project_environ({"web": process}, tmp_path)
-        proc = start(prodserver_argv("web"), env, tmp_path, tmp_path / f"uvicorn-{len(started)}.log")
-        started.append(proc)
-        wait_http(proc, port, timeout=90)
-        return proc, port
+        live = prodserver_process({"BACKEND": "uvicorn", **entry}, {"workers": 1, **options}, timeout=90)
+        assert live.port is not None
+        return live.process, live.port
 
-    yield factory
-    for proc in started:
-        proc.stop(timeout=5)
+    return factory
 
 
 def test_single_process_drains_and_exits_0_on_sigterm(serve: Any) -> None:

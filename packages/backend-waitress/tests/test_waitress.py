@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import http.client
 import signal
-import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +15,16 @@ from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.loading import plan_process
 from django_prodserver.testing.helpers import project_context as context
+from django_prodserver.testing.load import request_across_signal
+from django_prodserver.testing.plugin import ProcessStarter
 from django_prodserver.testing.processes import (
-    RunningProcess,
+    Response,
     free_port,
     http_get,
-    prodserver_argv,
     project_environ,
+    run_django,
     start,
     wait_for_output,
-    wait_http,
 )
 from django_prodserver_waitress import WaitressBackend
 from django_prodserver_waitress.host import parse
@@ -37,14 +35,6 @@ PROJECT = "django_prodserver.testing.project"
 def plan_for(options: dict[str, Any] | None = None, **entry: Any) -> Any:
     raw = {"BACKEND": "waitress", "OPTIONS": options or {}, **entry}
     return WaitressBackend(load_process("web", raw)).plan(context())
-
-
-@pytest.fixture
-def started(tmp_path: Path) -> Iterator[list[RunningProcess]]:
-    procs: list[RunningProcess] = []
-    yield procs
-    for proc in procs:
-        proc.stop(timeout=5)
 
 
 def test_default_bind_is_explicit_never_waitress_default() -> None:
@@ -107,15 +97,7 @@ def test_web_concurrency_means_copies_as_for_every_server() -> None:
 
 def test_workers_2_is_served_by_copies_in_dry_run(tmp_path: Path) -> None:
     env = project_environ({"web": {"BACKEND": "waitress", "OPTIONS": {"workers": 2}}}, tmp_path)
-    out = subprocess.run(
-        prodserver_argv("web", extra=["--dry-run"]),
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    out = run_django(env, tmp_path, "prodserver", "web", "--dry-run")
     assert out.returncode == 0, out.stderr
     assert "--workers=2" in out.stdout and "forks 2 waitress copies" in out.stdout
 
@@ -144,50 +126,28 @@ def test_upstream_waitress_server_entry_keeps_its_flags_and_bind() -> None:
     assert "--listen=0.0.0.0:8080" in bare.args
 
 
-def _start_web(tmp_path: Path, started: list[RunningProcess], options: dict[str, Any]) -> tuple[RunningProcess, int]:
-    port = free_port()
-    process = {"BACKEND": "waitress", "OPTIONS": {**options, "host": "127.0.0.1", "port": port}}
-    env = project_environ({"web": process}, tmp_path)
-    proc = start(prodserver_argv("web"), env, tmp_path, tmp_path / f"web-{len(started)}.log")
-    started.append(proc)
-    wait_http(proc, port, timeout=60)
-    return proc, port
-
-
-def test_access_log_lines_on_stdout(tmp_path: Path, started: list[RunningProcess]) -> None:
-    proc, port = _start_web(tmp_path, started, {})
+def test_access_log_lines_on_stdout(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
+    proc, port = prodserver_process.web("waitress", {})
     http_get(port, "/db/?x=1")
     wait_for_output(proc, '"GET /db/?x=1 HTTP/1.1" 200', timeout=10)
-    proc2, port2 = _start_web(tmp_path, started, {"access_log": False})
+    proc2, port2 = prodserver_process.web("waitress", {"access_log": False})
     http_get(port2, "/db/?x=2")
     time.sleep(0.5)
     assert "GET /db/?x=2" not in proc2.output()
 
 
-def test_in_flight_request_outlives_waitress_fixed_5s(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_in_flight_request_outlives_waitress_fixed_5s(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     """waitress' own close cancels work after a hard-coded 5 s; ours waits graceful_timeout."""
-    proc, port = _start_web(tmp_path, started, {"drain_delay": 0, "graceful_timeout": 15})
-    results: list[Any] = []
-
-    def slow() -> None:
-        try:
-            results.append(http_get(port, "/slow/?seconds=7", timeout=30))
-        except (OSError, http.client.HTTPException) as e:
-            results.append(e)
-
-    worker = threading.Thread(target=slow)
-    worker.start()
-    time.sleep(1.0)
-    proc.signal(signal.SIGTERM)
-    worker.join(timeout=30)
+    proc, port = prodserver_process.web("waitress", {"drain_delay": 0, "graceful_timeout": 15})
+    result = request_across_signal(port, "/slow/?seconds=7", lambda: proc.signal(signal.SIGTERM))
     code = proc.wait(timeout=20)
-    assert len(results) == 1 and getattr(results[0], "status", None) == 200, results
-    assert results[0].json()["slept"] == 7.0
+    assert isinstance(result, Response) and result.status == 200, result
+    assert result.json()["slept"] == 7.0
     assert code == 0, proc.output()[-2000:]
 
 
-def test_idle_keepalive_connection_does_not_hold_the_stop(tmp_path: Path, started: list[RunningProcess]) -> None:
-    proc, port = _start_web(tmp_path, started, {"drain_delay": 0, "graceful_timeout": 20})
+def test_idle_keepalive_connection_does_not_hold_the_stop(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
+    proc, port = prodserver_process.web("waitress", {"drain_delay": 0, "graceful_timeout": 20})
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", "/")
     assert conn.getresponse().read()
@@ -206,14 +166,14 @@ def application(environ, start_response):
 """
 
 
-def test_standalone_cli_trusts_the_configured_proxy(tmp_path: Path, started: list[RunningProcess]) -> None:
+def test_standalone_cli_trusts_the_configured_proxy(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
     """The plan's command runs on its own too; forwarded_allow_ips reaches waitress intact."""
     (tmp_path / "plainapp.py").write_text(APP_SOURCE)
     port = free_port()
     plan = plan_for({"forwarded_allow_ips": ["127.0.0.1"], "port": port}, APP="plainapp:application")
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)}
     proc = start([sys.executable, "-m", "django_prodserver_waitress", *plan.args], env, tmp_path, tmp_path / "cli.log")
-    started.append(proc)
+    prodserver_process.adopt(proc)
     wait_for_output(proc, "Serving on", timeout=30)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", "/", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})

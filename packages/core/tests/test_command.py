@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from django_prodserver.testing.processes import project_environ
+from django_prodserver.testing.processes import project_environ, run_django
 
 WEB = {"BACKEND": "gunicorn", "OPTIONS": {"workers": 2, "port": 8123}}
 
@@ -31,16 +31,7 @@ def manage(
     settings: dict[str, Any] | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = project_environ(processes, tmp_path, settings=settings, extra=extra_env)
-    return subprocess.run(
-        [sys.executable, "-m", "django", *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_django(project_environ(processes, tmp_path, settings=settings, extra=extra_env), tmp_path, *args)
 
 
 def test_dry_run_prints_command_sources_and_notes(settings: Any) -> None:

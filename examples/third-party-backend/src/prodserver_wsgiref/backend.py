@@ -22,7 +22,7 @@ class WsgirefBackend(WebBackend):
     launch = "in-process"  # prodserver calls host in manage.py's process (Django set up once)
     host = "prodserver_wsgiref.host:run"
     check_namespace = "prodserver_wsgiref"
-    capabilities = frozenset({"http", "wsgi", "drain"})
+    capabilities = frozenset({"http", "wsgi"})
     flags: ClassVar[FlagSpec] = FlagSpec()
     options: ClassVar[tuple[Option, ...]] = (
         W["host"].declare(native="--host"),

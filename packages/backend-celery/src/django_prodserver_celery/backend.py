@@ -124,7 +124,6 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
     name = "celery-worker"
     subcommand = "worker"
     check_namespace = "prodserver_celery"
-    capabilities = frozenset({"tasks", "workers"})
     flags: ClassVar[FlagSpec] = WORKER_FLAGS
 
     options: ClassVar[tuple[Option, ...]] = (
@@ -283,7 +282,6 @@ class CeleryBeat(CeleryCLI, Backend):
     subcommand = "beat"
     catalog = WORKER_OPTIONS
     check_namespace = "prodserver_celery"
-    capabilities = frozenset({"schedule"})
     flags: ClassVar[FlagSpec] = BEAT_FLAGS
 
     options: ClassVar[tuple[Option, ...]] = (

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
 from django_prodserver.argv import parse
 from django_prodserver.errors import ConfigError
 from django_prodserver.plan import LaunchPlan, mask
+from django_prodserver.preflight import bounded, unreachable
 
 from ._flags import GLOBAL_ALIASES, cli_flags
 
@@ -61,28 +61,15 @@ def setting_name(app: Any, from_args: str | None) -> str:
 
 def check_broker(app: Any, url: str | None, timeout: float) -> str | None:
     """Connect once; return None when the broker answered, else why not (never hangs)."""
-    outcome: list[BaseException | None] = []
 
     def connect() -> None:
+        conn = app.connection_for_write(url, connect_timeout=timeout)
         try:
-            conn = app.connection_for_write(url, connect_timeout=timeout)
-            try:
-                conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
-                outcome.append(None)
-            finally:
-                conn.release()
-        except BaseException as e:  # reported to the user, never swallowed
-            outcome.append(e)
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
+        finally:
+            conn.release()
 
-    thread = threading.Thread(target=connect, name="prodserver-broker-check", daemon=True)
-    thread.start()
-    thread.join(timeout + 1.0)
-    if not outcome:
-        return f"no answer within {timeout:g}s"
-    error = outcome[0]
-    if error is None:
-        return None
-    return f"{type(error).__name__}: {error}".strip()
+    return bounded(connect, timeout + 1.0, name="prodserver-broker-check")
 
 
 def preflight(plan: LaunchPlan, app_path: str, app_where: str, timeout: float) -> None:
@@ -95,10 +82,13 @@ def preflight(plan: LaunchPlan, app_path: str, app_where: str, timeout: float) -
     if problem is None:
         return
     setting = setting_name(app, from_args)
-    raise ConfigError(
+    raise unreachable(
         setting,
-        f"cannot connect to the celery broker {shown}: {problem}",
-        f"start the broker or set {setting} to its URL (e.g. redis://127.0.0.1:6379/0); "
-        "OPTIONS['broker_check_timeout'] = 0 skips this check",
+        "the celery broker",
+        shown,
+        problem,
+        f"start the broker or set {setting} to its URL (e.g. redis://127.0.0.1:6379/0)",
+        timeout=timeout,
         check_id="prodserver_celery.E001",
+        option="broker_check_timeout",
     )

@@ -6,9 +6,7 @@ Importing it creates the app (like any project's ``celery.py``); the backends ne
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from celery import Celery
 
@@ -37,12 +35,10 @@ def noop() -> None:
 
 def unreachable(url: str, env_var: str) -> str | None:
     """None when something listens at the URL's host:port, else a skip reason naming the env var."""
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), timeout=3):
-            return None
-    except OSError as e:
-        return f"broker {url} unreachable ({e}); start it or set {env_var}"
+    from django_prodserver.testing.plugin import broker_unreachable
+
+    reason = broker_unreachable(url, timeout=3)
+    return None if reason is None else f"broker {reason}; start it or set {env_var}"
 
 
 def filesystem_broker(workdir: Path) -> dict[str, str]:

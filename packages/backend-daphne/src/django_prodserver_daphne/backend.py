@@ -14,7 +14,7 @@ from django_prodserver.argv import FlagSpec
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.conf import where
 from django_prodserver.errors import ConfigError
-from django_prodserver.options import WEB_OPTIONS, Option, OptionTable
+from django_prodserver.options import WEB_OPTIONS, Option, OptionTable, request_deadline
 from django_prodserver.plan import ReadyProbe
 
 W = WEB_OPTIONS
@@ -50,7 +50,7 @@ class DaphneBackend(WebBackend):
     host = "django_prodserver_daphne.host:run"
     module = "django_prodserver_daphne"
     check_namespace = "prodserver_daphne"
-    capabilities = frozenset({"http", "asgi", "workers", "tls", "http2", "websockets", "drain"})
+    capabilities = frozenset({"http", "asgi", "workers", "tls", "http2", "websockets"})
     flags: ClassVar[FlagSpec] = FlagSpec(
         aliases=_ALIASES, switches=frozenset({"--proxy-headers", "--no-server-name", "-h", "--help"}), joined=False
     )
@@ -71,10 +71,9 @@ class DaphneBackend(WebBackend):
             support="ignored",
             instead="daphne runs one event loop (Django runs each sync view in a thread of its own)",
         ),
-        W["timeout"].declare(
+        request_deadline(
+            "daphne",
             native="(prodserver: 504 after N s, request cancelled; not daphne's -t 503)",
-            support="prodserver",
-            default=0,
             reason="off unless set; then every ASGI server answers 504 the same way",
         ),
         W["graceful_timeout"].declare(flag="--graceful-timeout", native="(prodserver drain; daphne has none)"),

@@ -11,7 +11,7 @@ import os
 from typing import ClassVar
 
 from django_prodserver.argv import FlagSpec
-from django_prodserver.backends.base import LaunchContext
+from django_prodserver.backends.base import Capability, LaunchContext
 from django_prodserver.conf import where
 from django_prodserver.errors import ConfigError
 from django_prodserver.options import WEB_OPTIONS, OptionTable
@@ -45,7 +45,7 @@ def _output_dirs(cwd: str) -> list[str]:
 
 
 class _ReloadingAsgi(DevBackend):
-    capabilities: ClassVar[frozenset[str]] = frozenset({"http", "asgi", "websockets", "reload"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"http", "asgi", "websockets"})
     options = (HOST, PORT, RELOAD, INTERFACE, WEBSOCKETS, LOG_LEVEL, ACCESS_LOG)
 
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:

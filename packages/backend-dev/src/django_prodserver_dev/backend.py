@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from django_prodserver.argv import FlagSpec, parse
-from django_prodserver.backends.base import LaunchContext, WebBackend
+from django_prodserver.backends.base import Capability, Kind, LaunchContext, WebBackend
 from django_prodserver.conf import ProcessConfig, where
 from django_prodserver.errors import ConfigError
 from django_prodserver.options import WEB_OPTIONS, Option, OptionTable
@@ -81,9 +81,9 @@ def _installed(app: str) -> bool | None:
 class DevBackend(WebBackend):
     """Base of development servers: kind ``dev`` (``prodserver`` refuses them), loopback by default."""
 
-    kind: ClassVar[str] = "dev"
+    kind: ClassVar[Kind] = "dev"
     check_namespace: ClassVar[str] = NAMESPACE
-    capabilities: ClassVar[frozenset[str]] = frozenset({"http", "wsgi", "reload"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"http", "wsgi"})
     #: Whether this backend serves ``APP`` (runserver serves settings.WSGI_APPLICATION only).
     accepts_app: ClassVar[bool] = True
 
@@ -322,7 +322,7 @@ class DaphneRunserverBackend(RunserverBackend):
 
     name = "daphne-runserver"
     needs_term_handler = False
-    capabilities: ClassVar[frozenset[str]] = frozenset({"http", "asgi", "websockets", "reload"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"http", "asgi", "websockets"})
 
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
         super().validate(opts, ctx)

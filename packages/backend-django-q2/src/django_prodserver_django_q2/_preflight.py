@@ -6,15 +6,19 @@ connect). Failing here, naming the Q_CLUSTER key to fix, turns that into a clear
 
 from __future__ import annotations
 
-import threading
+import os
 from typing import Any
 
+from django_prodserver.errors import ConfigError
 from django_prodserver.plan import mask
+from django_prodserver.preflight import DEFAULT_TIMEOUT, bounded, reason, unreachable
 
 from ._exit import fail
 
-#: Seconds the broker gets to answer before the start is refused.
-PING_TIMEOUT = 10.0
+#: Carries an explicit ``preflight_timeout`` to the launcher (the exec'd process checks there).
+TIMEOUT_ENV = "PRODSERVER_PREFLIGHT_TIMEOUT"
+EXAMPLE = "Q_CLUSTER = {'name': 'mysite', 'orm': 'default', 'timeout': 60, 'retry': 120}"
+_checked: list[bool] = []  # once per process: the backend's preflight, then the launcher's
 
 
 def broker_key(conf: Any) -> str:
@@ -32,59 +36,53 @@ def broker_key(conf: Any) -> str:
     return "redis"
 
 
-def _ping(broker: Any) -> BaseException | None:
-    """Ping in a thread so an unroutable host cannot hang the start past PING_TIMEOUT."""
-    result: list[BaseException | None] = []
-
-    def target() -> None:
-        try:
-            broker.ping()
-            result.append(None)
-        except BaseException as e:
-            result.append(e)
-
-    thread = threading.Thread(target=target, name="prodserver-broker-ping", daemon=True)
-    thread.start()
-    thread.join(PING_TIMEOUT)
-    if not result:
-        return TimeoutError(f"no answer within {PING_TIMEOUT:g}s")
-    return result[0]
-
-
 def _check_orm(alias: str) -> None:
     from django.db import DatabaseError, connections
     from django_q.models import OrmQ
 
+    where = "settings.Q_CLUSTER['orm']"
     if alias not in connections.databases:
-        fail(
-            f"Q_CLUSTER['orm'] = {alias!r} names no database in DATABASES "
-            f"({', '.join(connections.databases)}). Fix: set Q_CLUSTER['orm'] to one of them"
+        raise ConfigError(
+            where,
+            f"{alias!r} names no database in DATABASES ({', '.join(connections.databases)})",
+            "set Q_CLUSTER['orm'] to one of them",
         )
     try:
         tables = connections[alias].introspection.table_names()
     except DatabaseError as e:
-        fail(f"Q_CLUSTER['orm']: cannot reach database {alias!r} ({e}). Fix: check DATABASES[{alias!r}]")
+        raise ConfigError(where, f"cannot reach database {alias!r} ({e})", f"check DATABASES[{alias!r}]") from None
     if OrmQ._meta.db_table not in tables:
-        fail(
-            f"Q_CLUSTER['orm']: the queue table {OrmQ._meta.db_table!r} does not exist in database "
-            f"{alias!r}. Fix: run `python manage.py migrate`"
+        raise ConfigError(
+            where,
+            f"the queue table {OrmQ._meta.db_table!r} does not exist in database {alias!r}",
+            "run `python manage.py migrate`",
         )
 
 
-def preflight() -> None:
-    """Refuse to start when django_q is missing or the broker does not answer."""
+def check(timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Raise :class:`ConfigError` when django_q is missing or the broker does not answer
+    within ``timeout`` seconds (0 skips the broker probe)."""
     from django.apps import apps
     from django.conf import settings
 
     conf = getattr(settings, "Q_CLUSTER", None)
     if not isinstance(conf, dict):
         found = "is not set" if conf is None else f"is a {type(conf).__name__}, not a dict"
-        fail(
-            f"settings.Q_CLUSTER {found} (django-q2 would quietly use Redis on localhost). "
-            "Fix: add Q_CLUSTER = {'name': 'mysite', 'orm': 'default', 'timeout': 60, 'retry': 120}"
+        raise ConfigError(
+            "settings.Q_CLUSTER",
+            f"{found} (django-q2 would quietly use Redis on localhost)",
+            f"add {EXAMPLE}",
+            check_id="prodserver_django_q2.E002",
         )
     if not apps.is_installed("django_q"):
-        fail("'django_q' is not in INSTALLED_APPS. Fix: add it, then run `python manage.py migrate`")
+        raise ConfigError(
+            "settings.INSTALLED_APPS",
+            "'django_q' is not in it",
+            "add 'django_q', then run `python manage.py migrate`",
+            check_id="prodserver_django_q2.E001",
+        )
+    if not timeout:
+        return
     from django_q.brokers import get_broker
     from django_q.conf import Conf
 
@@ -92,17 +90,39 @@ def preflight() -> None:
     if key == "orm":
         _check_orm(str(Conf.ORM))
         return
+    where = f"settings.Q_CLUSTER[{key!r}]"
     try:
         broker = get_broker()
     except Exception as e:
-        fail(f"Q_CLUSTER[{key!r}]: cannot create the broker ({type(e).__name__}: {e}). Fix: check Q_CLUSTER[{key!r}]")
-    error = _ping(broker)
-    if error is None:
+        raise ConfigError(where, f"cannot create the broker ({reason(e)})", f"check Q_CLUSTER[{key!r}]") from None
+    problem = bounded(broker.ping, timeout, name="prodserver-broker-ping")
+    if problem is None:
         return
     value = getattr(Conf, key.upper(), None)
-    shown = mask(str(value)) if value else "unset: Redis on localhost:6379 is django-q2's default"
-    fail(
-        f"Q_CLUSTER[{key!r}] ({shown}): the broker does not answer ({type(error).__name__}: {mask(str(error))}). "
-        f"Fix: start it, point Q_CLUSTER[{key!r}] at a running server, or use the database broker "
-        "with Q_CLUSTER['orm'] = 'default' (no other service)"
+    shown = mask(str(value)) if value else "localhost:6379 (Q_CLUSTER names no broker: django-q2's default Redis)"
+    raise unreachable(
+        where,
+        "the broker",
+        shown,
+        problem,
+        f"start it, point Q_CLUSTER[{key!r}] at a running server, or use the database broker "
+        "with Q_CLUSTER['orm'] = 'default' (no other service)",
+        timeout=timeout,
     )
+
+
+def check_once(timeout: float) -> None:
+    """:func:`check`, unless it already passed in this process."""
+    if not _checked:
+        check(timeout)
+        _checked.append(True)
+
+
+def preflight() -> None:
+    """The launcher's check (exit 78 with one line on failure): after the overrides, so it
+    probes the broker the cluster will use; skipped when the backend already checked here."""
+    raw = os.environ.get(TIMEOUT_ENV)
+    try:
+        check_once(DEFAULT_TIMEOUT if raw is None else float(raw))
+    except ConfigError as e:
+        fail(e.message)

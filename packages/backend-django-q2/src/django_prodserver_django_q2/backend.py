@@ -19,8 +19,10 @@ from django_prodserver.conf import where
 from django_prodserver.errors import ConfigError
 from django_prodserver.options import WORKER_OPTIONS, Option, OptionTable
 from django_prodserver.plan import LaunchPlan, ReadyProbe
+from django_prodserver.preflight import timeout_of
 
 from ._argv import cluster_name_from_argv
+from ._preflight import TIMEOUT_ENV
 
 W = WORKER_OPTIONS
 
@@ -42,7 +44,6 @@ class DjangoQ2Backend(WorkerBackend):
     host = "django_prodserver_django_q2.host:run"
     module = LAUNCHER
     check_namespace = "prodserver_django_q2"
-    capabilities = frozenset({"tasks", "embedded_broker", "workers"})
     ambient_env = ("Q_CLUSTER_NAME",)
     flags: ClassVar[FlagSpec] = FlagSpec(
         aliases={"-n": "--name", "-v": "--verbosity"},
@@ -57,6 +58,7 @@ class DjangoQ2Backend(WorkerBackend):
         ),
         W["log_level"].declare(native="Q_CLUSTER['log_level']", reason="Q_CLUSTER's own when not set"),
         W["max_tasks"].declare(native="Q_CLUSTER['recycle']", reason="Q_CLUSTER's own (500) when not set"),
+        W["preflight_timeout"].declare(native="(prodserver: broker ping before the cluster starts)"),
     )
 
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
@@ -91,6 +93,8 @@ class DjangoQ2Backend(WorkerBackend):
             env[OVERRIDES_ENV] = json.dumps(overrides, sort_keys=True)
         if opts["queues"]:
             env["Q_CLUSTER_NAME"] = opts["queues"][0]
+        if opts.explicit("preflight_timeout"):
+            env[TIMEOUT_ENV] = f"{opts['preflight_timeout']:g}"
         return env
 
     def needs_fresh_setup(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
@@ -114,6 +118,14 @@ class DjangoQ2Backend(WorkerBackend):
             env = {k: v for k, v in plan.env.items() if k != OVERRIDES_ENV}
             return replace(plan, program=(ctx.python, "-m", "django"), env=env)
         return plan
+
+    def preflight(self, plan: LaunchPlan) -> None:
+        """In-process: check django_q and the broker here (a :class:`ConfigError`); an exec'd
+        launcher checks after applying the overrides, the broker the cluster will use."""
+        if plan.in_process:
+            from ._preflight import check_once
+
+            check_once(timeout_of(plan.options))
 
     def graceful_timeout(self, opts: OptionTable) -> float:
         return 30.0

@@ -44,7 +44,6 @@ class DjangoTasksBackend(WorkerBackend):
     host = "django_prodserver_django_tasks.host:run"
     module = "django"
     check_namespace = "prodserver_django_tasks"
-    capabilities = frozenset({"tasks", "embedded_broker"})
     flags: ClassVar[FlagSpec] = FlagSpec(
         aliases={"-v": "--verbosity"},
         switches=frozenset(

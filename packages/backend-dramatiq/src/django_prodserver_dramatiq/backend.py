@@ -15,13 +15,12 @@ from django_prodserver.conf import where
 from django_prodserver.errors import ConfigError
 from django_prodserver.options import WORKER_OPTIONS, Option, OptionTable, one_per_cpu
 from django_prodserver.plan import LaunchPlan, ReadyProbe
+from django_prodserver.preflight import timeout_of, unreachable
 
 from ._broker import SETTING, BrokerSettings, describe_target, probe, read_settings
 
 W = WORKER_OPTIONS
 BOOT_MODULE = "django_prodserver_dramatiq.boot"
-#: Seconds the pre-start check waits for the broker to answer.
-PROBE_TIMEOUT = 5.0
 #: Seconds a supervisor waits beyond --worker-shutdown-timeout (requeue, broker close, exit).
 STOP_MARGIN = 5.0
 
@@ -38,7 +37,6 @@ class DramatiqBackend(WorkerBackend):
     name = "dramatiq"
     module = "dramatiq"
     check_namespace = "prodserver_dramatiq"
-    capabilities = frozenset({"tasks", "workers", "threads"})
     ambient_env = (
         "dramatiq_",
         "PROMETHEUS_MULTIPROC_DIR",
@@ -96,6 +94,7 @@ class DramatiqBackend(WorkerBackend):
             default=True,
             native="(prodserver: django_prodserver_dramatiq.boot)",
         ),
+        W["preflight_timeout"].declare(native="(prodserver: broker probe before the exec)"),
     )
 
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
@@ -157,7 +156,7 @@ class DramatiqBackend(WorkerBackend):
         conf = _project_broker()
         notes = [
             f"before starting, prodserver checks that the {conf.kind} broker at {describe_target(conf)} answers "
-            f"within {PROBE_TIMEOUT:g}s, then execs the command above (it keeps this PID)",
+            f"within {timeout_of(opts):g}s, then execs the command above (it keeps this PID)",
             f"broker from settings.{SETTING} ({conf.broker}); each worker process imports {BOOT_MODULE}, which "
             "sets Django up" + (" and imports every app's tasks modules" if opts["autodiscover"] else ""),
             f"SIGTERM: running tasks get {opts['graceful_timeout']:g}s; one still running then is not acked "
@@ -176,12 +175,17 @@ class DramatiqBackend(WorkerBackend):
 
     def preflight(self, plan: LaunchPlan) -> None:
         """Refuse to exec when the broker does not answer (a clear error, not a hang)."""
+        timeout = timeout_of(plan.options)
+        if not timeout:
+            return
         conf = _project_broker()
-        problem = probe(conf, PROBE_TIMEOUT)
+        problem = probe(conf, timeout)
         if problem:
-            raise ConfigError(
+            raise unreachable(
                 f"settings.{SETTING}",
-                f"cannot reach the {conf.kind} broker at {describe_target(conf)} "
-                f"(waited up to {PROBE_TIMEOUT:g}s): {problem}",
+                f"the {conf.kind} broker",
+                describe_target(conf),
+                problem,
                 f"start the broker, or correct {SETTING}['OPTIONS'] (url/host/port)",
+                timeout=timeout,
             )

@@ -68,7 +68,6 @@ class Flower(CeleryCLI, Backend):
     subcommand = "flower"
     catalog = WEB_OPTIONS
     check_namespace = "prodserver_flower"
-    capabilities = frozenset({"http"})
     ambient_env = (*CELERY_AMBIENT_ENV, "FLOWER_")
     flags: ClassVar[FlagSpec] = _flower_flags()
 

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from django_prodserver.argv import FlagSpec, click_flag_spec
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.conf import ProcessConfig
-from django_prodserver.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu
+from django_prodserver.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu, request_deadline
 
 from . import proxies
 
@@ -33,7 +33,7 @@ class GranianBackend(WebBackend):
     host = "django_prodserver_granian.host:run"
     module = "granian"
     check_namespace = "prodserver_granian"
-    capabilities = frozenset({"http", "wsgi", "asgi", "workers", "threads", "tls", "http2", "websockets", "drain"})
+    capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "http2", "websockets"})
     ambient_env = ("GRANIAN_",)
     flags: ClassVar[FlagSpec] = _flag_spec()
 
@@ -55,12 +55,7 @@ class GranianBackend(WebBackend):
             default=8,
             reason="granian's WSGI default is 512 threads, each may hold a DB connection",
         ),
-        W["timeout"].declare(
-            native="(prodserver: 504 after N s, request cancelled)",
-            support="prodserver",
-            default=0,
-            reason="granian has no request timeout; set one and prodserver answers 504",
-        ),
+        request_deadline("granian"),
         W["graceful_timeout"].declare(native="--workers-kill-timeout N (whole seconds, 1..1800)"),
         W["drain_delay"].declare(native="(prodserver: keeps serving after SIGTERM, then granian stops gracefully)"),
         W["keepalive"].declare(

@@ -40,7 +40,7 @@ class GunicornBackend(WebBackend):
     host = "django_prodserver_gunicorn.host:run"
     module = "gunicorn"
     check_namespace = "prodserver_gunicorn"
-    capabilities = frozenset({"http", "wsgi", "asgi", "workers", "threads", "tls", "http2", "websockets", "drain"})
+    capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "http2", "websockets"})
     ambient_env = ("GUNICORN_CMD_ARGS", "FORWARDED_ALLOW_IPS")
     flags: ClassVar[FlagSpec] = _flag_spec()
 

@@ -16,7 +16,7 @@ from django_prodserver.argv import FlagSpec
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.conf import where
 from django_prodserver.errors import ConfigError
-from django_prodserver.options import WEB_OPTIONS, Option, OptionTable
+from django_prodserver.options import WEB_OPTIONS, Option, OptionTable, request_deadline
 from django_prodserver.plan import ReadyProbe
 
 W = WEB_OPTIONS
@@ -46,7 +46,7 @@ class HypercornBackend(WebBackend):
     host = "django_prodserver_hypercorn.host:run"
     module = "django_prodserver_hypercorn"
     check_namespace = "prodserver_hypercorn"
-    capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "http2", "websockets", "drain"})
+    capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "http2", "websockets"})
     flags: ClassVar[FlagSpec] = FlagSpec(aliases=_ALIASES, switches=_SWITCHES, joined=False)
 
     options: ClassVar[tuple[Option, ...]] = (
@@ -60,12 +60,7 @@ class HypercornBackend(WebBackend):
             instead="hypercorn runs ASGI on one event loop per worker and WSGI views in its thread pool "
             "(min(32, CPUs + 4) threads)",
         ),
-        W["timeout"].declare(
-            native="(prodserver: 504 after N s, request cancelled)",
-            support="prodserver",
-            default=0,
-            reason="hypercorn has no request timeout; set one and prodserver answers 504",
-        ),
+        request_deadline("hypercorn"),
         W["graceful_timeout"].declare(flag="--graceful-timeout", reason="hypercorn's 3 s cuts ordinary requests"),
         W["drain_delay"].declare(
             flag="--drain-delay",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 from django_prodserver.errors import ConfigError
+from django_prodserver.preflight import bounded, reason
 
 SETTING = "RQ_QUEUES"
 EXAMPLE = f'{SETTING} = {{"default": {{"URL": "redis://127.0.0.1:6379/0"}}}}'
@@ -58,29 +58,13 @@ def probe(connection: Any, timeout: float) -> tuple[str, str | None]:
         kwargs.update(socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0))
         conn = pool.connection_class(**kwargs)
     except TypeError:  # e.g. sentinel-managed connections: ping through the client, bounded by a thread
-        return target, _ping_in_thread(connection, timeout)
+        return target, bounded(connection.ping, timeout, name="prodserver-rq-probe")
     try:
         conn.connect()
         conn.send_command("PING")
         conn.read_response()
     except Exception as e:  # any failure to talk to Redis is reported, not raised
-        return target, f"{type(e).__name__}: {e}".rstrip(".")
+        return target, reason(e)
     finally:
         conn.disconnect()
     return target, None
-
-
-def _ping_in_thread(connection: Any, timeout: float) -> str | None:
-    result: list[str | None] = []
-
-    def ping() -> None:
-        try:
-            connection.ping()
-            result.append(None)
-        except Exception as e:  # reported, not raised
-            result.append(f"{type(e).__name__}: {e}")
-
-    thread = threading.Thread(target=ping, daemon=True, name="prodserver-rq-probe")
-    thread.start()
-    thread.join(timeout)
-    return result[0] if result else f"no answer within {timeout:g}s"

@@ -16,12 +16,11 @@ from django_prodserver.conf import where
 from django_prodserver.errors import ConfigError
 from django_prodserver.options import WORKER_OPTIONS, Option, OptionTable
 from django_prodserver.plan import LaunchPlan, ReadyProbe
+from django_prodserver.preflight import timeout_of, unreachable
 
 from ._redis import SETTING, probe, read_queues
 
 W = WORKER_OPTIONS
-#: Seconds the pre-start check waits for Redis to answer.
-PROBE_TIMEOUT = 5.0
 #: rqworker's log level comes from Django's --verbosity; it has no spelling for error/critical.
 VERBOSITY = {"debug": "2", "info": "1", "warning": "0"}
 
@@ -39,7 +38,6 @@ class RQBackend(WorkerBackend):
     launch = "in-process"
     module = "django"
     check_namespace = "prodserver_rq"
-    capabilities = frozenset({"tasks", "workers"})
     ambient_env = ("RQ_KEY_PREFIX",)
     flags: ClassVar[FlagSpec] = FlagSpec(
         aliases={"-v": "--verbosity"},
@@ -66,6 +64,7 @@ class RQBackend(WorkerBackend):
             default=False,
             native="--with-scheduler (rqworker-pool always runs it)",
         ),
+        W["preflight_timeout"].declare(native="(prodserver: Redis PING before the start)"),
     )
 
     def queues(self, opts: OptionTable) -> list[str]:
@@ -155,7 +154,7 @@ class RQBackend(WorkerBackend):
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         notes = [
             f"runs django-rq's {self.command(opts)} in this process (Django is set up once); before that, "
-            f"prodserver checks that the queues' Redis (settings.{SETTING}) answers within {PROBE_TIMEOUT:g}s",
+            f"prodserver checks that the queues' Redis (settings.{SETTING}) answers within {timeout_of(opts):g}s",
             "SIGTERM: the running job finishes (no time limit but its job_timeout), then the worker exits; "
             f"a supervisor escalates to SIGKILL after {opts['graceful_timeout']:g}s, which moves the job to "
             "the failed registry; signal the main process only (the work horse dies on SIGTERM)",
@@ -164,18 +163,28 @@ class RQBackend(WorkerBackend):
             notes.append("rqworker-pool always runs RQ's scheduler in its workers and respawns dead ones")
         return notes
 
-    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
-        from django.core.management import call_command
-        from django.core.management.base import CommandError
+    def preflight(self, plan: LaunchPlan) -> None:
+        """Refuse to start when the first queue's Redis does not answer PING (an error, not a hang)."""
         from django_rq.queues import get_queues
 
+        timeout = timeout_of(plan.options)
+        if not timeout:
+            return
         names = self.queues(plan.options)
         connection = get_queues(*names)[0].connection  # type: ignore[no-untyped-call]
-        target, problem = probe(connection, PROBE_TIMEOUT)
+        target, problem = probe(connection, timeout)
         if problem:
-            raise CommandError(
-                f"settings.{SETTING}[{names[0]!r}]: cannot reach Redis at {target} (waited up to "
-                f"{PROBE_TIMEOUT:g}s): {problem}. Fix: start Redis, or correct URL/HOST/PORT in {SETTING}"
+            raise unreachable(
+                f"settings.{SETTING}[{names[0]!r}]",
+                "Redis",
+                target,
+                problem,
+                f"start Redis, or correct URL/HOST/PORT in {SETTING}",
+                timeout=timeout,
             )
+
+    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
+        from django.core.management import call_command
+
         call_command(plan.program[-1], *plan.args)
         sys.exit(0)

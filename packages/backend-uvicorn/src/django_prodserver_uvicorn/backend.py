@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from django_prodserver.argv import FlagSpec, click_flag_spec
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.conf import ProcessConfig
-from django_prodserver.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu
+from django_prodserver.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu, request_deadline
 
 W = WEB_OPTIONS
 
@@ -30,7 +30,7 @@ class UvicornBackend(WebBackend):
     host = "django_prodserver_uvicorn.host:run"
     module = "uvicorn"
     check_namespace = "prodserver_uvicorn"
-    capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "websockets", "drain"})
+    capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "websockets"})
     ambient_env = ("UVICORN_",)
     flags: ClassVar[FlagSpec] = _flag_spec()
     refused: ClassVar[Mapping[str, str]] = {"http2": "uvicorn speaks HTTP/1.1 only (h11/httptools)"}
@@ -53,12 +53,7 @@ class UvicornBackend(WebBackend):
             support="ignored",
             instead="uvicorn runs one event loop per worker (Django runs each sync view in a thread of its own)",
         ),
-        W["timeout"].declare(
-            native="(prodserver: 504 after N s, request cancelled)",
-            support="prodserver",
-            default=0,
-            reason="uvicorn has no request timeout; set one and prodserver answers 504",
-        ),
+        request_deadline("uvicorn"),
         W["graceful_timeout"].declare(
             native="--timeout-graceful-shutdown N (whole seconds)",
             reason="uvicorn's own default waits forever",

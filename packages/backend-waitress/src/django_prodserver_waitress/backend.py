@@ -16,7 +16,7 @@ from django_prodserver.argv import FlagSpec, parse
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.conf import ProcessConfig, where
 from django_prodserver.errors import ConfigError
-from django_prodserver.options import WEB_OPTIONS, Option, OptionTable
+from django_prodserver.options import WEB_OPTIONS, Option, OptionTable, request_deadline
 from django_prodserver.plan import ReadyProbe
 
 W = WEB_OPTIONS
@@ -50,7 +50,7 @@ class WaitressBackend(WebBackend):
     host = "django_prodserver_waitress.host:run"
     module = "django_prodserver_waitress"
     check_namespace = "prodserver_waitress"
-    capabilities = frozenset({"http", "wsgi", "workers", "threads", "drain"})
+    capabilities = frozenset({"http", "wsgi", "workers"})
     flags: ClassVar[FlagSpec] = _flag_spec()
     refused: ClassVar[Mapping[str, str]] = {
         "tls_cert": "waitress has no TLS: terminate TLS at a proxy, or use gunicorn/granian/uvicorn",
@@ -76,11 +76,8 @@ class WaitressBackend(WebBackend):
             default=8,
             reason="threads are waitress' only concurrency; its own 4 queue slow views sooner",
         ),
-        W["timeout"].declare(
-            native="(prodserver: 504 after N s; the view's thread finishes in the background)",
-            support="prodserver",
-            default=0,
-            reason="waitress has no request timeout; set one and prodserver answers 504",
+        request_deadline(
+            "waitress", native="(prodserver: 504 after N s; the view's thread finishes in the background)"
         ),
         W["graceful_timeout"].declare(
             flag="--graceful-timeout={}", native="(prodserver drain; waitress' own stop waits a fixed 5 s)"

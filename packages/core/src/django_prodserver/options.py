@@ -350,6 +350,18 @@ WEB_OPTIONS: Mapping[str, Option] = {
     )
 }
 
+
+def request_deadline(server: str, native: str = "", reason: str = "") -> Option:
+    """``timeout`` for a server with no request timeout of its own: prodserver's request
+    deadline answers 504 (off unless set), declared once for every such server."""
+    return WEB_OPTIONS["timeout"].declare(
+        native=native or "(prodserver: 504 after N s, request cancelled)",
+        support="prodserver",
+        default=0,
+        reason=reason or f"{server} has no request timeout; set one and prodserver answers 504",
+    )
+
+
 #: The uniform worker options (celery, django-tasks, django-q2, dramatiq, rq...).
 WORKER_OPTIONS: Mapping[str, Option] = {
     o.name: o
@@ -367,6 +379,15 @@ WORKER_OPTIONS: Mapping[str, Option] = {
             minimum=0,
         ),
         LOG_FORMAT,
+        _uniform(
+            "preflight_timeout",
+            "float",
+            "Seconds the start-up check that the broker answers may take before the start is refused "
+            "(0 skips the check).",
+            default=5.0,
+            minimum=0,
+            reason="a broker on the network answers well within 5 s; a start should not hang",
+        ),
     )
 }
 

@@ -7,7 +7,7 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Literal, NoReturn
+from typing import Any, ClassVar, Literal, NoReturn, get_args
 
 from .. import deadline
 from ..argv import FlagSpec, merge, parse
@@ -15,6 +15,16 @@ from ..conf import ProcessConfig, where
 from ..errors import ConfigError
 from ..options import WEB_OPTIONS, WORKER_OPTIONS, Option, OptionTable, check_pairs, resolve_options
 from ..plan import LaunchPlan, ReadyProbe
+
+#: What a process is: how the supervisor, the ops endpoint and exports treat it.
+Kind = Literal["web", "worker", "scheduler", "monitor", "oneshot", "dev"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
+#: What a backend honours, as the contract suite reads it to select and judge its tests:
+#: ``http`` (a ready_path probe), ``workers`` (the workers test), and the contract options
+#: ``wsgi``/``asgi`` (interface), ``tls``, ``http2``, ``websockets``: with the capability the
+#: option plans, without it it is refused (``testing.static``).
+Capability = Literal["http", "wsgi", "asgi", "tls", "http2", "websockets", "workers"]
+CAPABILITIES: tuple[Capability, ...] = get_args(Capability)
 
 
 @dataclass(frozen=True)
@@ -119,11 +129,10 @@ class Backend:
 
     #: Entry-point name (``BACKEND: "<name>"``).
     name: ClassVar[str] = ""
-    #: ``web``, ``worker``, ``scheduler``, ``monitor``, ``oneshot`` or ``dev``.
-    kind: ClassVar[str] = "web"
-    #: Capability flags the contract suite selects tests by: ``http``, ``wsgi``, ``asgi``,
-    #: ``websockets``, ``http2``, ``tls``, ``workers``, ``tasks``, ``schedule``.
-    capabilities: ClassVar[frozenset[str]] = frozenset()
+    #: ``web``, ``worker``, ``scheduler``, ``monitor``, ``oneshot`` or ``dev`` (:data:`Kind`).
+    kind: ClassVar[Kind] = "web"
+    #: What the contract suite selects and judges tests by (:data:`Capability`).
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
     #: Options this backend accepts (uniform ones adopted from the catalog, plus its own).
     options: ClassVar[tuple[Option, ...]] = ()
     #: The uniform options of this kind; any of these not declared above is refused clearly.
@@ -461,9 +470,9 @@ class Backend:
 class WebBackend(Backend):
     """Base of HTTP servers: uniform web options, refused clearly where not honoured."""
 
-    kind: ClassVar[str] = "web"
+    kind: ClassVar[Kind] = "web"
     catalog: ClassVar[Mapping[str, Option]] = WEB_OPTIONS
-    capabilities: ClassVar[frozenset[str]] = frozenset({"http", "wsgi"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"http", "wsgi"})
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every web backend takes ``ready_path`` (read by prodserver, not by the server)."""
@@ -486,9 +495,8 @@ class WebBackend(Backend):
 class WorkerBackend(Backend):
     """Base of task workers: uniform worker options."""
 
-    kind: ClassVar[str] = "worker"
+    kind: ClassVar[Kind] = "worker"
     catalog: ClassVar[Mapping[str, Option]] = WORKER_OPTIONS
-    capabilities: ClassVar[frozenset[str]] = frozenset({"tasks"})
 
 
 def _off(name: str, value: Any) -> bool:

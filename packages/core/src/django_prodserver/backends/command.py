@@ -18,7 +18,6 @@ class CommandBackend(Backend):
     name = "command"
     kind = "oneshot"
     module = "django"
-    capabilities = frozenset({"command"})
     options: ClassVar[tuple[Option, ...]] = (
         Option(
             "graceful_timeout",

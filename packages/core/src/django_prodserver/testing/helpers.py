@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,12 @@ def project_context(**changes: Any) -> LaunchContext:
     }
     values.update(changes)
     return LaunchContext(**values)
+
+
+def flag_value(args: Sequence[str], name: str) -> str | None:
+    """The argument following ``name`` in an argv (None when ``name`` is absent)."""
+    args = list(args)
+    return args[args.index(name) + 1] if name in args else None
 
 
 def self_signed_cert(directory: Path) -> tuple[str, str]:

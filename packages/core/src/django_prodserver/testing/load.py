@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .processes import http_get
+from .processes import Response, http_get
 
 
 @dataclass
@@ -84,3 +84,26 @@ def shutdown_under_load(
     for t in threads:
         t.join(timeout=max_seconds)
     return result
+
+
+def request_across_signal(
+    port: int, path: str, send_signal: Callable[[], None], *, after: float = 1.0, timeout: float = 30.0
+) -> Response | Exception:
+    """One request to ``path`` (a slow view) with ``send_signal()`` called ``after`` seconds
+    into it: the response, or the error the client got (a reset, a refused connection)."""
+    results: list[Response | Exception] = []
+
+    def request() -> None:
+        try:
+            results.append(http_get(port, path, timeout=timeout))
+        except (OSError, http.client.HTTPException) as e:
+            results.append(e)
+
+    client = threading.Thread(target=request, name="prodserver-slow-request")
+    client.start()
+    time.sleep(after)
+    send_signal()
+    client.join(timeout=timeout)
+    if not results:
+        raise AssertionError(f"GET {path} got no answer and no error within {timeout:g}s")
+    return results[0]

@@ -117,10 +117,12 @@ class Proxy:
             s.close()
 
 
-def until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+def until(predicate: Callable[[], bool], timeout: float, what: str | Callable[[], str]) -> None:
+    """Poll ``predicate`` every 0.1 s; fail naming ``what`` (text, or a callable computing it
+    then, e.g. with the process' output) when it is not true within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.1)
-    raise AssertionError(f"{what} not within {timeout}s")
+    raise AssertionError(f"{what() if callable(what) else what} not within {timeout}s")

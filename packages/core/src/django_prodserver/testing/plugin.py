@@ -9,12 +9,10 @@ Importing this module touches neither Django settings nor any backend (pytest lo
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -27,17 +25,6 @@ LIVE = "live"
 LIVE_HELP = "starts real server, worker or broker processes (deselect with -m 'not live'; dev.py test --fast)"
 #: Fixtures that start real processes: a test using any of them is marked ``live``.
 LIVE_FIXTURES = frozenset({"prodserver_process", "start_server", "start_worker"})
-#: Ports assumed when a broker URL names none.
-DEFAULT_PORTS = {
-    "redis": 6379,
-    "rediss": 6380,
-    "amqp": 5672,
-    "amqps": 5671,
-    "postgres": 5432,
-    "postgresql": 5432,
-    "http": 80,
-    "https": 443,
-}
 
 Entry = str | Mapping[str, Any]
 
@@ -102,20 +89,32 @@ def plan_for(
     return plan_process(load_process(name, entry_of(entry, options)), context)[1]
 
 
+def refused(entry: Entry, options: Mapping[str, Any] | None = None, **kwargs: Any) -> str:
+    """The :class:`ConfigError` text planning ``entry`` raises (``plan_for``'s arguments); the
+    test fails when the entry plans."""
+    from ..errors import ConfigError
+
+    try:
+        planned = plan_for(entry, options, **kwargs)
+    except ConfigError as e:
+        return str(e)
+    pytest.fail(f"expected a ConfigError, but {entry_of(entry, options)!r} planned: {planned.args!r}")
+
+
+def legacy_plan_for(backend_path: str, args: Any, replacement: str, **kwargs: Any) -> LaunchPlan:
+    """Plan an upstream 2.x/3.x entry (``BACKEND`` a class path, ``ARGS``); the test fails
+    unless it warns naming the replacement ``"BACKEND": "<replacement>"``."""
+    with pytest.warns(DeprecationWarning, match=f'"BACKEND": "{replacement}"'):
+        return plan_for({"BACKEND": backend_path, "ARGS": args}, **kwargs)
+
+
 def broker_unreachable(url: str, *, timeout: float = 2.0) -> str | None:
     """None when a TCP connection to the URL's host and port opens, else why not (password masked)."""
     from ..plan import mask
+    from ..preflight import probe_url
 
-    parts = urlsplit(url)
-    host = parts.hostname or "127.0.0.1"
-    port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
-    if port is None:
-        return f"{mask(url)} names no port and {parts.scheme!r} has no default one"
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return None
-    except OSError as e:
-        return f"{mask(url)} is not reachable at {host}:{port} ({e})"
+    problem = probe_url(url, timeout)
+    return None if problem is None else f"{mask(url)} is not reachable at {problem}"
 
 
 def broker_or_skip(url: str, env_var: str = "", *, timeout: float = 2.0) -> str:
@@ -136,6 +135,8 @@ class LiveProcess:
     port: int | None
     names: tuple[str, ...]
     workdir: Path
+    #: Seconds the fixture's stop waits after SIGTERM before it kills the group.
+    stop_timeout: float = 10.0
 
     @property
     def pid(self) -> int:
@@ -206,9 +207,22 @@ class ProcessStarter:
             wait_http(running, port, timeout=timeout)
         return live
 
+    def web(self, entry: Entry, options: Mapping[str, Any] | None = None, **kwargs: Any) -> tuple[RunningProcess, int]:
+        """Start a web entry like ``__call__`` (same keywords): its RunningProcess and its port."""
+        live = self(entry, options, **kwargs)
+        if live.port is None:
+            raise AssertionError(f"{entry!r} is not a web process: it has no port")
+        return live.process, live.port
+
+    def adopt(self, process: RunningProcess, *, stop_timeout: float = 10.0) -> RunningProcess:
+        """Stop ``process`` (started another way, e.g. with ``testing.processes.start``) by PID
+        with the others when the test ends; returns it."""
+        self.started.append(LiveProcess(process, None, (), self.workdir, stop_timeout))
+        return process
+
     def stop_all(self) -> None:
         for live in reversed(self.started):
-            live.stop(timeout=10)
+            live.stop(timeout=live.stop_timeout)
 
 
 @pytest.fixture

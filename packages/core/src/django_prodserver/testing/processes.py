@@ -127,6 +127,24 @@ def prodserver_argv(*names: str, extra: Sequence[str] = ()) -> list[str]:
     return [sys.executable, "-m", "django", "prodserver", *names, *extra]
 
 
+def run_django(
+    env: Mapping[str, str], cwd: Path, *args: str, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """``python -m django ARGS...`` run to its end, output captured as text; its exit status
+    is the caller's to assert (``prodserver web --dry-run``, ``migrate``, ``check``...)."""
+    argv = [sys.executable, "-m", "django", *args]
+    return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def run_with_django(
+    env: Mapping[str, str], cwd: Path, code: str, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """Python ``code`` run after ``django.setup()`` in a fresh interpreter (enqueue a task, read
+    the database), output captured as text; its exit status is the caller's to assert."""
+    argv = [sys.executable, "-c", "import django; django.setup()\n" + code]
+    return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
 @dataclass(frozen=True)
 class Response:
     status: int

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from ..errors import ConfigError
 from .load import shutdown_under_load
 from .processes import (
     RunningProcess,
@@ -23,6 +24,22 @@ from .processes import (
 )
 from .static import BackendContract
 
+#: The options that ask for each capability of the contract options (``backends.base.Capability``).
+CAPABILITY_OPTIONS: Mapping[str, Mapping[str, Any]] = {
+    "wsgi": {"interface": "wsgi"},
+    "asgi": {"interface": "asgi"},
+    "websockets": {"interface": "asgi", "websockets": True},
+    "tls": {"tls_cert": "/etc/ssl/prodserver-cert.pem", "tls_key": "/etc/ssl/prodserver-key.pem"},
+    # with the threads gunicorn's HTTP/2 worker needs (a tuning option: warned where not declared)
+    "http2": {
+        "http2": True,
+        "tls_cert": "/etc/ssl/prodserver-cert.pem",
+        "tls_key": "/etc/ssl/prodserver-key.pem",
+        "threads": 2,
+    },
+}
+
+
 ServerFactory = Any  # Callable[..., tuple[RunningProcess, int]]
 
 
@@ -35,6 +52,23 @@ class WebServerContract(BackendContract):
     startup_timeout: ClassVar[float] = 60.0
     #: Worker processes to ask for in the workers test.
     workers_to_ask: ClassVar[int] = 2
+
+    @pytest.mark.parametrize("capability", sorted(CAPABILITY_OPTIONS))
+    def test_capabilities_say_what_plans(self, capability: str) -> None:
+        """A web backend's ``capabilities`` match its plans: with ``wsgi``/``asgi``/``tls``/
+        ``http2``/``websockets`` the options that ask for it plan; without, they are refused.
+        Fix: list exactly what the backend honours in ``capabilities``."""
+        options = dict(CAPABILITY_OPTIONS[capability])
+        if "interface" not in {o.name for o in self.backend_class.declared_options()}:
+            options.pop("interface", None)  # it serves its one interface, no option asks for it
+            if not options and capability not in self.backend_class.capabilities:
+                pytest.skip(f"no option asks for {capability!r}: the backend declares no 'interface'")
+        backend = self.make_backend({**self.example_options, **options})
+        if capability in self.backend_class.capabilities:
+            backend.plan(self.make_context())
+        else:
+            with pytest.raises(ConfigError):
+                backend.plan(self.make_context())
 
     def count_workers(self, pid: int) -> int:
         """Worker processes of a server whose main PID is ``pid`` (override if it forks helpers)."""

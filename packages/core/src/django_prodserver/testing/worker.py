@@ -125,6 +125,15 @@ class WorkerContract(BackendContract):
         plan = self.make_backend().plan(self.make_context())
         assert plan.signal_group is False, "the stop signal must go to the main process only"
 
+    def test_ready_probe_waits_for_the_ready_line(self) -> None:
+        """The plan's ReadyProbe (what the ops endpoint's /readyz waits for) names the line this
+        contract waits for before it sends a task. Fix: return ``ReadyProbe(log_line=...)`` with
+        the worker's own "consuming" line from ``ready_probe``."""
+        if not self.ready_text:
+            pytest.skip("no ready_text set")
+        plan = self.make_backend().plan(self.make_context())
+        assert plan.ready.log_line == self.ready_text, plan.ready
+
     def test_runs_a_real_task(self, start_worker: WorkerFactory, worker_env: dict[str, str], tmp_path: Path) -> None:
         """A task enqueued through the real broker runs in the worker started by prodserver.
         Fix: check the worker's queues and that the broker settings reach it."""
