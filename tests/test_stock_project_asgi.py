@@ -76,7 +76,8 @@ def test_dry_run_names_the_discovered_app_for_every_asgi_backend(stock_project: 
 @pytest.mark.parametrize("name", ["uv", "gr"])
 def test_stock_project_answers_200_under_an_asgi_server(stock_project: Path, tmp_path: Path, name: str) -> None:
     port = free_port()
-    argv = manage(stock_project, "prodserver", name, "--set", f"port={port}")
+    # Notes belong to --dry-run and -v 2 (a normal start prints one line per process).
+    argv = manage(stock_project, "prodserver", name, "--set", f"port={port}", "-v", "2")
     proc: RunningProcess = start(argv, clean_env(), stock_project, tmp_path / f"{name}.log")
     try:
         response = wait_http(proc, port, "/")

@@ -61,10 +61,11 @@ def test_a_command_started_alone_has_no_supervisor_note(settings: Any) -> None:
 
 @pytest.mark.live
 def test_the_real_start_prints_only_true_notes(tmp_path: Path) -> None:
-    """Two commands that are not one-shots, started for real: both run, neither is called one-shot."""
+    """Two commands that are not one-shots, started for real with -v 2 (where a start shows its
+    notes): both run, neither is called one-shot."""
     processes = {"a": {**CHECK, "ONESHOT": False}, "b": {**CHECK, "ONESHOT": False, "RESTART": "never"}}
     result = subprocess.run(
-        [sys.executable, "-m", "django", "prodserver", "a", "b", "--skip-checks"],
+        [sys.executable, "-m", "django", "prodserver", "a", "b", "--skip-checks", "-v", "2"],  # notes: -v 2
         env=project_environ(processes, tmp_path),
         cwd=tmp_path,
         capture_output=True,
