@@ -249,9 +249,7 @@ def test_the_cycle_check_finds_a_cycle() -> None:
 
 
 #: Backends that still override ``run_in_process`` instead of naming a host, with the reason.
-OWN_RUN_IN_PROCESS = {
-    "rq": "its body is the Redis probe the preflight unification moves into preflight(); then host.py",
-}
+OWN_RUN_IN_PROCESS: dict[str, str] = {}
 
 
 def test_in_process_backends_name_their_host() -> None:

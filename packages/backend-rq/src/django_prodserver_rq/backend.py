@@ -7,8 +7,7 @@ queues' Redis answers (bounded) before the worker starts. The worker keeps this 
 
 from __future__ import annotations
 
-import sys
-from typing import ClassVar, NoReturn
+from typing import ClassVar
 
 from django_prodserver.argv import FlagSpec
 from django_prodserver.backends.base import LaunchContext, WorkerBackend
@@ -36,6 +35,7 @@ class RQBackend(WorkerBackend):
 
     name = "rq"
     launch = "in-process"
+    host = "django_prodserver_rq.host:run"
     module = "django"
     check_namespace = "prodserver_rq"
     ambient_env = ("RQ_KEY_PREFIX",)
@@ -182,9 +182,3 @@ class RQBackend(WorkerBackend):
                 f"start Redis, or correct URL/HOST/PORT in {SETTING}",
                 timeout=timeout,
             )
-
-    def run_in_process(self, plan: LaunchPlan) -> NoReturn:
-        from django.core.management import call_command
-
-        call_command(plan.program[-1], *plan.args)
-        sys.exit(0)

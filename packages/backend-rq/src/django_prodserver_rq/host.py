@@ -1,0 +1,16 @@
+"""The in-process host of the RQ backend: django-rq's command in this process (``Backend.host``)."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+from django_prodserver.plan import LaunchPlan
+
+
+def run(plan: LaunchPlan) -> NoReturn:
+    """Django is set up and ``preflight`` has seen Redis answer: run ``rqworker`` (or the pool)."""
+    from django.core.management import call_command
+
+    call_command(plan.program[-1], *plan.args)
+    sys.exit(0)
