@@ -243,7 +243,7 @@ def test_unreachable_broker_is_a_clear_error_at_start(launch: Launcher) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, never listening: connection refused
         settings = {"CELERY_BROKER_URL": f"redis://:hunter2@127.0.0.1:{port}/0"}
-        proc = launch("worker", {"worker": worker_entry(broker_check_timeout=5)}, settings)
+        proc = launch("worker", {"worker": worker_entry(preflight_timeout=5)}, settings)
         code = proc.wait(timeout=120)
     out = proc.output()
     assert code == 1, out
@@ -258,7 +258,7 @@ def test_silent_broker_does_not_hang_the_start(launch: Launcher) -> None:
         s.listen(8)
         settings = {"CELERY_BROKER_URL": f"redis://127.0.0.1:{s.getsockname()[1]}/0"}
         started = time.monotonic()
-        proc = launch("worker", {"worker": worker_entry(broker_check_timeout=2)}, settings)
+        proc = launch("worker", {"worker": worker_entry(preflight_timeout=2)}, settings)
         code = proc.wait(timeout=90)
         elapsed = time.monotonic() - started
     # Django start-up plus the 2 s bound; a hang would run into the 90 s wait instead.
@@ -333,3 +333,11 @@ def test_beat_sends_a_scheduled_task_and_stops_cleanly(launch: Launcher, tmp_pat
     beat.signal(signal.SIGTERM)
     assert beat.wait(timeout=30) == 0, beat.output()[-3000:]
     assert [p.name for p in tmpdir.iterdir() if p.name.startswith("celerybeat-schedule-beat-")], list(tmpdir.iterdir())
+
+
+def test_wave_1_broker_check_timeout_still_works_as_preflight_timeout() -> None:
+    """The uniform name is preflight_timeout; the old celery spelling warns and still applies."""
+    with pytest.warns(DeprecationWarning, match=r"\['broker_check_timeout'\] is deprecated: write 'preflight_timeout'"):
+        plan = worker({"broker_check_timeout": 2}).plan(context())
+    assert plan.options["preflight_timeout"] == 2.0 and "broker_check_timeout" not in plan.options.values
+    assert worker().plan(context()).options["preflight_timeout"] == 5.0  # the same default as every worker

@@ -157,7 +157,7 @@ def test_exposure_warning_is_on_stderr_at_start(launch: Any) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))  # bound, never listening: connection refused
         settings = {"CELERY_BROKER_URL": f"redis://127.0.0.1:{closed.getsockname()[1]}/0"}
-        proc = launch({"host": "0.0.0.0", "port": free_port(), "broker_check_timeout": 3}, settings=settings)
+        proc = launch({"host": "0.0.0.0", "port": free_port(), "preflight_timeout": 3}, settings=settings)
         assert proc.wait(timeout=120) == 1, proc.output()
     out = proc.output()
     assert "[flower] note: WARNING: flower listens on 0.0.0.0 without authentication" in out

@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import os
 import tempfile
+import warnings
 from dataclasses import replace
 from typing import ClassVar
 
@@ -42,16 +43,16 @@ CELERY_AMBIENT_ENV = (
     "CELERY_RDBSIG",
 )
 
-BROKER_CHECK = Option(
-    "broker_check_timeout",
-    "float",
-    "Seconds prodserver waits to connect to the broker before celery starts; a missing or unreachable "
+#: The uniform ``preflight_timeout`` (every worker backend has it), declared for celery's
+#: worker, beat and flower alike: one kombu connection before celery starts.
+BROKER_CHECK = WORKER_OPTIONS["preflight_timeout"].declare(
+    doc="Seconds prodserver waits to connect to the broker before celery starts; a missing or unreachable "
     "broker then fails at start naming the setting (0 skips the check).",
-    default=10.0,
-    minimum=0,
     native="(prodserver: one kombu connection before celery starts)",
     reason="celery itself retries forever with a traceback per attempt",
 )
+#: Wave-1 spelling of ``preflight_timeout`` in celery's and flower's OPTIONS (still read, deprecated).
+OLD_TIMEOUT_NAME = "broker_check_timeout"
 
 
 class CeleryCLI(Backend):
@@ -69,6 +70,22 @@ class CeleryCLI(Backend):
     host = "django_prodserver_celery.host:run"
     subcommand: ClassVar[str] = ""
     ambient_env: ClassVar[tuple[str, ...]] = CELERY_AMBIENT_ENV
+
+    def resolve(self, ctx: LaunchContext) -> OptionTable:
+        """Read the wave-1 spelling ``broker_check_timeout`` as ``preflight_timeout``, with a
+        deprecation warning naming the key to write (an explicit new spelling wins)."""
+        options = self.config.options
+        if OLD_TIMEOUT_NAME in options:
+            warnings.warn(
+                f"{where(self.config.name, 'OPTIONS', OLD_TIMEOUT_NAME)} is deprecated: "
+                "write 'preflight_timeout' (the same for every worker backend)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            renamed = {k: v for k, v in options.items() if k != OLD_TIMEOUT_NAME}
+            renamed.setdefault("preflight_timeout", options[OLD_TIMEOUT_NAME])
+            self.config = replace(self.config, options=renamed)
+        return super().resolve(ctx)
 
     def celery_app(self) -> str:
         """``APP`` exactly as written: celery resolves ``proj.celery:app`` and ``proj.celery.app`` alike."""
@@ -96,13 +113,13 @@ class CeleryCLI(Backend):
         return replace(plan, args=tuple(flatten(front + rest)))
 
     def preflight_notes(self, opts: OptionTable) -> list[str]:
-        timeout = opts.get("broker_check_timeout")
+        timeout = opts.get("preflight_timeout")
         notes = [
             "runs celery's own command line in this process (same argv as the command above, same PID), "
             "so Django is set up once; pool children fork from it"
         ]
         if not timeout:
-            return [*notes, "broker check disabled (broker_check_timeout 0): an unreachable broker makes celery retry"]
+            return [*notes, "broker check disabled (preflight_timeout 0): an unreachable broker makes celery retry"]
         return [
             *notes,
             f"before starting prodserver imports APP and connects to its broker (at most {timeout:g}s), so a "
@@ -113,7 +130,7 @@ class CeleryCLI(Backend):
         """Fail at start, naming the setting, when APP or its broker is missing or down."""
         from .broker import preflight
 
-        timeout = plan.options.get("broker_check_timeout")
+        timeout = plan.options.get("preflight_timeout")
         if timeout:
             preflight(plan, self.celery_app(), where(self.config.name, "APP"), float(timeout))
 

@@ -90,5 +90,5 @@ def preflight(plan: LaunchPlan, app_path: str, app_where: str, timeout: float) -
         f"start the broker or set {setting} to its URL (e.g. redis://127.0.0.1:6379/0)",
         timeout=timeout,
         check_id="prodserver_celery.E001",
-        option="broker_check_timeout",
+        option="preflight_timeout",
     )
