@@ -70,9 +70,6 @@ ROLE_ALIASES = frozenset({"_run", "_inprocess", "_launch", "_cli", "_application
 
 #: What else a package may hold, each with its reason; private helpers (``_name.py``) need none.
 EXTRA_MODULES: dict[str, dict[str, str]] = {
-    "backend-celery": {
-        "broker": "celery's broker preflight (the preflight unification renames it: then drop this line)",
-    },
     "backend-dev": {
         "apps": "Django AppConfig (INSTALLED_APPS): makes `manage.py devserver` and the deploy check exist",
         "asgi": "the reloading ASGI servers (uvicorn --reload, granian --reload)",
@@ -81,9 +78,6 @@ EXTRA_MODULES: dict[str, dict[str, str]] = {
         "overrides": "a production process -> its development twin (the DEV override)",
         "reloader": "the outer reloader: one child process, restarted when code changes",
         "watch": "which file changes restart the reloader's child",
-    },
-    "backend-django-q2": {
-        "_preflight": "broker preflight (the preflight unification renames it: then drop this line)",
     },
     "backend-dramatiq": {
         "boot": "public by dotted path: the broker module `python -m dramatiq` imports in each worker",

@@ -29,7 +29,7 @@ from django_prodserver.testing.processes import (
 )
 from django_prodserver_celery import CeleryBeat, CeleryWorker
 from django_prodserver_celery._flags import BEAT_CLI, WORKER_CLI
-from django_prodserver_celery.broker import load_app
+from django_prodserver_celery.preflight import load_app
 from django_prodserver_celery.testing import APP, REDIS_URL, filesystem_broker, unreachable
 
 Launcher = Callable[..., RunningProcess]

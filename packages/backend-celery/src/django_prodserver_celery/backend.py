@@ -128,7 +128,7 @@ class CeleryCLI(Backend):
 
     def preflight(self, plan: LaunchPlan) -> None:
         """Fail at start, naming the setting, when APP or its broker is missing or down."""
-        from .broker import preflight
+        from .preflight import preflight
 
         timeout = plan.options.get("preflight_timeout")
         if timeout:

@@ -22,7 +22,7 @@ from django_prodserver.plan import LaunchPlan, ReadyProbe
 from django_prodserver.preflight import timeout_of
 
 from ._argv import cluster_name_from_argv
-from ._preflight import TIMEOUT_ENV
+from .preflight import TIMEOUT_ENV
 
 W = WORKER_OPTIONS
 
@@ -123,7 +123,7 @@ class DjangoQ2Backend(WorkerBackend):
         """In-process: check django_q and the broker here (a :class:`ConfigError`); an exec'd
         launcher checks after applying the overrides, the broker the cluster will use."""
         if plan.in_process:
-            from ._preflight import check_once
+            from .preflight import check_once
 
             check_once(timeout_of(plan.options))
 

@@ -60,7 +60,7 @@ def run_command(args: Sequence[str], log_level: str = "") -> NoReturn:
         # django-q2 sets its logger's level only when no handler exists anywhere up the
         # tree; with a project LOGGING config the level would silently not apply.
         logging.getLogger("django-q").setLevel(log_level)
-    from ._preflight import preflight
+    from .preflight import preflight
 
     preflight()
     from django.core.management import get_commands, load_command_class
