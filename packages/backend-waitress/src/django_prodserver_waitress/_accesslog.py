@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from waitress.buffers import ReadOnlyFileBasedBuffer
+
+from django_prodserver.logs.access import CountingBody
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -54,7 +56,7 @@ class AccessLogMiddleware:
             # waitress sends file wrappers with sendfile-like buffering: keep that fast path.
             self.log(environ, state, state["length"], started)
             return body  # type: ignore[no-any-return]
-        return _CountingBody(body, lambda sent: self.log(environ, state, sent, started))
+        return CountingBody(body, lambda sent: self.log(environ, state, sent, started))
 
     def log(self, environ: Environ, state: dict[str, Any], sent: Any, started: float) -> None:
         request = f"{environ.get('REQUEST_METHOD', '-')} {_uri(environ)} {environ.get('SERVER_PROTOCOL', '-')}"
@@ -75,28 +77,3 @@ def _uri(environ: Environ) -> str:
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     query = environ.get("QUERY_STRING")
     return f"{path}?{query}" if query else path or "/"
-
-
-class _CountingBody:
-    """Pass the body through, count bytes, log once on ``close()`` (which WSGI guarantees)."""
-
-    def __init__(self, body: Iterable[bytes], done: Callable[[int], None]) -> None:
-        self.body = body
-        self.done = done
-        self.sent = 0
-        self.logged = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.body:
-            self.sent += len(chunk)
-            yield chunk
-
-    def close(self) -> None:
-        try:
-            close = getattr(self.body, "close", None)
-            if close is not None:
-                close()  # Django's request_finished (DB connections) hangs off this
-        finally:
-            if not self.logged:
-                self.logged = True
-                self.done(self.sent)

@@ -81,10 +81,10 @@ class _WsgiAccess:
         except BaseException:
             done(0)
             raise
-        return _CountingBody(body, done)
+        return CountingBody(body, done)
 
 
-class _CountingBody:
+class CountingBody:
     """Pass the body through, count bytes, log once on ``close()`` (which WSGI guarantees).
     Keeps ``wsgi.file_wrapper`` bodies' ``fileno``/``filelike`` so sendfile paths stay."""
 
