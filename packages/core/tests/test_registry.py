@@ -108,3 +108,16 @@ def test_upstream_paths_warn_with_the_new_spelling(path: str) -> None:
     with pytest.warns(DeprecationWarning, match='"BACKEND": "gunicorn"'):
         resolved = resolve_backend(path)
     assert resolved.name == "gunicorn" and resolved.legacy is not None
+
+
+def test_the_scan_is_kept_until_a_distribution_is_installed_or_removed(site: Path) -> None:
+    """One scan serves a start's check and plan; a distribution added to a folder already on
+    sys.path (what pip does) is seen at once, and so is its removal."""
+    before = installed_backends()
+    assert installed_backends() == before and installed_backends() is not installed_backends()
+    make_distribution(site, "thirdparty-late", "[django_prodserver.backends]\nlate = thirdparty_late:Late\n")
+    assert "late" in installed_backends() and "late" not in before
+    import shutil
+
+    shutil.rmtree(site / "thirdparty_late-1.0.dist-info")
+    assert "late" not in installed_backends()

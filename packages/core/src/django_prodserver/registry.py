@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 import warnings
 from dataclasses import dataclass
 from importlib import metadata
@@ -50,7 +52,35 @@ def installed_backends() -> dict[str, InstalledBackend]:
     """Every backend registered in the entry-point group, by name.
 
     Two different distributions claiming one name is an error naming both, never a coin toss.
+    Scanning every distribution's metadata took ~30 ms per call and a start made two (its check
+    and its plan), so the result is kept while ``sys.path`` and its folders are unchanged.
     """
+    key = _path_state()
+    cached = _scanned.get(key)
+    if cached is None:
+        cached = _scan()
+        _scanned.clear()
+        _scanned[key] = cached
+    return dict(cached)
+
+
+#: The last scan, keyed by the state of ``sys.path`` it was made under.
+_scanned: dict[tuple[tuple[str, int], ...], dict[str, InstalledBackend]] = {}
+
+
+def _path_state() -> tuple[tuple[str, int], ...]:
+    """``sys.path`` with each folder's modification time: installing or removing a
+    distribution (a new ``*.dist-info`` folder) changes it."""
+    state = []
+    for entry in sys.path:
+        try:
+            state.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            state.append((entry, -1))
+    return tuple(state)
+
+
+def _scan() -> dict[str, InstalledBackend]:
     found: dict[str, InstalledBackend] = {}
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = getattr(ep, "dist", None)
