@@ -21,6 +21,9 @@ import pytest
 from django_prodserver.bench.loopback import NotLoopback, check_host, check_path
 from django_prodserver.bench.server import descendants
 
+#: Starts real servers/workers: excluded from `python3 dev.py test --fast`.
+pytestmark = pytest.mark.live
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example"
 BACKENDS = "gunicorn,granian"

@@ -344,6 +344,7 @@ def running() -> Iterator[list[Any]]:
         proc.stop(timeout=20)
 
 
+@pytest.mark.live
 @pytest.mark.timeout(180)
 def test_exported_units_and_compose_commands_run_and_serve(exports: dict[str, Any], running: list[Any]) -> None:
     """systemd is not PID 1 here, so the ExecStart argv runs as-is with the unit's environment

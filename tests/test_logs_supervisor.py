@@ -12,6 +12,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from django_prodserver.testing.jsonlogs import parse_json_lines
 from django_prodserver.testing.processes import (
     free_port,
@@ -22,6 +24,9 @@ from django_prodserver.testing.processes import (
     wait_for_output,
     wait_http,
 )
+
+#: Starts real servers/workers: excluded from `python3 dev.py test --fast`.
+pytestmark = pytest.mark.live
 
 
 def two_servers(log_format: str) -> tuple[dict[str, Any], int, int]:

@@ -20,6 +20,9 @@ from django_prodserver.logs.schema import ACCESS
 from django_prodserver.testing.jsonlogs import parse_json_lines, user_logging
 from django_prodserver.testing.processes import free_port, prodserver_argv, project_environ, start, wait_http
 
+#: Starts real servers/workers: excluded from `python3 dev.py test --fast`.
+pytestmark = pytest.mark.live
+
 SERVERS = ["gunicorn", "uvicorn", "granian", "hypercorn", "waitress", "daphne"]
 SINGLE = {"waitress", "daphne"}
 

@@ -25,6 +25,9 @@ from django_prodserver.testing.processes import (
     start,
 )
 
+#: Starts real servers/workers: excluded from `python3 dev.py test --fast`.
+pytestmark = pytest.mark.live
+
 
 def web(port: int) -> dict[str, Any]:
     options = {"host": "127.0.0.1", "port": port, "workers": 1, "drain_delay": 0.0, "graceful_timeout": 3.0}

@@ -16,6 +16,9 @@ import pytest
 from django_prodserver.testing.ops import metric, metric_samples, status, until
 from django_prodserver.testing.processes import free_port, http_get, prodserver_argv, project_environ, start
 
+#: Starts real servers/workers: excluded from `python3 dev.py test --fast`.
+pytestmark = pytest.mark.live
+
 SERVERS = {
     "gunicorn": {"workers": 2},
     "uvicorn": {"workers": 2, "interface": "asgi"},

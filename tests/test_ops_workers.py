@@ -20,6 +20,9 @@ import pytest
 from django_prodserver.testing.ops import Proxy, metric, metric_samples, status, until, wait_status
 from django_prodserver.testing.processes import free_port, prodserver_argv, project_environ, start
 
+#: Starts real servers/workers: excluded from `python3 dev.py test --fast`.
+pytestmark = pytest.mark.live
+
 REDIS_URL = os.environ.get("PRODSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 REDIS = urlsplit(REDIS_URL)
 REDIS_ADDR = (REDIS.hostname or "127.0.0.1", REDIS.port or 6379)

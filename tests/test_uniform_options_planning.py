@@ -139,6 +139,7 @@ def test_backend_errors_carry_their_namespace_and_can_be_silenced(tmp_path: Path
     assert quiet.returncode == 0, quiet.stderr
 
 
+@pytest.mark.live
 @pytest.mark.timeout(90)
 def test_uvicorn_forks_the_workers_asked_for_in_args(tmp_path: Path) -> None:
     port = free_port()

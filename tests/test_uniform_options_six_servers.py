@@ -35,6 +35,9 @@ from django_prodserver.testing.processes import (
     wait_http,
 )
 
+#: Starts real servers/workers: excluded from `python3 dev.py test --fast`.
+pytestmark = pytest.mark.live
+
 OPTIONS: dict[str, Any] = {
     "workers": 2,
     "threads": 2,

@@ -11,6 +11,9 @@ import pytest
 from django_prodserver.testing.jsonlogs import run_worker_task
 from django_prodserver_celery.testing import APP, REDIS_URL, unreachable
 
+#: Starts real servers/workers: excluded from `python3 dev.py test --fast`.
+pytestmark = pytest.mark.live
+
 
 def test_json_logs_celery_redis(tmp_path: Path) -> None:
     reason = unreachable(REDIS_URL, "PRODSERVER_TEST_REDIS_URL")

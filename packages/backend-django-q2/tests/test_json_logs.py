@@ -7,8 +7,13 @@ import os
 import uuid
 from pathlib import Path
 
+import pytest
+
 from django_prodserver.testing.jsonlogs import run_worker_task
 from django_prodserver.testing.plugin import broker_or_skip
+
+#: Starts real servers/workers: excluded from `python3 dev.py test --fast`.
+pytestmark = pytest.mark.live
 
 REDIS_URL = os.environ.get("PRODSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 TOUCH = "django_prodserver.testing.project.tasks.touch"

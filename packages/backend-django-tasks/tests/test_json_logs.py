@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from django_prodserver.testing.jsonlogs import run_worker_task
 from django_prodserver_django_tasks.testing import settings_for
+
+#: Starts real servers/workers: excluded from `python3 dev.py test --fast`.
+pytestmark = pytest.mark.live
 
 
 def test_json_logs_django_tasks_sqlite(tmp_path: Path) -> None:

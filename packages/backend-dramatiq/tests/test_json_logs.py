@@ -6,8 +6,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from django_prodserver.testing.jsonlogs import run_worker_task
 from django_prodserver.testing.plugin import broker_or_skip
+
+#: Starts real servers/workers: excluded from `python3 dev.py test --fast`.
+pytestmark = pytest.mark.live
 
 BASE_URL = os.environ.get("PRODSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 #: A database of its own: the contract actor's queue is fixed, and contract runs share DB 13.
