@@ -15,6 +15,10 @@ def run(plan: LaunchPlan) -> NoReturn:
     from ._jsonlog import use_prodserver_logging
 
     use_prodserver_logging()
+    if plan.kind == "worker":
+        from ._metrics import count_tasks
+
+        count_tasks()  # for the ops endpoint, when it turned metrics on (its environment says so)
 
     code = celery_cli.main(args=list(plan.args), prog_name="celery", auto_envvar_prefix="CELERY")
     sys.exit(code or 0)

@@ -41,9 +41,6 @@ def exec_plan(plan: LaunchPlan) -> NoReturn:
 def run(plan: LaunchPlan, backend: Backend) -> NoReturn:
     """Run a single process in the foreground; never returns."""
     if plan.in_process:
-        from .ops.tasks import install
-
-        install(plan)  # task counters for the ops endpoint, when it asked for them (its env)
         apply_environ(plan)
         from .logs.setup import configure_from_env
 
