@@ -93,7 +93,7 @@ def test_every_web_backend_takes_ready_path_into_its_probe() -> None:
         cls = item.load()
         if cls.kind != "web" or "http" not in cls.capabilities:
             continue
-        assert "ready_path" in {o.name for o in cls.options}, cls
+        assert "ready_path" in {o.name for o in cls.declared_options()}, cls
         options = {"ready_path": "/healthz/"}
         apps = {"wsgi_application": "m.wsgi.application", "asgi_application": "m.asgi.application"}
         ctx = LaunchContext(environ={}, cwd="/srv", settings_module="s", **apps)

@@ -119,7 +119,7 @@ def _cell(text: str) -> str:
 def markdown_table(cls: type[Backend]) -> str:
     """The backend's option table as Markdown: native spelling, default, how it is honoured."""
     lines = ["| option | native | default | honoured | meaning |", "|---|---|---|---|---|"]
-    for opt in cls.options:
+    for opt in cls.declared_options():
         env = f" (env: {', '.join(opt.env)})" if opt.env else ""
         native = opt.native_text()
         meaning = opt.doc + (f" Why: {opt.reason}." if opt.reason else "")
@@ -140,7 +140,7 @@ def markdown_table(cls: type[Backend]) -> str:
             )
             + " |"
         )
-    for name in sorted(set(cls.catalog) - {o.name for o in cls.options}):
+    for name in sorted(set(cls.catalog) - {o.name for o in cls.declared_options()}):
         why = cls.refused.get(name, "no way to provide it")
         how = "refused" if cls.catalog[name].contract else "ignored, warned"
         lines.append(f"| {name} | - | - | {how} | {_cell(why)} |")

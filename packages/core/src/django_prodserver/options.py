@@ -345,6 +345,7 @@ WEB_OPTIONS: Mapping[str, Option] = {
             "Path of the request the ops endpoint sends through the app to decide readiness (any "
             "status below 500 means ready).",
             default="/",
+            native="(prodserver ops endpoint)",
             reason="the site's root answers in most projects; ALLOWED_HOSTS/SSL redirects still count",
         ),
     )

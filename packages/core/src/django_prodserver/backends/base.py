@@ -164,12 +164,12 @@ class Backend:
 
     @classmethod
     def declared_options(cls) -> tuple[Option, ...]:
-        """``options`` plus the uniform options every backend of its kind has without
-        declaring them (``log_format`` on web and worker backends)."""
-        if cls.kind in ("web", "worker") and "log_format" in cls.catalog:
-            if all(o.name != "log_format" for o in cls.options):
-                return (*cls.options, cls.catalog["log_format"])
-        return cls.options
+        """``options`` plus the uniform options prodserver itself reads, which every backend of
+        its kind has without declaring them: ``log_format`` (web and worker), ``ready_path`` (web)."""
+        implied = {"web": ("log_format", "ready_path"), "worker": ("log_format",)}.get(cls.kind, ())
+        declared = {o.name for o in cls.options}
+        extra = [cls.catalog[n] for n in implied if n in cls.catalog and n not in declared]
+        return (*cls.options, *extra) if extra else cls.options
 
     def resolve(self, ctx: LaunchContext) -> OptionTable:
         """Resolve this process' options with full precedence and provenance."""
@@ -473,12 +473,6 @@ class WebBackend(Backend):
     kind: ClassVar[Kind] = "web"
     catalog: ClassVar[Mapping[str, Option]] = WEB_OPTIONS
     capabilities: ClassVar[frozenset[Capability]] = frozenset({"http", "wsgi"})
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Every web backend takes ``ready_path`` (read by prodserver, not by the server)."""
-        super().__init_subclass__(**kwargs)
-        if "options" in cls.__dict__ and not any(o.name == "ready_path" for o in cls.options):
-            cls.options = (*cls.options, WEB_OPTIONS["ready_path"].declare(native="(prodserver ops endpoint)"))
 
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
         sock = opts.get("socket")
