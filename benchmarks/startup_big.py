@@ -27,7 +27,15 @@ sys.path.insert(0, str(HERE))
 
 from _web_native import dry_run, native_from_plan  # noqa: E402
 from big_project import build  # noqa: E402
-from web import AMBIENT, START_TIMEOUT, kill_group, tree_cpu_seconds, wait_first_200, wait_port_free  # noqa: E402
+from web import (  # noqa: E402
+    AMBIENT,
+    START_TIMEOUT,
+    kill_group,
+    spawn_quiet,
+    tree_cpu_seconds,
+    wait_first_200,
+    wait_port_free,
+)
 
 from django_prodserver.testing.processes import free_port  # noqa: E402
 
@@ -45,15 +53,7 @@ def first_200(argv: list[str], env: dict[str, str], cwd: Path, port: int) -> tup
     """Seconds from spawn to the first 200 on `/`, and the CPU seconds its process tree used by
     then (steadier than wall time on a busy machine); the process group is killed afterwards."""
     start = time.monotonic()
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = spawn_quiet(argv, env, cwd)
     try:
         wall = wait_first_200(port, proc, start + START_TIMEOUT) - start
         return wall, tree_cpu_seconds(proc.pid)

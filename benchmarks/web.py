@@ -158,6 +158,19 @@ def wait_all_workers(port: int, workers: int, proc: subprocess.Popen[bytes]) -> 
                 time.sleep(0.1)
 
 
+def spawn_quiet(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in its own session (so :func:`kill_group` reaches every child), output discarded."""
+    return subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -186,15 +199,7 @@ def measure(
     """Spawn ``argv`` in its own session, measure it, and kill its whole group in any case."""
     sample = Sample()
     start = time.monotonic()
-    proc = subprocess.Popen(
-        argv,
-        cwd=EXAMPLE,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = spawn_quiet(argv, env, EXAMPLE)
     try:
         sample.first_200 = wait_first_200(port, proc, start + START_TIMEOUT) - start
         deadline = time.monotonic() + 30
