@@ -4,7 +4,7 @@
 import os
 import sys
 
-from django_prodserver.envfile import load_env_file
+from django_prodserver.settings.envfile import load_env_file
 
 if __name__ == "__main__":
     load_env_file()  # --env-file FILE or PRODSERVER_ENV_FILE, before settings are read (docs/deploying.md)

@@ -57,7 +57,7 @@ MANAGE = """#!/usr/bin/env python
 import os
 import sys
 
-from django_prodserver.envfile import load_env_file
+from django_prodserver.settings.envfile import load_env_file
 
 if __name__ == "__main__":
     load_env_file()  # --env-file FILE or PRODSERVER_ENV_FILE, before settings are read; the real env wins

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from django_prodserver.backends.base import LaunchContext
-from django_prodserver.conf import load_process
-from django_prodserver.loading import load_backend
+from django_prodserver.backends.loading import load_backend
 from django_prodserver.plan import LaunchPlan
+from django_prodserver.settings.config import load_process
 from django_prodserver.testing.helpers import project_context
 from django_prodserver.testing.processes import (
     children_of,

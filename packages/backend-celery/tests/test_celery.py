@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from django_prodserver.backends.base import LaunchContext
-from django_prodserver.conf import load_process
+from django_prodserver.backends.loading import load_backend
+from django_prodserver.backends.registry import installed_backends
 from django_prodserver.errors import ConfigError
-from django_prodserver.loading import load_backend
-from django_prodserver.registry import installed_backends
+from django_prodserver.settings.config import load_process
 from django_prodserver.testing.processes import (
     RunningProcess,
     prodserver_argv,

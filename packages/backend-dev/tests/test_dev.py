@@ -13,8 +13,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
-from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
+from django_prodserver.settings.config import load_process
 from django_prodserver.testing.helpers import project_context
 from django_prodserver_dev import (
     GranianReloadBackend,
@@ -122,7 +122,7 @@ def test_runserver_ipv6_and_refused_app() -> None:
 
 
 def test_upstream_runserver_args_dict_becomes_options() -> None:
-    from django_prodserver.loading import plan_process
+    from django_prodserver.backends.loading import plan_process
 
     entry = {
         "BACKEND": "django_prodserver.backends.dev.django_runserver.DjangoRunserver",

@@ -14,9 +14,9 @@ import pytest
 from django.test import override_settings
 
 from django_prodserver.backends.base import LaunchContext
-from django_prodserver.conf import load_process
+from django_prodserver.backends.loading import plan_process
 from django_prodserver.errors import ConfigError
-from django_prodserver.loading import plan_process
+from django_prodserver.settings.config import load_process
 from django_prodserver.testing.ops import until
 from django_prodserver.testing.plugin import ProcessStarter
 from django_prodserver.testing.processes import (

@@ -125,7 +125,7 @@ def test_native_args_win_over_options() -> None:
 
 def test_timeout_is_prodservers_request_deadline() -> None:
     p = plan({"timeout": 3})
-    assert p.env["PRODSERVER_APP_LAYERS"] == "django_prodserver.deadline:deadline_layer"
+    assert p.env["PRODSERVER_APP_LAYERS"] == "django_prodserver.served.deadline:deadline_layer"
     assert p.env["PRODSERVER_REQUEST_TIMEOUT"] == "3" and p.args[0] == "django_prodserver.served.wsgi:application"
     assert p.warnings == () and "PRODSERVER_APP_LAYERS" not in plan().env
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from django_prodserver.backends.base import LaunchContext
-from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.plan import LaunchPlan
+from django_prodserver.settings.config import load_process
 from django_prodserver.testing.processes import (
     TEST_SETTINGS,
     RunningProcess,

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from django_prodserver.conf import load_process
+from django_prodserver.backends.loading import plan_process
 from django_prodserver.errors import ConfigError
-from django_prodserver.loading import plan_process
+from django_prodserver.settings.config import load_process
 from django_prodserver.testing.helpers import project_context as context
 from django_prodserver.testing.load import request_across_signal
 from django_prodserver.testing.plugin import ProcessStarter

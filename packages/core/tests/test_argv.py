@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from django_prodserver.argv import FlagSpec, merge, normalise_args
+from django_prodserver.backends.argv import FlagSpec, merge, normalise_args
 from django_prodserver.errors import ConfigError
 
 SPEC = FlagSpec(aliases={"-w": "--workers", "-b": "--bind"}, switches=frozenset({"--preload"}))

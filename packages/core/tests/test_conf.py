@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from django_prodserver.conf import get_processes_setting, load_process, load_processes
 from django_prodserver.errors import ConfigError
+from django_prodserver.settings.config import get_processes_setting, load_process, load_processes
 
 
 class Settings:

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
-from django_prodserver.registry import installed_backends
+from django_prodserver.backends.registry import installed_backends
 
 PROCESSES = {
     "migrate": {"BACKEND": "command", "ARGS": ["migrate", "--noinput"], "ONESHOT": True},

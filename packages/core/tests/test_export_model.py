@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from django_prodserver import envfile
-from django_prodserver.conf import load_process
+from django_prodserver.backends.loading import plan_process
+from django_prodserver.backends.registry import installed_backends
 from django_prodserver.errors import ConfigError
 from django_prodserver.export import compose, kubernetes, procfile, systemd, yaml
 from django_prodserver.export.model import KILL_MARGIN, ExportModel, export_process, is_secret, order
-from django_prodserver.loading import plan_process
-from django_prodserver.registry import installed_backends
-from django_prodserver.supervisor.policy import parse_policy
+from django_prodserver.settings import envfile
+from django_prodserver.settings.config import load_process
+from django_prodserver.settings.restart import parse_policy
 from django_prodserver.testing.helpers import project_context
 
 #: What some backends need in settings before they plan (the contract suites set the same).

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from django_prodserver.conf import ProcessConfig
 from django_prodserver.logs import SERVER_LOGGING_FILE, schema
 from django_prodserver.logs.formatter import JsonFormatter, timestamp
 from django_prodserver.logs.requestid import RequestIdFilter, accept, request_id
 from django_prodserver.logs.setup import server_dictconfig
 from django_prodserver.logs.streams import JsonLines
+from django_prodserver.settings.config import ProcessConfig
 from django_prodserver.testing.helpers import project_context
 from django_prodserver_gunicorn import GunicornBackend
 

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from django_prodserver.backends.base import LaunchContext
-from django_prodserver.conf import load_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.ops import address, procfs
 from django_prodserver.ops.config import load_ops_config
+from django_prodserver.settings.config import load_process
 
 
 def settings(**kw: Any) -> SimpleNamespace:
@@ -87,7 +87,7 @@ def test_procfs_sees_an_established_connection_of_this_process() -> None:
 
 
 def test_every_web_backend_takes_ready_path_into_its_probe() -> None:
-    from django_prodserver.registry import installed_backends
+    from django_prodserver.backends.registry import installed_backends
 
     for item in installed_backends().values():
         cls = item.load()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from django_prodserver.backends.options import WEB_OPTIONS, Option, resolve_options
 from django_prodserver.errors import ConfigError
-from django_prodserver.options import WEB_OPTIONS, Option, resolve_options
 
 W = WEB_OPTIONS
 DECLARED = (W["host"], W["port"], W["workers"], W["access_log"], W["forwarded_allow_ips"])

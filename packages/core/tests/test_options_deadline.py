@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from django_prodserver.deadline import AsgiDeadline, WsgiDeadline, deadline_layer
+from django_prodserver.served.deadline import AsgiDeadline, WsgiDeadline, deadline_layer
 
 
 class Body(list[bytes]):

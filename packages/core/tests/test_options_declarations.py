@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from django_prodserver.backends.options import CONTRACT_OPTIONS, WEB_OPTIONS, Option, check_pairs, resolve_options
 from django_prodserver.errors import ConfigError
-from django_prodserver.options import CONTRACT_OPTIONS, WEB_OPTIONS, Option, check_pairs, resolve_options
 
 W = WEB_OPTIONS
 

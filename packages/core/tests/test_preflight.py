@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from django_prodserver import preflight
+from django_prodserver.backends.options import WORKER_OPTIONS
 from django_prodserver.errors import ConfigError
-from django_prodserver.options import WORKER_OPTIONS
 
 
 def closed_port() -> int:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from django_prodserver.backends.registry import installed_backends, resolve_backend
 from django_prodserver.errors import BackendNotFound, ConfigError
-from django_prodserver.registry import installed_backends, resolve_backend
 
 
 def make_distribution(root: Path, name: str, entry_points: str, module: str | None = None, code: str = "") -> None:
@@ -45,7 +45,7 @@ def test_unknown_backend_lists_installed_and_the_pip_line() -> None:
 
 
 def test_known_but_uninstalled_backend_names_the_extra() -> None:
-    from django_prodserver.registry import _not_found
+    from django_prodserver.backends.registry import _not_found
 
     error = _not_found("PRODUCTION_PROCESSES['web']['BACKEND']", "flower", "no backend named 'flower' is installed")
     assert 'pip install "django-prodserver[flower]"' in str(error)

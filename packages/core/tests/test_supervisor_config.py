@@ -13,12 +13,12 @@ from django.core.management import call_command
 
 from django_prodserver.backends.base import LaunchContext
 from django_prodserver.backends.command import CommandBackend
-from django_prodserver.conf import load_process
+from django_prodserver.backends.registry import resolve_backend
 from django_prodserver.errors import ConfigError
+from django_prodserver.launch.supervision import _sets_for, child_argv, child_env
 from django_prodserver.plan import LaunchPlan
-from django_prodserver.registry import resolve_backend
-from django_prodserver.supervision import _sets_for, child_argv, child_env
-from django_prodserver.supervisor.policy import Policy, parse_policy
+from django_prodserver.settings.config import load_process
+from django_prodserver.settings.restart import Policy, parse_policy
 
 WEB = {"BACKEND": "gunicorn", "OPTIONS": {"workers": 2, "port": 8123}}
 
@@ -103,7 +103,7 @@ def test_command_backend_is_registered_as_an_entry_point() -> None:
 
 
 def _gunicorn_plan() -> LaunchPlan:
-    from django_prodserver.loading import plan_process
+    from django_prodserver.backends.loading import plan_process
 
     config = load_process("web", WEB)
     return plan_process(config, ctx(environ={"PATH": "/bin"}, wsgi_application="mysite.wsgi.application"))[1]

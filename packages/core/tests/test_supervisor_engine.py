@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from django_prodserver.supervisor import ChildSpec, Policy, Supervisor
-from django_prodserver.supervisor.output import MAX_LINE, LineStream
-from django_prodserver.supervisor.policy import RestartBudget, ended_by, exit_code
+from django_prodserver.launch.supervisor import ChildSpec, Policy, Supervisor
+from django_prodserver.launch.supervisor.output import MAX_LINE, LineStream
+from django_prodserver.settings.restart import RestartBudget, ended_by, exit_code
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -15,12 +15,12 @@ import warnings
 from dataclasses import replace
 from typing import ClassVar
 
-from django_prodserver.argv import FlagSpec, flatten, parse
+from django_prodserver.backends.argv import FlagSpec, flatten, parse
 from django_prodserver.backends.base import Backend, LaunchContext, WorkerBackend
-from django_prodserver.conf import where
+from django_prodserver.backends.options import WORKER_OPTIONS, Option, OptionTable
 from django_prodserver.errors import ConfigError
-from django_prodserver.options import WORKER_OPTIONS, Option, OptionTable
 from django_prodserver.plan import LaunchPlan, ReadyProbe
+from django_prodserver.settings.config import where
 
 from ._flags import BEAT_FLAGS, GLOBAL_ALIASES, WORKER_FLAGS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from django_prodserver.argv import parse
+from django_prodserver.backends.argv import parse
 from django_prodserver.errors import ConfigError
 from django_prodserver.plan import LaunchPlan, mask
 from django_prodserver.preflight import bounded, unreachable

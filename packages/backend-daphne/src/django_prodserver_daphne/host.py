@@ -2,7 +2,7 @@
 
 ``python -m django_prodserver_daphne`` takes every ``daphne`` flag (parsed by daphne's own
 parser) plus ``--drain-delay S``, ``--graceful-timeout S`` and ``--workers N`` (N copies on one
-socket bound here, see :mod:`django_prodserver.copies`) with ``--max-requests N`` /
+socket bound here, see :mod:`django_prodserver.launch.copies`) with ``--max-requests N`` /
 ``--max-requests-jitter J`` (a copy stops itself after that many requests and is replaced),
 and serves with
 :class:`~django_prodserver_daphne.drain.DrainingServer`.
@@ -47,7 +47,7 @@ def main(argv: Sequence[str]) -> int:
 def serve_copies(own: argparse.Namespace, rest: list[str]) -> int:
     """``--workers N``: bind the ``tcp:``/``-u`` endpoint here once, fork N daphne copies
     that adopt it (``-e fd:fileno=...``), supervise them and drain them together."""
-    from django_prodserver.copies import Copies, bind_tcp, bind_unix
+    from django_prodserver.launch.copies import Copies, bind_tcp, bind_unix
 
     sock, rest = _bind_endpoint(rest, bind_tcp, bind_unix)
 

@@ -13,13 +13,13 @@ import json
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from django_prodserver.argv import FlagSpec, merge
+from django_prodserver.backends.argv import FlagSpec, merge
 from django_prodserver.backends.base import LaunchContext, WorkerBackend
-from django_prodserver.conf import where
+from django_prodserver.backends.options import WORKER_OPTIONS, Option, OptionTable
 from django_prodserver.errors import ConfigError
-from django_prodserver.options import WORKER_OPTIONS, Option, OptionTable
 from django_prodserver.plan import LaunchPlan, ReadyProbe
 from django_prodserver.preflight import timeout_of
+from django_prodserver.settings.config import where
 
 from ._argv import cluster_name_from_argv
 from .preflight import TIMEOUT_ENV

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from django_prodserver.argv import FlagSpec
+from django_prodserver.backends.argv import FlagSpec
 from django_prodserver.backends.base import LaunchContext, WorkerBackend
-from django_prodserver.conf import where
+from django_prodserver.backends.options import WORKER_OPTIONS, Option, OptionTable, one_per_cpu
 from django_prodserver.errors import ConfigError
-from django_prodserver.options import WORKER_OPTIONS, Option, OptionTable, one_per_cpu
 from django_prodserver.plan import LaunchPlan, ReadyProbe
 from django_prodserver.preflight import timeout_of, unreachable
+from django_prodserver.settings.config import where
 
 from ._broker import SETTING, BrokerSettings, describe_target, probe, read_settings
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from django_prodserver.conf import ProcessConfig, where
-from django_prodserver.options import WEB_OPTIONS
+from django_prodserver.backends.options import WEB_OPTIONS
+from django_prodserver.settings.config import ProcessConfig, where
 
 #: Upstream ARGS key -> uniform option (upstream accepted dashes and underscores).
 UNIFORM_KEYS: Mapping[str, str] = {

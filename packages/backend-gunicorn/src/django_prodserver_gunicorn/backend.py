@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
-from django_prodserver.argv import FlagSpec
+from django_prodserver.backends.argv import FlagSpec
 from django_prodserver.backends.base import LaunchContext, WebBackend
-from django_prodserver.conf import where
+from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable
 from django_prodserver.errors import ConfigError
-from django_prodserver.options import WEB_OPTIONS, Option, OptionTable
+from django_prodserver.settings.config import where
 
 W = WEB_OPTIONS
 

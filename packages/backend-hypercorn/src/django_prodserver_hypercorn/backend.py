@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import ClassVar
 
-from django_prodserver.argv import FlagSpec
+from django_prodserver.backends.argv import FlagSpec
 from django_prodserver.backends.base import LaunchContext, WebBackend
-from django_prodserver.conf import where
+from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable, request_deadline
 from django_prodserver.errors import ConfigError
-from django_prodserver.options import WEB_OPTIONS, Option, OptionTable, request_deadline
 from django_prodserver.plan import ReadyProbe
+from django_prodserver.settings.config import where
 
 W = WEB_OPTIONS
 

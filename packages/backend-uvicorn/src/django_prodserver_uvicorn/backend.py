@@ -6,10 +6,10 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from django_prodserver.argv import FlagSpec, click_flag_spec
+from django_prodserver.backends.argv import FlagSpec, click_flag_spec
 from django_prodserver.backends.base import LaunchContext, WebBackend
-from django_prodserver.conf import ProcessConfig
-from django_prodserver.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu, request_deadline
+from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu, request_deadline
+from django_prodserver.settings.config import ProcessConfig
 
 W = WEB_OPTIONS
 

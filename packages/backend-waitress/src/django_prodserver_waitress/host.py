@@ -4,7 +4,7 @@
 waitress' own option table, so upstream ``--key=value`` ARGS keep their meaning), in any
 order around the app, plus ``--drain-delay=S``, ``--graceful-timeout=S``,
 ``--[no-]access-log``, ``--log-level=LEVEL``, ``--workers=N`` (N copies sharing one
-socket, see :mod:`django_prodserver.copies`) and ``--max-requests=N`` /
+socket, see :mod:`django_prodserver.launch.copies`) and ``--max-requests=N`` /
 ``--max-requests-jitter=J`` (a copy stops itself after that many requests and is replaced),
 which waitress lacks.
 """
@@ -173,7 +173,7 @@ def serve_copies(app: Any, parsed: Parsed) -> int:
     """``--workers=N``: bind once here, fork N draining servers on that socket, supervise them."""
     from waitress.adjustments import Adjustments
 
-    from django_prodserver.copies import Copies, bind_tcp, bind_unix
+    from django_prodserver.launch.copies import Copies, bind_tcp, bind_unix
 
     kw = dict(parsed.adjustments)
     adj = Adjustments(**kw)

@@ -13,8 +13,8 @@ class ProdserverConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the checks)
-        from .logs.setup import configure_from_env
-        from .ops import checks as ops_checks  # noqa: F401  (the ops endpoint's)
+        from django_prodserver import checks  # noqa: F401  (registers the checks)
+        from django_prodserver.logs.setup import configure_from_env
+        from django_prodserver.ops import checks as ops_checks  # noqa: F401  (the ops endpoint's)
 
         configure_from_env()  # a child started with log_format json: Django's LOGGING is applied by now

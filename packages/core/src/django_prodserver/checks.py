@@ -9,8 +9,8 @@ from typing import Any
 
 from django.core import checks
 
-from .conf import ProcessConfig, get_processes_setting, load_process
-from .errors import ConfigError
+from django_prodserver.errors import ConfigError
+from django_prodserver.settings.config import ProcessConfig, get_processes_setting, load_process
 
 #: Message texts are constants so tests and docs can refer to them.
 E001 = "PRODUCTION_PROCESSES is missing or not a dict"
@@ -33,8 +33,8 @@ def only_processes(names: frozenset[str] | None) -> Iterator[None]:
 @checks.register("prodserver")
 def check_production_processes(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Validate every configured process exactly as `prodserver` would before starting it."""
-    from .backends.base import LaunchContext
-    from .loading import load_backend
+    from django_prodserver.backends.base import LaunchContext
+    from django_prodserver.backends.loading import load_backend
 
     messages: list[checks.CheckMessage] = []
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .backends.base import Backend
-from .conf import PROCESS_KEYS
-from .options import Option
+from django_prodserver.backends.base import Backend
+from django_prodserver.backends.options import Option
+from django_prodserver.settings.config import PROCESS_KEYS
 
 _JSON_TYPES: dict[str, dict[str, Any]] = {
     "int": {"type": "integer"},
@@ -174,7 +174,7 @@ def sync_docs(docs: str, backends: Mapping[str, type[Backend]], *, check: bool =
 
 def installed_classes() -> dict[str, type[Backend]]:
     """Every installed backend class, by entry-point name (a broken one is skipped)."""
-    from .registry import installed_backends
+    from django_prodserver.backends.registry import installed_backends
 
     found: dict[str, type[Backend]] = {}
     for item in installed_backends().values():

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import ConfigError
-from .plan import mask
+from django_prodserver.errors import ConfigError
+from django_prodserver.plan import mask
 
 #: Seconds a probe waits when ``preflight_timeout`` is not set.
 DEFAULT_TIMEOUT = 5.0

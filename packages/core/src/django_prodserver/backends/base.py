@@ -9,12 +9,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal, NoReturn, get_args
 
-from .. import deadline
-from ..argv import FlagSpec, merge, parse
-from ..conf import ProcessConfig, where
-from ..errors import ConfigError
-from ..options import WEB_OPTIONS, WORKER_OPTIONS, Option, OptionTable, check_pairs, resolve_options
-from ..plan import LaunchPlan, ReadyProbe
+from django_prodserver.backends.argv import FlagSpec, merge, parse
+from django_prodserver.backends.options import (
+    WEB_OPTIONS,
+    WORKER_OPTIONS,
+    Option,
+    OptionTable,
+    check_pairs,
+    resolve_options,
+)
+from django_prodserver.errors import ConfigError
+from django_prodserver.plan import LaunchPlan, ReadyProbe
+from django_prodserver.served import deadline
+from django_prodserver.settings.config import ProcessConfig, where
 
 #: What a process is: how the supervisor, the ops endpoint and exports treat it.
 Kind = Literal["web", "worker", "scheduler", "monitor", "oneshot", "dev"]
@@ -75,7 +82,7 @@ def _has_manage_py(path: str) -> bool:
 
 def _log_env(process: str, opts: OptionTable, ctx: LaunchContext) -> dict[str, str]:
     """What the child needs for ``log_format``: the format, its process name, the header."""
-    from .. import logs
+    from django_prodserver import logs
 
     fmt = opts.get("log_format")
     if fmt == "json":
@@ -91,7 +98,7 @@ def _log_env(process: str, opts: OptionTable, ctx: LaunchContext) -> dict[str, s
 
 def _request_id_header(ctx: LaunchContext) -> str:
     """``PRODSERVER_REQUEST_ID_HEADER`` from the environment, else from settings."""
-    from .. import logs
+    from django_prodserver import logs
 
     value = ctx.environ.get(logs.REQUEST_ID_HEADER_ENV)
     if value:
@@ -185,7 +192,7 @@ class Backend:
             tuning_warns=self.kind == "web",
         )
         if table.get("log_format") == "json":
-            from ..logs.formatter import require_library
+            from django_prodserver.logs.formatter import require_library
 
             require_library(where(self.config.name, "OPTIONS", "log_format"))
         return table
@@ -277,7 +284,7 @@ class Backend:
         env["PYTHONUNBUFFERED"] = "1"
         layers = self.request_layers(opts, ctx)
         if layers:
-            from .. import serving
+            from django_prodserver.served import layers as serving
 
             env[serving.APP_ENV] = self.user_app_path(opts, ctx)
             env[serving.LAYERS_ENV] = ",".join(layers)
@@ -305,7 +312,7 @@ class Backend:
 
     def request_layers(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         """Layer factories (``module:callable``) prodserver wraps this web process' app in,
-        innermost first (see :mod:`django_prodserver.serving`). Empty: the app runs as is."""
+        innermost first (see :mod:`django_prodserver.served.layers`). Empty: the app runs as is."""
         if self.kind != "web" or "http" not in self.capabilities:
             return []
         layers: list[str] = []
@@ -313,7 +320,7 @@ class Backend:
         # the request id (outermost) is set for everything below it.
         if self.prodserver_deadline(opts):
             layers.append(deadline.LAYER)
-        from ..ops.config import load_ops_config
+        from django_prodserver.ops.config import load_ops_config
 
         try:
             ops = load_ops_config(environ=ctx.environ)
@@ -336,7 +343,7 @@ class Backend:
     def app_path(self, opts: OptionTable, ctx: LaunchContext) -> str:
         """What the server loads: the user's app, or prodserver's wrapper when layers apply."""
         if self.request_layers(opts, ctx):
-            from .. import serving
+            from django_prodserver.served import layers as serving
 
             return colon_path(serving.ASGI_PATH if opts.get("interface", "wsgi") == "asgi" else serving.WSGI_PATH)
         return self.user_app_path(opts, ctx)
@@ -364,7 +371,7 @@ class Backend:
         settings.ASGI_APPLICATION names one (see :mod:`.asgi_discovery`); else None."""
         if self.config.app or ctx.asgi_application or opts.get("interface") != "asgi":
             return None
-        from .asgi_discovery import asgi_beside_wsgi
+        from django_prodserver.backends.asgi_discovery import asgi_beside_wsgi
 
         return asgi_beside_wsgi(ctx.wsgi_application, (ctx.cwd, *ctx.pythonpath))
 
@@ -373,7 +380,7 @@ class Backend:
         found = self.discovered_asgi_app(opts, ctx)
         if not found:
             return []
-        from .asgi_discovery import SOURCE
+        from django_prodserver.backends.asgi_discovery import SOURCE
 
         return [f"ASGI app {found} from the {SOURCE}; set ASGI_APPLICATION or APP to choose another"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ..conf import where
-from ..errors import ConfigError
-from ..options import Option, OptionTable
-from .base import Backend, LaunchContext
+from django_prodserver.backends.base import Backend, LaunchContext
+from django_prodserver.backends.options import Option, OptionTable
+from django_prodserver.errors import ConfigError
+from django_prodserver.settings.config import where
 
 
 class CommandBackend(Backend):
@@ -62,7 +62,7 @@ class CommandBackend(Backend):
         """What the supervisor will do with it: nothing when it runs alone, else per its ONESHOT."""
         if not ctx.companions:
             return []
-        from ..supervisor.policy import parse_policy
+        from django_prodserver.settings.restart import parse_policy
 
         policy = parse_policy(self.config.name, self.config.raw, self.kind)
         if policy.oneshot:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from .runner import BackendResult, Settings
+from django_prodserver.bench.runner import BackendResult, Settings
 
 
 def score(result: BackendResult, paths: Sequence[str] | None = None) -> float:
@@ -84,7 +84,7 @@ def table(results: Sequence[BackendResult]) -> str:
 
 
 def _short(error: str) -> str:
-    from .runner import first_line
+    from django_prodserver.bench.runner import first_line
 
     return first_line(error)
 

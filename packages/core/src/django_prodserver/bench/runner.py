@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..testing.processes import free_port
-from .load import run_load
-from .project import Project
-from .server import Server
+from django_prodserver.bench.load import run_load
+from django_prodserver.bench.project import Project
+from django_prodserver.bench.server import Server
+from django_prodserver.testing.processes import free_port
 
 START_TIMEOUT = 60.0
 
@@ -135,8 +135,8 @@ def _with_settings_dir(cfg: Settings, directory: Path) -> Settings:
 
 def installed_web_backends() -> list[str]:
     """Entry-point names of installed backends that serve HTTP (not development servers)."""
-    from ..backends.base import WebBackend
-    from ..registry import installed_backends
+    from django_prodserver.backends.base import WebBackend
+    from django_prodserver.backends.registry import installed_backends
 
     names = []
     for name, item in installed_backends().items():

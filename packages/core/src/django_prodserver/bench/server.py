@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from ..testing.processes import pss_kib
+from django_prodserver.testing.processes import pss_kib
 
 
 def descendants(pid: int) -> list[int]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 
-from . import compose, kubernetes, procfile, systemd
-from .model import ExportModel, ExportProcess
+from django_prodserver.export import compose, kubernetes, procfile, systemd
+from django_prodserver.export.model import ExportModel, ExportProcess
 
 FORMATS: dict[str, ModuleType] = {
     "procfile": procfile,

@@ -9,9 +9,9 @@ import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..ops.config import OpsConfig
-from ..plan import _SECRET_KEY, LaunchPlan, mask
-from ..supervisor.policy import Policy
+from django_prodserver.ops.config import OpsConfig
+from django_prodserver.plan import _SECRET_KEY, LaunchPlan, mask
+from django_prodserver.settings.restart import Policy
 
 #: Seconds between the end of a process' own stop budget and the platform's SIGKILL:
 #: the default drain 2 s + graceful 25 s + 3 s is Kubernetes' default grace period, 30 s.

@@ -3,7 +3,7 @@ TCP connect to the web port, else none (a worker without the ops endpoint has no
 
 from __future__ import annotations
 
-from .model import ExportModel, ExportProcess
+from django_prodserver.export.model import ExportModel, ExportProcess
 
 #: The ops endpoint's paths (issue "Operability I"); ``/readyz/<name>`` per process.
 STARTUP_PATH = "/startupz"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from .model import ExportModel
+from django_prodserver.export.model import ExportModel
 
 _NAME = re.compile(r"[^A-Za-z0-9_-]+")
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from typing import Any
 
-from .requestid import request_id
+from django_prodserver.logs.requestid import request_id
 
 LOGGER = "prodserver.access"
 logger = logging.getLogger(LOGGER)

@@ -10,8 +10,8 @@ import os
 from datetime import datetime, timezone
 from typing import Any
 
-from . import PROCESS_ENV
-from .schema import LEVELS
+from django_prodserver.logs import PROCESS_ENV
+from django_prodserver.logs.schema import LEVELS
 
 INSTALL = 'pip install "django-prodserver-core[json-logs]"'
 
@@ -28,7 +28,7 @@ else:
 def require_library(where: str) -> None:
     """Raise ConfigError naming the pip line when JSON mode is asked for without the library."""
     if _Base is None:
-        from ..errors import ConfigError
+        from django_prodserver.errors import ConfigError
 
         raise ConfigError(
             where,

@@ -1,7 +1,7 @@
 """Request ids: taken from the request header (``X-Request-ID`` unless configured) or made,
 kept in a contextvar while the request runs, added to every record and to the response.
 
-The layer is a request layer (see :mod:`django_prodserver.serving`): ``request_id_layer``
+The layer is a request layer (see :mod:`django_prodserver.served.layers`): ``request_id_layer``
 wraps WSGI and ASGI apps alike; :class:`RequestIdFilter` puts the id on log records."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from . import DEFAULT_REQUEST_ID_HEADER, REQUEST_ID_HEADER_ENV
+from django_prodserver.logs import DEFAULT_REQUEST_ID_HEADER, REQUEST_ID_HEADER_ENV
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("prodserver_request_id", default="")
 #: Longest incoming id accepted as is; longer or non-printable ones are replaced by a new id.
@@ -54,7 +54,7 @@ def request_id_layer(app: Any, interface: str) -> Any:
 
     Called once per worker after the user's app is imported, which is also the moment the
     app's Django logging setup is final, so JSON mode is (re)applied to its handlers here."""
-    from .setup import configure_from_env
+    from django_prodserver.logs.setup import configure_from_env
 
     configure_from_env()
     name = header_name()

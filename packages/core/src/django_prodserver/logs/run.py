@@ -10,8 +10,8 @@ import runpy
 import sys
 from dataclasses import replace
 
-from ..plan import LaunchPlan
-from .setup import configure_from_env
+from django_prodserver.logs.setup import configure_from_env
+from django_prodserver.plan import LaunchPlan
 
 MODULE = "django_prodserver.logs.run"
 

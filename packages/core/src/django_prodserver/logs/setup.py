@@ -13,9 +13,9 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from . import FORMAT_ENV, PROCESS_ENV
-from .access import LOGGER as ACCESS_LOGGER
-from .requestid import RequestIdFilter
+from django_prodserver.logs import FORMAT_ENV, PROCESS_ENV
+from django_prodserver.logs.access import LOGGER as ACCESS_LOGGER
+from django_prodserver.logs.requestid import RequestIdFilter
 
 #: Logger of uncaught exceptions (``sys.excepthook`` / ``threading.excepthook``).
 UNCAUGHT = "prodserver.uncaught"
@@ -52,7 +52,7 @@ def is_std_stream(handler: logging.Handler) -> bool:
 
 
 def formatter(process: str | None = None) -> logging.Formatter:
-    from .formatter import JsonFormatter, require_library
+    from django_prodserver.logs.formatter import JsonFormatter, require_library
 
     require_library(f"{FORMAT_ENV}=json")
     return JsonFormatter(process=process)
@@ -66,7 +66,7 @@ def all_loggers() -> list[logging.Logger]:
 
 def jsonify(loggers: list[logging.Logger], fmt: logging.Formatter) -> None:
     """JSON formatter on the std-stream handlers of ``loggers``; request id filter on all."""
-    from .streams import JsonLines
+    from django_prodserver.logs.streams import JsonLines
 
     for lg in loggers:
         for handler in lg.handlers:
@@ -100,7 +100,7 @@ def configure(process: str) -> None:
     last.setFormatter(fmt)
     logging.lastResort = last
     logging.captureWarnings(True)
-    from .streams import wrap_std_streams
+    from django_prodserver.logs.streams import wrap_std_streams
 
     wrap_std_streams(process)  # after the handlers above took the real streams
     if not _state.get("hooks"):

@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .formatter import timestamp
+from django_prodserver.logs.formatter import timestamp
 
 
 class JsonLines:

@@ -11,11 +11,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ..backends.base import Backend, LaunchContext
-from ..conf import ProcessConfig, load_processes
-from ..errors import ConfigError
-from ..loading import load_backend, plan_process
-from ..plan import LaunchPlan
+from django_prodserver.backends.base import Backend, LaunchContext
+from django_prodserver.backends.loading import load_backend, plan_process
+from django_prodserver.errors import ConfigError
+from django_prodserver.plan import LaunchPlan
+from django_prodserver.settings.config import ProcessConfig, load_processes
 
 #: Set to 1 to let prodserver start a development backend (kind ``dev``) anyway.
 ALLOW_ENV = "PRODSERVER_ALLOW_DEV"
@@ -37,7 +37,7 @@ class NativeArgsParser(CommandParser):
     def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
         argv = list(sys.argv[1:] if args is None else args)
         if argv and argv[0] in self.subcommand_names:
-            from . import subcommands
+            from django_prodserver.management import subcommands
 
             command = subcommands.load(argv[0])
             # From the command line, a usage error prints usage and exits 2 (no traceback).
@@ -92,7 +92,7 @@ class ProcessCommand(BaseCommand):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.__class__ = NativeArgsParser
         if self.has_subcommands:
-            from . import subcommands
+            from django_prodserver.management import subcommands
 
             assert isinstance(parser, NativeArgsParser)
             parser.subcommand_names = subcommands.names()
@@ -107,7 +107,7 @@ class ProcessCommand(BaseCommand):
         """Run a subcommand when the parser found one, else start processes."""
         name = options.pop("prodserver_subcommand", None)
         if name:
-            from . import subcommands
+            from django_prodserver.management import subcommands
 
             return subcommands.load(name).execute(*args, **options)
         names = [*args, *(options.get("names") or [])]
@@ -118,8 +118,8 @@ class ProcessCommand(BaseCommand):
     def check(self, *args: Any, **kwargs: Any) -> None:
         """Django's system checks before a start (or --dry-run), without the two whose cost grows
         with the project and whose verdict the code alone decides (see :mod:`.startchecks`)."""
-        from ..checks import only_processes
-        from .startchecks import start_checks_only
+        from django_prodserver.checks import only_processes
+        from django_prodserver.management.startchecks import start_checks_only
 
         with start_checks_only(), only_processes(self._starting):
             super().check(*args, **kwargs)
@@ -180,7 +180,7 @@ class ProcessCommand(BaseCommand):
             if len(plans) > 1:
                 self.stdout.write(self.describe_supervision([p for _, p in plans], options))
             else:
-                from ..supervision import describe_single_ops
+                from django_prodserver.launch.supervision import describe_single_ops
 
                 self.stdout.write(describe_single_ops(plans[0][1]))
             return
@@ -248,7 +248,7 @@ class ProcessCommand(BaseCommand):
     # -- output ------------------------------------------------------------------------
 
     def list_processes(self, processes: dict[str, ProcessConfig]) -> None:
-        from ..registry import installed_backends
+        from django_prodserver.backends.registry import installed_backends
 
         rows = [("NAME", "KIND", "BACKEND", "DISTRIBUTION", "VERSION")]
         for name, config in processes.items():
@@ -264,7 +264,7 @@ class ProcessCommand(BaseCommand):
         self.stdout.write(_table(inst))
 
     def list_options(self, processes: dict[str, ProcessConfig], names: list[str]) -> None:
-        from ..describe import option_rows
+        from django_prodserver.describe import option_rows
 
         if names:
             targets = [(n, load_backend(processes[n])[0].__class__) for n in self.select(processes, names, False)]
@@ -279,13 +279,13 @@ class ProcessCommand(BaseCommand):
     def print_schema(self) -> None:
         import json
 
-        from ..describe import json_schema
+        from django_prodserver.describe import json_schema
 
         self.stdout.write(json.dumps(json_schema(self.loadable_backends()), indent=2, default=str))
 
     def loadable_backends(self) -> dict[str, type[Backend]]:
         """Installed backends that import; a broken one is reported, not fatal."""
-        from ..registry import installed_backends
+        from django_prodserver.backends.registry import installed_backends
 
         loaded: dict[str, type[Backend]] = {}
         for item in installed_backends().values():
@@ -296,15 +296,15 @@ class ProcessCommand(BaseCommand):
         return loaded
 
     def describe_supervision(self, plans: list[LaunchPlan], options: dict[str, Any] | None = None) -> str:
-        from ..supervision import describe_policy
+        from django_prodserver.launch.supervision import describe_policy
 
         return describe_policy(plans, options)
 
     # -- starting ----------------------------------------------------------------------
 
     def start(self, plans: list[tuple[Backend, LaunchPlan]], options: dict[str, Any]) -> None:
-        from .. import runner
-        from ..supervision import SUPERVISED_ENV, what_starts
+        from django_prodserver.launch import runner
+        from django_prodserver.launch.supervision import SUPERVISED_ENV, what_starts
 
         verbosity = options.get("verbosity", 1)
         supervised = os.environ.get(SUPERVISED_ENV) == "1"  # the supervisor said it all already
@@ -319,7 +319,7 @@ class ProcessCommand(BaseCommand):
                 backend.preflight(plan)
             except ConfigError as e:
                 raise CommandError(f"cannot start {plan.process!r}: {e.message}") from None
-        from ..supervision import supervise, supervised_for_ops
+        from django_prodserver.launch.supervision import supervise, supervised_for_ops
 
         if len(plans) == 1 and not supervised_for_ops(plans[0][1]):
             backend, plan = plans[0]
@@ -337,7 +337,7 @@ def _starting_line(plan: LaunchPlan, what: str) -> str:
     """``prodserver: starting 'web': gunicorn on http://...`` (a JSON line in JSON mode)."""
     text = f"starting {plan.process!r}: {what}"
     if plan.options.get("log_format") == "json":
-        from ..supervisor.output import json_line
+        from django_prodserver.launch.supervisor.output import json_line
 
         return json_line(text, process=plan.process).decode().rstrip("\n")
     return f"prodserver: {text}"

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core import checks
 
-from ..errors import ConfigError
+from django_prodserver.errors import ConfigError
 
 W010 = (
     "PRODSERVER_OPS binds a public interface on port {port}, which web process {name!r} also uses: one of "
@@ -16,7 +16,7 @@ W010 = (
 
 @checks.register("prodserver")
 def check_ops_endpoint(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    from .config import load_ops_config
+    from django_prodserver.ops.config import load_ops_config
 
     try:
         config = load_ops_config()
@@ -40,9 +40,9 @@ def check_ops_endpoint(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
 
 def web_ports() -> list[tuple[str, int]]:
     """``(name, port)`` of every web process as it would be planned (errors are other checks' job)."""
-    from ..backends.base import LaunchContext
-    from ..conf import get_processes_setting, load_process
-    from ..loading import load_backend
+    from django_prodserver.backends.base import LaunchContext
+    from django_prodserver.backends.loading import load_backend
+    from django_prodserver.settings.config import get_processes_setting, load_process
 
     try:
         raw = get_processes_setting()

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError
+from django_prodserver.errors import ConfigError
 
 SETTING = "PRODSERVER_OPS"
 PORT_ENV = "PRODSERVER_OPS_PORT"

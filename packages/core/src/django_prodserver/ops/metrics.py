@@ -17,10 +17,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
-from . import procfs
+from django_prodserver.ops import procfs
 
 if TYPE_CHECKING:
-    from .runtime import OpsRuntime
+    from django_prodserver.ops.runtime import OpsRuntime
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

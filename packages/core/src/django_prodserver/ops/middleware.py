@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .watch import PROBE_HEADER
+from django_prodserver.ops.watch import PROBE_HEADER
 
 LAYER = "django_prodserver.ops.middleware:metrics_layer"
 _WSGI_PROBE = "HTTP_" + PROBE_HEADER.upper().replace("-", "_")
@@ -105,7 +105,7 @@ def _instruments() -> Recorder:
 
 
 def metrics_layer(app: Any, interface: str) -> Any:
-    """``factory(app, interface)`` for :mod:`django_prodserver.serving`."""
+    """``factory(app, interface)`` for :mod:`django_prodserver.served.layers`."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return app
     try:

@@ -55,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Without Django: the port from ``PRODSERVER_OPS_PORT`` (host ``PRODSERVER_OPS_HOST``)."""
-    from .config import load_ops_config
+    from django_prodserver.ops.config import load_ops_config
 
     args = parser("python -m django_prodserver.ops.probe").parse_args(argv)
     if not os.environ.get("PRODSERVER_OPS_PORT"):

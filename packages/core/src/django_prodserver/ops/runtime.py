@@ -1,6 +1,6 @@
 """The ops endpoint's life inside the supervisor: bind first, watch every child, answer probes.
 
-:class:`OpsRuntime` is what :class:`~django_prodserver.supervisor.Supervisor` calls at each event
+:class:`OpsRuntime` is what :class:`~django_prodserver.launch.supervisor.Supervisor` calls at each event
 (``started``, ``exited``, ``stopping``, ``failed``, output chunks); it owns the HTTP thread, one
 checker thread per long-running process and the metrics directories."""
 
@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..plan import ReadyProbe
-from ..supervisor.output import Sink
-from .config import OpsConfig
-from .watch import Facts, Watch
+from django_prodserver.launch.supervisor.output import Sink
+from django_prodserver.ops.config import OpsConfig
+from django_prodserver.ops.watch import Facts, Watch
+from django_prodserver.plan import ReadyProbe
 
 #: The environment variable prometheus-client's multiprocess mode reads in each child.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -55,7 +55,7 @@ class OpsRuntime:
     """Health, readiness and metrics of a set of supervised processes, on one HTTP port."""
 
     def __init__(self, config: OpsConfig, processes: Sequence[Watched]) -> None:
-        from .server import bind
+        from django_prodserver.ops.server import bind
 
         self.config = config
         self.watches = {p.name: Watch(p.name, p.kind, p.probe, service=p.service) for p in processes}

@@ -12,11 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..errors import ConfigError
-from .config import OpsConfig
+from django_prodserver.errors import ConfigError
+from django_prodserver.ops.config import OpsConfig
 
 if TYPE_CHECKING:
-    from .runtime import OpsRuntime
+    from django_prodserver.ops.runtime import OpsRuntime
 
 PIP_LINE = 'pip install "django-prodserver-core[metrics]"'
 
@@ -72,7 +72,7 @@ class OpsHandler(BaseHTTPRequestHandler):
             self._send(404, "metrics are off (PRODSERVER_OPS['METRICS'] = False)\n")
             return
         try:
-            from .metrics import CONTENT_TYPE, render
+            from django_prodserver.ops.metrics import CONTENT_TYPE, render
         except ImportError:
             self._send(501, f"prometheus-client is not installed; to serve /metrics: {PIP_LINE}\n")
             return

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..plan import ReadyProbe
-from . import procfs
+from django_prodserver.ops import procfs
+from django_prodserver.plan import ReadyProbe
 
 #: Header on prodserver's own readiness requests: the metrics middleware does not count them.
 PROBE_HEADER = "X-Prodserver-Probe"

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ..serving import build
+from django_prodserver.served.layers import build
 
 application = build("wsgi")

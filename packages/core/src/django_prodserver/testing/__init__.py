@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .static import BackendContract
-    from .web import WebServerContract
-    from .worker import WorkerContract
+    from django_prodserver.testing.static import BackendContract
+    from django_prodserver.testing.web import WebServerContract
+    from django_prodserver.testing.worker import WorkerContract
 
 __all__ = ["BackendContract", "WebServerContract", "WorkerContract"]
 

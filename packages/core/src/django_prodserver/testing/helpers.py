@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..backends.base import LaunchContext
-from .processes import TEST_SETTINGS
+from django_prodserver.backends.base import LaunchContext
+from django_prodserver.testing.processes import TEST_SETTINGS
 
 PROJECT = "django_prodserver.testing.project"
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..logs.schema import REQUIRED
-from .processes import prodserver_argv, project_environ, start, wait_for_output
+from django_prodserver.logs.schema import REQUIRED
+from django_prodserver.testing.processes import prodserver_argv, project_environ, start, wait_for_output
 
 #: The record the shipped ``touch`` task logs (see ``testing/project/tasks.py``).
 TASK_MESSAGE = "task touch {token}"

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .processes import Response, http_get
+from django_prodserver.testing.processes import Response, http_get
 
 
 @dataclass

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from ..backends.base import LaunchContext
-    from ..plan import LaunchPlan
-    from .processes import Response, RunningProcess
+    from django_prodserver.backends.base import LaunchContext
+    from django_prodserver.plan import LaunchPlan
+    from django_prodserver.testing.processes import Response, RunningProcess
 
 LIVE = "live"
 LIVE_HELP = "starts real server, worker or broker processes (deselect with -m 'not live'; dev.py test --fast)"
@@ -81,9 +81,9 @@ def plan_for(
     replace its fields (``environ={"PORT": "9000"}``, ``overrides={"workers": "3"}``...)."""
     from dataclasses import replace
 
-    from ..conf import load_process
-    from ..loading import plan_process
-    from .helpers import project_context
+    from django_prodserver.backends.loading import plan_process
+    from django_prodserver.settings.config import load_process
+    from django_prodserver.testing.helpers import project_context
 
     context = replace(ctx, **ctx_changes) if ctx is not None else project_context(**ctx_changes)
     return plan_process(load_process(name, entry_of(entry, options)), context)[1]
@@ -92,7 +92,7 @@ def plan_for(
 def refused(entry: Entry, options: Mapping[str, Any] | None = None, **kwargs: Any) -> str:
     """The :class:`ConfigError` text planning ``entry`` raises (``plan_for``'s arguments); the
     test fails when the entry plans."""
-    from ..errors import ConfigError
+    from django_prodserver.errors import ConfigError
 
     try:
         planned = plan_for(entry, options, **kwargs)
@@ -110,8 +110,8 @@ def legacy_plan_for(backend_path: str, args: Any, replacement: str, **kwargs: An
 
 def broker_unreachable(url: str, *, timeout: float = 2.0) -> str | None:
     """None when a TCP connection to the URL's host and port opens, else why not (password masked)."""
-    from ..plan import mask
-    from ..preflight import probe_url
+    from django_prodserver.plan import mask
+    from django_prodserver.preflight import probe_url
 
     problem = probe_url(url, timeout)
     return None if problem is None else f"{mask(url)} is not reachable at {problem}"
@@ -147,7 +147,7 @@ class LiveProcess:
 
     def get(self, path: str = "/") -> Response:
         """One real GET on the web process' port."""
-        from .processes import http_get
+        from django_prodserver.testing.processes import http_get
 
         if self.port is None:
             raise AssertionError(f"{', '.join(self.names)} has no port (not a web process)")
@@ -184,8 +184,15 @@ class ProcessStarter:
         of the shipped test project, beside ``processes`` (other entries) if given, and start
         ``names`` (default: just ``name``). A web entry gets 127.0.0.1 and a free port unless
         its options say otherwise; ``wait`` waits for its first 200 (or ``wait_for`` text)."""
-        from ..registry import resolve_backend
-        from .processes import free_port, prodserver_argv, project_environ, start, wait_for_output, wait_http
+        from django_prodserver.backends.registry import resolve_backend
+        from django_prodserver.testing.processes import (
+            free_port,
+            prodserver_argv,
+            project_environ,
+            start,
+            wait_for_output,
+            wait_http,
+        )
 
         process = entry_of(entry, options)
         port: int | None = None

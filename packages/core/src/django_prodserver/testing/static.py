@@ -11,11 +11,11 @@ from typing import Any, ClassVar
 
 import pytest
 
-from ..backends.base import Backend, LaunchContext
-from ..conf import load_process
-from ..errors import ConfigError
-from ..registry import installed_backends
-from .helpers import project_context
+from django_prodserver.backends.base import Backend, LaunchContext
+from django_prodserver.backends.registry import installed_backends
+from django_prodserver.errors import ConfigError
+from django_prodserver.settings.config import load_process
+from django_prodserver.testing.helpers import project_context
 
 
 class BackendContract:

@@ -10,9 +10,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from ..errors import ConfigError
-from .load import shutdown_under_load
-from .processes import (
+from django_prodserver.errors import ConfigError
+from django_prodserver.testing.load import shutdown_under_load
+from django_prodserver.testing.processes import (
     RunningProcess,
     children_of,
     free_port,
@@ -22,7 +22,7 @@ from .processes import (
     start,
     wait_http,
 )
-from .static import BackendContract
+from django_prodserver.testing.static import BackendContract
 
 #: The options that ask for each capability of the contract options (``backends.base.Capability``).
 CAPABILITY_OPTIONS: Mapping[str, Mapping[str, Any]] = {

@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from .processes import RunningProcess, prodserver_argv, project_environ, start, wait_for_output
-from .static import BackendContract
+from django_prodserver.testing.processes import RunningProcess, prodserver_argv, project_environ, start, wait_for_output
+from django_prodserver.testing.static import BackendContract
 
 WorkerFactory = Any  # Callable[..., RunningProcess]
 

@@ -15,10 +15,10 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from django_prodserver.backends.base import Backend
-from django_prodserver.conf import ProcessConfig
 from django_prodserver.errors import ConfigError
 from django_prodserver.management.base import ProcessCommand
 from django_prodserver.plan import LaunchPlan
+from django_prodserver.settings.config import ProcessConfig
 
 from ...overrides import dev_config
 
@@ -84,8 +84,8 @@ class Command(ProcessCommand):
     # -- starting ----------------------------------------------------------------------
 
     def start(self, plans: list[tuple[Backend, LaunchPlan]], options: dict[str, Any]) -> None:
-        from django_prodserver import runner
-        from django_prodserver.supervision import supervise
+        from django_prodserver.launch import runner
+        from django_prodserver.launch.supervision import supervise
 
         child = bool(options.get("reloaded_child"))
         if not child and len(plans) == 1:  # with several, each child devserver prints its own
@@ -106,7 +106,7 @@ class Command(ProcessCommand):
         """Run ``plan`` as a child of the outer reloader (it does not reload itself)."""
         from django.conf import settings
 
-        from django_prodserver.runner import child_environ
+        from django_prodserver.launch.runner import child_environ
 
         from ..._ignore import output_roots
         from ...reloader import Reloader, Target

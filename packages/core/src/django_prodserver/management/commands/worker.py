@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..base import ProcessCommand
+from django_prodserver.management.base import ProcessCommand
 
 
 class Command(ProcessCommand):

@@ -44,9 +44,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from ...bench import report, runner
-        from ...bench.load import generator
-        from ...bench.loopback import NotLoopback, check_host, check_path
+        from django_prodserver.bench import report, runner
+        from django_prodserver.bench.load import generator
+        from django_prodserver.bench.loopback import NotLoopback, check_host, check_path
 
         try:
             host = check_host(options["host"])
@@ -110,9 +110,9 @@ class Command(BaseCommand):
 
         from django.conf import settings
 
-        from ...bench.project import Project, manage_command
-        from ...conf import get_processes_setting, load_process
-        from ...errors import ConfigError
+        from django_prodserver.bench.project import Project, manage_command
+        from django_prodserver.errors import ConfigError
+        from django_prodserver.settings.config import get_processes_setting, load_process
 
         try:
             raw = get_processes_setting()

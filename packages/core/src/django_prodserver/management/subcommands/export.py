@@ -11,16 +11,16 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ... import envfile
-from ...backends.base import LaunchContext
-from ...conf import ProcessConfig, load_processes
-from ...errors import ConfigError
-from ...export import FORMATS, instructions, render, render_stdout
-from ...export.model import ExportModel, dns_label, export_process, is_secret, order
-from ...loading import plan_process
-from ...plan import LaunchPlan
-from ...supervisor.policy import Policy, parse_policy
-from ..base import ALLOW_ENV, dev_allowed
+from django_prodserver.backends.base import LaunchContext
+from django_prodserver.backends.loading import plan_process
+from django_prodserver.errors import ConfigError
+from django_prodserver.export import FORMATS, instructions, render, render_stdout
+from django_prodserver.export.model import ExportModel, dns_label, export_process, is_secret, order
+from django_prodserver.management.base import ALLOW_ENV, dev_allowed
+from django_prodserver.plan import LaunchPlan
+from django_prodserver.settings import envfile
+from django_prodserver.settings.config import ProcessConfig, load_processes
+from django_prodserver.settings.restart import Policy, parse_policy
 
 CONTAINER_FORMATS = ("compose", "kubernetes")
 
@@ -84,7 +84,7 @@ class Command(BaseCommand):
             self.stderr.write(
                 f"note: settings were read before {path} was loaded, so values settings compute from the "
                 "environment did not see it; load it first in manage.py (docs/deploying.md): "
-                "from django_prodserver.envfile import load_env_file; load_env_file()"
+                "from django_prodserver.settings.envfile import load_env_file; load_env_file()"
             )
         return path, keys
 
@@ -124,7 +124,7 @@ class Command(BaseCommand):
     ) -> ExportModel:
         from django.conf import settings
 
-        from ...ops.config import load_ops_config
+        from django_prodserver.ops.config import load_ops_config
 
         plans = [self.plan(processes[n], int(options.get("verbosity", 1))) for n in names]
         try:

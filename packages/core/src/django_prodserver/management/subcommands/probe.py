@@ -16,14 +16,14 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []  # a probe runs every few seconds: no checks, no project setup
 
     def add_arguments(self, parser: CommandParser) -> None:
-        from ...ops.probe import add_arguments
+        from django_prodserver.ops.probe import add_arguments
 
         add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from ...errors import ConfigError
-        from ...ops.config import load_ops_config
-        from ...ops.probe import ask, path_for
+        from django_prodserver.errors import ConfigError
+        from django_prodserver.ops.config import load_ops_config
+        from django_prodserver.ops.probe import ask, path_for
 
         try:
             config = load_ops_config()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from django_prodserver.testing.project import views
 
 urlpatterns = [
     path("", views.index),

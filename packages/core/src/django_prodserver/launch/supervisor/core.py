@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from .child import Child, ChildSpec
-from .output import Prefixer, Sink, json_line
-from .signals import FORWARD, KILL_NOW, STOP, SignalInbox
+from django_prodserver.launch.supervisor.child import Child, ChildSpec
+from django_prodserver.launch.supervisor.output import Prefixer, Sink, json_line
+from django_prodserver.launch.supervisor.signals import FORWARD, KILL_NOW, STOP, SignalInbox
 
 #: Our own lines carry this name in the prefix column.
 SELF = "prodserver"

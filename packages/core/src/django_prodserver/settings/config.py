@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .argv import normalise_args
-from .errors import ConfigError
+from django_prodserver.backends.argv import normalise_args
+from django_prodserver.errors import ConfigError
 
 SETTING = "PRODUCTION_PROCESSES"
 
@@ -75,7 +75,7 @@ def load_process(name: str, entry: Any) -> ProcessConfig:
     """Validate one entry's shape (not its options: those belong to the backend)."""
     if not isinstance(name, str) or not name or name.startswith("-"):
         raise ConfigError(SETTING, f"process names must be non-empty strings, found {name!r}", "rename it")
-    from .management.subcommands import names as subcommand_names
+    from django_prodserver.management.subcommands import names as subcommand_names
 
     if name in subcommand_names():
         raise ConfigError(
@@ -132,7 +132,7 @@ def load_process(name: str, entry: Any) -> ProcessConfig:
                 "quote the value",
             )
     args = normalise_args(entry.get("ARGS"), where(name, "ARGS"))
-    from .supervisor.policy import validate_keys
+    from django_prodserver.settings.restart import validate_keys
 
     validate_keys(name, entry)  # RESTART / ONESHOT shapes (docs/several-processes.md)
     return ProcessConfig(

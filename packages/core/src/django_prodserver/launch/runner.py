@@ -6,8 +6,8 @@ import os
 import sys
 from typing import NoReturn
 
-from .backends.base import Backend
-from .plan import LaunchPlan
+from django_prodserver.backends.base import Backend
+from django_prodserver.plan import LaunchPlan
 
 
 def child_environ(plan: LaunchPlan, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -42,7 +42,7 @@ def run(plan: LaunchPlan, backend: Backend) -> NoReturn:
     """Run a single process in the foreground; never returns."""
     if plan.in_process:
         apply_environ(plan)
-        from .logs.setup import configure_from_env
+        from django_prodserver.logs.setup import configure_from_env
 
         configure_from_env()  # log_format json: this process' logging, before the server's
         backend.run_in_process(plan)

@@ -135,7 +135,7 @@ class Pipe:
 def json_line(message: str, *, process: str, logger: str = "prodserver", level: str = "info") -> bytes:
     """One line in prodserver's JSON log schema (docs/logging.md) for our own messages, so a
     JSON-mode supervisor's lines parse like its children's (no library needed for these)."""
-    from ..logs.formatter import timestamp
+    from django_prodserver.logs.formatter import timestamp
 
     record = {
         "timestamp": timestamp(time.time()),

@@ -4,7 +4,7 @@ python-dotenv before settings are read, the real environment winning over the fi
 Django reads settings before any management command runs, so the load belongs at the top of
 ``manage.py`` (or of ``settings.py``)::
 
-    from django_prodserver.envfile import load_env_file; load_env_file()
+    from django_prodserver.settings.envfile import load_env_file; load_env_file()
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import MutableMapping, Sequence
 
-from .errors import ConfigError
+from django_prodserver.errors import ConfigError
 
 ENV_VAR = "PRODSERVER_ENV_FILE"
 INSTALL = 'pip install "django-prodserver-core[dotenv]"'

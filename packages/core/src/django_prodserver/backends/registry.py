@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from .errors import BackendNotFound, ConfigError
-from .legacy import KNOWN_EXTRAS, LEGACY_BACKENDS, LegacyAlias
+from django_prodserver.backends.legacy import KNOWN_EXTRAS, LEGACY_BACKENDS, LegacyAlias
+from django_prodserver.errors import BackendNotFound, ConfigError
 
 if TYPE_CHECKING:
-    from .backends.base import Backend
+    from django_prodserver.backends.base import Backend
 
 ENTRY_POINT_GROUP = "django_prodserver.backends"
 
@@ -115,7 +115,7 @@ def _not_found(where: str, name: str, problem: str) -> BackendNotFound:
 
 def resolve_backend(spec: str, where: str = "BACKEND") -> ResolvedBackend:
     """Resolve ``spec`` to a backend class, with errors that say what to install or type."""
-    from .backends.base import Backend
+    from django_prodserver.backends.base import Backend
 
     legacy = LEGACY_BACKENDS.get(spec)
     if legacy is not None:

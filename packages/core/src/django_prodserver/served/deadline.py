@@ -29,15 +29,15 @@ from typing import Any
 
 #: Seconds before a request without a started response gets 504 (set by the plan).
 TIMEOUT_ENV = "PRODSERVER_REQUEST_TIMEOUT"
-LAYER = "django_prodserver.deadline:deadline_layer"
+LAYER = "django_prodserver.served.deadline:deadline_layer"
 
-logger = logging.getLogger("django_prodserver.deadline")
+logger = logging.getLogger("django_prodserver.deadline")  # the name users configure: unchanged by the move
 _BODY = b"Gateway Timeout: the application did not answer in time.\n"
 _HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(_BODY)).encode())]
 
 
 def deadline_layer(app: Any, interface: str) -> Any:
-    """Layer factory (see :mod:`django_prodserver.serving`): wrap ``app`` in the deadline."""
+    """Layer factory (see :mod:`django_prodserver.served.layers`): wrap ``app`` in the deadline."""
     seconds = float(os.environ.get(TIMEOUT_ENV) or 0)
     if seconds <= 0:
         return app

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .errors import ConfigError
+from django_prodserver.errors import ConfigError
 
 OptionKind = Literal["int", "float", "str", "bool", "list", "path", "choice"]
 

@@ -1,7 +1,7 @@
 """Running several processes at once: plans and settings become supervised children.
 
 ``supervise`` and ``describe_policy`` are what the ``prodserver`` command calls; the machinery
-lives in :mod:`django_prodserver.supervisor` (loop, children, output, signals, policy)."""
+lives in :mod:`django_prodserver.launch.supervisor` (loop, children, output, signals, policy)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError
 
-from .errors import ConfigError
-from .plan import LaunchPlan, mask
-from .runner import child_environ
-from .supervisor import ChildSpec, Policy, Supervisor, parse_policy
-from .supervisor.signals import FORWARD
+from django_prodserver.errors import ConfigError
+from django_prodserver.launch.runner import child_environ
+from django_prodserver.launch.supervisor import ChildSpec, Policy, Supervisor, parse_policy
+from django_prodserver.launch.supervisor.signals import FORWARD
+from django_prodserver.plan import LaunchPlan, mask
 
 #: Set in an in-process child's environment: the supervisor already said what starts where.
 SUPERVISED_ENV = "PRODSERVER_SUPERVISED"
@@ -38,13 +38,13 @@ def json_logs(plans: list[LaunchPlan]) -> bool:
 
 
 if TYPE_CHECKING:
-    from .ops.config import OpsConfig
-    from .ops.runtime import OpsRuntime
+    from django_prodserver.ops.config import OpsConfig
+    from django_prodserver.ops.runtime import OpsRuntime
 
 
 def ops_config() -> OpsConfig | None:
     """The ops endpoint's settings (None when off); a mistake is a CommandError naming the key."""
-    from .ops.config import load_ops_config
+    from django_prodserver.ops.config import load_ops_config
 
     try:
         return load_ops_config()
@@ -56,7 +56,7 @@ def supervised_for_ops(plan: LaunchPlan | None = None, environ: Mapping[str, str
     """True when one process must still run under the supervisor: the ops endpoint is on, this
     is not already a child of a supervisor that serves it, and the process is long-running (a
     one-shot such as ``prodserver migrate``, run in a pod that serves the port, must not bind it)."""
-    from .ops.runtime import CHILD_ENV
+    from django_prodserver.ops.runtime import CHILD_ENV
 
     env = os.environ if environ is None else environ
     if env.get(CHILD_ENV) or ops_config() is None:
@@ -72,7 +72,7 @@ def supervised_for_ops(plan: LaunchPlan | None = None, environ: Mapping[str, str
 def policies(plans: list[LaunchPlan], entries: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Policy]:
     """Each process' RESTART/ONESHOT policy from its settings entry (ConfigError if wrong)."""
     if entries is None:
-        from .conf import get_processes_setting
+        from django_prodserver.settings.config import get_processes_setting
 
         entries = get_processes_setting()
     return {p.process: parse_policy(p.process, entries.get(p.process) or {}, p.kind) for p in plans}
@@ -162,7 +162,7 @@ def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None =
             f"    stop: {signal.Signals(plan.stop_signal).name} to {whom}; "
             f"SIGKILL to its process group after {plan.graceful_timeout:g}s"
         )
-    from .ops.config import describe as describe_ops
+    from django_prodserver.ops.config import describe as describe_ops
 
     lines.append("  " + describe_ops(ops_config()))
     forwarded = ", ".join(signal.Signals(s).name for s in FORWARD)
@@ -184,7 +184,7 @@ def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None =
 def alone_policy(name: str, policy: Policy) -> Policy:
     """One process beside the ops endpoint behaves as if alone: it is not restarted (its exit is
     prodserver's exit, for the orchestrator to act on) unless its entry sets RESTART."""
-    from .conf import get_processes_setting
+    from django_prodserver.settings.config import get_processes_setting
 
     entry = get_processes_setting().get(name) or {}
     return policy if "RESTART" in entry else replace(policy, restart="never")
@@ -205,7 +205,7 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Calla
     config = ops_config()
     runtime: OpsRuntime | None = None
     if config is not None:
-        from .ops.runtime import OpsRuntime, Watched
+        from django_prodserver.ops.runtime import OpsRuntime, Watched
 
         watched = [Watched(p.process, p.kind, p.ready, service=not policy[p.process].oneshot) for p in plans]
         try:
@@ -243,12 +243,12 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Calla
 
 def describe_single_ops(plan: LaunchPlan | None = None) -> str:
     """What ``--dry-run`` of one process says about the ops endpoint."""
-    from .ops.config import describe as describe_ops
+    from django_prodserver.ops.config import describe as describe_ops
 
     config = ops_config()
     if config is None:
         return describe_ops(None)
-    from .ops.runtime import CHILD_ENV
+    from django_prodserver.ops.runtime import CHILD_ENV
 
     if os.environ.get(CHILD_ENV):
         return "ops endpoint: served by the parent prodserver supervisor"

@@ -10,9 +10,9 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .output import LineStream, Pipe, Sink
-from .policy import Policy, RestartBudget, describe_status, ended_by, exit_code
-from .signals import send
+from django_prodserver.launch.supervisor.output import LineStream, Pipe, Sink
+from django_prodserver.launch.supervisor.signals import send
+from django_prodserver.settings.restart import Policy, RestartBudget, describe_status, ended_by, exit_code
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError
+from django_prodserver.errors import ConfigError
 
 
 @dataclass(frozen=True)

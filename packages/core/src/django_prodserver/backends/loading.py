@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .backends.base import Backend, LaunchContext
-from .conf import ProcessConfig, where
-from .plan import LaunchPlan
-from .registry import ResolvedBackend, resolve_backend
+from django_prodserver.backends.base import Backend, LaunchContext
+from django_prodserver.backends.registry import ResolvedBackend, resolve_backend
+from django_prodserver.plan import LaunchPlan
+from django_prodserver.settings.config import ProcessConfig, where
 
 
 def load_backend(config: ProcessConfig) -> tuple[Backend, ResolvedBackend]:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
+from django_prodserver.errors import ConfigError
 
 SETTING = "PRODUCTION_PROCESSES"
 POLICIES = ("on-failure", "always", "never")
