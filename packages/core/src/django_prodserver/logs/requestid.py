@@ -50,13 +50,8 @@ def accept(value: str | None) -> str:
 
 
 def request_id_layer(app: Any, interface: str) -> Any:
-    """Request layer factory: ``django_prodserver.logs.requestid:request_id_layer``.
-
-    Called once per worker after the user's app is imported, which is also the moment the
-    app's Django logging setup is final, so JSON mode is (re)applied to its handlers here."""
-    from django_prodserver.logs.setup import configure_from_env
-
-    configure_from_env()
+    """Request layer factory: ``django_prodserver.logs.requestid:request_id_layer``
+    (JSON logging itself is applied by ``served.layers.build`` once the app is imported)."""
     name = header_name()
     if interface == "asgi":
         return _AsgiRequestId(app, name)

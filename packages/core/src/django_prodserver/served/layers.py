@@ -52,4 +52,10 @@ def build(interface: str, environ: dict[str, str] | None = None) -> Any:
     if not path:
         raise RuntimeError(f"{APP_ENV} is not set: this module is loaded only through a prodserver plan")
     layers = [p.strip() for p in env.get(LAYERS_ENV, "").split(",") if p.strip()]
-    return wrap(import_path(path), interface, layers)
+    app = import_path(path)
+    # The user's app is imported: its Django logging setup is final, so log_format json is
+    # (re)applied to its handlers now, once per worker (a no-op for text logs).
+    from django_prodserver.logs.setup import configure_from_env
+
+    configure_from_env()
+    return wrap(app, interface, layers)
