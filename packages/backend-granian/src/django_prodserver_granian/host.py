@@ -6,30 +6,51 @@ import logging
 import signal
 import sys
 import threading
+import time
 from typing import Any, NoReturn
 
+from django_prodserver.drain import Drain, Phase, Step, listen_backlog
 from django_prodserver.plan import LaunchPlan
 
 logger = logging.getLogger("_granian")
 
 
-def draining_server_class(base: type[Any], drain_delay: float) -> type[Any]:
-    """granian's server class, but the first SIGTERM keeps serving for ``drain_delay``
-    seconds before granian's own graceful stop; a second SIGTERM or a SIGINT stops at once."""
+def draining_server_class(base: type[Any], drain_delay: float, graceful_timeout: float) -> type[Any]:
+    """granian's server class driving core's drain: the first SIGTERM keeps serving for
+    ``drain_delay`` and until the port's listen backlog is empty, then granian's graceful stop.
+
+    granian's workers bind one ``SO_REUSEPORT`` socket each in Rust, so the backlog is read
+    for the port from /proc (``listen_backlog``)."""
 
     class DrainingServer(base):  # type: ignore[misc,valid-type]
-        _draining = False
+        _drain: Drain | None = None
 
         def signal_handler_interrupt(self, *args: Any, **kwargs: Any) -> None:
-            signum = args[0] if args else None
-            if self._draining or signum != signal.SIGTERM or drain_delay <= 0:
-                super().signal_handler_interrupt(*args, **kwargs)
-                return
-            self._draining = True
-            logger.info("SIGTERM received: still serving for %.1fs before the graceful stop", drain_delay)
-            timer = threading.Timer(drain_delay, super().signal_handler_interrupt)
-            timer.daemon = True
-            timer.start()
+            signum = args[0] if args else signal.SIGTERM
+            first = self._drain is None
+            if self._drain is None:
+                self._drain = Drain(drain_delay, graceful_timeout, logger)
+            step = self._drain.on_signal(signum)
+            if step is not Step.NOTHING:
+                super().signal_handler_interrupt(*args, **kwargs)  # granian: graceful, then at once
+            elif first:
+                threading.Thread(
+                    target=self._tick, args=args, kwargs=kwargs, name="prodserver-drain", daemon=True
+                ).start()
+
+        def _tick(self, *args: Any, **kwargs: Any) -> None:
+            drain = self._drain
+            assert drain is not None
+            port = None if getattr(self, "bind_uds", None) else int(self.bind_port)
+            while True:
+                time.sleep(0.05)
+                step = drain.check(listen_backlog(port) if port else None)
+                if step is Step.STOP_LISTENING:
+                    drain.stopped_listening()
+                    super().signal_handler_interrupt(*args, **kwargs)
+                    return
+                if drain.phase is Phase.STOPPING:
+                    return  # a second signal already handed the stop to granian
 
     DrainingServer.__qualname__ = DrainingServer.__name__ = f"Draining{base.__name__}"
     return DrainingServer
@@ -42,6 +63,7 @@ def run(plan: LaunchPlan) -> NoReturn:
 
     connections.close_all()  # never share a DB connection across the fork
     drain = float(plan.options.get("drain_delay") or 0.0)
-    granian_cli.Server = draining_server_class(granian_cli.Server, drain)  # type: ignore[attr-defined]
+    graceful = float(plan.options.get("graceful_timeout") or 30.0)
+    granian_cli.Server = draining_server_class(granian_cli.Server, drain, graceful)  # type: ignore[attr-defined]
     granian_cli.cli.main(args=list(plan.args), prog_name="granian", auto_envvar_prefix="GRANIAN")
     sys.exit(0)  # pragma: no cover - click's standalone mode exits first

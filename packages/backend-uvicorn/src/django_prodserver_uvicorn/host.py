@@ -15,60 +15,72 @@ from typing import Any, NoReturn
 from uvicorn.server import Server
 from uvicorn.supervisors.multiprocess import Multiprocess
 
+from django_prodserver.drain import Drain, Step, backlog_of
 from django_prodserver.plan import LaunchPlan
 
 logger = logging.getLogger("uvicorn.error")
 
 
-class _Drain:
-    """Start a timer once; ``stop`` runs when it fires (or at once on a second request)."""
-
-    def __init__(self, delay: float, stop: Any) -> None:
-        self.delay = delay
-        self.stop = stop
-        self.started = False
-
-    def request(self, sig: int) -> None:
-        if self.started or sig != signal.SIGTERM or self.delay <= 0:
-            self.stop()
-            return
-        self.started = True
-        logger.info("SIGTERM received: still serving for %.1fs before the graceful stop", self.delay)
-        timer = threading.Timer(self.delay, self.stop)
-        timer.daemon = True
-        timer.start()
-
-
 class DrainingServer(Server):
-    """Single-process uvicorn: SIGTERM drains first; the signal is not re-raised afterwards,
-    so a requested stop exits 0. A second SIGTERM stops gracefully, a second SIGINT forces."""
+    """Single-process uvicorn driving core's drain: SIGTERM keeps serving for ``drain_delay``
+    and until the listen backlog is empty; a requested stop exits 0 (uvicorn alone re-raises)."""
 
     drain_delay: float = 0.0
+    graceful_timeout: float = 30.0
+
+    @property
+    def drain(self) -> Drain:
+        drain: Drain | None = getattr(self, "_drain", None)
+        if drain is None:
+            drain = self._drain = Drain(self.drain_delay, self.graceful_timeout, logger)
+        return drain
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self.should_exit and sig == signal.SIGINT:
-            self.force_exit = True
-            return
-        drain: _Drain | None = getattr(self, "_drain", None)
-        if drain is None:
-            drain = self._drain = _Drain(self.drain_delay, self._stop)
-        drain.request(sig)
+        step = self.drain.on_signal(sig)
+        if step is Step.STOP_NOW:
+            self.should_exit = self.force_exit = True
+        elif step is Step.STOP_LISTENING:
+            self.should_exit = True
 
-    def _stop(self) -> None:
-        self.should_exit = True
+    async def on_tick(self, counter: int) -> bool:
+        if not self.should_exit and not self.drain.serving:
+            sockets = [sock for server in getattr(self, "servers", []) for sock in server.sockets]
+            if self.drain.check(backlog_of(sockets)) is Step.STOP_LISTENING:
+                self.drain.stopped_listening(len(self.server_state.tasks))
+                self.should_exit = True
+        return await super().on_tick(counter)
 
 
 class DrainingMultiprocess(Multiprocess):
-    """uvicorn's worker supervisor, but SIGTERM keeps the workers serving for ``drain_delay``
-    before they are told to stop (each then drains its in-flight requests)."""
+    """uvicorn's worker supervisor driving core's drain: the workers are told to stop only
+    after ``drain_delay`` and once the shared sockets' backlog is empty."""
 
     drain_delay: float = 0.0
+    graceful_timeout: float = 30.0
+
+    @property
+    def drain(self) -> Drain:
+        drain: Drain | None = getattr(self, "_drain", None)
+        if drain is None:
+            drain = self._drain = Drain(self.drain_delay, self.graceful_timeout, logger)
+            threading.Thread(target=self._tick, name="prodserver-drain", daemon=True).start()
+        return drain
 
     def handle_term(self) -> None:
-        drain: _Drain | None = getattr(self, "_drain", None)
-        if drain is None:
-            drain = self._drain = _Drain(self.drain_delay, self.should_exit.set)
-        drain.request(signal.SIGTERM)
+        self._on_signal(signal.SIGTERM)
+
+    def handle_int(self) -> None:
+        self._on_signal(signal.SIGINT)
+
+    def _on_signal(self, sig: int) -> None:
+        if self.drain.on_signal(sig) is not Step.NOTHING:
+            self.should_exit.set()  # uvicorn then terminates the workers, each stops gracefully
+
+    def _tick(self) -> None:
+        while not self.should_exit.wait(0.05):
+            if self.drain.check(backlog_of(self.sockets)) is Step.STOP_LISTENING:
+                self.drain.stopped_listening()
+                self.should_exit.set()
 
 
 def fork_workers(app: str) -> None:
@@ -90,8 +102,9 @@ def run(plan: LaunchPlan) -> NoReturn:
     connections.close_all()
     delay = float(plan.options.get("drain_delay") or 0.0)
     cli_module = importlib.import_module("uvicorn.main")
-    DrainingServer.drain_delay = delay
-    DrainingMultiprocess.drain_delay = delay
+    graceful = float(plan.options.get("graceful_timeout") or 30.0)
+    for cls in (DrainingServer, DrainingMultiprocess):
+        cls.drain_delay, cls.graceful_timeout = delay, graceful
     cli_module.Server = DrainingServer  # type: ignore[attr-defined]
     cli_module.Multiprocess = DrainingMultiprocess  # type: ignore[attr-defined]
     if int(plan.options.get("workers") or 1) > 1 and plan.args:

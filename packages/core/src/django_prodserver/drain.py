@@ -1,13 +1,138 @@
-"""Helpers for the drain phase backends run after SIGTERM: is anyone still waiting to be served?"""
+"""The drain every server runs after SIGTERM, written once: one state machine the server
+adapters drive (serving, draining, stopping), its signal rules, log lines and backlog checks.
+
+A load balancer keeps sending for a while after it was told a replica is going away, and
+whatever sits in the listen backlog when a server stops listening is reset. So on SIGTERM a
+server keeps serving for ``drain_delay`` seconds *and* until its backlog is empty (bounded by
+``graceful_timeout`` more), then stops listening and lets in-flight requests finish.
+
+Signal rules, the same for every server:
+- first SIGTERM: drain for ``drain_delay``, then stop gracefully;
+- first SIGINT (Ctrl-C) or a recycle (``max_requests``): stop gracefully without the delay;
+- a second SIGTERM/SIGINT while draining: end the drain now (no backlog wait);
+- a signal while stopping: stop at once (in-flight requests are cut).
+"""
 
 from __future__ import annotations
 
+import enum
+import logging
+import signal
 import socket
 import struct
+import time
+from collections.abc import Callable, Iterable
 
 # struct tcp_info: 8 bytes of u8 fields, then u32 rto, ato, snd_mss, rcv_mss, unacked...
 # For a listening socket Linux reports the accept-queue length in tcpi_unacked.
 _TCPI_UNACKED_OFFSET = 24
+#: /proc/net/tcp state of a listening socket
+_TCP_LISTEN = "0A"
+
+
+class Phase(enum.Enum):
+    SERVING = "serving"
+    DRAINING = "draining"  # still accepting and answering: the load balancer deregisters us
+    STOPPING = "stopping"  # not listening any more: in-flight requests finish
+
+
+class Step(enum.Enum):
+    """What the adapter must do now, after a signal or a check."""
+
+    NOTHING = "nothing"
+    STOP_LISTENING = "stop listening"  # close the listeners, then wait for in-flight requests
+    STOP_NOW = "stop now"  # cut what is left
+
+
+class Drain:
+    """One server's stop, as a state machine; the adapter calls it from its own loop.
+
+    ``on_signal`` (from the loop, not the handler) and ``recycle`` start or shorten the drain;
+    ``check(backlog)`` on every tick says when to stop listening; ``graceful_deadline`` says
+    when in-flight requests are cut. Pure logic: the clock is injectable for tests."""
+
+    def __init__(
+        self,
+        delay: float,
+        graceful_timeout: float,
+        log: logging.Logger,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.delay = max(0.0, float(delay))
+        self.graceful_timeout = max(0.0, float(graceful_timeout))
+        self.log = log
+        self.clock = clock
+        self.phase = Phase.SERVING
+        #: Serve until then (the drain delay) ...
+        self.drain_until = 0.0
+        #: ... and while the backlog holds connections, but not beyond this.
+        self.backlog_limit = 0.0
+        #: In-flight requests are cut after this (set when we stop listening).
+        self.graceful_deadline = 0.0
+
+    @property
+    def serving(self) -> bool:
+        return self.phase is Phase.SERVING
+
+    def on_signal(self, signum: int) -> Step:
+        """SIGTERM/SIGINT arrived (see the module doc for the rules)."""
+        name = signal.Signals(signum).name
+        now = self.clock()
+        if self.phase is Phase.SERVING:
+            delay = self.delay if signum == signal.SIGTERM else 0.0
+            self._begin(now, delay)
+            if delay:
+                self.log.info("%s: still serving for %.1fs (drain), then stopping gracefully", name, delay)
+            return Step.NOTHING  # the adapter's next check() stops listening once the backlog is empty
+        if self.phase is Phase.DRAINING:
+            self.log.info("%s again: ending the drain now", name)
+            self.drain_until = self.backlog_limit = now
+            return self.check(None)
+        self.log.warning("%s again: stopping now", name)
+        return Step.STOP_NOW
+
+    def recycle(self, why: str = "max_requests reached") -> None:
+        """Stop gracefully without the drain delay (this copy is replaced by a fresh one)."""
+        if self.phase is Phase.SERVING:
+            self.log.info("%s: this copy stops gracefully and is replaced", why)
+            self._begin(self.clock(), 0.0)
+
+    def check(self, backlog: int | None) -> Step:
+        """Call on every tick with the listen backlog (None: unknown, counts as empty).
+
+        Returns ``STOP_LISTENING`` once (drain delay over and backlog empty, or its bound
+        passed), ``STOP_NOW`` once the graceful timeout is over, else ``NOTHING``."""
+        now = self.clock()
+        if self.phase is Phase.DRAINING and now >= self.drain_until:
+            if backlog and now < self.backlog_limit:
+                return Step.NOTHING  # connections queued in the kernel: accept and answer them first
+            if backlog:
+                waited = now - self.drain_until
+                self.log.warning(
+                    "%d connection(s) still queued %.1fs after the drain: stopping anyway", backlog, waited
+                )
+            self.phase = Phase.STOPPING
+            self.graceful_deadline = now + self.graceful_timeout
+            return Step.STOP_LISTENING
+        if self.phase is Phase.STOPPING and now >= self.graceful_deadline:
+            self.graceful_deadline = float("inf")  # said once
+            return Step.STOP_NOW
+        return Step.NOTHING
+
+    def stopped_listening(self, in_flight: int | None = None) -> None:
+        """The canonical line, logged by the adapter once its listeners are closed."""
+        what = f"{in_flight} request(s)" if in_flight is not None else "in-flight requests"
+        self.log.info("Stopped listening; waiting up to %gs for %s", self.graceful_timeout, what)
+
+    def cut(self, left: int | None = None) -> None:
+        """The canonical line when the graceful timeout cuts what is left."""
+        what = f"{left} request(s)" if left is not None else "requests"
+        self.log.warning("Graceful timeout (%gs): %s still running are cut", self.graceful_timeout, what)
+
+    def _begin(self, now: float, delay: float) -> None:
+        self.phase = Phase.DRAINING
+        self.drain_until = now + delay
+        self.backlog_limit = self.drain_until + self.graceful_timeout
 
 
 def accept_queue_length(sock: socket.socket) -> int | None:
@@ -23,3 +148,33 @@ def accept_queue_length(sock: socket.socket) -> int | None:
     if len(raw) < _TCPI_UNACKED_OFFSET + 4:
         return None
     return int(struct.unpack_from("I", raw, _TCPI_UNACKED_OFFSET)[0])
+
+
+def backlog_of(sockets: Iterable[socket.socket]) -> int | None:
+    """The summed accept queues of ``sockets`` (None when none of them can say)."""
+    lengths = [n for n in (accept_queue_length(s) for s in sockets) if n is not None]
+    return sum(lengths) if lengths else None
+
+
+def listen_backlog(port: int) -> int | None:
+    """Connections queued on every TCP listener of ``port`` on this machine (Linux /proc).
+
+    For servers whose listening sockets live where Python cannot reach them (granian's Rust
+    workers bind one ``SO_REUSEPORT`` socket each): for a listener, ``rx_queue`` is its
+    accept-queue length. None where /proc/net/tcp is not there."""
+    total, found = 0, False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 5 or fields[3] != _TCP_LISTEN:
+                continue
+            if int(fields[1].rsplit(":", 1)[1], 16) != port:
+                continue
+            found = True
+            total += int(fields[4].split(":")[1], 16)
+    return total if found else None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import socket
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -150,3 +152,62 @@ class WebServerContract(BackendContract):
         assert result.failures == [], f"{len(result.failures)} of {result.total} failed: {result.failures[:5]}"
         assert result.sent_after_signal > 0, "no request was sent after SIGTERM: the test proved nothing"
         assert code == 0, f"exit code {code}\n{proc.output()[-3000:]}"
+
+    def test_backlog_answered_after_drain_delay(self, start_server: ServerFactory) -> None:
+        """Connections queued in the listen backlog when ``drain_delay`` ends are answered, not
+        reset: the server stops listening only once its backlog is empty (django_prodserver.drain).
+        Fix: drive ``django_prodserver.drain.Drain`` and pass it the backlog on every tick."""
+        options: dict[str, Any] = {"graceful_timeout": 10.0, "drain_delay": 0.5}
+        declared = {o.name for o in self.backend_class.declared_options()}
+        if "workers" in self.backend_class.capabilities:
+            options["workers"] = 1
+        if "threads" in declared:
+            options["threads"] = 1
+        proc, port = start_server(options)
+        http_get(port, "/")
+        blocked: list[Any] = []
+        blocker = threading.Thread(target=lambda: blocked.append(_answer(port, "/block/?seconds=2.5")), daemon=True)
+        blocker.start()
+        time.sleep(0.5)  # the one serving unit is blocked now: new connections wait in the backlog
+        queued = [_send(port, f"/?queued={i}") for i in range(4)]
+        time.sleep(0.2)
+        proc.signal(signal.SIGTERM)  # the drain (0.5 s) ends while the block (2.5 s) still runs
+        answers = [_receive(sock) for sock in queued]
+        blocker.join(20)
+        code = proc.wait(20)
+        assert blocked == [200], f"the blocking request got {blocked}\n{proc.output()[-3000:]}"
+        assert answers == [200] * len(queued), f"queued connections got {answers}\n{proc.output()[-3000:]}"
+        assert code == 0, f"exit code {code}\n{proc.output()[-3000:]}"
+
+
+def _send(port: int, path: str) -> socket.socket:
+    """Connect and send one request without waiting (the kernel queues the connection)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    return sock
+
+
+def _receive(sock: socket.socket) -> int | str:
+    """The status of the whole response, or what went wrong (a reset, a cut body)."""
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except OSError as e:
+        return f"{type(e).__name__} after {len(data)} bytes"
+    finally:
+        sock.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 "):
+        return f"no response ({len(data)} bytes)"
+    length = next(
+        (int(v) for k, _, v in (h.partition(b":") for h in head.split(b"\r\n")[1:]) if k.lower() == b"content-length"),
+        None,
+    )
+    if length is not None and len(body) < length:
+        return f"body cut at {len(body)} of {length}"
+    return int(head.split()[1])
+
+
+def _answer(port: int, path: str) -> int | str:
+    return _receive(_send(port, path))

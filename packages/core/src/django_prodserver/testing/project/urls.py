@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.index),
     path("db/", views.db),
     path("slow/", views.slow),
+    path("block/", views.block),
     path("log/", views.log),
     path("alog/", views.alog),
     path("boom/", views.boom),

@@ -29,6 +29,14 @@ def slow(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True, "slept": seconds, "padding": "y" * 2048})
 
 
+async def block(request: HttpRequest) -> JsonResponse:
+    """Blocks its serving unit: an ASGI server's event loop (a blocking call in an async view),
+    a WSGI worker's thread. New connections then wait in the listen backlog (drain contract)."""
+    seconds = min(float(request.GET.get("seconds", "1")), 30.0)
+    time.sleep(seconds)  # deliberately blocking
+    return JsonResponse({"ok": True, "blocked": seconds})
+
+
 def log(request: HttpRequest) -> JsonResponse:
     """Logs one info record (the JSON-logs tests find it, with the request id, in the output)."""
     logger.info("view log record %s", request.GET.get("token", ""))
