@@ -1,6 +1,7 @@
 """daphne's Server with a drain: daphne alone cancels every pending request on SIGTERM.
 
-On SIGTERM it keeps serving for ``drain_delay`` seconds, stops listening, closes websockets
+On SIGTERM it keeps serving for ``drain_delay`` seconds and until the listen backlog is empty
+(core's ``django_prodserver.drain.Drain``), stops listening, closes websockets
 with 1001 (going away), waits up to ``graceful_timeout`` for in-flight HTTP requests and only
 then stops the reactor (whose shutdown cancels whatever is left, as daphne always does).
 """
@@ -11,13 +12,14 @@ import asyncio
 import logging
 import signal
 import socket
-import time
 from typing import Any
 
 from daphne.http_protocol import WebRequest
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import reactor as _reactor
+
+from django_prodserver.drain import Drain, Phase, Step, backlog_of
 
 logger = logging.getLogger("daphne.server")
 reactor: Any = _reactor  # the installed asyncio reactor (its zope interface types confuse mypy)
@@ -35,18 +37,15 @@ class DrainingServer(Server):  # type: ignore[misc]
         kwargs["signal_handlers"] = False
         super().__init__(*args, **kwargs)
         self.ports: list[Any] = []
-        self.phase = "serving"
-        self.drain_call: Any = None
-        self.deadline = 0.0
+        self.drain = Drain(self.drain_delay, self.graceful_timeout, logger)
         self.served = 0
 
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
         queue = super().create_application(protocol, scope)
         self.served += 1
-        if self.max_requests and self.served == self.max_requests and self.phase == "serving":
-            logger.info("max_requests reached: this copy stops gracefully and is replaced")
-            self.phase = "draining"
-            reactor.callLater(0, self.stop_listening)
+        if self.max_requests and self.served == self.max_requests and self.drain.serving:
+            self.drain.recycle()
+            reactor.callLater(0, self.tick)
         return queue
 
     def run(self) -> None:
@@ -68,31 +67,32 @@ class DrainingServer(Server):  # type: ignore[misc]
         super().listen_success(port)
 
     def on_signal(self, signum: int) -> None:
-        name = signal.Signals(signum).name
-        if self.phase == "serving":
-            self.phase = "draining"
-            delay = self.drain_delay if signum == signal.SIGTERM else 0.0
-            if delay:
-                logger.info("%s: still serving for %.1fs (drain), then stopping gracefully", name, delay)
-            self.drain_call = reactor.callLater(delay, self.stop_listening)
-        elif self.phase == "draining":
-            logger.info("%s again: ending the drain now", name)
-            if self.drain_call is not None and self.drain_call.active():
-                self.drain_call.cancel()
+        first = self.drain.serving
+        step = self.drain.on_signal(signum)
+        if step is Step.STOP_LISTENING:
+            self.stop_listening()
+        elif step is Step.STOP_NOW:
+            self.stop()
+        elif first:
+            self.tick()
+
+    def tick(self) -> None:
+        """While draining: stop listening once the delay is over and the backlog is empty."""
+        if self.drain.phase is not Phase.DRAINING:
+            return
+        sockets = [port.socket for port in self.ports if getattr(port, "socket", None) is not None]
+        if self.drain.check(backlog_of(sockets)) is Step.STOP_LISTENING:
             self.stop_listening()
         else:
-            logger.warning("%s again: stopping now", name)
-            self.stop()
+            reactor.callLater(0.05, self.tick)
 
     def stop_listening(self) -> None:
-        self.phase = "stopping"
         for port in self.ports:
             port.stopListening()
         for protocol, details in list(self.connections.items()):
             if isinstance(protocol, WebSocketProtocol) and "disconnected" not in details:
                 protocol.sendClose(code=1001, reason="server shutting down")
-        self.deadline = time.monotonic() + self.graceful_timeout
-        logger.info("Stopped listening; waiting up to %gs for %d request(s)", self.graceful_timeout, len(self.busy()))
+        self.drain.stopped_listening(len(self.busy()))
         self.wait_for_requests()
 
     def busy(self) -> list[Any]:
@@ -103,8 +103,8 @@ class DrainingServer(Server):  # type: ignore[misc]
         busy = self.busy()
         if not busy:
             reactor.callLater(0.1, self.stop)  # a tick for the last response bytes to leave
-        elif time.monotonic() >= self.deadline:
-            logger.warning("Graceful timeout: %d request(s) still running are cancelled", len(busy))
+        elif self.drain.check(None) is Step.STOP_NOW:
+            self.drain.cut(len(busy))
             self.stop()
         else:
             reactor.callLater(0.05, self.wait_for_requests)

@@ -2,60 +2,42 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
-import time
 from typing import Any, NoReturn
 
 from gunicorn.app.wsgiapp import WSGIApplication
 from gunicorn.arbiter import Arbiter
 
-from django_prodserver.drain import accept_queue_length
+from django_prodserver.drain import Drain, Step, backlog_of
 from django_prodserver.plan import LaunchPlan
 
 
 class DrainingArbiter(Arbiter):
-    """gunicorn's arbiter, but SIGTERM first keeps serving for ``drain_delay`` seconds and
-    until the accept queue is empty, so a load balancer's last requests are not reset."""
+    """gunicorn's arbiter driving core's drain: SIGTERM keeps serving for ``drain_delay`` and
+    until the accept queue is empty, so a load balancer's last requests are not reset, then
+    gunicorn's graceful stop. A first SIGINT/SIGQUIT stays gunicorn's own quick stop."""
 
     drain_delay: float = 0.0
 
     def handle_term(self) -> None:
-        if self.drain_delay > 0:
-            self._drain()
-        raise StopIteration
-
-    def _drain(self) -> None:
-        start = time.monotonic()
-        deadline = start + self.drain_delay
-        limit = deadline + float(self.cfg.graceful_timeout)
-        self.log.info("Draining: still serving for %.1fs before the graceful stop", self.drain_delay)
-        while True:
-            now = time.monotonic()
-            if now >= limit:
-                self.log.warning("Drain: backlog still not empty after the graceful timeout; stopping")
-                return
-            if now >= deadline and self._backlog_empty():
-                self.log.info("Drained after %.2fs; stopping gracefully", now - start)
-                return
+        drain = Drain(self.drain_delay, float(self.cfg.graceful_timeout), logging.getLogger("gunicorn.error"))
+        drain.on_signal(signal.SIGTERM)
+        while drain.check(self._backlog()) is Step.NOTHING:
             for sig in self.wait_for_signals(timeout=0.05):
                 if sig == signal.SIGCHLD:
                     self.handle_chld()
                 elif sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
-                    # A second stop request ends the drain; INT/QUIT go on to a quick stop.
-                    if sig != signal.SIGTERM:
-                        self.SIG_QUEUE.put_nowait(sig)
-                    return
+                    drain.on_signal(signal.SIGINT if sig == signal.SIGQUIT else sig)  # ends the drain
             self.murder_workers()
             self.manage_workers()
+        drain.stopped_listening()
+        raise StopIteration
 
-    def _backlog_empty(self) -> bool:
-        for lnr in self.LISTENERS:
-            sock = getattr(lnr, "sock", None)
-            if sock is not None and accept_queue_length(sock):
-                return False
-        return True
+    def _backlog(self) -> int | None:
+        return backlog_of(lnr.sock for lnr in self.LISTENERS if getattr(lnr, "sock", None) is not None)
 
 
 class PlannedApplication(WSGIApplication):

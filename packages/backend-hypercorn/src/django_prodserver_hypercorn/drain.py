@@ -27,7 +27,7 @@ from typing import Any
 
 from hypercorn.config import Config, Sockets
 
-from django_prodserver.drain import accept_queue_length
+from django_prodserver.drain import Drain, Phase, Step, backlog_of
 
 log = logging.getLogger("hypercorn.error")
 
@@ -74,9 +74,7 @@ class DrainingMaster:
         self.shutdown_event = self.ctx.Event()
         self.processes: list[BaseProcess] = []
         self.pending: list[int] = []
-        self.phase = "serving"
-        self.drain_until = 0.0
-        self.drain_limit = 0.0
+        self.drain = Drain(drain_delay, float(config.graceful_timeout), log)
         self.deadline = 0.0
         self.exitcode = 0
 
@@ -91,7 +89,7 @@ class DrainingMaster:
             self.populate(sockets)
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(sig, self.on_signal)
-            while self.processes or self.phase == "serving":
+            while self.processes or self.drain.serving:
                 wait([p.sentinel for p in self.processes], timeout=0.1)
                 self.handle_signals(sockets)
                 self.reap(sockets)
@@ -122,67 +120,54 @@ class DrainingMaster:
 
     def handle_signals(self, sockets: Sockets) -> None:
         signals, self.pending[:] = list(self.pending), []
-        now = time.monotonic()
         for signum in signals:
-            name = signal.Signals(signum).name
-            if signum == signal.SIGHUP and self.phase == "serving":
-                log.info("SIGHUP: restarting workers")
-                self.shutdown_event.set()
-                for process in self.processes:
-                    process.join()
-                self.processes.clear()
-                self.shutdown_event.clear()
-                self.populate(sockets)
-            elif signum == signal.SIGHUP:
+            if signum == signal.SIGHUP:
+                if self.drain.serving:
+                    log.info("SIGHUP: restarting workers")
+                    self.shutdown_event.set()
+                    for process in self.processes:
+                        process.join()
+                    self.processes.clear()
+                    self.shutdown_event.clear()
+                    self.populate(sockets)
                 continue
-            elif self.phase == "serving":
-                delay = self.drain_delay if signum == signal.SIGTERM else 0.0
-                self.phase = "draining"
-                self.drain_until = now + delay
-                self.drain_limit = self.drain_until + float(self.config.graceful_timeout)
-                if delay:
-                    log.info("%s: still serving for %.1fs (drain), then stopping gracefully", name, delay)
-            elif self.phase == "draining":
-                log.info("%s again: ending the drain now", name)
-                self.drain_until = self.drain_limit = now
-            else:
-                log.warning("%s again: stopping workers now", name)
-                self.deadline = now
+            step = self.drain.on_signal(signum)
+            if step is Step.STOP_LISTENING:
+                self.begin_stop()
+            elif step is Step.STOP_NOW:
+                self.deadline = time.monotonic()  # advance() terminates the workers
 
     def reap(self, sockets: Sockets) -> None:
         for process in [p for p in self.processes if p.exitcode is not None]:
             process.join()
             self.processes.remove(process)
-            if self.phase != "serving":
+            if not self.drain.serving:
                 continue
             if process.exitcode != 0:
                 # hypercorn's policy: a worker that fails stops the server (exit non-zero).
                 log.error("worker %s exited with %s: stopping", process.pid, process.exitcode)
                 self.exitcode = process.exitcode or 1
-                self.begin_stop()
-        if self.phase == "serving" and len(self.processes) < self.config.workers:
+                self.drain.stop_gracefully()
+        if self.drain.serving and len(self.processes) < self.config.workers:
             self.populate(sockets)  # a worker that exited 0 hit --max-requests
 
     def advance(self, sockets: Sockets) -> None:
-        now = time.monotonic()
-        if self.phase == "draining" and now >= self.drain_until:
-            if now >= self.drain_limit or self.backlog_empty(sockets):
+        if self.drain.phase is Phase.DRAINING:
+            listeners = (*sockets.secure_sockets, *sockets.insecure_sockets)
+            if self.drain.check(backlog_of(listeners)) is Step.STOP_LISTENING:
                 self.begin_stop()
-        elif self.phase == "stopping" and now >= self.deadline and self.processes:
+        elif self.drain.phase is Phase.STOPPING and time.monotonic() >= self.deadline and self.processes:
             log.warning("graceful timeout: terminating %d worker(s)", len(self.processes))
             for process in self.processes:
                 process.terminate()
-            self.deadline = now + 3600.0
+            self.deadline = time.monotonic() + 3600.0
 
     def begin_stop(self) -> None:
-        self.phase = "stopping"
+        """The workers stop listening and finish their requests (each within graceful_timeout)."""
         self.shutdown_event.set()
+        self.drain.stopped_listening()
         # Workers wait graceful_timeout for their requests; allow them a margin to exit.
         self.deadline = time.monotonic() + float(self.config.graceful_timeout) + 5.0
-
-    @staticmethod
-    def backlog_empty(sockets: Sockets) -> bool:
-        return not any(accept_queue_length(s) for s in (*sockets.secure_sockets, *sockets.insecure_sockets))
 
 
 def serve_single(config: Config, drain_delay: float) -> int:

@@ -18,37 +18,25 @@ from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 
+from django_prodserver.drain import Drain, Phase, Step, backlog_of
+
 logger = logging.getLogger("waitress")
 
-SERVING, DRAINING, STOPPING = "serving", "draining", "stopping"
 #: Seconds without traffic before a connection counts as idle at the stop: one accepted a
 #: moment ago has not had its request read yet, and closing it then is a reset, not a drain.
 QUIET = 0.5
 
 
-class StopRequest:
-    """Signal bookkeeping only (a handler must not take locks): the loop acts on it."""
-
-    def __init__(self) -> None:
-        self.phase = SERVING
-        self.pending: list[int] = []
-
-    def handler(self, signum: int, frame: FrameType | None) -> None:
-        self.pending.append(signum)
-
-
 class DrainingRunner:
-    """Drive waitress' event loop ourselves so that a stop can drain (see module doc)."""
+    """Drive waitress' event loop ourselves so that a stop can drain (see module doc); the
+    phases, signal rules and log lines are core's ``django_prodserver.drain.Drain``."""
 
     def __init__(self, server: Any, *, drain_delay: float, graceful_timeout: float) -> None:
         self.server = server
         self.map: dict[int, Any] = server.map if hasattr(server, "map") else server._map
         self.adj = server.adj
-        self.drain_delay = drain_delay
-        self.graceful_timeout = graceful_timeout
-        self.stop = StopRequest()
-        self.drain_until = 0.0
-        self.deadline = 0.0
+        self.drain = Drain(drain_delay, graceful_timeout, logger)
+        self.pending: list[int] = []
         self.recycle_requested = False
 
     def recycle(self) -> None:
@@ -57,7 +45,10 @@ class DrainingRunner:
 
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self.stop.handler)
+            signal.signal(sig, self.on_signal)
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.pending.append(signum)  # acted on by the loop: a handler takes no locks
 
     def run(self) -> int:
         """Serve until stopped; return the exit code (0 after a requested stop)."""
@@ -65,38 +56,23 @@ class DrainingRunner:
         try:
             while True:
                 wasyncore.loop(timeout=tick, map=self.map, use_poll=self.adj.asyncore_use_poll, count=1)
-                if self.stop.pending:
-                    self.on_signals()
-                if self.recycle_requested and self.stop.phase == SERVING:
-                    logger.info("max_requests reached: this copy stops gracefully and is replaced")
-                    self.stop.phase = DRAINING
-                    self.drain_until = 0.0
-                if self.stop.phase == DRAINING and time.monotonic() >= self.drain_until:
+                signals, self.pending[:] = list(self.pending), []
+                steps = [self.drain.on_signal(sig) for sig in signals]
+                if self.recycle_requested:
+                    self.drain.recycle()
+                if self.drain.phase is not Phase.STOPPING:
+                    steps.append(self.drain.check(backlog_of(listener.socket for listener in self.listeners())))
+                if Step.STOP_LISTENING in steps:
                     self.stop_listening()
-                if self.stop.phase == STOPPING:
+                if self.drain.phase is Phase.STOPPING:
                     self.close_idle_channels()
-                    if not self.channels() or time.monotonic() >= self.deadline:
+                    if Step.STOP_NOW in steps or self.drain.check(None) is Step.STOP_NOW:
+                        break
+                    if not self.channels():
                         break
         finally:
             self.shutdown()
         return 0
-
-    def on_signals(self) -> None:
-        signals, self.stop.pending[:] = list(self.stop.pending), []
-        for signum in signals:
-            name = signal.Signals(signum).name
-            if self.stop.phase == SERVING:
-                delay = self.drain_delay if signum == signal.SIGTERM else 0.0
-                self.stop.phase = DRAINING
-                self.drain_until = time.monotonic() + delay
-                if delay:
-                    logger.info("%s: still serving for %.1fs (drain), then stopping gracefully", name, delay)
-            elif self.stop.phase == DRAINING:
-                logger.info("%s again: ending the drain now", name)
-                self.drain_until = 0.0
-            else:
-                logger.warning("%s again: stopping now, %d connection(s) cut", name, len(self.channels()))
-                self.deadline = 0.0
 
     def listeners(self) -> list[BaseWSGIServer]:
         return [d for d in list(self.map.values()) if isinstance(d, BaseWSGIServer)]
@@ -124,11 +100,7 @@ class DrainingRunner:
             # dispatcher.close, not listener.close: the latter also closes the trigger that
             # worker threads still pull to hand their output to this loop.
             wasyncore.dispatcher.close(listener)
-        self.stop.phase = STOPPING
-        self.deadline = time.monotonic() + self.graceful_timeout
-        logger.info(
-            "Stopped listening; waiting up to %gs for %d connection(s)", self.graceful_timeout, len(self.channels())
-        )
+        self.drain.stopped_listening(len(self.channels()))
 
     def close_idle_channels(self) -> None:
         """Close keep-alive connections between requests; busy ones close after their response."""
@@ -144,6 +116,6 @@ class DrainingRunner:
     def shutdown(self) -> None:
         left = self.channels()
         if left:
-            logger.warning("Graceful timeout: closing %d connection(s) still open", len(left))
+            self.drain.cut(len(left))
         self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=1 if left else 5)
         wasyncore.close_all(self.map)

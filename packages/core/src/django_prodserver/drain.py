@@ -95,6 +95,11 @@ class Drain:
         """Stop gracefully without the drain delay (this copy is replaced by a fresh one)."""
         if self.phase is Phase.SERVING:
             self.log.info("%s: this copy stops gracefully and is replaced", why)
+            self.stop_gracefully()
+
+    def stop_gracefully(self) -> None:
+        """Stop without the drain delay (the adapter logged why), still answering the backlog."""
+        if self.phase is Phase.SERVING:
             self._begin(self.clock(), 0.0)
 
     def check(self, backlog: int | None) -> Step:
