@@ -171,7 +171,7 @@ def test_sigint_skips_the_drain(server: Any) -> None:
     proc, _port = server({"drain_delay": 20.0})
     proc.signal(signal.SIGINT)
     assert proc.wait(10) == 0, proc.output()
-    assert "Draining" not in proc.output()
+    assert "(drain)" not in proc.output()
 
 
 def test_dry_run_names_gunicorn_and_in_process_launch(tmp_path: Path) -> None:

@@ -3,27 +3,35 @@ the listen backlog is empty (so nothing queued is reset), then stop accepting.""
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
 from socketserver import BaseServer
 from types import FrameType
 
-from django_prodserver.drain import accept_queue_length
+from django_prodserver.drain import Drain, Phase, Step, backlog_of
 
 
 def drain_on_sigterm(server: BaseServer, drain_delay: float, graceful_timeout: float) -> None:
-    """Install the SIGTERM handler (the main thread's, before serving)."""
+    """Install the SIGTERM/SIGINT handler (the main thread's, before serving)."""
+    drain = Drain(drain_delay, graceful_timeout, logging.getLogger("prodserver_wsgiref"))
 
-    def stop_later() -> None:
-        time.sleep(drain_delay)  # keep accepting while the load balancer deregisters us
-        give_up = time.monotonic() + graceful_timeout
+    def tick() -> None:
         sock = getattr(server, "socket", None)
-        while sock is not None and (accept_queue_length(sock) or 0) > 0 and time.monotonic() < give_up:
-            time.sleep(0.05)  # connections still queued: answer them before closing the listener
-        server.shutdown()
+        while True:
+            time.sleep(0.05)
+            step = drain.check(backlog_of([sock] if sock is not None else []))
+            if step is Step.STOP_LISTENING or drain.phase is Phase.STOPPING:
+                drain.stopped_listening()
+                server.shutdown()  # serve_forever returns; server_close() joins the requests
+                return
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        threading.Thread(target=stop_later, daemon=True).start()
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        first = drain.serving
+        drain.on_signal(signum)  # a second signal ends the drain: tick() sees the phase
+        if first:
+            threading.Thread(target=tick, name="drain", daemon=True).start()
 
-    signal.signal(signal.SIGTERM, on_term)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)

@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 from gunicorn.app.wsgiapp import WSGIApplication
 from gunicorn.arbiter import Arbiter
 
-from django_prodserver.drain import Drain, Step, backlog_of
+from django_prodserver.drain import Drain, Phase, Step, backlog_of
 from django_prodserver.plan import LaunchPlan
 
 
@@ -25,7 +25,8 @@ class DrainingArbiter(Arbiter):
     def handle_term(self) -> None:
         drain = Drain(self.drain_delay, float(self.cfg.graceful_timeout), logging.getLogger("gunicorn.error"))
         drain.on_signal(signal.SIGTERM)
-        while drain.check(self._backlog()) is Step.NOTHING:
+        # A second signal moves the drain to stopping itself: leave the loop then too.
+        while drain.check(self._backlog()) is Step.NOTHING and drain.phase is Phase.DRAINING:
             for sig in self.wait_for_signals(timeout=0.05):
                 if sig == signal.SIGCHLD:
                     self.handle_chld()

@@ -202,7 +202,7 @@ def _receive(sock: socket.socket) -> int | str:
     finally:
         sock.close()
     head, _, body = data.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 "):
+    if not head.startswith(b"HTTP/1."):  # wsgiref answers HTTP/1.0
         return f"no response ({len(data)} bytes)"
     length = next(
         (int(v) for k, _, v in (h.partition(b":") for h in head.split(b"\r\n")[1:]) if k.lower() == b"content-length"),
