@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django_prodserver.launch.supervisor.output import LineStream, Pipe, Sink
+from django_prodserver.launch.supervisor.policies import ExitPolicy, for_settings
 from django_prodserver.launch.supervisor.signals import send
-from django_prodserver.settings.restart import Policy, RestartBudget, describe_status, ended_by, exit_code
+from django_prodserver.settings.restart import Policy, describe_status, ended_by, exit_code
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,9 @@ class ChildSpec:
     stop_signal: int = signal.SIGTERM
     signal_group: bool = False
     graceful_timeout: float = 30.0
-    policy: Policy = field(default_factory=Policy)
+    #: The RESTART/ONESHOT settings (each child builds its policy object from them), or a policy
+    #: object with a job of its own.
+    policy: Policy | ExitPolicy = field(default_factory=Policy)
     #: What it is and where it listens, for the "started" line (``gunicorn on http://...``).
     what: str = ""
     #: Run in a fork of this process for the first start instead of spawning ``argv`` (one process
@@ -56,7 +59,7 @@ class Child:
 
     def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
-        self.budget = RestartBudget(spec.policy)
+        self.policy = for_settings(spec.policy)
         self.popen: subprocess.Popen[bytes] | None = None
         self.pid = 0
         self.pipes: list[Pipe] = []

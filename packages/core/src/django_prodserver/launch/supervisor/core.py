@@ -12,6 +12,7 @@ from typing import Protocol
 
 from django_prodserver.launch.supervisor.child import Child, ChildSpec
 from django_prodserver.launch.supervisor.output import Prefixer, Sink, json_line
+from django_prodserver.launch.supervisor.policies import Restart, StopAll
 from django_prodserver.launch.supervisor.signals import FORWARD, KILL_NOW, STOP, SignalInbox
 
 #: Our own lines carry this name in the prefix column.
@@ -72,7 +73,7 @@ class Supervisor:
         self.inbox.install()
         try:
             if self._run_oneshots():
-                services = [c for c in self.children if not c.spec.policy.oneshot]
+                services = [c for c in self.children if not c.policy.oneshot]
                 for child in services:
                     if not self.stopping:
                         self._start(child)
@@ -86,7 +87,7 @@ class Supervisor:
 
     def _run_oneshots(self) -> bool:
         """Run one-shot processes one after another; True when all succeeded and no stop came."""
-        for child in (c for c in self.children if c.spec.policy.oneshot):
+        for child in (c for c in self.children if c.policy.oneshot):
             if self.stopping or not self._start(child):
                 return False
             self._loop(lambda c=child: not c.alive)  # type: ignore[misc]
@@ -185,7 +186,7 @@ class Supervisor:
                 self._exited(child)
 
     def _exited(self, child: Child) -> None:
-        """Apply the policy to an exit: nothing while stopping, restart with backoff, or stop all."""
+        """Apply the child's policy to an exit: nothing while stopping, restart, wait, or stop all."""
         what = f"{child.name!r} (pid {child.pid}) {child.describe_exit()}"
         if self.stopping:
             if not child.clean:
@@ -194,24 +195,17 @@ class Supervisor:
             elif self.verbosity >= 1:
                 self._say(what)
             return
-        policy = child.spec.policy
-        if policy.oneshot:
-            if self.verbosity >= 1 and child.clean:
-                self._say(what)
-            return  # _run_oneshots decides
-        if policy.restart == "always" or (policy.restart == "on-failure" and not child.clean):
-            delay = child.budget.next_delay(time.monotonic())
-            if delay is None:
-                self._say(
-                    f"{what}; restart budget spent ({policy.max_restarts} in {policy.window:g}s): stopping everything"
-                )
-                self._fail(child.exit_code or 1)
-            else:
-                self._say(f"{what}; restarting in {delay:g}s")
-                child.restart_at = time.monotonic() + delay
-            return
-        self._say(f"{what}; policy {policy.restart!r}: stopping everything")
-        self._fail(child.exit_code)
+        decision = child.policy.on_exit(child.clean, child.exit_code, time.monotonic())
+        if isinstance(decision, Restart):
+            self._say(f"{what}; restarting in {decision.delay:g}s")
+            child.restart_at = time.monotonic() + decision.delay
+        elif isinstance(decision, StopAll):
+            self._say(f"{what}; {decision.reason}: stopping everything")
+            self._fail(decision.code)
+        elif decision.reason:
+            self._say(f"{what}; {decision.reason}")
+        elif self.verbosity >= 1 and child.clean:
+            self._say(what)  # a one-shot's failure is told by _run_oneshots
 
     def _timers(self, now: float) -> None:
         for child in self.children:
