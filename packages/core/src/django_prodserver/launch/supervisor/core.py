@@ -1,5 +1,6 @@
 """The supervisor's event loop: one-shots in order, then the long-running processes; signals,
-output, reaping (also of orphans when we are PID 1), restarts and the exit code, in one thread."""
+output, reaping (also of orphans when we are PID 1), restart requests, and the exit code, in one
+thread. What an exit means is each child's policy's call (``policies.py``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Protocol
 
 from django_prodserver.launch.supervisor.child import Child, ChildSpec
 from django_prodserver.launch.supervisor.output import Prefixer, Sink, json_line
-from django_prodserver.launch.supervisor.policies import Restart, StopAll
+from django_prodserver.launch.supervisor.policies import Restart, RestartRequests, StopAll
 from django_prodserver.launch.supervisor.signals import FORWARD, KILL_NOW, STOP, SignalInbox
 
 #: Our own lines carry this name in the prefix column.
@@ -47,10 +48,13 @@ class Supervisor:
         fds: tuple[int, int] = (1, 2),
         json_logs: bool = False,
         hooks: Hooks | None = None,
+        label: str = SELF,
     ) -> None:
         self.children = [Child(s) for s in specs]
         self.out, self.err = Sink(fds[0]), Sink(fds[1])
-        names = [SELF, *(c.name for c in self.children)]
+        #: The name on our own lines (``devserver`` when it runs one reloaded process).
+        self.label = label
+        names = [label, *(c.name for c in self.children)]
         width = max((len(c.name) for c in self.children), default=0)  # ours may stick out
         # log_format json: children's lines carry their process name, so no prefix (issue 10).
         self.json_logs = json_logs
@@ -68,10 +72,17 @@ class Supervisor:
 
     # -- public --------------------------------------------------------------------------
 
+    @property
+    def failure(self) -> int | None:
+        """The exit code a failure decided (a policy, a one-shot, a start); None after a requested stop."""
+        return self.result
+
     def run(self) -> int:
         """Supervise until done; returns the exit code (0 only after a clean requested stop)."""
         self.inbox.install()
         try:
+            for source in self._sources():
+                source.open()
             if self._run_oneshots():
                 services = [c for c in self.children if not c.policy.oneshot]
                 for child in services:
@@ -102,6 +113,7 @@ class Supervisor:
         return True
 
     def _start(self, child: Child) -> bool:
+        requested = child.restart_requested  # a restart someone asked for is announced
         out, err = self.hooks.sinks(child.name, self.out, self.err) if self.hooks else (self.out, self.err)
         try:
             child.start((self.prefixers[0][child.name], self.prefixers[1][child.name]), out, err, self._in_fork)
@@ -112,7 +124,7 @@ class Supervisor:
         self.by_pid[child.pid] = child
         if self.hooks:
             self.hooks.started(child.name, child.pid)
-        if self.verbosity >= 2 or (self.verbosity >= 1 and child.starts == 1):
+        if self.verbosity >= 2 or (self.verbosity >= 1 and (child.starts == 1 or requested)):
             where = f": {child.spec.what}" if child.spec.what else ""
             self._say(f"started {child.name!r} (pid {child.pid}){where}")
         return True
@@ -136,6 +148,7 @@ class Supervisor:
                     if at is not None:
                         timeout = min(timeout, max(0.0, at - now))
             fds = [self.inbox.fd] + [p.fd for c in self.children for p in c.open_pipes()]
+            fds += [s.fd for s in self._sources()]
             try:
                 readable, _, _ = select.select(fds, [], [], timeout)
             except InterruptedError:  # pragma: no cover - PEP 475 retries select
@@ -146,6 +159,11 @@ class Supervisor:
                 for pipe in child.open_pipes():
                     if pipe.fd in ready:
                         pipe.read()
+                source = child.policy.requests
+                if source is not None and source.fd in ready:
+                    reason = source.take()
+                    if reason:
+                        self._restart(child, reason)
             self._reap()
             self._timers(time.monotonic())
 
@@ -167,7 +185,22 @@ class Supervisor:
                     child.kill()
             elif sig in FORWARD:
                 for child in self.children:
-                    child.forward(sig)
+                    if sig in child.policy.restart_signals:
+                        self._restart(child, f"{signal.Signals(sig).name} received")
+                    else:
+                        child.forward(sig)
+
+    def _restart(self, child: Child, reason: str) -> None:
+        """A restart request: stop the child gracefully (its stop signal, then the group kill after
+        its graceful timeout) and start it again once it exited; start it now if it waits."""
+        if self.stopping or child.pid == 0:  # not started yet (one-shots still run): nothing to restart
+            return
+        self._say(f"{reason}: restarting {child.name!r}")
+        child.restart_requested = True
+        if child.alive:
+            child.request_stop(time.monotonic())
+        else:
+            child.restart_at = time.monotonic()
 
     def _reap(self) -> None:
         """Collect every exit status: our children's are dispatched, orphans' just released."""
@@ -194,6 +227,11 @@ class Supervisor:
                 self._say(f"{what} after the stop request")
             elif self.verbosity >= 1:
                 self._say(what)
+            return
+        if child.restart_requested:  # we stopped it to restart it: its status says nothing
+            if self.verbosity >= 2:
+                self._say(what)
+            child.restart_at = time.monotonic()
             return
         decision = child.policy.on_exit(child.clean, child.exit_code, time.monotonic())
         if isinstance(decision, Restart):
@@ -245,6 +283,8 @@ class Supervisor:
     def _shutdown(self) -> None:
         """Leave nothing behind: kill what still runs, reap it, flush every pipe, restore signals."""
         try:
+            for source in self._sources():
+                source.close()
             for child in self.children:
                 child.kill()
             deadline = time.monotonic() + REAP_GRACE
@@ -259,9 +299,12 @@ class Supervisor:
         finally:
             self.inbox.restore()
 
+    def _sources(self) -> list[RestartRequests]:
+        return [c.policy.requests for c in self.children if c.policy.requests is not None]
+
     def _say(self, text: str) -> None:
         if self.json_logs:
-            self.err.write(json_line(text, process=SELF, logger="prodserver.supervisor"))
+            self.err.write(json_line(text, process=self.label, logger="prodserver.supervisor"))
             return
-        prefix = self.prefixers[1][SELF] or f"{SELF}: ".encode()
+        prefix = self.prefixers[1][self.label] or f"{self.label}: ".encode()
         self.err.write(prefix + text.encode(errors="replace") + b"\n")

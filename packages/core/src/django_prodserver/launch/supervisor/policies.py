@@ -1,11 +1,13 @@
 """What the supervisor does when a child exits on its own: small policy objects, one job each.
 
-The loop asks a child's policy once per exit and obeys the :data:`Decision`, so a new kind of
-restart is one more class, not one more branch in the loop."""
+The loop asks a child's policy once per exit and obeys the :data:`Decision`; a policy may also
+bring a source of restart requests (devserver's file watcher) that the loop waits on beside
+signals and pipes, restarting the child gracefully when it fires."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from django_prodserver.settings.restart import Policy, RestartBudget
 
@@ -27,7 +29,7 @@ class StopAll:
 
 @dataclass(frozen=True)
 class Wait:
-    """Leave the child stopped.
+    """Leave the child stopped (until a restart request, if the policy has a source).
 
     ``reason`` ends our line about the exit; empty: the line is said for a clean exit only."""
 
@@ -37,11 +39,31 @@ class Wait:
 Decision = Restart | StopAll | Wait
 
 
+class RestartRequests(Protocol):
+    """Where restart requests come from (a file watcher): a fd the loop selects on, and the reason."""
+
+    @property
+    def fd(self) -> int: ...
+
+    def open(self) -> None:
+        """Start watching; called once before the child's first start."""
+
+    def take(self) -> str | None:
+        """What was asked since the last call ("app/views.py changed"), or None; empties ``fd``."""
+
+    def close(self) -> None:
+        """Stop watching; called once when the supervisor ends."""
+
+
 class ExitPolicy:
     """The protocol the supervisor calls; subclasses decide one kind of exit each."""
 
     #: Runs to completion, in order, before the long-running processes start.
     oneshot: bool = False
+    #: Signals that restart this child (instead of being forwarded to it).
+    restart_signals: tuple[int, ...] = ()
+    #: Restart requests besides signals (None: only exits and signals matter).
+    requests: RestartRequests | None = None
 
     def on_exit(self, clean: bool, exit_code: int, now: float) -> Decision:
         """The child exited on its own (not asked to stop): what next. ``now`` is monotonic."""
