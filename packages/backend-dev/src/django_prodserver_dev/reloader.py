@@ -143,7 +143,7 @@ def run(spec: ChildSpec, *, verbosity: int = 1) -> int:
     sys.stderr.flush()
     supervisor = Supervisor([spec], prefix=False, verbosity=verbosity, label="devserver")
     code = supervisor.run()
-    return code if supervisor.failure is not None else 0
+    return code if supervisor.result is not None else 0  # result: set only by a failure
 
 
 def describe(batches: list[set[tuple[Any, str]]]) -> str:

@@ -72,11 +72,6 @@ class Supervisor:
 
     # -- public --------------------------------------------------------------------------
 
-    @property
-    def failure(self) -> int | None:
-        """The exit code a failure decided (a policy, a one-shot, a start); None after a requested stop."""
-        return self.result
-
     def run(self) -> int:
         """Supervise until done; returns the exit code (0 only after a clean requested stop)."""
         self.inbox.install()
