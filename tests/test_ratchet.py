@@ -76,7 +76,7 @@ EXTRA_MODULES: dict[str, dict[str, str]] = {
         "checks": "the system checks the AppConfig registers (check --deploy, bad DEV entries)",
         "management": "Django finds the devserver command only in <app>/management/commands",
         "overrides": "a production process -> its development twin (the DEV override)",
-        "reloader": "the outer reloader: one child process, restarted when code changes",
+        "reloader": "devserver's reloader: the supervisor's restart-on-code-change policy and its watcher",
         "watch": "which file changes restart the reloader's child",
     },
     "backend-dramatiq": {

@@ -1,8 +1,9 @@
 """``python manage.py devserver [NAME ...]``: the processes of PRODUCTION_PROCESSES, for local work.
 
 Web processes get a development server (or their ``DEV`` override); every process that does not
-reload itself (celery, db_worker...) runs under an outer reloader that restarts it on code changes.
-Several processes run under prodserver's supervisor, each child being one reloading runner."""
+reload itself (celery, db_worker...) runs as the one child of prodserver's supervisor with a
+restart-on-code-change policy. Several processes run under prodserver's supervisor, each child
+being one such single-process devserver."""
 
 from __future__ import annotations
 
@@ -103,13 +104,14 @@ class Command(ProcessCommand):
         sys.exit(self.reload(plan, options))
 
     def reload(self, plan: LaunchPlan, options: dict[str, Any]) -> int:
-        """Run ``plan`` as a child of the outer reloader (it does not reload itself)."""
+        """Run ``plan`` as the one child of a supervisor that restarts it on code changes (it does
+        not reload itself)."""
         from django.conf import settings
 
         from django_prodserver.launch.runner import child_environ
 
         from ..._ignore import output_roots
-        from ...reloader import Reloader, Target
+        from ...reloader import CodeWatcher, reloading, run
         from ...watch import CodeFilter
 
         if plan.in_process:  # hosted by a child devserver, so it does its own in-process launch
@@ -128,9 +130,17 @@ class Command(ProcessCommand):
         ignore_dirs = [e for e in excludes if os.sep not in e]
         ignore_paths = [*output_roots(settings), *(os.path.abspath(e) for e in excludes if os.sep in e)]
         watch_filter = CodeFilter(roots=roots, include=include, ignore_dirs=ignore_dirs, ignore_paths=ignore_paths)
-        target = Target(plan.process, argv, env, plan.cwd, plan.stop_signal, plan.graceful_timeout)
+        child = reloading(
+            plan.process,
+            argv,
+            env,
+            plan.cwd,
+            stop_signal=plan.stop_signal,
+            graceful_timeout=plan.graceful_timeout,
+            watcher=CodeWatcher(roots, watch_filter),
+        )
         self.stderr.write(f"devserver: watching {', '.join(roots)} for code changes")
-        return Reloader(target, roots, watch_filter).run()
+        return run(child, verbosity=int(options.get("verbosity", 1)))
 
     def rerun_argv(self, plan: LaunchPlan, options: dict[str, Any]) -> list[str]:
         """``python -m django devserver NAME`` with the options that shape this one process."""

@@ -11,8 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django_prodserver.launch.supervisor.output import LineStream, Pipe, Sink
+from django_prodserver.launch.supervisor.policies import ExitPolicy, for_settings
 from django_prodserver.launch.supervisor.signals import send
-from django_prodserver.settings.restart import Policy, RestartBudget, describe_status, ended_by, exit_code
+from django_prodserver.ops.procfs import tree
+from django_prodserver.settings.restart import Policy, describe_status, ended_by, exit_code
 
 
 @dataclass(frozen=True)
@@ -26,12 +28,20 @@ class ChildSpec:
     stop_signal: int = signal.SIGTERM
     signal_group: bool = False
     graceful_timeout: float = 30.0
-    policy: Policy = field(default_factory=Policy)
+    #: The RESTART/ONESHOT settings (each child builds its policy object from them), or a policy
+    #: object with a job of its own (devserver's restart on code changes).
+    policy: Policy | ExitPolicy = field(default_factory=Policy)
     #: What it is and where it listens, for the "started" line (``gunicorn on http://...``).
     what: str = ""
     #: Run in a fork of this process for the first start instead of spawning ``argv`` (one process
     #: with the ops endpoint: no second Django setup, pages shared); restarts spawn ``argv``.
     first_run: Callable[[], object] | None = None
+    #: A session and process group of its own (Ctrl-C in a terminal reaches only us). False keeps it
+    #: in ours, so a SIGKILL to our group reaches it too; "its group" then means its descendants.
+    own_session: bool = True
+    #: Our stdin, stdout and stderr as they are instead of prefixed pipes (one reloaded process:
+    #: the server sees the terminal, colours and all).
+    share_stdio: bool = False
 
 
 def _interpreter_exit() -> None:
@@ -56,7 +66,7 @@ class Child:
 
     def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
-        self.budget = RestartBudget(spec.policy)
+        self.policy = for_settings(spec.policy)
         self.popen: subprocess.Popen[bytes] | None = None
         self.pid = 0
         self.pipes: list[Pipe] = []
@@ -64,6 +74,8 @@ class Child:
         self.restart_at: float | None = None
         self.stop_deadline: float | None = None
         self.stop_sent = False
+        #: Stopped by a restart request: start again once it has exited, whatever its status.
+        self.restart_requested = False
         self.starts = 0
 
     @property
@@ -84,33 +96,40 @@ class Child:
         self.stop_sent = False
         self.stop_deadline = None
         self.restart_at = None
+        self.restart_requested = False
+        self.pipes = []
+        if self.spec.share_stdio:
+            self._spawn(None, None, None)
+            return
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        if self.spec.first_run is not None and self.starts == 0:
-            self._fork(out_r, out_w, err_r, err_w, in_fork)
-            self.pipes = [Pipe(out_r, LineStream(prefixes[0]), out), Pipe(err_r, LineStream(prefixes[1]), err)]
-            return
         try:
-            self.popen = subprocess.Popen(  # argv list from the plan, never a shell
-                list(self.spec.argv),
-                cwd=self.spec.cwd,
-                env=dict(self.spec.env),
-                stdin=subprocess.DEVNULL,
-                stdout=out_w,
-                stderr=err_w,
-                start_new_session=True,
-                close_fds=True,
-            )
+            if self.spec.first_run is not None and self.starts == 0:
+                self._fork(out_r, out_w, err_r, err_w, in_fork)
+            else:
+                self._spawn(subprocess.DEVNULL, out_w, err_w)
         except BaseException:
             for fd in (out_r, err_r):
                 os.close(fd)
             raise
         finally:
-            os.close(out_w)  # the child holds its own copies: EOF comes when it (and its kids) exit
-            os.close(err_w)
+            for fd in (out_w, err_w):  # the child holds its own copies: EOF comes when it (and its kids) exit
+                os.close(fd)
+        self.pipes = [Pipe(out_r, LineStream(prefixes[0]), out), Pipe(err_r, LineStream(prefixes[1]), err)]
+
+    def _spawn(self, stdin: int | None, stdout: int | None, stderr: int | None) -> None:
+        self.popen = subprocess.Popen(  # argv list from the plan, never a shell
+            list(self.spec.argv),
+            cwd=self.spec.cwd,
+            env=dict(self.spec.env),
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=self.spec.own_session,
+            close_fds=True,
+        )
         self.pid = self.popen.pid
         self.starts += 1
-        self.pipes = [Pipe(out_r, LineStream(prefixes[0]), out), Pipe(err_r, LineStream(prefixes[1]), err)]
 
     def _fork(self, out_r: int, out_w: int, err_r: int, err_w: int, in_fork: Callable[[], None] | None) -> None:
         """The first start of a ``first_run`` child: fork, and run it in the child (never returns there)."""
@@ -119,8 +138,6 @@ class Child:
         sys.stderr.flush()
         pid = os.fork()
         if pid:
-            os.close(out_w)
-            os.close(err_w)
             self.pid = pid
             self.starts += 1
             return
@@ -157,8 +174,10 @@ class Child:
         self.status = status
         if self.popen is not None:
             self.popen.returncode = exit_code(status)
-        # Whatever is left of its process group (orphaned workers) would hold ports: kill it.
-        send(self.pid, signal.SIGKILL, group=True)
+        # Whatever is left of its process group (orphaned workers) would hold ports: kill it. (In
+        # our group, its orphans went to init and its pid may be reused: nothing to aim at.)
+        if self.spec.own_session:
+            send(self.pid, signal.SIGKILL, group=True)
         for pipe in self.pipes:
             pipe.drain()
 
@@ -168,13 +187,21 @@ class Child:
             return
         self.stop_sent = True
         self.stop_deadline = now + self.spec.graceful_timeout
-        send(self.pid, self.spec.stop_signal, group=self.spec.signal_group)
+        self._send(self.spec.stop_signal, group=self.spec.signal_group)
 
     def kill(self) -> None:
         """SIGKILL the whole process group (also the main PID, in case it left the group)."""
         if self.alive:
-            send(self.pid, signal.SIGKILL, group=True)
+            self._send(signal.SIGKILL, group=True)
             send(self.pid, signal.SIGKILL, group=False)
+
+    def _send(self, sig: int, *, group: bool) -> None:
+        """``sig`` to the main process, or to its group: the process group, or (in ours) its tree."""
+        if group and not self.spec.own_session:
+            for pid in tree(self.pid):  # pool workers first found, main process included
+                send(pid, sig, group=False)
+        else:
+            send(self.pid, sig, group=group)
 
     def forward(self, sig: int) -> None:
         if self.alive:

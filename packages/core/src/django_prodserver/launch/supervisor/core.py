@@ -1,5 +1,6 @@
 """The supervisor's event loop: one-shots in order, then the long-running processes; signals,
-output, reaping (also of orphans when we are PID 1), restarts and the exit code, in one thread."""
+output, reaping (also of orphans when we are PID 1), restart requests, and the exit code, in one
+thread. What an exit means is each child's policy's call (``policies.py``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Protocol
 
 from django_prodserver.launch.supervisor.child import Child, ChildSpec
 from django_prodserver.launch.supervisor.output import Prefixer, Sink, json_line
+from django_prodserver.launch.supervisor.policies import Restart, RestartRequests, StopAll
 from django_prodserver.launch.supervisor.signals import FORWARD, KILL_NOW, STOP, SignalInbox
 
 #: Our own lines carry this name in the prefix column.
@@ -46,10 +48,13 @@ class Supervisor:
         fds: tuple[int, int] = (1, 2),
         json_logs: bool = False,
         hooks: Hooks | None = None,
+        label: str = SELF,
     ) -> None:
         self.children = [Child(s) for s in specs]
         self.out, self.err = Sink(fds[0]), Sink(fds[1])
-        names = [SELF, *(c.name for c in self.children)]
+        #: The name on our own lines (``devserver`` when it runs one reloaded process).
+        self.label = label
+        names = [label, *(c.name for c in self.children)]
         width = max((len(c.name) for c in self.children), default=0)  # ours may stick out
         # log_format json: children's lines carry their process name, so no prefix (issue 10).
         self.json_logs = json_logs
@@ -71,8 +76,10 @@ class Supervisor:
         """Supervise until done; returns the exit code (0 only after a clean requested stop)."""
         self.inbox.install()
         try:
+            for source in self._sources():
+                source.open()
             if self._run_oneshots():
-                services = [c for c in self.children if not c.spec.policy.oneshot]
+                services = [c for c in self.children if not c.policy.oneshot]
                 for child in services:
                     if not self.stopping:
                         self._start(child)
@@ -86,7 +93,7 @@ class Supervisor:
 
     def _run_oneshots(self) -> bool:
         """Run one-shot processes one after another; True when all succeeded and no stop came."""
-        for child in (c for c in self.children if c.spec.policy.oneshot):
+        for child in (c for c in self.children if c.policy.oneshot):
             if self.stopping or not self._start(child):
                 return False
             self._loop(lambda c=child: not c.alive)  # type: ignore[misc]
@@ -101,6 +108,7 @@ class Supervisor:
         return True
 
     def _start(self, child: Child) -> bool:
+        requested = child.restart_requested  # a restart someone asked for is announced
         out, err = self.hooks.sinks(child.name, self.out, self.err) if self.hooks else (self.out, self.err)
         try:
             child.start((self.prefixers[0][child.name], self.prefixers[1][child.name]), out, err, self._in_fork)
@@ -111,7 +119,7 @@ class Supervisor:
         self.by_pid[child.pid] = child
         if self.hooks:
             self.hooks.started(child.name, child.pid)
-        if self.verbosity >= 2 or (self.verbosity >= 1 and child.starts == 1):
+        if self.verbosity >= 2 or (self.verbosity >= 1 and (child.starts == 1 or requested)):
             where = f": {child.spec.what}" if child.spec.what else ""
             self._say(f"started {child.name!r} (pid {child.pid}){where}")
         return True
@@ -135,6 +143,7 @@ class Supervisor:
                     if at is not None:
                         timeout = min(timeout, max(0.0, at - now))
             fds = [self.inbox.fd] + [p.fd for c in self.children for p in c.open_pipes()]
+            fds += [s.fd for s in self._sources()]
             try:
                 readable, _, _ = select.select(fds, [], [], timeout)
             except InterruptedError:  # pragma: no cover - PEP 475 retries select
@@ -145,6 +154,11 @@ class Supervisor:
                 for pipe in child.open_pipes():
                     if pipe.fd in ready:
                         pipe.read()
+                source = child.policy.requests
+                if source is not None and source.fd in ready:
+                    reason = source.take()
+                    if reason:
+                        self._restart(child, reason)
             self._reap()
             self._timers(time.monotonic())
 
@@ -166,7 +180,22 @@ class Supervisor:
                     child.kill()
             elif sig in FORWARD:
                 for child in self.children:
-                    child.forward(sig)
+                    if sig in child.policy.restart_signals:
+                        self._restart(child, f"{signal.Signals(sig).name} received")
+                    else:
+                        child.forward(sig)
+
+    def _restart(self, child: Child, reason: str) -> None:
+        """A restart request: stop the child gracefully (its stop signal, then the group kill after
+        its graceful timeout) and start it again once it exited; start it now if it waits."""
+        if self.stopping or child.pid == 0:  # not started yet (one-shots still run): nothing to restart
+            return
+        self._say(f"{reason}: restarting {child.name!r}")
+        child.restart_requested = True
+        if child.alive:
+            child.request_stop(time.monotonic())
+        else:
+            child.restart_at = time.monotonic()
 
     def _reap(self) -> None:
         """Collect every exit status: our children's are dispatched, orphans' just released."""
@@ -185,7 +214,7 @@ class Supervisor:
                 self._exited(child)
 
     def _exited(self, child: Child) -> None:
-        """Apply the policy to an exit: nothing while stopping, restart with backoff, or stop all."""
+        """Apply the child's policy to an exit: nothing while stopping, restart, wait, or stop all."""
         what = f"{child.name!r} (pid {child.pid}) {child.describe_exit()}"
         if self.stopping:
             if not child.clean:
@@ -194,24 +223,22 @@ class Supervisor:
             elif self.verbosity >= 1:
                 self._say(what)
             return
-        policy = child.spec.policy
-        if policy.oneshot:
-            if self.verbosity >= 1 and child.clean:
+        if child.restart_requested:  # we stopped it to restart it: its status says nothing
+            if self.verbosity >= 2:
                 self._say(what)
-            return  # _run_oneshots decides
-        if policy.restart == "always" or (policy.restart == "on-failure" and not child.clean):
-            delay = child.budget.next_delay(time.monotonic())
-            if delay is None:
-                self._say(
-                    f"{what}; restart budget spent ({policy.max_restarts} in {policy.window:g}s): stopping everything"
-                )
-                self._fail(child.exit_code or 1)
-            else:
-                self._say(f"{what}; restarting in {delay:g}s")
-                child.restart_at = time.monotonic() + delay
+            child.restart_at = time.monotonic()
             return
-        self._say(f"{what}; policy {policy.restart!r}: stopping everything")
-        self._fail(child.exit_code)
+        decision = child.policy.on_exit(child.clean, child.exit_code, time.monotonic())
+        if isinstance(decision, Restart):
+            self._say(f"{what}; restarting in {decision.delay:g}s")
+            child.restart_at = time.monotonic() + decision.delay
+        elif isinstance(decision, StopAll):
+            self._say(f"{what}; {decision.reason}: stopping everything")
+            self._fail(decision.code)
+        elif decision.reason:
+            self._say(f"{what}; {decision.reason}")
+        elif self.verbosity >= 1 and child.clean:
+            self._say(what)  # a one-shot's failure is told by _run_oneshots
 
     def _timers(self, now: float) -> None:
         for child in self.children:
@@ -251,6 +278,8 @@ class Supervisor:
     def _shutdown(self) -> None:
         """Leave nothing behind: kill what still runs, reap it, flush every pipe, restore signals."""
         try:
+            for source in self._sources():
+                source.close()
             for child in self.children:
                 child.kill()
             deadline = time.monotonic() + REAP_GRACE
@@ -265,9 +294,12 @@ class Supervisor:
         finally:
             self.inbox.restore()
 
+    def _sources(self) -> list[RestartRequests]:
+        return [c.policy.requests for c in self.children if c.policy.requests is not None]
+
     def _say(self, text: str) -> None:
         if self.json_logs:
-            self.err.write(json_line(text, process=SELF, logger="prodserver.supervisor"))
+            self.err.write(json_line(text, process=self.label, logger="prodserver.supervisor"))
             return
-        prefix = self.prefixers[1][SELF] or f"{SELF}: ".encode()
+        prefix = self.prefixers[1][self.label] or f"{self.label}: ".encode()
         self.err.write(prefix + text.encode(errors="replace") + b"\n")
