@@ -15,7 +15,7 @@ from django_prodserver.backends.base import LaunchContext
 from django_prodserver.backends.command import CommandBackend
 from django_prodserver.backends.registry import resolve_backend
 from django_prodserver.errors import ConfigError
-from django_prodserver.launch.supervision import _sets_for, child_argv, child_env
+from django_prodserver.launch.supervision import child_argv, child_env, sets_for
 from django_prodserver.plan import LaunchPlan
 from django_prodserver.settings.config import load_process
 from django_prodserver.settings.restart import Policy, parse_policy
@@ -131,7 +131,7 @@ def test_exec_plans_run_their_own_command_and_environment() -> None:
 
 
 def test_sets_are_narrowed_to_one_process() -> None:
-    assert _sets_for("web", ["a=1", "web.b=2", "worker.c=3", "web.d=x=y"]) == ["a=1", "b=2", "d=x=y"]
+    assert sets_for("web", ["a=1", "web.b=2", "worker.c=3", "web.d=x=y"]) == ["a=1", "b=2", "d=x=y"]
 
 
 def test_dry_run_of_several_prints_each_plan_and_the_policy(settings: Any) -> None:

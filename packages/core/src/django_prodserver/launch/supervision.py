@@ -78,7 +78,7 @@ def policies(plans: list[LaunchPlan], entries: Mapping[str, Mapping[str, Any]] |
     return {p.process: parse_policy(p.process, entries.get(p.process) or {}, p.kind) for p in plans}
 
 
-def _sets_for(name: str, sets: list[str]) -> list[str]:
+def sets_for(name: str, sets: list[str]) -> list[str]:
     """The ``--set`` items that apply to ``name``, spelled for a command that starts only it."""
     out: list[str] = []
     for item in sets:
@@ -103,7 +103,7 @@ def child_argv(plan: LaunchPlan, options: Mapping[str, Any]) -> list[str]:
     for flag in ("no_color", "force_color", "traceback"):
         if options.get(flag):
             argv.append("--" + flag.replace("_", "-"))
-    for item in _sets_for(plan.process, list(options.get("set") or [])):
+    for item in sets_for(plan.process, list(options.get("set") or [])):
         argv += ["--set", item]
     return argv
 

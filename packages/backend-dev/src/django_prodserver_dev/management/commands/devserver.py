@@ -17,6 +17,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from django_prodserver.backends.base import Backend
 from django_prodserver.errors import ConfigError
+from django_prodserver.launch.supervision import sets_for
 from django_prodserver.management.base import ProcessCommand
 from django_prodserver.plan import LaunchPlan
 from django_prodserver.settings.config import ProcessConfig
@@ -149,7 +150,7 @@ class Command(ProcessCommand):
         for flag in ("no_color", "force_color", "traceback"):
             if options.get(flag):
                 argv.append("--" + flag.replace("_", "-"))
-        for item in _sets_for(plan.process, list(options.get("set") or [])):
+        for item in sets_for(plan.process, list(options.get("set") or [])):
             argv += ["--set", item]
         for key in ("watch", "reload_include", "reload_exclude"):
             for value in options.get(key) or []:
@@ -193,16 +194,3 @@ def _reload_mode(plan: LaunchPlan) -> str:
     if mode == "off":
         return "reload off"
     return "restarted by devserver on code changes"
-
-
-def _sets_for(name: str, sets: list[str]) -> list[str]:
-    """The ``--set`` items that apply to ``name``, spelled for a command that starts only it."""
-    out: list[str] = []
-    for item in sets:
-        key, _, value = item.partition("=")
-        target, dot, option = key.rpartition(".")
-        if not dot:
-            out.append(item)
-        elif target == name:
-            out.append(f"{option}={value}")
-    return out
