@@ -121,3 +121,33 @@ def test_the_scan_is_kept_until_a_distribution_is_installed_or_removed(site: Pat
 
     shutil.rmtree(site / "thirdparty_late-1.0.dist-info")
     assert "late" not in installed_backends()
+
+
+def test_only_the_backends_group_is_parsed(site: Path) -> None:
+    """A start reads only the section it needs: another distribution's malformed entry points
+    (a line without '=', which makes ``importlib.metadata.entry_points()`` raise) change nothing."""
+    make_distribution(site, "thirdparty-broken-eps", "[console_scripts]\nnot an entry point\n")
+    make_distribution(
+        site,
+        "thirdparty-mixed",
+        "# a comment\n[console_scripts]\nmixed = thirdparty_mixed:main\n\n"
+        "[django_prodserver.backends]\n  # indented comment\n  mixed = thirdparty_mixed:Server  \n",
+    )
+    found = installed_backends()
+    assert found["mixed"].value == "thirdparty_mixed:Server"
+    assert (found["mixed"].distribution, found["mixed"].version) == ("thirdparty-mixed", "1.0")
+    assert "gunicorn" in found
+
+
+def test_the_first_distribution_of_a_name_on_sys_path_wins(site: Path) -> None:
+    """As in importlib.metadata: an earlier copy of a distribution hides a later one, also when
+    only the later copy registers a backend (a stale install shadowed by a newer one)."""
+    make_distribution(site / "new", "thirdparty-shadow", "[console_scripts]\nshadow = thirdparty_shadow:main\n")
+    make_distribution(site / "old", "thirdparty-shadow", "[django_prodserver.backends]\nshadow = thirdparty_shadow:S\n")
+    sys.path[1:1] = [str(site / "new"), str(site / "old")]
+    try:
+        assert "shadow" not in installed_backends()
+    finally:
+        sys.path.remove(str(site / "new"))
+        sys.path.remove(str(site / "old"))
+    assert "shadow" not in installed_backends()

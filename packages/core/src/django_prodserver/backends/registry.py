@@ -81,23 +81,83 @@ def _path_state() -> tuple[tuple[str, int], ...]:
 
 
 def _scan() -> dict[str, InstalledBackend]:
+    """What ``metadata.entry_points(group=...)`` finds, at a fraction of its cost.
+
+    That call parses every entry point of every distribution, and reading each one's name and
+    version parsed its METADATA with the email parser twice: ~12 ms of a start on a project
+    with 130 distributions. Here a distribution's ``entry_points.txt`` is parsed only when it
+    names the group, and only those distributions' METADATA headers are read. As in
+    ``importlib.metadata``, the first distribution of a name on ``sys.path`` wins.
+    """
     found: dict[str, InstalledBackend] = {}
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = getattr(ep, "dist", None)
-        dist_name = dist.metadata["Name"] if dist is not None else "?"
-        version = dist.version if dist is not None else "?"
-        item = InstalledBackend(ep.name, ep.value, dist_name, version)
-        prior = found.get(ep.name)
-        if prior is not None and (prior.distribution, prior.value) != (item.distribution, item.value):
-            raise ConfigError(
-                f"entry point {ep.name!r} in group {ENTRY_POINT_GROUP!r}",
-                f"claimed by two distributions: {prior.distribution} ({prior.value}) "
-                f"and {item.distribution} ({item.value})",
-                f"uninstall one of them (pip uninstall {item.distribution})",
-                check_id="prodserver.E004",
-            )
-        found[ep.name] = item
+    seen: set[str] = set()
+    for dist in metadata.distributions():
+        key = _normalized_name(dist)
+        if key in seen:
+            continue
+        seen.add(key)
+        text = dist.read_text("entry_points.txt")
+        if not text or ENTRY_POINT_GROUP not in text:
+            continue
+        pairs = group_pairs(text, ENTRY_POINT_GROUP)
+        if not pairs:
+            continue
+        dist_name, version = name_and_version(dist)
+        for name, value in pairs:
+            item = InstalledBackend(name, value, dist_name, version)
+            prior = found.get(name)
+            if prior is not None and (prior.distribution, prior.value) != (item.distribution, item.value):
+                raise ConfigError(
+                    f"entry point {name!r} in group {ENTRY_POINT_GROUP!r}",
+                    f"claimed by two distributions: {prior.distribution} ({prior.value}) "
+                    f"and {item.distribution} ({item.value})",
+                    f"uninstall one of them (pip uninstall {item.distribution})",
+                    check_id="prodserver.E004",
+                )
+            found[name] = item
     return dict(sorted(found.items()))
+
+
+def _normalized_name(dist: metadata.Distribution) -> str:
+    """The key ``importlib.metadata`` deduplicates distributions by: taken from the dist-info
+    folder's name where it can (its own private shortcut), else from METADATA."""
+    cheap = getattr(dist, "_normalized_name", None)
+    if isinstance(cheap, str) and cheap:
+        return cheap
+    return (dist.metadata["Name"] or "").lower().replace("-", "_")
+
+
+def group_pairs(text: str, group: str) -> list[tuple[str, str]]:
+    """``(name, value)`` of one section of an ``entry_points.txt``, read as ``importlib.metadata``
+    reads it (stripped lines, ``#`` comments dropped, split at the first ``=``)."""
+    pairs: list[tuple[str, str]] = []
+    section: str | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line.strip("[]")
+        elif section == group:
+            name, _, value = line.partition("=")
+            pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
+def name_and_version(dist: metadata.Distribution) -> tuple[str, str]:
+    """``Name`` and ``Version`` from the METADATA (or PKG-INFO) headers, which come before the
+    first blank line; "?" where missing, as before."""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    headers: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line:
+            break
+        key, sep, value = line.partition(":")
+        if sep and key in ("Name", "Version") and key not in headers:
+            headers[key] = value.strip()
+        if len(headers) == 2:
+            break
+    return headers.get("Name") or "?", headers.get("Version") or "?"
 
 
 def _install_hint(name: str) -> str:

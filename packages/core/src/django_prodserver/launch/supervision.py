@@ -17,8 +17,6 @@ from django.core.management.base import CommandError
 
 from django_prodserver.errors import ConfigError
 from django_prodserver.launch.runner import child_environ
-from django_prodserver.launch.supervisor import ChildSpec, Policy, Supervisor, parse_policy
-from django_prodserver.launch.supervisor.signals import FORWARD
 from django_prodserver.plan import LaunchPlan, mask
 
 #: Set in an in-process child's environment: the supervisor already said what starts where.
@@ -38,6 +36,9 @@ def json_logs(plans: list[LaunchPlan]) -> bool:
 
 
 if TYPE_CHECKING:
+    # The supervisor and the ops runtime are imported where they run: a single process
+    # started without the ops endpoint (the common start) needs neither.
+    from django_prodserver.launch.supervisor import ChildSpec, Policy
     from django_prodserver.ops.config import OpsConfig
     from django_prodserver.ops.runtime import OpsRuntime
 
@@ -56,7 +57,7 @@ def supervised_for_ops(plan: LaunchPlan | None = None, environ: Mapping[str, str
     """True when one process must still run under the supervisor: the ops endpoint is on, this
     is not already a child of a supervisor that serves it, and the process is long-running (a
     one-shot such as ``prodserver migrate``, run in a pod that serves the port, must not bind it)."""
-    from django_prodserver.ops.runtime import CHILD_ENV
+    from django_prodserver.ops.config import CHILD_ENV
 
     env = os.environ if environ is None else environ
     if env.get(CHILD_ENV) or ops_config() is None:
@@ -71,6 +72,8 @@ def supervised_for_ops(plan: LaunchPlan | None = None, environ: Mapping[str, str
 
 def policies(plans: list[LaunchPlan], entries: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Policy]:
     """Each process' RESTART/ONESHOT policy from its settings entry (ConfigError if wrong)."""
+    from django_prodserver.launch.supervisor import parse_policy
+
     if entries is None:
         from django_prodserver.settings.config import get_processes_setting
 
@@ -123,6 +126,8 @@ def child_env(plan: LaunchPlan, base: Mapping[str, str] | None = None) -> dict[s
 
 
 def child_specs(plans: list[LaunchPlan], options: Mapping[str, Any], policy: Mapping[str, Policy]) -> list[ChildSpec]:
+    from django_prodserver.launch.supervisor import ChildSpec
+
     return [
         ChildSpec(
             name=p.process,
@@ -165,6 +170,8 @@ def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None =
     from django_prodserver.ops.config import describe as describe_ops
 
     lines.append("  " + describe_ops(ops_config()))
+    from django_prodserver.launch.supervisor.signals import FORWARD
+
     forwarded = ", ".join(signal.Signals(s).name for s in FORWARD)
     lines += [
         "  signals: SIGTERM/SIGINT stop every process gracefully, a second one kills them all; "
@@ -221,6 +228,8 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Calla
     no_color = bool(options.get("no_color"))
     force = bool(options.get("force_color"))
     colour = (force or (not no_color and os.isatty(1)), force or (not no_color and os.isatty(2)))
+    from django_prodserver.launch.supervisor import Supervisor
+
     sys.stdout.flush()
     sys.stderr.flush()
     supervisor = Supervisor(
@@ -248,7 +257,7 @@ def describe_single_ops(plan: LaunchPlan | None = None) -> str:
     config = ops_config()
     if config is None:
         return describe_ops(None)
-    from django_prodserver.ops.runtime import CHILD_ENV
+    from django_prodserver.ops.config import CHILD_ENV
 
     if os.environ.get(CHILD_ENV):
         return "ops endpoint: served by the parent prodserver supervisor"

@@ -17,6 +17,9 @@ SETTING = "PRODSERVER_OPS"
 PORT_ENV = "PRODSERVER_OPS_PORT"
 HOST_ENV = "PRODSERVER_OPS_HOST"
 DEFAULT_HOST = "127.0.0.1"
+#: Set in every child of a supervisor serving the endpoint: the child must not start another
+#: (here, not in ops.runtime, so a start without the endpoint need not import the runtime).
+CHILD_ENV = "PRODSERVER_OPS_CHILD"
 #: Keys ``PRODSERVER_OPS`` may carry, with what each is for (errors list them).
 KEYS: Mapping[str, str] = {
     "HOST": "interface the ops endpoint binds (default 127.0.0.1)",

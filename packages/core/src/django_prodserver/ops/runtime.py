@@ -15,14 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django_prodserver.launch.supervisor.output import Sink
-from django_prodserver.ops.config import OpsConfig
+from django_prodserver.ops.config import CHILD_ENV, OpsConfig
 from django_prodserver.ops.watch import Facts, Watch
 from django_prodserver.plan import ReadyProbe
 
 #: The environment variable prometheus-client's multiprocess mode reads in each child.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-#: Set in every child: the endpoint is the supervisor's, the child must not start another.
-CHILD_ENV = "PRODSERVER_OPS_CHILD"
 #: Seconds ``close()`` waits for each ops thread (a readiness request may be in flight).
 REQUEST_JOIN = 4.0
 
