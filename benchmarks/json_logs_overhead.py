@@ -67,6 +67,7 @@ def launch(backend: str, mode: str, workdir: Path) -> tuple[RunningProcess, int]
         "root": {"handlers": ["console"], "level": "INFO"},
     }
     env = project_environ({"web": {"BACKEND": backend, "OPTIONS": options}}, workdir, settings={"LOGGING": logging_})
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode as after `pip install`
     proc = start(prodserver_argv("web"), env, workdir, workdir / f"{backend}-{mode}.log")
     wait_http(proc, port, "/")
     return proc, port

@@ -89,6 +89,8 @@ def measure(backend: str, variant: str, workdir: Path, seconds: float, connectio
     if variant != "no-ops":
         settings["PRODSERVER_OPS"] = {"PORT": ops, "METRICS": variant == "metrics-on"}
     env = project_environ({"web": {"BACKEND": backend, "OPTIONS": options}}, workdir, settings=settings)
+    # Bytecode as after `pip install`: without it every recycled worker compiles what it imports.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     proc = start(prodserver_argv("web"), env, workdir, workdir / f"{backend}-{variant}.log")
     try:
         wait_http(proc, port, timeout=60)

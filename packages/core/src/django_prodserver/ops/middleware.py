@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import bisect
+import contextlib
 import os
 import threading
 import time
@@ -102,6 +103,14 @@ def _instruments() -> Recorder:
     if _recorder is None:
         _recorder = Recorder()
     return _recorder
+
+
+def preload() -> None:
+    """Import prometheus-client before a server forks its workers (see ``served.layers.preload``);
+    the value store is still picked per process, in ``Recorder``."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        with contextlib.suppress(ImportError):
+            import prometheus_client.metrics  # noqa: F401
 
 
 def metrics_layer(app: Any, interface: str) -> Any:

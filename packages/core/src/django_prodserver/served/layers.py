@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 #: The user's application, ``module:attribute``.
@@ -45,13 +45,30 @@ def wrap(app: Any, interface: str, layers: Sequence[str]) -> Any:
     return app
 
 
+def layer_paths(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The layer factories named in ``PRODSERVER_APP_LAYERS``, innermost first."""
+    env = os.environ if environ is None else environ
+    return [p.strip() for p in env.get(LAYERS_ENV, "").split(",") if p.strip()]
+
+
+def preload(environ: Mapping[str, str] | None = None) -> None:
+    """Import the layers (and what each module's ``preload()`` imports) in a server's master,
+    before it forks workers: a recycled gunicorn worker then does not import them again
+    (prometheus-client alone is ~90 ms, paid once per recycled worker otherwise)."""
+    for path in layer_paths(environ):
+        factory = import_path(path)
+        hook = getattr(importlib.import_module(factory.__module__), "preload", None)
+        if callable(hook):
+            hook()
+
+
 def build(interface: str, environ: dict[str, str] | None = None) -> Any:
     """The user's app from ``PRODSERVER_APP`` wrapped in ``PRODSERVER_APP_LAYERS``."""
     env = os.environ if environ is None else environ
     path = env.get(APP_ENV)
     if not path:
         raise RuntimeError(f"{APP_ENV} is not set: this module is loaded only through a prodserver plan")
-    layers = [p.strip() for p in env.get(LAYERS_ENV, "").split(",") if p.strip()]
+    layers = layer_paths(env)
     app = import_path(path)
     # The user's app is imported: its Django logging setup is final, so log_format json is
     # (re)applied to its handlers now, once per worker (a no-op for text logs).
