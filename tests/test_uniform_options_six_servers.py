@@ -142,7 +142,9 @@ def test_one_options_dict_under_every_server(backend: str, tmp_path: Path, reque
         while time.monotonic() < deadline and (len(copies_of(proc)) < 2 or before[0] in copies_of(proc)):
             time.sleep(0.1)
         after = copies_of(proc)
-        assert len(after) == 2 and before[0] not in after and before[1] in after, (before, after)
+        assert len(after) == 2 and before[0] not in after and before[1] in after, (
+            f"{backend}: copies {before} -> {after}\n{proc.output()[-3000:]}"
+        )
         assert len(worker_pids(port, 2)) == 2, "the replacement copy serves too"
 
     result = shutdown_under_load(port, lambda: proc.signal(signal.SIGTERM))
