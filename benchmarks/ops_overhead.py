@@ -4,7 +4,10 @@ Per backend and round, three fresh starts of `manage.py prodserver web` on the e
 project, in rotating order: no ops endpoint; ops endpoint with METRICS False; ops endpoint with
 metrics (the WSGI/ASGI layer counting every request into prometheus-client's multiprocess
 files). Load: wrk (or Python keep-alive threads) on `/`, loopback only, bounded in time.
-Prints medians and the ratios metrics-on / metrics-off and metrics-on / no-ops.
+Prints medians and the ratios metrics-on / metrics-off and metrics-on / no-ops, for requests
+per second and for the server's CPU per request (user + system of its whole process tree, reaped
+workers included), with the spread of the per-round ratios: on a machine whose speed drifts
+between runs the CPU per request is the steadier of the two.
 
     python benchmarks/ops_overhead.py [--backends gunicorn,granian] [--rounds 3] [--duration 3]
 """
@@ -22,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _web_load import ensure_wrk, load
+from web import tree_cpu_seconds
 
 from django_prodserver.testing.processes import (
     free_port,
@@ -82,7 +86,10 @@ def layer_cost(workdir: Path) -> tuple[float, str]:
     return float(lines[0]), lines[1]
 
 
-def measure(backend: str, variant: str, workdir: Path, seconds: float, connections: int, wrk: str | None) -> float:
+def measure(
+    backend: str, variant: str, workdir: Path, seconds: float, connections: int, wrk: str | None
+) -> tuple[float, float]:
+    """One fresh start under load: (requests per second, server CPU ms per request)."""
     port, ops = free_port(), free_port()
     options = {"host": "127.0.0.1", "port": port, "workers": 2, "access_log": False, "drain_delay": 0.0}
     settings = {}
@@ -96,13 +103,15 @@ def measure(backend: str, variant: str, workdir: Path, seconds: float, connectio
         wait_http(proc, port, timeout=60)
         for _ in range(50):  # warm every worker
             http_get(port, "/")
+        cpu = tree_cpu_seconds(proc.pid)
         result = load(wrk, port, "/", seconds, connections)
+        cpu_ms = (tree_cpu_seconds(proc.pid) - cpu) * 1000 / max(1.0, result.rps * seconds)
         if variant == "metrics-on":
             body = http_get(ops, "/metrics").body.decode()
             assert "prodserver_http_requests_total" in body, "metrics layer not active"
         if result.errors:
             print(f"  {backend} {variant}: {result.errors} errors", file=sys.stderr)
-        return result.rps
+        return result.rps, cpu_ms
     finally:
         proc.stop(timeout=10)
 
@@ -123,10 +132,13 @@ def main() -> None:
         print("in-process, no server: " + said)
         for backend in args.backends.split(","):
             runs: dict[str, list[float]] = {v: [] for v in VARIANTS}
+            cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
             for r in range(args.rounds):
                 order = VARIANTS[r % 3 :] + VARIANTS[: r % 3]  # rotate: no variant always goes first
                 for variant in order:
-                    runs[variant].append(measure(backend, variant, workdir, args.duration, args.connections, wrk))
+                    rps, cpu_ms = measure(backend, variant, workdir, args.duration, args.connections, wrk)
+                    runs[variant].append(rps)
+                    cpu[variant].append(cpu_ms)
                     time.sleep(0.5)
             med = {v: statistics.median(x) for v, x in runs.items()}
             on, off, none = med["metrics-on"], med["metrics-off"], med["no-ops"]
@@ -139,8 +151,22 @@ def main() -> None:
                 f"  the layer's CPU at {on:.0f} req/s: {cost_us:.1f} us x {on:.0f} / ({cpus} CPUs x 1e6 us) = "
                 f"{cost_us * on / (cpus * 1e6):.2%} of the machine (the end-to-end ratios are noisier than that)"
             )
+            print(
+                f"  per-round metrics-on/metrics-off: req/s {spread(runs)}; "
+                f"CPU ms per request {spread(cpu)} (medians {statistics.median(cpu['metrics-on']):.3f} vs "
+                f"{statistics.median(cpu['metrics-off']):.3f})"
+            )
             for v in VARIANTS:
-                print(f"  {v}: " + ", ".join(f"{x:.0f}" for x in runs[v]))
+                print(f"  {v}: " + ", ".join(f"{x:.0f} req/s {c:.3f} ms" for x, c in zip(runs[v], cpu[v], strict=True)))
+
+
+def spread(samples: dict[str, list[float]]) -> str:
+    """Median of the per-round ratios metrics-on / metrics-off, with their quartiles."""
+    ratios = sorted(a / b for a, b in zip(samples["metrics-on"], samples["metrics-off"], strict=True))
+    if len(ratios) < 4:
+        return f"{statistics.median(ratios):.3f}"
+    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    return f"{statistics.median(ratios):.3f} ({q1:.2f}-{q3:.2f})"
 
 
 if __name__ == "__main__":
