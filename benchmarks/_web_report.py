@@ -39,9 +39,14 @@ class Row:
     def ratio(self) -> float:
         return med(self.ours) / med(self.native)
 
+    def paired(self) -> list[float]:
+        """The per-round ratios ours / native, sorted (a round's two sides ran back to back, so
+        a machine's drift between rounds cancels in them)."""
+        return sorted(a / b for a, b in zip(self.ours, self.native, strict=False) if b)
+
     def spread(self) -> tuple[float, float]:
         """Quartiles of the paired per-round ratios (min and max with fewer than 4 rounds)."""
-        paired = sorted(a / b for a, b in zip(self.ours, self.native, strict=False) if b)
+        paired = self.paired()
         if not paired:
             return (float("nan"), float("nan"))
         if len(paired) < 4:

@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _web_load import ensure_wrk, load
+from _web_report import Row, med
 from web import tree_cpu_seconds
 
 from django_prodserver.testing.processes import (
@@ -151,22 +152,18 @@ def main() -> None:
                 f"  the layer's CPU at {on:.0f} req/s: {cost_us:.1f} us x {on:.0f} / ({cpus} CPUs x 1e6 us) = "
                 f"{cost_us * on / (cpus * 1e6):.2%} of the machine (the end-to-end ratios are noisier than that)"
             )
-            print(
-                f"  per-round metrics-on/metrics-off: req/s {spread(runs)}; "
-                f"CPU ms per request {spread(cpu)} (medians {statistics.median(cpu['metrics-on']):.3f} vs "
-                f"{statistics.median(cpu['metrics-off']):.3f})"
-            )
+            print(f"  metrics-on/metrics-off per round (quartiles): {paired(runs, 'req/s')}")
+            print(f"  metrics-on/metrics-off per round (quartiles): {paired(cpu, 'CPU per request')}")
             for v in VARIANTS:
                 print(f"  {v}: " + ", ".join(f"{x:.0f} req/s {c:.3f} ms" for x, c in zip(runs[v], cpu[v], strict=True)))
 
 
-def spread(samples: dict[str, list[float]]) -> str:
-    """Median of the per-round ratios metrics-on / metrics-off, with their quartiles."""
-    ratios = sorted(a / b for a, b in zip(samples["metrics-on"], samples["metrics-off"], strict=True))
-    if len(ratios) < 4:
-        return f"{statistics.median(ratios):.3f}"
-    q1, _, q3 = statistics.quantiles(ratios, n=4)
-    return f"{statistics.median(ratios):.3f} ({q1:.2f}-{q3:.2f})"
+def paired(samples: dict[str, list[float]], what: str) -> str:
+    """Median and quartiles of the per-round ratios metrics-on / metrics-off (benchmarks/web.py's
+    spread), next to the ratio of the medians."""
+    row = Row(what, samples["metrics-on"], samples["metrics-off"], "", 0.0)
+    lo, hi = row.spread()
+    return f"{what} {med(row.paired()):.3f} ({lo:.2f}-{hi:.2f}), ratio of medians {row.ratio:.3f}"
 
 
 if __name__ == "__main__":
