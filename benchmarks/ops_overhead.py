@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _web_load import ensure_wrk, load
+from _web_load import ensure_wrk
 from _web_report import Row, med
-from web import tree_cpu_seconds
+from web import load_with_cpu
 
 from django_prodserver.testing.processes import (
     free_port,
@@ -104,9 +104,7 @@ def measure(
         wait_http(proc, port, timeout=60)
         for _ in range(50):  # warm every worker
             http_get(port, "/")
-        cpu = tree_cpu_seconds(proc.pid)
-        result = load(wrk, port, "/", seconds, connections)
-        cpu_ms = (tree_cpu_seconds(proc.pid) - cpu) * 1000 / max(1.0, result.rps * seconds)
+        result, cpu_ms = load_with_cpu(proc.pid, wrk, port, "/", seconds, connections)
         if variant == "metrics-on":
             body = http_get(ops, "/metrics").body.decode()
             assert "prodserver_http_requests_total" in body, "metrics layer not active"

@@ -77,6 +77,16 @@ def tree_cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def load_with_cpu(
+    pid: int, wrk: str | None, port: int, path: str, seconds: float, connections: int
+) -> tuple[Load, float]:
+    """:func:`load` on ``path``, and the server's CPU ms per successful request meanwhile (the
+    process tree of ``pid``, see :func:`tree_cpu_seconds`)."""
+    cpu = tree_cpu_seconds(pid)
+    got = load(wrk, port, path, seconds, connections)
+    return got, (tree_cpu_seconds(pid) - cpu) * 1000 / max(1.0, got.rps * seconds)
+
+
 def environ(backend: str, var_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(AMBIENT)}
     # PYTHONDONTWRITEBYTECODE: with it (and an installer that does not precompile, like uv)
@@ -213,10 +223,9 @@ def measure(
         time.sleep(0.5)
         sample.pss_kib = pss_kib(process_tree(proc.pid))
         for path in paths:
-            cpu = tree_cpu_seconds(proc.pid)
-            sample.rps[path] = got = load(args.wrk, port, path, args.duration, args.connections)
-            served = max(1.0, got.rps * args.duration)
-            sample.cpu_ms[path] = (tree_cpu_seconds(proc.pid) - cpu) * 1000 / served
+            sample.rps[path], sample.cpu_ms[path] = load_with_cpu(
+                proc.pid, args.wrk, port, path, args.duration, args.connections
+            )
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode} during the load")
         return sample
