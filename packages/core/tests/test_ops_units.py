@@ -204,3 +204,42 @@ def test_preload_imports_the_metrics_layer_and_prometheus_before_a_fork(
     out = subprocess.run([sys.executable, "-c", PRELOAD], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == expected.split()
+
+
+def test_metrics_directory_is_fresh_per_start_one_per_process_and_removed_at_close() -> None:
+    """prometheus-client multiprocess mode done right (issue 9): a new empty directory per start,
+    a separate one per process (a worker library that sets its own cannot collide), gone at close."""
+    from django_prodserver.ops.config import OpsConfig
+    from django_prodserver.ops.runtime import MULTIPROC_ENV, OpsRuntime, Watched
+    from django_prodserver.testing.processes import free_port
+
+    watched = [Watched("web", "web", None, service=True), Watched("worker", "worker", None, service=True)]
+    first = OpsRuntime(OpsConfig("127.0.0.1", free_port()), watched)
+    second = OpsRuntime(OpsConfig("127.0.0.1", free_port()), watched)
+    try:
+        assert first.metrics_dir and second.metrics_dir and first.metrics_dir != second.metrics_dir
+        assert os.listdir(first.metrics_dir) == []
+        web, worker = first.child_env("web")[MULTIPROC_ENV], first.child_env("worker")[MULTIPROC_ENV]
+        assert web != worker and Path(web).parent == Path(worker).parent == Path(first.metrics_dir)
+        assert first.metrics_dirs() == {"web": web, "worker": worker}
+    finally:
+        first.close()
+        second.close()
+    assert not Path(first.metrics_dir).exists() and not Path(second.metrics_dir).exists()
+
+
+def test_scrape_marks_the_files_of_a_gone_worker_dead_and_keeps_a_live_ones(tmp_path: Path) -> None:
+    """A recycled or crashed worker's live gauges must not be summed any more: ``forget_dead``
+    calls ``mark_process_dead`` for PIDs without a process, and only for those."""
+    from django_prodserver.ops.metrics import forget_dead
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(timeout=30)  # reaped: no /proc entry any more
+    files = []
+    for pid in (gone.pid, os.getpid()):
+        for name in (f"gauge_livesum_{pid}.db", f"counter_{pid}.db"):
+            (tmp_path / name).write_bytes(b"")
+            files.append(str(tmp_path / name))
+    forget_dead(str(tmp_path), files)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([f"counter_{gone.pid}.db", f"counter_{os.getpid()}.db", f"gauge_livesum_{os.getpid()}.db"])
