@@ -6,8 +6,8 @@ metrics (the WSGI/ASGI layer counting every request into prometheus-client's mul
 files). Load: wrk (or Python keep-alive threads) on `/`, loopback only, bounded in time.
 Prints medians and the ratios metrics-on / metrics-off and metrics-on / no-ops, for requests
 per second and for the server's CPU per request (user + system of its whole process tree, reaped
-workers included), with the spread of the per-round ratios: on a machine whose speed drifts
-between runs the CPU per request is the steadier of the two.
+workers included), with the spread of the per-round ratios (benchmarks/web.py's rule: a ratio
+past its target is a miss only when the whole spread is).
 
     python benchmarks/ops_overhead.py [--backends gunicorn,granian] [--rounds 3] [--duration 3]
 """
