@@ -18,3 +18,19 @@ class ProdserverConfig(AppConfig):
         from django_prodserver.ops import checks as ops_checks  # noqa: F401  (the ops endpoint's)
 
         configure_from_env()  # a child started with log_format json: Django's LOGGING is applied by now
+        _resume_collector_unless_our_command()
+
+
+def _resume_collector_unless_our_command() -> None:
+    """The start's paused collector (``launch.collector``) is resumed by our command; if another
+    app's command answers to the word on this command line, nothing of ours would resume it."""
+    import sys
+
+    from django_prodserver.launch import collector
+
+    if not collector.paused():
+        return
+    from django.core.management import get_commands
+
+    if get_commands().get(sys.argv[1]) != "django_prodserver":
+        collector.resume(freeze=False)

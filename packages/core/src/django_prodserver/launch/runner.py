@@ -7,6 +7,7 @@ import sys
 from typing import NoReturn
 
 from django_prodserver.backends.base import Backend
+from django_prodserver.launch import collector
 from django_prodserver.plan import LaunchPlan
 
 
@@ -41,6 +42,7 @@ def exec_plan(plan: LaunchPlan) -> NoReturn:
 def run(plan: LaunchPlan, backend: Backend) -> NoReturn:
     """Run a single process in the foreground; never returns."""
     if plan.in_process:
+        collector.resume()  # the start's heap is built: frozen, then collected as usual
         apply_environ(plan)
         from django_prodserver.logs.setup import configure_from_env
 

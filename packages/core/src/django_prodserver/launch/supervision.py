@@ -202,6 +202,9 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Calla
 
     ``first_run`` (one plan, ops endpoint on): the child's first start is a fork of this process
     that runs it (the plan as if alone: no second Django setup); restarts spawn the child argv."""
+    from django_prodserver.launch import collector
+
+    collector.resume()  # the supervisor runs for as long as its children (and forks the first)
     try:
         policy = policies(plans)
         if first_run is not None and len(plans) == 1:

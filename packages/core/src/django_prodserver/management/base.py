@@ -105,12 +105,17 @@ class ProcessCommand(BaseCommand):
 
     def execute(self, *args: Any, **options: Any) -> Any:
         """Run a subcommand when the parser found one, else start processes."""
+        from django_prodserver.launch import collector
+
         name = options.pop("prodserver_subcommand", None)
         if name:
+            collector.resume(freeze=False)  # a probe, an export or a bench: not a start
             from django_prodserver.management import subcommands
 
             return subcommands.load(name).execute(*args, **options)
         names = [*args, *(options.get("names") or [])]
+        if any(options.get(k) for k in ("list", "list_options", "schema")):
+            collector.resume(freeze=False)
         starts = not any(options.get(k) for k in ("all", "list", "list_options", "schema"))
         self._starting = frozenset(names) if names and starts else None
         return super().execute(*args, **options)

@@ -118,6 +118,14 @@ class WebServerContract(BackendContract):
         _proc, port = start_server()
         assert http_get(port, "/db/").status == 200
 
+    def test_collector_runs_while_serving(self, start_server: ServerFactory) -> None:
+        """The process that serves has Python's garbage collector on: prodserver turns it off
+        while a start imports the project and must hand over with it on again.
+        Fix: let the launch go through ``django_prodserver.launch.runner.run`` (it resumes it)."""
+        _proc, port = start_server()
+        got = http_get(port, "/gc/").json()
+        assert got["enabled"] is True, got
+
     def test_honours_port(self, start_server: ServerFactory) -> None:
         """The server listens on exactly the configured port and host.
         Fix: map the uniform ``port``/``host`` options to the native bind flags."""

@@ -12,4 +12,5 @@ urlpatterns = [
     path("log/", views.log),
     path("alog/", views.alog),
     path("boom/", views.boom),
+    path("gc/", views.collector),
 ]

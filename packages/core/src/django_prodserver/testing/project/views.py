@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -10,6 +11,10 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
 logger = logging.getLogger(__name__)
+
+#: Whether Python's cyclic collector was off when the serving process imported this module
+#: (prodserver pauses it while a start builds its heap: django_prodserver.launch.collector).
+COLLECTOR_OFF_AT_IMPORT = not gc.isenabled()
 
 
 def index(request: HttpRequest) -> JsonResponse:
@@ -52,3 +57,15 @@ async def alog(request: HttpRequest) -> JsonResponse:
 def boom(request: HttpRequest) -> JsonResponse:
     """Raises: Django logs the traceback on ``django.request`` and answers 500."""
     raise RuntimeError(f"boom {request.GET.get('token', '')}")
+
+
+def collector(request: HttpRequest) -> JsonResponse:
+    """The serving process' garbage collector: on, and how many start-up objects it froze."""
+    return JsonResponse(
+        {
+            "enabled": gc.isenabled(),
+            "frozen": gc.get_freeze_count(),
+            "off_at_import": COLLECTOR_OFF_AT_IMPORT,
+            "pid": os.getpid(),
+        }
+    )

@@ -1,0 +1,89 @@
+"""launch.collector: which command lines pause the collector, and how it comes back."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from django_prodserver.launch import collector
+
+
+@pytest.fixture
+def fresh_collector(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This test process' collector as it was, whatever the test did to it."""
+    was_on = gc.isenabled()
+    monkeypatch.setattr(collector, "_paused", False)
+    yield
+    gc.unfreeze()
+    if was_on:
+        gc.enable()
+    else:  # pragma: no cover - pytest runs with the collector on
+        gc.disable()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["manage.py", "prodserver"],
+        ["manage.py", "prodserver", "web", "--set", "workers=2"],
+        ["/usr/bin/django-admin", "prodserver", "--all"],
+        ["/x/django/__main__.py", "worker"],
+        ["manage.py", "server"],
+    ],
+)
+def test_a_start_is_one_of_our_commands(argv: list[str]) -> None:
+    assert collector.is_start(argv, {}) is True
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["manage.py"],
+        ["manage.py", "migrate"],
+        ["manage.py", "devserver"],  # reloads: left alone
+        ["manage.py", "runserver", "prodserver"],
+        ["pytest", "-k", "prodserver"],
+    ],
+)
+def test_other_command_lines_are_not_a_start(argv: list[str]) -> None:
+    assert collector.is_start(argv, {}) is False
+
+
+@pytest.mark.parametrize("value", ["0", "false", "no", "OFF", " off "])
+def test_the_env_switch_turns_the_pause_off(value: str) -> None:
+    assert collector.is_start(["manage.py", "prodserver"], {collector.PAUSE_ENV: value}) is False
+    assert collector.is_start(["manage.py", "prodserver"], {collector.PAUSE_ENV: "1"}) is True
+
+
+def test_pause_then_resume_freezes_the_start_and_turns_it_on(fresh_collector: None) -> None:
+    assert collector.pause_for_start(["manage.py", "prodserver", "web"], {}) is True
+    assert not gc.isenabled() and collector.paused()
+    assert collector.pause_for_start(["manage.py", "prodserver", "web"], {}) is False  # once
+    frozen = gc.get_freeze_count()
+    collector.resume()
+    assert gc.isenabled() and not collector.paused()
+    assert gc.get_freeze_count() > frozen
+    collector.resume()  # a second resume (the supervisor's fork, then the runner) is a no-op
+    assert gc.isenabled()
+
+
+def test_resume_without_freeze_leaves_the_heap_to_the_collector(fresh_collector: None) -> None:
+    collector.pause_for_start(["manage.py", "prodserver", "--list"], {})
+    frozen = gc.get_freeze_count()
+    collector.resume(freeze=False)
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+
+
+def test_a_collector_the_user_turned_off_stays_off(fresh_collector: None) -> None:
+    gc.disable()
+    assert collector.pause_for_start(["manage.py", "prodserver"], {}) is False
+    collector.resume()
+    assert not gc.isenabled()
+
+
+def test_not_a_start_changes_nothing(fresh_collector: None) -> None:
+    assert collector.pause_for_start(["manage.py", "migrate"], {}) is False
+    collector.resume()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
