@@ -87,3 +87,32 @@ def test_not_a_start_changes_nothing(fresh_collector: None) -> None:
     assert collector.pause_for_start(["manage.py", "migrate"], {}) is False
     collector.resume()
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("argv", [["--list"], ["--schema"], ["--list-options"]])
+def test_the_command_resumes_a_paused_collector_when_it_starts_nothing(fresh_collector: None, argv: list[str]) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    assert collector.pause_for_start(["manage.py", "prodserver", *argv], {}) is True
+    frozen = gc.get_freeze_count()
+    call_command("prodserver", *argv, stdout=StringIO(), stderr=StringIO())
+    assert gc.isenabled() and not collector.paused()
+    assert gc.get_freeze_count() == frozen  # it goes on working: its garbage stays collectable
+
+
+def test_ready_resumes_at_once_when_another_apps_command_has_the_word(
+    fresh_collector: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import django.core.management
+
+    from django_prodserver import apps
+
+    monkeypatch.setattr("sys.argv", ["manage.py", "prodserver", "web"])
+    assert collector.pause_for_start() is True
+    apps._resume_collector_unless_our_command()  # our command has the word: the start resumes it
+    assert collector.paused()
+    monkeypatch.setattr(django.core.management, "get_commands", lambda: {"prodserver": "someoneelse"})
+    apps._resume_collector_unless_our_command()
+    assert gc.isenabled() and not collector.paused()

@@ -9,10 +9,13 @@ collector is off; then ``gc.freeze()`` moves the start's objects out of the coll
 (no later collection traverses or writes them, which also keeps forked workers' pages shared,
 as the ``gc.freeze`` docs advise for pre-fork servers) and the collector runs as usual.
 
-Every path out of a start resumes it: the in-process hand-over and the exec (``launch.runner``),
-the supervisor, and the command's non-start modes (``--list``, subcommands, ``--dry-run``); if
-another app's command answers to the word, ``ProdserverConfig.ready`` resumes at once.
-``PRODSERVER_GC_PAUSE=0`` turns the pause off; a collector the user turned off stays off.
+Every path out of a start that goes on running resumes it: the in-process hand-over
+(``launch.runner.run``), the supervisor, and the command's non-start modes (``--list``,
+``--list-options``, ``--schema``, subcommands); an exec starts a new interpreter with its own
+collector, and ``--dry-run`` prints and exits. If another app's command answers to the word,
+``ProdserverConfig.ready`` resumes at once. ``PRODSERVER_GC_PAUSE=0`` turns the pause off; a
+collector the user turned off stays off. (Its boolean words are ``backends.options``' own,
+written out here: this module is imported by every process that imports prodserver.)
 """
 
 from __future__ import annotations
