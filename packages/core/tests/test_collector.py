@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -89,12 +90,15 @@ def test_not_a_start_changes_nothing(fresh_collector: None) -> None:
     assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
-@pytest.mark.parametrize("argv", [["--list"], ["--schema"], ["--list-options"]])
-def test_the_command_resumes_a_paused_collector_when_it_starts_nothing(fresh_collector: None, argv: list[str]) -> None:
+@pytest.mark.parametrize("argv", [["--list"], ["--schema"], ["--list-options"], ["export", "procfile"]])
+def test_the_command_resumes_a_paused_collector_when_it_starts_nothing(
+    fresh_collector: None, argv: list[str], settings: Any
+) -> None:
     from io import StringIO
 
     from django.core.management import call_command
 
+    settings.PRODUCTION_PROCESSES = {"web": {"BACKEND": "gunicorn"}}
     assert collector.pause_for_start(["manage.py", "prodserver", *argv], {}) is True
     frozen = gc.get_freeze_count()
     call_command("prodserver", *argv, stdout=StringIO(), stderr=StringIO())
@@ -116,3 +120,35 @@ def test_ready_resumes_at_once_when_another_apps_command_has_the_word(
     monkeypatch.setattr(django.core.management, "get_commands", lambda: {"prodserver": "someoneelse"})
     apps._resume_collector_unless_our_command()
     assert gc.isenabled() and not collector.paused()
+
+
+def test_the_supervisor_runs_with_the_collector_on_and_the_start_frozen(
+    fresh_collector: None, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """The supervisor outlives every child (and forks the first): it resumes before it runs."""
+    import sys
+    from dataclasses import replace
+
+    from django_prodserver.backends.base import LaunchContext
+    from django_prodserver.backends.command import CommandBackend
+    from django_prodserver.launch import supervision
+    from django_prodserver.launch.supervisor import Supervisor
+    from django_prodserver.settings.config import load_process
+
+    entry = {"BACKEND": "command", "ARGS": ["check"]}
+    settings.PRODUCTION_PROCESSES = {"once": entry}
+    context = LaunchContext(environ={}, cwd=".", settings_module="mysite.settings", python=sys.executable)
+    plan = CommandBackend(load_process("once", entry)).plan(context)
+    plan = replace(plan, program=(sys.executable,), args=("-c", "pass"))
+    seen: list[tuple[bool, int]] = []
+    real_run = Supervisor.run
+
+    def run(self: Supervisor) -> int:
+        seen.append((gc.isenabled(), gc.get_freeze_count()))
+        return real_run(self)
+
+    monkeypatch.setattr(Supervisor, "run", run)
+    assert collector.pause_for_start(["manage.py", "prodserver", "once"], {}) is True
+    frozen = gc.get_freeze_count()
+    assert supervision.supervise([plan], {"verbosity": 0}) == 0  # the real supervisor, a real child
+    assert len(seen) == 1 and seen[0][0] and seen[0][1] > frozen, seen
