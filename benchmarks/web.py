@@ -234,6 +234,31 @@ def measure(
         wait_port_free(port)
 
 
+def ab_argv(backend: str, side: str, env: dict[str, str], port: int) -> list[str]:
+    """One side's command line with the A/B options: ``manage.py prodserver web`` or the native CLI."""
+    sets = [f"--set={k}={v}" for k, v in {"port": port, **AB_OPTIONS[backend]}.items()]
+    if side == "prodserver":
+        return [*MANAGE, "prodserver", "web", *sets]
+    return native_from_plan(backend, dry_run(MANAGE, env, EXAMPLE, sets))
+
+
+def warm_up(backend: str, var_dirs: dict[str, Path]) -> None:
+    """Start each side once, unmeasured, until its first 200: the first start of a server
+    reads its files into the page cache, and whichever side ran first paid it for both
+    (daphne's twisted: +60 ms on round 1's prodserver start, which always went first)."""
+    print(f"  {backend}: one unmeasured start of each side first (page cache)", flush=True)
+    for side in ("prodserver", "native"):
+        env = environ(backend, var_dirs[side])
+        port = free_port()
+        start = time.monotonic()
+        proc = spawn_quiet(ab_argv(backend, side, env, port), env, EXAMPLE)
+        try:
+            wait_first_200(port, proc, start + START_TIMEOUT)
+        finally:
+            kill_group(proc)
+            wait_port_free(port)
+
+
 def run_ab(backend: str, args: argparse.Namespace, var_dirs: dict[str, Path]) -> dict[str, list[Sample]]:
     """A/B rounds for one backend; returns the samples per side.
 
@@ -241,6 +266,7 @@ def run_ab(backend: str, args: argparse.Namespace, var_dirs: dict[str, Path]) ->
     ratio misses the target but the spread of the per-round ratios straddles it.
     """
     samples: dict[str, list[Sample]] = {"prodserver": [], "native": []}
+    warm_up(backend, var_dirs)
     i = 0
     while i < args.rounds or (i < args.max_rounds and undecided(samples)):
         if i >= args.rounds:
@@ -249,12 +275,7 @@ def run_ab(backend: str, args: argparse.Namespace, var_dirs: dict[str, Path]) ->
         for side in order:
             env = environ(backend, var_dirs[side])
             port = free_port()
-            sets = [f"--set={k}={v}" for k, v in {"port": port, **AB_OPTIONS[backend]}.items()]
-            if side == "prodserver":
-                argv = [*MANAGE, "prodserver", "web", *sets]
-            else:
-                argv = native_from_plan(backend, dry_run(MANAGE, env, EXAMPLE, sets))
-            s = measure(argv, env, port, AB_CHILDREN[backend], ("/", "/db/"), args)
+            s = measure(ab_argv(backend, side, env, port), env, port, AB_CHILDREN[backend], ("/", "/db/"), args)
             samples[side].append(s)
             errs = sum(x.errors for x in s.rps.values())
             print(
