@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import http.client
 import json
 import os
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -203,15 +205,26 @@ def wait_port_free(port: int, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+@contextlib.contextmanager
+def serving(argv: list[str], env: dict[str, str], port: int) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
+    """Spawn ``argv`` in its own session, yield it with its time to first 200 (s), and kill
+    its whole group on the way out in any case (the port free again)."""
+    start = time.monotonic()
+    proc = spawn_quiet(argv, env, EXAMPLE)
+    try:
+        yield proc, wait_first_200(port, proc, start + START_TIMEOUT) - start
+    finally:
+        kill_group(proc)
+        wait_port_free(port)
+
+
 def measure(
     argv: list[str], env: dict[str, str], port: int, children: int, paths: tuple[str, ...], args: argparse.Namespace
 ) -> Sample:
     """Spawn ``argv`` in its own session, measure it, and kill its whole group in any case."""
     sample = Sample()
-    start = time.monotonic()
-    proc = spawn_quiet(argv, env, EXAMPLE)
-    try:
-        sample.first_200 = wait_first_200(port, proc, start + START_TIMEOUT) - start
+    with serving(argv, env, port) as (proc, first_200):
+        sample.first_200 = first_200
         deadline = time.monotonic() + 30
         while len(children_of(proc.pid)) < children and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -229,9 +242,6 @@ def measure(
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode} during the load")
         return sample
-    finally:
-        kill_group(proc)
-        wait_port_free(port)
 
 
 def ab_argv(backend: str, side: str, env: dict[str, str], port: int) -> list[str]:
@@ -250,13 +260,8 @@ def warm_up(backend: str, var_dirs: dict[str, Path]) -> None:
     for side in ("prodserver", "native"):
         env = environ(backend, var_dirs[side])
         port = free_port()
-        start = time.monotonic()
-        proc = spawn_quiet(ab_argv(backend, side, env, port), env, EXAMPLE)
-        try:
-            wait_first_200(port, proc, start + START_TIMEOUT)
-        finally:
-            kill_group(proc)
-            wait_port_free(port)
+        with serving(ab_argv(backend, side, env, port), env, port):
+            pass
 
 
 def run_ab(backend: str, args: argparse.Namespace, var_dirs: dict[str, Path]) -> dict[str, list[Sample]]:
