@@ -4,6 +4,8 @@
     python3 dev.py example      # run the example project under prodserver (web + worker)
     python3 dev.py test         # lint, type-check and run every test
     python3 dev.py test --fast  # ruff and the tests that start nothing live (seconds; no mypy)
+    python3 dev.py test --latest  # the same against the newest releases instead of constraints.txt
+    python3 dev.py lock         # re-resolve constraints.txt (what every install pins by default)
 
 Creates ./.venv (or --venv DIR), installs uv into it, then every package under packages/
 in editable mode with all its extras. Re-installs only when a pyproject.toml changed.
@@ -43,6 +45,11 @@ TEST_DEPS = [
 LINT_DEPS = ["ruff==0.17.6", "mypy==2.4.1", "django-stubs==6.1.2"]
 #: Part of the install stamp: bump it when the way packages are installed changes.
 INSTALL_FORM = "bytecode-1"
+#: Every third-party distribution pinned, so a commit installs today what it installed when it was
+#: tested (``python3 dev.py lock`` writes it; ``--latest`` ignores it). CONTRIBUTING.md: how to bump.
+CONSTRAINTS = ROOT / "constraints.txt"
+#: The oldest Python we support: the lock is resolved for it and every newer one (markers split).
+LOCK_PYTHON = "3.10"
 #: --core-only: core plus the reference backend its own tests start (gunicorn).
 CORE_ONLY = ["core", "backend-gunicorn"]
 
@@ -71,8 +78,28 @@ def package_dirs() -> list[Path]:
     return sorted(dirs, key=lambda p: (p.name != "core", p.name == "prodserver", p.name))
 
 
-def ensure_env(venv: Path, django: str | None, only_core: bool, lint: bool = False) -> Path:
-    """Create the virtualenv and install the workspace into it when anything changed."""
+def workspace_requirements(dirs: list[Path]) -> list[str]:
+    """Each package editable with all its extras: what a venv installs and what the lock resolves."""
+    reqs: list[str] = []
+    for d in dirs:
+        extras = extras_of(d / "pyproject.toml")
+        reqs += ["-e", f"{d}[{','.join(extras)}]" if extras else str(d)]
+    return reqs
+
+
+def constraints_for(venv: Path, django: str | None) -> Path:
+    """constraints.txt as it applies to this venv: without its Django pin when --django picks one."""
+    if not django:
+        return CONSTRAINTS
+    kept = [line for line in CONSTRAINTS.read_text().splitlines() if not re.match(r"django\s*==", line, re.I)]
+    out = venv / "constraints-django.txt"
+    out.write_text("\n".join(kept) + "\n")
+    return out
+
+
+def ensure_env(venv: Path, django: str | None, only_core: bool, lint: bool = False, latest: bool = False) -> Path:
+    """Create the virtualenv and install the workspace into it when anything changed (pinned by
+    constraints.txt unless ``latest``)."""
     if sys.version_info < (3, 10):
         sys.exit("django-prodserver needs Python 3.10 or newer; run this script with python3.10+")
     py = venv_python(venv)
@@ -80,21 +107,23 @@ def ensure_env(venv: Path, django: str | None, only_core: bool, lint: bool = Fal
         run([sys.executable, "-m", "venv", str(venv)])
     dirs = [PACKAGES / name for name in CORE_ONLY] if only_core else package_dirs()
     deps = TEST_DEPS + (LINT_DEPS if lint else [])
-    stamp_src = "".join((d / "pyproject.toml").read_text() for d in dirs) + repr(deps) + str(django) + INSTALL_FORM
+    if not latest and not CONSTRAINTS.exists():
+        sys.exit(f"{CONSTRAINTS.name} is missing: run `python3 dev.py lock` (or test with --latest)")
+    pins = "latest" if latest else CONSTRAINTS.read_text()
+    stamp_src = (
+        "".join((d / "pyproject.toml").read_text() for d in dirs) + repr(deps) + str(django) + INSTALL_FORM + pins
+    )
     digest = hashlib.sha256(stamp_src.encode()).hexdigest()
     stamp = venv / ".dev-stamp"
     if stamp.exists() and stamp.read_text() == digest:
         return py
     run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "uv"])
     uv = [str(py), "-m", "uv", "pip", "install", "--python", str(py)]
-    reqs: list[str] = []
-    for d in dirs:
-        extras = [e for e in extras_of(d / "pyproject.toml")]
-        spec = f"{d}[{','.join(extras)}]" if extras else str(d)
-        reqs += ["-e", spec]
+    reqs = workspace_requirements(dirs)
     if django:
         reqs.append(f"Django~={django}.0")
-    run([*uv, *reqs, *deps])
+    pinning = ["--upgrade"] if latest else ["--constraint", str(constraints_for(venv, django))]
+    run([*uv, *pinning, *reqs, *deps])
     # uv writes no .pyc, and with PYTHONDONTWRITEBYTECODE set (as on CI machines) every process a
     # test starts would compile Django and the servers from source again (0.8 s -> 0.35 s a start).
     site = subprocess.run(
@@ -135,8 +164,27 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lock(args: argparse.Namespace) -> int:
+    """Resolve every package's dependencies and the test tools afresh into constraints.txt."""
+    py = ensure_env(args.venv, None, only_core=False, latest=not CONSTRAINTS.exists())
+    source = args.venv / "lock.in"
+    source.write_text("\n".join([*workspace_requirements(package_dirs()), *TEST_DEPS]) + "\n")
+    resolved = args.venv / "lock.out"
+    uv = [str(py), "-m", "uv", "pip", "compile", "--quiet", "--universal", "--python-version", LOCK_PYTHON]
+    # The lint tools are pinned in LINT_DEPS already (and need a newer Python than the oldest leg).
+    run([*uv, "--no-header", "--no-annotate", "--output-file", str(resolved), str(source)], cwd=ROOT)
+    pins = [line for line in resolved.read_text().splitlines() if line and not line.startswith(("-e", "#"))]
+    header = [
+        "# Every third-party distribution that `python3 dev.py test` installs, pinned (Python 3.10+).",
+        "# Generated by `python3 dev.py lock`; do not edit by hand. CONTRIBUTING.md: how to bump it.",
+    ]
+    CONSTRAINTS.write_text("\n".join(header + pins) + "\n")
+    print(f"wrote {CONSTRAINTS.name}: {len(pins)} pins", flush=True)
+    return 0
+
+
 def cmd_test(args: argparse.Namespace) -> int:
-    py = ensure_env(args.venv, args.django, only_core=args.core_only, lint=not args.skip_lint)
+    py = ensure_env(args.venv, args.django, only_core=args.core_only, lint=not args.skip_lint, latest=args.latest)
     env = dict(os.environ)
     if not args.skip_lint:
         run([str(py), "-m", "ruff", "check", "."], cwd=ROOT)
@@ -166,6 +214,8 @@ def main() -> int:
     ex.set_defaults(func=cmd_example)
     se = sub.add_parser("setup", help="only create/refresh the venv and print its python")
     se.set_defaults(func=cmd_setup)
+    lo = sub.add_parser("lock", help="re-resolve constraints.txt from every package's dependencies")
+    lo.set_defaults(func=cmd_lock)
     te = sub.add_parser("test", help="lint, type-check and run every test")
     te.add_argument("--django", help="pin Django, e.g. 4.2 (uses its own venv with --venv)")
     te.add_argument("--core-only", action="store_true", help="only the core package (for version matrices)")
@@ -174,6 +224,9 @@ def main() -> int:
         "--fast",
         action="store_true",
         help='ruff and the tests that start no server, worker or broker (pytest -m "not live"); no mypy',
+    )
+    te.add_argument(
+        "--latest", action="store_true", help="install the newest releases instead of constraints.txt's pins"
     )
     te.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments after --")
     te.set_defaults(func=cmd_test)
