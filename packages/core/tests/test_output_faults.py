@@ -137,6 +137,34 @@ def test_a_sink_whose_reader_stopped_never_waits_and_drops_whole_lines() -> None
     os.close(write_end)
 
 
+def test_a_pipe_that_cannot_be_opened_again_gets_writes_that_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without /proc (or not allowed to reopen it), a pipe is written PIPE_BUF bytes at a time
+    once select says there is room: such a write never waits either."""
+    read_end, write_end = os.pipe()
+    sink = Sink(write_end, limit=128 * 1024)
+    with monkeypatch.context() as m:
+
+        def no_proc(path: str, *args: object, **kwargs: object) -> int:
+            raise PermissionError(13, "denied", path)
+
+        m.setattr(os, "open", no_proc)
+        assert sink.fileno() == write_end  # no fd of its own: it selects on the pipe itself
+    done = threading.Event()
+
+    def writer() -> None:
+        for _ in range(20_000):
+            sink.write(b"p" * 99 + b"\n")
+        done.set()
+
+    threading.Thread(target=writer, daemon=True).start()
+    assert done.wait(30), "Sink.write waited for the reader"
+    assert sink.dropped > 0
+    os.close(read_end)
+    sink.flush()  # the reader is gone: EPIPE turns the sink off, nothing raised
+    assert sink.broken and not sink.pending
+    os.close(write_end)
+
+
 def test_flush_until_gives_up_at_its_deadline_and_counts_what_was_left() -> None:
     read_end, write_end = os.pipe()
     sink = Sink(write_end)
