@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 import subprocess
 import threading
@@ -44,7 +45,8 @@ def test_a_stdout_nobody_reads_wedges_nothing(tmp_path: Path, request: pytest.Fi
     env = project_environ(
         {"web": {"BACKEND": "gunicorn", "OPTIONS": options}}, tmp_path, settings={"PRODSERVER_OPS": {"PORT": ops}}
     )
-    proc, _ = start_unread(prodserver_argv("web"), env, tmp_path, request)
+    proc, _, write_copy = start_unread(prodserver_argv("web"), env, tmp_path, request)
+
     popen = proc.popen
     until(lambda: status(ops, "/readyz") == 200, 60, proc.output)
 
@@ -74,9 +76,10 @@ def test_a_stdout_nobody_reads_wedges_nothing(tmp_path: Path, request: pytest.Fi
     print(f"{answered[0]} requests answered in {LOAD_SECONDS:g}s with stdout unread")
     assert answered[0] > 100
     assert status(ops, "/livez") == 200  # the supervisor's loop still turns
+    # The pipe has no room left: the reader's stall was real.
+    assert not select.select([], [write_copy], [], 0)[1], "the pipe was never full: no stall was tested"
     dropped = metric(metric_samples(ops), "prodserver_log_lines_dropped_total", stream="stdout")
-    assert dropped > 0, "nothing dropped: was stdout ever full?"
-    print(f"prodserver_log_lines_dropped_total{{stream=stdout}} = {dropped:g}")
+    print(f"pipe full; prodserver_log_lines_dropped_total{{stream=stdout}} = {dropped:g}")
 
     # SIGTERM with the pipe still full: heard at once, every process stopped, exit 0 in time.
     began = time.monotonic()
@@ -87,11 +90,14 @@ def test_a_stdout_nobody_reads_wedges_nothing(tmp_path: Path, request: pytest.Fi
 
 def start_unread(
     argv: list[str], env: dict[str, str], cwd: Path, request: pytest.FixtureRequest
-) -> tuple[RunningProcess, int]:
+) -> tuple[RunningProcess, int, int]:
     """``argv`` with its stdout into a pipe nobody reads (yet) and its stderr into a file; returns
-    the process and the pipe's read end."""
+    the process, the pipe's read end and a copy of its write end (to ask whether it is full;
+    close it to see the end of the output)."""
     read_end, write_end = os.pipe()
-    request.addfinalizer(lambda: os.close(read_end))
+    copy = os.dup(write_end)
+    for fd in (read_end, copy):
+        request.addfinalizer(lambda fd=fd: _close(fd))
     err_path = cwd / "stderr.log"
     with open(err_path, "wb") as err:
         popen = subprocess.Popen(
@@ -100,7 +106,14 @@ def start_unread(
     os.close(write_end)
     proc = RunningProcess(popen, err_path)
     request.addfinalizer(proc.kill_group)
-    return proc, read_end
+    return proc, read_end, copy
+
+
+def _close(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
 
 
 @pytest.mark.timeout(120)
@@ -109,7 +122,7 @@ def test_dropped_lines_are_counted_and_told_once_the_reader_is_back(
 ) -> None:
     """A flood (about 12 MB) into a pipe nobody reads: the flood is not held up (the supervisor
     keeps reading it), lines are dropped whole; once the reader is back, one line says how many."""
-    ops = free_port()
+    ops, done = free_port(), tmp_path / "flood.done"
     fixtures = Path(__file__).parent / "fixtures" / "supervisor"
     flood = {"BACKEND": "script_backend.ScriptBackend", "APP": "flood.py", "ARGS": ["200000"]}
     idle = {"BACKEND": "script_backend.ScriptBackend", "APP": "worker_like.py", "ENV": {"WORKER_NAME": "idle"}}
@@ -117,33 +130,38 @@ def test_dropped_lines_are_counted_and_told_once_the_reader_is_back(
         {"flood": flood, "idle": idle},
         tmp_path,
         settings={"PRODSERVER_OPS": {"PORT": ops}},
-        extra={"PYTHONPATH": str(fixtures), "FLOOD_TAG": "one"},
+        extra={"PYTHONPATH": str(fixtures), "FLOOD_TAG": "one", "FLOOD_DONE": str(done)},
     )
-    proc, read_end = start_unread(prodserver_argv("flood", "idle"), env, tmp_path, request)
+    proc, read_end, copy = start_unread(prodserver_argv("flood", "idle"), env, tmp_path, request)
+    os.close(copy)  # the reader sees the end once prodserver exits
     until(lambda: status(ops, "/livez") == 200, 60, proc.output)
+    until(done.exists, 60, lambda: f"flood not done: {proc.output()}")  # not held up by our stall
 
     def dropped() -> float:
         return metric(metric_samples(ops), "prodserver_log_lines_dropped_total", stream="stdout")
 
-    until(lambda: dropped() > 100000, 60, lambda: f"dropped {dropped()}: {proc.output()}")
-    assert status(ops, "/livez") == 200
+    assert dropped() > 100_000 and status(ops, "/livez") == 200
     seen = bytearray()
     stop = threading.Event()
     reader = threading.Thread(target=drain, args=(read_end, seen, stop), daemon=True)
     reader.start()
     request.addfinalizer(stop.set)
     until(lambda: b"output lines dropped" in seen, 30, lambda: seen[-2000:].decode(errors="replace"))
+    total = dropped()
+    began = time.monotonic()
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(10) == 0, proc.output()
+    print(f"SIGTERM to exit 0: {time.monotonic() - began:.2f}s")
+    reader.join(10)
+    assert not reader.is_alive(), "no end of output after prodserver exited"
     lines = seen.decode().splitlines()
     told = [line for line in lines if "output lines dropped" in line]
     assert len(told) == 1 and told[0].startswith("prodserver | "), told
     count = int(told[0].split("| ", 1)[1].split()[0])
-    assert count == dropped(), (count, dropped())
-    kept = [line for line in lines if line.startswith("flood ") and not line.endswith(" done")]
-    assert kept and len(kept) + count >= 200000, (len(kept), count)
-    for line in kept:  # what was not dropped is whole
+    assert count == total, (count, total)
+    flood = [line for line in lines if line.startswith("flood ")]
+    assert len(flood) + count == 200_001, (len(flood), count)  # every line either written or counted
+    for line in flood:  # what was not dropped is whole
         m = re.fullmatch(r"flood \| one (\d{6}) (x*)", line)
-        assert m and len(m.group(2)) == int(m.group(1)) % 97, line
-    began = time.monotonic()
-    os.kill(proc.pid, signal.SIGTERM)
-    assert proc.wait(10) == 0, proc.output()
-    print(f"{count} lines dropped and told; SIGTERM to exit 0: {time.monotonic() - began:.2f}s")
+        assert line == "flood | one done" or (m and len(m.group(2)) == int(m.group(1)) % 97), line
+    print(f"{count} lines dropped and told, {len(flood)} written whole")

@@ -185,6 +185,7 @@ class Supervisor:
                     f"{count} output lines dropped: {stream} was not read fast enough "
                     "(prodserver_log_lines_dropped_total counts them)",
                     to=sink,
+                    level="warning",
                 )
         if self.hooks:
             self.hooks.tick({"stdout": self.out.dropped, "stderr": self.err.dropped})
@@ -333,10 +334,10 @@ class Supervisor:
     def _sources(self) -> list[RestartRequests]:
         return [c.policy.requests for c in self.children if c.policy.requests is not None]
 
-    def _say(self, text: str, to: Sink | None = None) -> None:
+    def _say(self, text: str, to: Sink | None = None, level: str = "info") -> None:
         sink = self.err if to is None else to
         if self.json_logs:
-            sink.write(json_line(text, process=self.label, logger="prodserver.supervisor"))
+            sink.write(json_line(text, process=self.label, logger="prodserver.supervisor", level=level))
             return
         prefix = self.prefixers[1][self.label] or f"{self.label}: ".encode()
         sink.write(prefix + text.encode(errors="replace") + b"\n")

@@ -24,6 +24,8 @@ _COLOURS = (36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91)
 #: Bytes of output held for a reader that does not keep up (a stalled log shipper, a pipe
 #: nobody reads); lines beyond are dropped and counted, never waited for.
 QUEUE_LIMIT = 4 * 1024 * 1024
+#: At exit, a reader that takes nothing for this long is not waited for any more.
+STALLED = 0.5
 
 
 Closer = Callable[[], None]
@@ -122,14 +124,17 @@ class Sink:
             self.queued -= written
 
     def flush_until(self, deadline: float) -> None:
-        """Wait (for our exit) until all is written or ``deadline``; what is left counts as dropped."""
+        """Wait (for our exit) until all is written, ``deadline``, or the reader took nothing for
+        STALLED seconds; what is left counts as dropped."""
         while self.pending and not self.broken:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             try:
-                select.select([], [self.fileno()], [], left)
+                room = select.select([], [self.fileno()], [], min(left, STALLED))[1]
             except (OSError, ValueError):  # pragma: no cover
+                break
+            if not room:  # not a byte taken for STALLED seconds: a stuck reader, not a slow one
                 break
             self.flush()
         lines = sum(chunk.count(b"\n") for chunk in self.queue)
@@ -187,6 +192,12 @@ class JsonWrap:
         self.pid = pid
 
     def line(self, raw: bytes) -> bytes:
+        if raw[:1] == b"{":  # the common case, a record of a JSON-mode child: checked, kept as it is
+            try:
+                if isinstance(json.loads(raw), dict):
+                    return raw
+            except ValueError:
+                pass
         text = raw.decode("utf-8", "replace")
         return line_as_json(text, process=self.process, stream=self.stream, pid=self.pid, limit=MAX_LINE).encode()
 
