@@ -109,20 +109,25 @@ def test_an_over_long_line_in_json_mode_is_one_cut_record_not_pieces() -> None:
     assert json.loads(s.finish())["original_length"] == {"message": MAX_LINE + 5}
 
 
+def fills_without_waiting(sink: Sink, line: bytes, count: int) -> bool:
+    """Write ``line`` ``count`` times into ``sink`` from a thread; False when that did not end
+    within 30 s (a write waited for the reader)."""
+    done = threading.Event()
+
+    def writer() -> None:
+        for _ in range(count):
+            sink.write(line)
+        done.set()
+
+    threading.Thread(target=writer, daemon=True).start()
+    return done.wait(30)
+
+
 def test_a_sink_whose_reader_stopped_never_waits_and_drops_whole_lines() -> None:
     read_end, write_end = os.pipe()
     sink = Sink(write_end, limit=256 * 1024)
     line = b"x" * 99 + b"\n"
-    done = threading.Event()
-
-    def writer() -> None:
-        for _ in range(100_000):  # 10 MB into a 64 KiB pipe nobody reads
-            sink.write(line)
-        done.set()
-
-    t = threading.Thread(target=writer, daemon=True)
-    t.start()
-    assert done.wait(30), "Sink.write waited for the reader"
+    assert fills_without_waiting(sink, line, 100_000), "Sink.write waited for the reader"  # 10 MB, 64 KiB pipe
     assert sink.queued <= 256 * 1024 and sink.dropped > 90_000 and sink.unreported == sink.dropped
     kept = 100_000 - sink.dropped
     got = b""
@@ -149,15 +154,7 @@ def test_a_pipe_that_cannot_be_opened_again_gets_writes_that_fit(monkeypatch: py
 
         m.setattr(os, "open", no_proc)
         assert sink.fileno() == write_end  # no fd of its own: it selects on the pipe itself
-    done = threading.Event()
-
-    def writer() -> None:
-        for _ in range(20_000):
-            sink.write(b"p" * 99 + b"\n")
-        done.set()
-
-    threading.Thread(target=writer, daemon=True).start()
-    assert done.wait(30), "Sink.write waited for the reader"
+    assert fills_without_waiting(sink, b"p" * 99 + b"\n", 20_000), "Sink.write waited for the reader"
     assert sink.dropped > 0
     os.close(read_end)
     sink.flush()  # the reader is gone: EPIPE turns the sink off, nothing raised
@@ -184,15 +181,7 @@ def test_a_socket_sink_does_not_wait_either() -> None:
     ours, theirs = socket.socketpair()
     ours.setblocking(True)
     sink = Sink(ours.fileno(), limit=64 * 1024)
-    done = threading.Event()
-
-    def writer() -> None:
-        for _ in range(50_000):
-            sink.write(b"s" * 99 + b"\n")
-        done.set()
-
-    threading.Thread(target=writer, daemon=True).start()
-    assert done.wait(30) and sink.dropped > 0
+    assert fills_without_waiting(sink, b"s" * 99 + b"\n", 50_000) and sink.dropped > 0
     sink.close()
     ours.close()
     theirs.close()
