@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timezone
 from typing import Any
 
 from django_prodserver.logs import PROCESS_ENV
+from django_prodserver.logs.lines import fit, timestamp
 from django_prodserver.logs.schema import LEVELS
+
+__all__ = ["INSTALL", "JsonFormatter", "require_library", "timestamp"]
 
 INSTALL = 'pip install "django-prodserver-core[json-logs]"'
 
@@ -35,12 +37,6 @@ def require_library(where: str) -> None:
             "log_format 'json' needs python-json-logger, which is not installed",
             INSTALL,
         )
-
-
-def timestamp(created: float) -> str:
-    """RFC 3339, UTC, milliseconds: ``2026-12-02T13:36:03.123Z``."""
-    moment = datetime.fromtimestamp(created, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 if _Base is not None:
@@ -67,6 +63,10 @@ if _Base is not None:
                 log_data["request_id"] = request_id
             log_data.update(message_dict)
             merge_record_extra(record, log_data, reserved=_SKIP)
+
+        def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
+            """The record as one line that one write to a shared pipe keeps whole (``lines.fit``)."""
+            return fit(log_data, super().jsonify_log_record)
 
 else:  # pragma: no cover
 

@@ -1,18 +1,16 @@
 """JSON mode's last line of defence: text a server ``print``s to sys.stdout/sys.stderr (banners,
 "Warm shutdown", warnings shown without logging) becomes one JSON object per line.
 
-Lines that already are JSON objects (our handlers' output) pass through untouched. Writes
+Lines that already are JSON objects (our handlers' output) pass through untouched; every line is
+written with a write of its own, within one atomic pipe write (``lines.LINE_LIMIT``). Writes
 below Python (C/Rust code writing to fd 1/2) are not seen: docs/logging.md lists them."""
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import time
 from typing import Any, TextIO
 
-from django_prodserver.logs.formatter import timestamp
+from django_prodserver.logs.lines import line_as_json
 
 
 class JsonLines:
@@ -27,29 +25,13 @@ class JsonLines:
     def write(self, text: str) -> int:
         data = self._pending + text
         *lines, self._pending = data.split("\n")
-        out = []
         for line in lines:
-            if not line.strip():
-                continue
-            if line.lstrip().startswith("{"):
-                out.append(line + "\n")
-            else:
-                out.append(self._wrap(line))
-        if out:
-            self._stream.write("".join(out))
-            self._stream.flush()
+            if line.strip():
+                # One write per line, each within one atomic pipe write: other processes (a
+                # server's workers) write to the same pipe.
+                self._stream.write(line_as_json(line, process=self._process, stream=self._name) + "\n")
+                self._stream.flush()
         return len(text)
-
-    def _wrap(self, line: str) -> str:
-        record = {
-            "timestamp": timestamp(time.time()),
-            "level": "info" if self._name == "stdout" else "warning",
-            "logger": self._name,
-            "message": line.rstrip("\r"),
-            "process": self._process,
-            "pid": os.getpid(),
-        }
-        return json.dumps(record, ensure_ascii=False) + "\n"
 
     @property
     def wrapped(self) -> TextIO:

@@ -26,7 +26,8 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
 class SupervisorCollector:
-    """up, restarts, uptime, ready, CPU, RSS and last exit code of every supervised process."""
+    """up, restarts, uptime, ready, CPU, RSS and last exit code of every supervised process, and
+    the output lines the supervisor dropped."""
 
     def __init__(self, runtime: OpsRuntime) -> None:
         self.runtime = runtime
@@ -59,7 +60,14 @@ class SupervisorCollector:
             rss.add_metric([f.name], float(procfs.rss_bytes(pids)))
             if f.last_exit_code is not None:
                 last.add_metric([f.name], float(f.last_exit_code))
-        yield from (up, ready, restarts, uptime, cpu, rss, last)
+        dropped = CounterMetricFamily(
+            "prodserver_log_lines_dropped",
+            "Output lines the supervisor dropped because its stdout/stderr was not read fast enough.",
+            labels=["stream"],
+        )
+        for stream, count in sorted(self.runtime.dropped.items()):
+            dropped.add_metric([stream], float(count))
+        yield from (up, ready, restarts, uptime, cpu, rss, last, dropped)
 
 
 class ChildrenCollector:

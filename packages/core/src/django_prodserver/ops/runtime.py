@@ -23,6 +23,9 @@ from django_prodserver.plan import ReadyProbe
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: Seconds ``close()`` waits for each ops thread (a readiness request may be in flight).
 REQUEST_JOIN = 4.0
+#: Seconds without a turn of the supervisor's loop (it turns at least once a second) before
+#: /livez fails: a loop that stopped turning reads no output and hears no signal.
+LOOP_LIMIT = 5.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class OpsRuntime:
         self.failed = False
         self.draining = False
         self.started_at = time.monotonic()
+        #: When the supervisor's loop last turned, and the output lines it dropped so far.
+        self.ticked_at = self.started_at
+        self.dropped: Mapping[str, int] = {"stdout": 0, "stderr": 0}
         self._halt = threading.Event()
         self._threads: list[threading.Thread] = []
         self.metrics_dir = tempfile.mkdtemp(prefix="prodserver-metrics-") if self.metrics_on() else ""
@@ -165,6 +171,11 @@ class OpsRuntime:
         for watch in self.watches.values():
             watch.drain()
 
+    def tick(self, dropped: Mapping[str, int]) -> None:
+        """The supervisor's loop turned (liveness), with its dropped-lines counts (metrics)."""
+        self.ticked_at = time.monotonic()
+        self.dropped = dict(dropped)
+
     def fail(self) -> None:
         """The supervisor gave up (a child dead beyond its restart policy): liveness is 503."""
         self.failed = True
@@ -179,14 +190,22 @@ class OpsRuntime:
         now = time.monotonic()
         facts = [f for f in self.facts() if f.service]
         stuck = [f.name for f in facts if f.stopped_for > self.config.stopped_limit]
-        ok = not self.failed and not stuck
+        still = now - self.ticked_at
+        ok = not self.failed and not stuck and still <= LOOP_LIMIT
         if self.failed:
             why = "a process is dead beyond its restart policy"
+        elif still > LOOP_LIMIT:
+            why = f"the supervisor's loop has not turned for {still:.1f}s (output, signals and exits wait)"
         elif stuck:
             why = f"stopped (SIGSTOP) longer than {self.config.stopped_limit:g}s: {', '.join(stuck)}"
         else:
             why = "draining: still alive" if self.draining else "alive"
-        return ok, {"live": ok, "detail": why, "processes": {f.name: f.as_json(now) for f in facts}}
+        return ok, {
+            "live": ok,
+            "detail": why,
+            "loop_seconds": round(still, 3),
+            "processes": {f.name: f.as_json(now) for f in facts},
+        }
 
     def ready(self, name: str | None = None) -> tuple[bool, dict[str, object]] | None:
         now = time.monotonic()

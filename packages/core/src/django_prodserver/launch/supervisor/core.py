@@ -8,11 +8,11 @@ import os
 import select
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from django_prodserver.launch.supervisor.child import Child, ChildSpec
-from django_prodserver.launch.supervisor.output import Prefixer, Sink, json_line
+from django_prodserver.launch.supervisor.output import JsonWrap, Prefixer, Sink, json_line
 from django_prodserver.launch.supervisor.policies import Restart, RestartRequests, StopAll
 from django_prodserver.launch.supervisor.signals import FORWARD, KILL_NOW, STOP, SignalInbox
 
@@ -22,6 +22,8 @@ SELF = "prodserver"
 TICK = 1.0
 #: After everything was killed, how long we wait for the kernel to hand back the statuses.
 REAP_GRACE = 5.0
+#: At exit, how long what is queued for a slow reader of our output may take to go out.
+FLUSH_GRACE = 2.0
 
 
 class Hooks(Protocol):
@@ -33,6 +35,7 @@ class Hooks(Protocol):
     def stopping(self) -> None: ...
     def fail(self) -> None: ...
     def in_fork(self) -> None: ...
+    def tick(self, dropped: Mapping[str, int]) -> None: ...
 
 
 class Supervisor:
@@ -117,6 +120,9 @@ class Supervisor:
             self._fail(127)
             return False
         self.by_pid[child.pid] = child
+        if self.json_logs:  # each line of its pipes one JSON object, whatever it printed
+            for pipe, stream in zip(child.pipes, ("stdout", "stderr"), strict=False):
+                pipe.stream.json = JsonWrap(child.name, stream, child.pid)
         if self.hooks:
             self.hooks.started(child.name, child.pid)
         if self.verbosity >= 2 or (self.verbosity >= 1 and (child.starts == 1 or requested)):
@@ -127,6 +133,8 @@ class Supervisor:
     def _in_fork(self) -> None:
         """In a forked child (first_run): drop the supervisor's signal handlers, fds and hooks."""
         self.inbox.restore()
+        self.out.close()
+        self.err.close()
         for child in self.children:
             for pipe in child.pipes:
                 if not pipe.closed:
@@ -144,8 +152,10 @@ class Supervisor:
                         timeout = min(timeout, max(0.0, at - now))
             fds = [self.inbox.fd] + [p.fd for c in self.children for p in c.open_pipes()]
             fds += [s.fd for s in self._sources()]
+            # Output waits in the sinks' queues, never here: select for room, write what fits.
+            writable = [sink.fileno() for sink in (self.out, self.err) if sink.pending]
             try:
-                readable, _, _ = select.select(fds, [], [], timeout)
+                readable, _, _ = select.select(fds, writable, [], timeout)
             except InterruptedError:  # pragma: no cover - PEP 475 retries select
                 readable = []
             self._signals()
@@ -161,6 +171,24 @@ class Supervisor:
                         self._restart(child, reason)
             self._reap()
             self._timers(time.monotonic())
+            self._output()
+
+    def _output(self) -> None:
+        """Write what our readers take now; once a sink that dropped lines has room again, say
+        how many (one line), and tell the hooks we are still turning (the ops liveness)."""
+        for sink in (self.out, self.err):
+            sink.flush()
+            if sink.unreported and not sink.pending:
+                count, sink.unreported = sink.unreported, 0
+                stream = "stdout" if sink is self.out else "stderr"
+                self._say(
+                    f"{count} output lines dropped: {stream} was not read fast enough "
+                    "(prodserver_log_lines_dropped_total counts them)",
+                    to=sink,
+                    level="warning",
+                )
+        if self.hooks:
+            self.hooks.tick({"stdout": self.out.dropped, "stderr": self.err.dropped})
 
     # -- events --------------------------------------------------------------------------
 
@@ -285,21 +313,31 @@ class Supervisor:
             deadline = time.monotonic() + REAP_GRACE
             while any(c.alive for c in self.children) and time.monotonic() < deadline:
                 self._reap()
+                self._output()
                 time.sleep(0.02)
             self._reap()
             for child in self.children:
                 for pipe in child.open_pipes():
                     pipe.drain()
                     pipe.close()
+            self._output()
+            deadline = time.monotonic() + FLUSH_GRACE
+            for sink in (self.out, self.err):
+                sink.flush_until(deadline)
+            if self.hooks:
+                self.hooks.tick({"stdout": self.out.dropped, "stderr": self.err.dropped})
         finally:
+            self.out.close()
+            self.err.close()
             self.inbox.restore()
 
     def _sources(self) -> list[RestartRequests]:
         return [c.policy.requests for c in self.children if c.policy.requests is not None]
 
-    def _say(self, text: str) -> None:
+    def _say(self, text: str, to: Sink | None = None, level: str = "info") -> None:
+        sink = self.err if to is None else to
         if self.json_logs:
-            self.err.write(json_line(text, process=self.label, logger="prodserver.supervisor"))
+            sink.write(json_line(text, process=self.label, logger="prodserver.supervisor", level=level))
             return
         prefix = self.prefixers[1][self.label] or f"{self.label}: ".encode()
-        self.err.write(prefix + text.encode(errors="replace") + b"\n")
+        sink.write(prefix + text.encode(errors="replace") + b"\n")

@@ -43,8 +43,13 @@ async def block(request: HttpRequest) -> JsonResponse:
 
 
 def log(request: HttpRequest) -> JsonResponse:
-    """Logs one info record (the JSON-logs tests find it, with the request id, in the output)."""
-    logger.info("view log record %s", request.GET.get("token", ""))
+    """Logs one info record (the JSON-logs tests find it, with the request id, in the output);
+    ``?size=N`` pads its message to N bytes after the token and the worker's pid."""
+    size = int(request.GET.get("size", "0"))
+    if size:
+        logger.info("view log record %s pid=%d %s", request.GET.get("token", ""), os.getpid(), "x" * size)
+    else:
+        logger.info("view log record %s", request.GET.get("token", ""))
     return JsonResponse({"ok": True})
 
 
