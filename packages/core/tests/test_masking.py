@@ -107,7 +107,7 @@ def test_dry_run_prints_no_secret_of_any_shape() -> None:
     assert "MAPS_REGION=***" in text and "SENTRY_URL=https://***@o447.ingest.sentry.io/5" in text
 
 
-@pytest.mark.parametrize("fmt", ["compose", "kubernetes", "systemd", "procfile"])
+@pytest.mark.parametrize("fmt", ["compose", "kubernetes", "systemd"])
 def test_exports_write_references_for_every_shape(fmt: str) -> None:
     text = run("export", fmt, "--name", "shop")
     assert "s3kr1t-VALUE" not in text and "region-marked-9" not in text
