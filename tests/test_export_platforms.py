@@ -10,13 +10,14 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from django_prodserver.testing.processes import free_port, http_get, start, wait_http
+from django_prodserver.testing.processes import free_port, http_get, start, wait_for_output, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example"
@@ -44,7 +45,8 @@ PRODUCTION_PROCESSES = {
     "migrate": {"BACKEND": "command", "ARGS": ["migrate", "--noinput"]},
     "web": {
         "BACKEND": "gunicorn",
-        "OPTIONS": {"host": "127.0.0.1", "workers": 1},
+        # Live runs keep to loopback; an export must not pin it (a container could not be reached).
+        "OPTIONS": {"workers": 1, **({"host": os.environ["PROJ_WEB_HOST"]} if "PROJ_WEB_HOST" in os.environ else {})},
         "ENV": {"DJANGO_LOG_LEVEL": LEVEL, "API_TOKEN": "tok-0123456789-secret",
                 "CACHE_URL": "redis://:cache-pw-9876@127.0.0.1:6379/1"},
     },
@@ -120,10 +122,11 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     formats = ("procfile", "systemd", "compose", "kubernetes")
     plans: dict[str, tuple[Path, dict[str, list[str]], dict[str, str]]] = {}
     ex_env = clean_env(EXAMPLE_VAR_DIR=str(base / "example-var"))
-    plans["example"] = (EXAMPLE, {f: [f, "--output", str(base / f"example-{f}")] for f in formats}, ex_env)
+    named = ["--name", "mysite"]  # the name docs/deploying.md shows
+    plans["example"] = (EXAMPLE, {f: [f, "--output", str(base / f"example-{f}"), *named] for f in formats}, ex_env)
     plans["example-ops"] = (
         EXAMPLE,
-        {f: [f, "--output", str(base / f"example-ops-{f}")] for f in ("compose", "kubernetes")},
+        {f: [f, "--output", str(base / f"example-ops-{f}"), *named] for f in ("compose", "kubernetes")},
         {**ex_env, "PRODSERVER_OPS_PORT": "9191"},
     )
     proj_jobs = {}
@@ -217,16 +220,18 @@ def test_kubernetes_shape_with_and_without_the_ops_endpoint(exports: dict[str, A
     plain, ops, proj = docs("example"), docs("example-ops"), docs("proj")
     web = plain["Deployment", "mysite-web"]["spec"]["template"]["spec"]["containers"][0]
     assert web["command"] == ["python", "manage.py", "prodserver", "web"]
-    assert web["readinessProbe"]["tcpSocket"] == {"port": "http"} and {"name": "PORT", "value": "8000"} in web["env"]
-    worker = plain["Deployment", "mysite-worker"]["spec"]["template"]["spec"]["containers"][0]
-    assert "readinessProbe" not in worker and "livenessProbe" not in worker  # no port, no ops endpoint
-    for name in ("web", "worker"):
-        c = ops["Deployment", f"mysite-{name}"]["spec"]["template"]["spec"]["containers"][0]
-        assert c["startupProbe"]["httpGet"] == {"path": "/startupz", "port": "ops"}
-        assert c["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "ops"}
-        assert c["readinessProbe"]["httpGet"] == {"path": f"/readyz/{name}", "port": "ops"}
-        assert {"name": "ops", "containerPort": 9191, "protocol": "TCP"} in c["ports"]
-        assert {"name": "PRODSERVER_OPS_HOST", "value": "0.0.0.0"} in c["env"]
+    assert {"name": "PORT", "value": "8000"} in web["env"]
+    # Settings leave the ops endpoint off: the export turns it on for HTTP probes (no TCP connect).
+    assert "turns it on in each container (PRODSERVER_OPS_PORT=9191" in exports["example", "kubernetes"][1]
+    assert "turns it on" not in exports["example-ops", "kubernetes"][1]
+    for setup in (plain, ops):
+        for name in ("web", "worker"):
+            c = setup["Deployment", f"mysite-{name}"]["spec"]["template"]["spec"]["containers"][0]
+            assert c["startupProbe"]["httpGet"] == {"path": "/startupz", "port": "ops"}
+            assert c["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "ops"}
+            assert c["readinessProbe"]["httpGet"] == {"path": f"/readyz/{name}", "port": "ops"}
+            assert {"name": "ops", "containerPort": 9191, "protocol": "TCP"} in c["ports"]
+            assert {"name": "PRODSERVER_OPS_HOST", "value": "0.0.0.0"} in c["env"]
     assert [k for k in plain if k[0] == "Service"] == [("Service", "mysite-web")]
     job = next(d for k, d in proj.items() if k[0] == "Job")
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] == 0
@@ -249,8 +254,9 @@ def test_compose_and_systemd_shape(exports: dict[str, Any]) -> None:
     web = doc["services"]["web"]
     assert web["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
     assert (web["stop_signal"], web["stop_grace_period"], web["env_file"]) == ("SIGTERM", "30s", ["../proj/.env"])
-    assert web["healthcheck"]["test"][:3] == ["CMD", "python", "-c"]
-    assert "healthcheck" not in doc["services"]["worker"]
+    for name in ("web", "worker"):
+        check = doc["services"][name]["healthcheck"]["test"]
+        assert check == ["CMD", "python", "manage.py", "prodserver", "probe", "--ready", name]
     (ops,) = load_yaml(exports["example-ops", "compose"][0] / "compose.yaml")
     assert ops["services"]["worker"]["healthcheck"]["test"] == [
         "CMD", "python", "manage.py", "prodserver", "probe", "--ready", "worker",
@@ -360,7 +366,8 @@ def test_exported_units_and_compose_commands_run_and_serve(exports: dict[str, An
 
     argv, env, cwd = systemd_unit(units / "proj-web.service")
     port = free_port()
-    proc = start(argv, {"PATH": os.environ["PATH"], **env, "PORT": str(port)}, cwd, base / "unit-web.log")
+    loopback = {"PROJ_WEB_HOST": "127.0.0.1"}  # the test binds loopback only; the export binds what PORT says
+    proc = start(argv, {"PATH": os.environ["PATH"], **env, "PORT": str(port), **loopback}, cwd, base / "unit-web.log")
     running.append(proc)
     assert wait_http(proc, port, "/", timeout=60).body == b"exported web ok"
     assert proc.stop(timeout=20) == 0, proc.output()[-2000:]
@@ -370,12 +377,56 @@ def test_exported_units_and_compose_commands_run_and_serve(exports: dict[str, An
     shell = {"API_TOKEN": "t", "CACHE_URL": "redis://127.0.0.1:6379/1"}
     command, env = compose_service(doc, "web", compose_dir, shell)
     assert command[0] == "python" and shutil.which("python", path=clean_env()["PATH"])
-    port = free_port()
-    proc = start(command, clean_env(**env, PORT=str(port)), proj, base / "compose-web.log")
+    port, ops = free_port(), free_port()
+    assert env["PRODSERVER_OPS_PORT"] == "9191"  # the export turned the ops endpoint on for the health check
+    env = clean_env(**{**env, "PORT": str(port), "PRODSERVER_OPS_PORT": str(ops), **loopback})
+    proc = start(command, env, proj, base / "compose-web.log")
     running.append(proc)
     assert wait_http(proc, port, "/", timeout=60).body == b"exported web ok"
     assert http_get(port, "/").status == 200
+    check = doc["services"]["web"]["healthcheck"]["test"][1:]
+    assert healthy_within(check, env, proj, 30), proc.output()[-2000:]
     assert proc.stop(timeout=20) == 0, proc.output()[-2000:]
+
+
+def healthy_within(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> bool:
+    """Run a health check command as the platform would (every 0.5 s) until it exits 0."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=20).returncode == 0:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+@pytest.mark.live
+@pytest.mark.timeout(180)
+def test_the_procfile_hint_runs_under_honcho_and_the_formation_keeps_running(
+    exports: dict[str, Any], running: list[Any]
+) -> None:
+    """The lines the export prints, run as printed: the release once, then `honcho start` of the
+    other lines, which keeps serving after the release is long done (honcho would stop every
+    process when a `release` line exits)."""
+    _, err = exports["proj", "procfile"]
+    commands = [shlex.split(line) for line in err.splitlines() if line.startswith("  honcho ")]
+    assert [c[3] for c in commands] == ["run", "start"], err
+    proj, base = exports["proj"], exports["base"]
+    port = free_port()
+    env = clean_env(
+        PORT=str(port), PROJ_WEB_HOST="127.0.0.1", CELERY_BROKER_URL="redis://127.0.0.1:6379/15", HOME=str(base)
+    )
+    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
+    release = subprocess.run(commands[0], cwd=proj, env=env, capture_output=True, text=True, timeout=120)
+    assert release.returncode == 0, release.stdout + release.stderr
+    assert "Apply all migrations" in release.stdout + release.stderr
+    honcho = start(commands[1], env, proj, base / "honcho.log")
+    running.append(honcho)
+    assert commands[1][4:] == ["web", "worker", "beat"]
+    assert wait_http(honcho, port, "/", timeout=60).body == b"exported web ok"
+    wait_for_output(honcho, " ready.", timeout=60)  # the celery worker
+    wait_for_output(honcho, "beat: Starting", timeout=60)
+    assert honcho.popen.poll() is None and "release" not in honcho.output(), honcho.output()[-3000:]
+    assert http_get(port, "/").status == 200
 
 
 # -- the Dockerfile of docs/deploying.md ---------------------------------------------------
