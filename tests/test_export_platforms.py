@@ -8,6 +8,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -470,3 +471,109 @@ def test_the_documented_dockerfile_lints_clean_and_execs_prodserver(tmp_path: Pa
     final = steps[max(i for i, (w, _) in enumerate(steps) if w == "FROM") :]
     assert any(w == "USER" and a.split(":")[0].isdigit() and a != "0" for w, a in final), "a numeric non-root USER"
     assert not [a for w, a in steps if w in ("ENTRYPOINT", "SHELL")]
+
+
+# -- collectstatic belongs in the image ---------------------------------------------------
+
+STATIC_SETTINGS = """
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.staticfiles", "django_prodserver", "shop"]
+ROOT_URLCONF = "shop.urls"
+WSGI_APPLICATION = "shop.wsgi.application"
+TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")}}
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise's CompressedManifestStaticFilesStorage fails the same way: a page naming a file
+# the manifest lacks answers 500.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+}
+PRODUCTION_PROCESSES = {
+    "static": {"BACKEND": "command", "ARGS": ["collectstatic", "--noinput"]},
+    "web": {"BACKEND": "gunicorn",
+            "OPTIONS": {"workers": 1, **({"host": os.environ["SHOP_HOST"]} if "SHOP_HOST" in os.environ else {})}},
+}
+"""
+STATIC_FILES = {
+    "manage.py": MANAGE.replace("proj.settings", "shop.settings"),
+    "shop/__init__.py": "",
+    "shop/settings.py": STATIC_SETTINGS,
+    "shop/static/shop/app.css": "body { color: #123; }\n",
+    "shop/templates/home.html": "{% load static %}<link rel=stylesheet href=\"{% static 'shop/app.css' %}\">shop ok\n",
+    "shop/urls.py": (
+        "from django.urls import path\nfrom django.views.generic import TemplateView\n\n"
+        'urlpatterns = [path("", TemplateView.as_view(template_name="home.html"))]\n'
+    ),
+    "shop/wsgi.py": (
+        "import os\n\nfrom django.core.wsgi import get_wsgi_application\n\n"
+        'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")\napplication = get_wsgi_application()\n'
+    ),
+}
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    for name, text in STATIC_FILES.items():
+        (tmp_path / "shop" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "shop" / name).write_text(text)
+    return tmp_path / "shop"
+
+
+def test_a_collectstatic_one_shot_is_refused_with_the_dockerfile_line(shop: Path) -> None:
+    env = clean_env(DJANGO_SECRET_KEY="shop-key")
+    argv = [sys.executable, "manage.py", "prodserver", "export", "compose"]
+    run = subprocess.run(argv, cwd=shop, env=env, capture_output=True, text=True)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "PRODUCTION_PROCESSES['static']: runs collectstatic as a one-shot" in run.stderr
+    assert "RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput" in run.stderr
+    assert "python manage.py prodserver export compose web" in run.stderr
+    # The Dockerfile line the refusal shows is the one of docs/deploying.md.
+    assert (
+        "RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput\n"
+        in (ROOT / "docs" / "deploying.md").read_text()
+    )
+
+
+@pytest.mark.live
+@pytest.mark.timeout(180)
+def test_the_exported_health_check_fails_while_pages_answer_500(shop: Path, running: list[Any]) -> None:
+    """Static files missing from the image: every page is a 500, a TCP connect still succeeds,
+    and the exported health check (readiness over HTTP) says unhealthy. With the files
+    collected at build time, as the Dockerfile line does, it says healthy."""
+    env = clean_env(DJANGO_SECRET_KEY="shop-key")
+    argv = [sys.executable, "manage.py", "prodserver", "export", "compose", "web", "--output", "out"]
+    run = subprocess.run(argv, cwd=shop, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    (doc,) = load_yaml(shop / "out" / "compose.yaml")
+    command, exported = compose_service(doc, "web", shop / "out", {})
+    check = doc["services"]["web"]["healthcheck"]["test"][1:]
+
+    def serve(log: str) -> tuple[Any, int, dict[str, str]]:
+        port, ops = free_port(), free_port()
+        child = {**env, **exported, "PORT": str(port), "PRODSERVER_OPS_PORT": str(ops), "SHOP_HOST": "127.0.0.1"}
+        proc = start(command, child, shop, shop / log)
+        running.append(proc)
+        return proc, port, child
+
+    proc, port, child = serve("no-static.log")
+    wait_for_output(proc, '"GET / HTTP/1.1" 500', timeout=60)  # the readiness request through the app
+    socket.create_connection(("127.0.0.1", port), 3).close()  # what a TCP health check would accept
+    assert http_get(port, "/").status == 500
+    probe = subprocess.run(check, cwd=shop, env=child, capture_output=True, text=True, timeout=20)
+    assert probe.returncode == 1 and "/readyz/web: 503" in probe.stderr, probe.stdout + probe.stderr
+    assert proc.stop(timeout=20) == 0, proc.output()[-2000:]
+
+    build = ["python", "manage.py", "collectstatic", "--noinput"]  # the Dockerfile's RUN line
+    assert subprocess.run(build, cwd=shop, env=env, capture_output=True).returncode == 0
+    proc, port, child = serve("static.log")
+    assert healthy_within(check, child, shop, 60), proc.output()[-2000:]
+    assert b"/static/shop/app." in http_get(port, "/").body
+    assert proc.stop(timeout=20) == 0, proc.output()[-2000:]

@@ -131,6 +131,10 @@ def test_flower_is_bound_to_every_interface_of_its_container(fmt: str) -> None:
         command, env = c["command"], {e["name"]: e for e in c["env"]}
         assert {"name": "http", "containerPort": 5555, "protocol": "TCP"} in c["ports"] and "PORT" not in env
     assert command == ["python", "manage.py", "prodserver", "flower", "--set", "host=0.0.0.0"]
+    out = io.StringIO()
+    with override_settings(PRODUCTION_PROCESSES={"web": WEB, "flower": FLOWER}):
+        call_command("prodserver", *command[3:], "--dry-run", stdout=out)  # the exported command, planned
+    assert "--address=0.0.0.0 --port=5555" in out.getvalue()
     assert "'flower' (flower) binds 127.0.0.1 by default and does not take its address from PORT" in err
     assert "warning: 'flower': flower listens on 0.0.0.0 without authentication" in err
     assert "remove 'host'" not in err
