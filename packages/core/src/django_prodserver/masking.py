@@ -17,9 +17,7 @@ _URL_USERINFO = re.compile(
 #: ``host=db password=x``, ``--password=x``; a value quoted with ' or " is masked whole.
 _PAIR = re.compile(r"(?<![\w.-])(?P<name>-{0,2}[A-Za-z][\w.-]*)=(?P<value>'[^']*'|\"[^\"]*\"|[^\s&;'\"]+)")
 #: Words in a variable (or parameter) name that make its whole value a secret.
-_SECRET_NAME = re.compile(
-    r"(PASSWORD|PASSWD|PASSPHRASE|PWD|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|DSN|SIGNATURE|COOKIE|SESSION)", re.I
-)
+_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|PASSPHRASE|PWD|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|DSN|SIGNATURE)", re.I)
 
 
 def _pair(match: re.Match[str]) -> str:
