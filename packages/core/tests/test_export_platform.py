@@ -221,3 +221,21 @@ def test_several_env_files_are_all_referenced_the_later_winning(tmp_path: Path) 
     assert c["envFrom"] == [{"secretRef": {"name": "shop-env-django"}}, {"secretRef": {"name": "shop-env-postgres"}}]
     assert f"kubectl create secret generic shop-env-postgres --from-env-file={pg_env}" in err
     assert "pg-secret-44" not in compose + units + manifests + err
+
+
+def test_manage_py_loads_every_env_file_of_the_command_line(tmp_path: Path) -> None:
+    """What manage.py's ``load_env_file()`` does before settings: every file, the later winning
+    over the earlier, the real environment over both; ``PRODSERVER_ENV_FILE`` takes several too."""
+    pytest.importorskip("dotenv", reason="python-dotenv is core's [dotenv] extra")
+    from django_prodserver.settings import envfile
+
+    first, second = tmp_path / "a.env", tmp_path / "b.env"
+    first.write_text("A=first\nB=first\nC=first\n")
+    second.write_text("A=second\nB=second\n")
+    env = {"C": "real"}
+    argv = ["prodserver", "export", "compose", "--env-file", str(first), f"--env-file={second}"]
+    assert sorted(envfile.load_env_file(environ=env, argv=argv)) == ["A", "B"]
+    assert env == {"A": "second", "B": "second", "C": "real"}
+    env = {envfile.ENV_VAR: f"{first}:{second}"}
+    envfile.load_env_file(environ=env, argv=[])
+    assert (env["A"], env["C"]) == ("second", "first")
