@@ -161,8 +161,10 @@ class Command(BaseCommand):
             raise CommandError(f"process names {clash} become the same platform name; rename one of them")
         cwd = plans[0].cwd
         settings_module = os.environ.get("DJANGO_SETTINGS_MODULE", "") or settings.SETTINGS_MODULE or ""
-        project, origin = project_name(options.get("name"), cwd)
-        notes.insert(0, f"note: project name {project!r} ({origin}): it prefixes every resource name")
+        project = ""  # a Procfile names no resource
+        if fmt != "procfile" or options.get("name") is not None:
+            project, origin = project_name(options.get("name"), cwd)
+            notes.insert(0, f"note: project name {project!r} ({origin}): it prefixes every resource name")
         image = options.get("image") or ""
         if fmt in CONTAINER_FORMATS and not image:
             image = f"{project}:latest"
