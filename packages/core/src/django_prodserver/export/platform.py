@@ -70,7 +70,13 @@ def bind(fmt: str, backend: Backend, plan: LaunchPlan, replan: Replan) -> Bind:
         f"note: {name!r} ({plan.backend}) binds {host} by default and does not take its address from PORT: "
         f"its command gets `{' '.join(OPEN_ARGS)}` so that the published port {port} reaches it"
     ]
-    notes += [f"warning: {name!r}: {n.removeprefix('WARNING: ')}" for n in opened.notes if n.startswith("WARNING")]
+    notes += [
+        f"warning: {name!r}: {n.removeprefix('WARNING: ')}. In this export the port is published and a "
+        "loopback host is refused (nothing outside the container could reach it): set the credentials, in an "
+        "--env-file or ENV (the export writes a reference, never the value)"
+        for n in opened.notes
+        if n.startswith("WARNING")
+    ]
     return Bind(reads_port=reads, extra_args=OPEN_ARGS, notes=tuple(notes))
 
 
