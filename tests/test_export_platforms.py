@@ -8,15 +8,17 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from django_prodserver.testing.processes import free_port, http_get, start, wait_http
+from django_prodserver.testing.processes import free_port, http_get, start, wait_for_output, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example"
@@ -44,7 +46,8 @@ PRODUCTION_PROCESSES = {
     "migrate": {"BACKEND": "command", "ARGS": ["migrate", "--noinput"]},
     "web": {
         "BACKEND": "gunicorn",
-        "OPTIONS": {"host": "127.0.0.1", "workers": 1},
+        # Live runs keep to loopback; an export must not pin it (a container could not be reached).
+        "OPTIONS": {"workers": 1, **({"host": os.environ["PROJ_WEB_HOST"]} if "PROJ_WEB_HOST" in os.environ else {})},
         "ENV": {"DJANGO_LOG_LEVEL": LEVEL, "API_TOKEN": "tok-0123456789-secret",
                 "CACHE_URL": "redis://:cache-pw-9876@127.0.0.1:6379/1"},
     },
@@ -120,10 +123,11 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     formats = ("procfile", "systemd", "compose", "kubernetes")
     plans: dict[str, tuple[Path, dict[str, list[str]], dict[str, str]]] = {}
     ex_env = clean_env(EXAMPLE_VAR_DIR=str(base / "example-var"))
-    plans["example"] = (EXAMPLE, {f: [f, "--output", str(base / f"example-{f}")] for f in formats}, ex_env)
+    named = ["--name", "mysite"]  # the name docs/deploying.md shows
+    plans["example"] = (EXAMPLE, {f: [f, "--output", str(base / f"example-{f}"), *named] for f in formats}, ex_env)
     plans["example-ops"] = (
         EXAMPLE,
-        {f: [f, "--output", str(base / f"example-ops-{f}")] for f in ("compose", "kubernetes")},
+        {f: [f, "--output", str(base / f"example-ops-{f}"), *named] for f in ("compose", "kubernetes")},
         {**ex_env, "PRODSERVER_OPS_PORT": "9191"},
     )
     proj_jobs = {}
@@ -217,16 +221,18 @@ def test_kubernetes_shape_with_and_without_the_ops_endpoint(exports: dict[str, A
     plain, ops, proj = docs("example"), docs("example-ops"), docs("proj")
     web = plain["Deployment", "mysite-web"]["spec"]["template"]["spec"]["containers"][0]
     assert web["command"] == ["python", "manage.py", "prodserver", "web"]
-    assert web["readinessProbe"]["tcpSocket"] == {"port": "http"} and {"name": "PORT", "value": "8000"} in web["env"]
-    worker = plain["Deployment", "mysite-worker"]["spec"]["template"]["spec"]["containers"][0]
-    assert "readinessProbe" not in worker and "livenessProbe" not in worker  # no port, no ops endpoint
-    for name in ("web", "worker"):
-        c = ops["Deployment", f"mysite-{name}"]["spec"]["template"]["spec"]["containers"][0]
-        assert c["startupProbe"]["httpGet"] == {"path": "/startupz", "port": "ops"}
-        assert c["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "ops"}
-        assert c["readinessProbe"]["httpGet"] == {"path": f"/readyz/{name}", "port": "ops"}
-        assert {"name": "ops", "containerPort": 9191, "protocol": "TCP"} in c["ports"]
-        assert {"name": "PRODSERVER_OPS_HOST", "value": "0.0.0.0"} in c["env"]
+    assert {"name": "PORT", "value": "8000"} in web["env"]
+    # Settings leave the ops endpoint off: the export turns it on for HTTP probes (no TCP connect).
+    assert "turns it on in each container (PRODSERVER_OPS_PORT=9191" in exports["example", "kubernetes"][1]
+    assert "turns it on" not in exports["example-ops", "kubernetes"][1]
+    for setup in (plain, ops):
+        for name in ("web", "worker"):
+            c = setup["Deployment", f"mysite-{name}"]["spec"]["template"]["spec"]["containers"][0]
+            assert c["startupProbe"]["httpGet"] == {"path": "/startupz", "port": "ops"}
+            assert c["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "ops"}
+            assert c["readinessProbe"]["httpGet"] == {"path": f"/readyz/{name}", "port": "ops"}
+            assert {"name": "ops", "containerPort": 9191, "protocol": "TCP"} in c["ports"]
+            assert {"name": "PRODSERVER_OPS_HOST", "value": "0.0.0.0"} in c["env"]
     assert [k for k in plain if k[0] == "Service"] == [("Service", "mysite-web")]
     job = next(d for k, d in proj.items() if k[0] == "Job")
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] == 0
@@ -249,8 +255,9 @@ def test_compose_and_systemd_shape(exports: dict[str, Any]) -> None:
     web = doc["services"]["web"]
     assert web["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
     assert (web["stop_signal"], web["stop_grace_period"], web["env_file"]) == ("SIGTERM", "30s", ["../proj/.env"])
-    assert web["healthcheck"]["test"][:3] == ["CMD", "python", "-c"]
-    assert "healthcheck" not in doc["services"]["worker"]
+    for name in ("web", "worker"):
+        check = doc["services"][name]["healthcheck"]["test"]
+        assert check == ["CMD", "python", "manage.py", "prodserver", "probe", "--ready", name]
     (ops,) = load_yaml(exports["example-ops", "compose"][0] / "compose.yaml")
     assert ops["services"]["worker"]["healthcheck"]["test"] == [
         "CMD", "python", "manage.py", "prodserver", "probe", "--ready", "worker",
@@ -360,7 +367,8 @@ def test_exported_units_and_compose_commands_run_and_serve(exports: dict[str, An
 
     argv, env, cwd = systemd_unit(units / "proj-web.service")
     port = free_port()
-    proc = start(argv, {"PATH": os.environ["PATH"], **env, "PORT": str(port)}, cwd, base / "unit-web.log")
+    loopback = {"PROJ_WEB_HOST": "127.0.0.1"}  # the test binds loopback only; the export binds what PORT says
+    proc = start(argv, {"PATH": os.environ["PATH"], **env, "PORT": str(port), **loopback}, cwd, base / "unit-web.log")
     running.append(proc)
     assert wait_http(proc, port, "/", timeout=60).body == b"exported web ok"
     assert proc.stop(timeout=20) == 0, proc.output()[-2000:]
@@ -370,12 +378,56 @@ def test_exported_units_and_compose_commands_run_and_serve(exports: dict[str, An
     shell = {"API_TOKEN": "t", "CACHE_URL": "redis://127.0.0.1:6379/1"}
     command, env = compose_service(doc, "web", compose_dir, shell)
     assert command[0] == "python" and shutil.which("python", path=clean_env()["PATH"])
-    port = free_port()
-    proc = start(command, clean_env(**env, PORT=str(port)), proj, base / "compose-web.log")
+    port, ops = free_port(), free_port()
+    assert env["PRODSERVER_OPS_PORT"] == "9191"  # the export turned the ops endpoint on for the health check
+    env = clean_env(**{**env, "PORT": str(port), "PRODSERVER_OPS_PORT": str(ops), **loopback})
+    proc = start(command, env, proj, base / "compose-web.log")
     running.append(proc)
     assert wait_http(proc, port, "/", timeout=60).body == b"exported web ok"
     assert http_get(port, "/").status == 200
+    check = doc["services"]["web"]["healthcheck"]["test"][1:]
+    assert healthy_within(check, env, proj, 30), proc.output()[-2000:]
     assert proc.stop(timeout=20) == 0, proc.output()[-2000:]
+
+
+def healthy_within(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> bool:
+    """Run a health check command as the platform would (every 0.5 s) until it exits 0."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=20).returncode == 0:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+@pytest.mark.live
+@pytest.mark.timeout(180)
+def test_the_procfile_hint_runs_under_honcho_and_the_formation_keeps_running(
+    exports: dict[str, Any], running: list[Any]
+) -> None:
+    """The lines the export prints, run as printed: the release once, then `honcho start` of the
+    other lines, which keeps serving after the release is long done (honcho would stop every
+    process when a `release` line exits)."""
+    _, err = exports["proj", "procfile"]
+    commands = [shlex.split(line) for line in err.splitlines() if line.startswith("  honcho ")]
+    assert [c[3] for c in commands] == ["run", "start"], err
+    proj, base = exports["proj"], exports["base"]
+    port = free_port()
+    env = clean_env(
+        PORT=str(port), PROJ_WEB_HOST="127.0.0.1", CELERY_BROKER_URL="redis://127.0.0.1:6379/15", HOME=str(base)
+    )
+    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
+    release = subprocess.run(commands[0], cwd=proj, env=env, capture_output=True, text=True, timeout=120)
+    assert release.returncode == 0, release.stdout + release.stderr
+    assert "Apply all migrations" in release.stdout + release.stderr
+    honcho = start(commands[1], env, proj, base / "honcho.log")
+    running.append(honcho)
+    assert commands[1][4:] == ["web", "worker", "beat"]
+    assert wait_http(honcho, port, "/", timeout=60).body == b"exported web ok"
+    wait_for_output(honcho, " ready.", timeout=60)  # the celery worker
+    wait_for_output(honcho, "beat: Starting", timeout=60)
+    assert honcho.popen.poll() is None and "release" not in honcho.output(), honcho.output()[-3000:]
+    assert http_get(port, "/").status == 200
 
 
 # -- the Dockerfile of docs/deploying.md ---------------------------------------------------
@@ -419,3 +471,109 @@ def test_the_documented_dockerfile_lints_clean_and_execs_prodserver(tmp_path: Pa
     final = steps[max(i for i, (w, _) in enumerate(steps) if w == "FROM") :]
     assert any(w == "USER" and a.split(":")[0].isdigit() and a != "0" for w, a in final), "a numeric non-root USER"
     assert not [a for w, a in steps if w in ("ENTRYPOINT", "SHELL")]
+
+
+# -- collectstatic belongs in the image ---------------------------------------------------
+
+STATIC_SETTINGS = """
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.staticfiles", "django_prodserver", "shop"]
+ROOT_URLCONF = "shop.urls"
+WSGI_APPLICATION = "shop.wsgi.application"
+TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")}}
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise's CompressedManifestStaticFilesStorage fails the same way: a page naming a file
+# the manifest lacks answers 500.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+}
+PRODUCTION_PROCESSES = {
+    "static": {"BACKEND": "command", "ARGS": ["collectstatic", "--noinput"]},
+    "web": {"BACKEND": "gunicorn",
+            "OPTIONS": {"workers": 1, **({"host": os.environ["SHOP_HOST"]} if "SHOP_HOST" in os.environ else {})}},
+}
+"""
+STATIC_FILES = {
+    "manage.py": MANAGE.replace("proj.settings", "shop.settings"),
+    "shop/__init__.py": "",
+    "shop/settings.py": STATIC_SETTINGS,
+    "shop/static/shop/app.css": "body { color: #123; }\n",
+    "shop/templates/home.html": "{% load static %}<link rel=stylesheet href=\"{% static 'shop/app.css' %}\">shop ok\n",
+    "shop/urls.py": (
+        "from django.urls import path\nfrom django.views.generic import TemplateView\n\n"
+        'urlpatterns = [path("", TemplateView.as_view(template_name="home.html"))]\n'
+    ),
+    "shop/wsgi.py": (
+        "import os\n\nfrom django.core.wsgi import get_wsgi_application\n\n"
+        'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")\napplication = get_wsgi_application()\n'
+    ),
+}
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    for name, text in STATIC_FILES.items():
+        (tmp_path / "shop" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "shop" / name).write_text(text)
+    return tmp_path / "shop"
+
+
+def test_a_collectstatic_one_shot_is_refused_with_the_dockerfile_line(shop: Path) -> None:
+    env = clean_env(DJANGO_SECRET_KEY="shop-key")
+    argv = [sys.executable, "manage.py", "prodserver", "export", "compose"]
+    run = subprocess.run(argv, cwd=shop, env=env, capture_output=True, text=True)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "PRODUCTION_PROCESSES['static']: runs collectstatic as a one-shot" in run.stderr
+    assert "RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput" in run.stderr
+    assert "python manage.py prodserver export compose web" in run.stderr
+    # The Dockerfile line the refusal shows is the one of docs/deploying.md.
+    assert (
+        "RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput\n"
+        in (ROOT / "docs" / "deploying.md").read_text()
+    )
+
+
+@pytest.mark.live
+@pytest.mark.timeout(180)
+def test_the_exported_health_check_fails_while_pages_answer_500(shop: Path, running: list[Any]) -> None:
+    """Static files missing from the image: every page is a 500, a TCP connect still succeeds,
+    and the exported health check (readiness over HTTP) says unhealthy. With the files
+    collected at build time, as the Dockerfile line does, it says healthy."""
+    env = clean_env(DJANGO_SECRET_KEY="shop-key")
+    argv = [sys.executable, "manage.py", "prodserver", "export", "compose", "web", "--output", "out"]
+    run = subprocess.run(argv, cwd=shop, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    (doc,) = load_yaml(shop / "out" / "compose.yaml")
+    command, exported = compose_service(doc, "web", shop / "out", {})
+    check = doc["services"]["web"]["healthcheck"]["test"][1:]
+
+    def serve(log: str) -> tuple[Any, int, dict[str, str]]:
+        port, ops = free_port(), free_port()
+        child = {**env, **exported, "PORT": str(port), "PRODSERVER_OPS_PORT": str(ops), "SHOP_HOST": "127.0.0.1"}
+        proc = start(command, child, shop, shop / log)
+        running.append(proc)
+        return proc, port, child
+
+    proc, port, child = serve("no-static.log")
+    wait_for_output(proc, '"GET / HTTP/1.1" 500', timeout=60)  # the readiness request through the app
+    socket.create_connection(("127.0.0.1", port), 3).close()  # what a TCP health check would accept
+    assert http_get(port, "/").status == 500
+    probe = subprocess.run(check, cwd=shop, env=child, capture_output=True, text=True, timeout=20)
+    assert probe.returncode == 1 and "/readyz/web: 503" in probe.stderr, probe.stdout + probe.stderr
+    assert proc.stop(timeout=20) == 0, proc.output()[-2000:]
+
+    build = ["python", "manage.py", "collectstatic", "--noinput"]  # the Dockerfile's RUN line
+    assert subprocess.run(build, cwd=shop, env=env, capture_output=True).returncode == 0
+    proc, port, child = serve("static.log")
+    assert healthy_within(check, child, shop, 60), proc.output()[-2000:]
+    assert b"/static/shop/app." in http_get(port, "/").body
+    assert proc.stop(timeout=20) == 0, proc.output()[-2000:]

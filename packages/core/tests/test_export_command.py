@@ -21,8 +21,9 @@ PROCESSES = {
 
 def export(*args: str, processes: dict[str, Any] | None = None) -> tuple[str, str]:
     out, err = io.StringIO(), io.StringIO()
+    named = args if "--name" in args else (*args, "--name", "proj")
     with override_settings(PRODUCTION_PROCESSES=processes or PROCESSES):
-        call_command("prodserver", "export", *args, stdout=out, stderr=err)
+        call_command("prodserver", "export", *named, stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
 
 
@@ -50,9 +51,8 @@ def test_output_dir_with_other_files_is_refused_unless_force(tmp_path: Path) -> 
     out, _ = export("systemd", "--output", str(tmp_path), "--force")
     assert (tmp_path / "notes.txt").read_text() == "mine"
     written = sorted(p.name for p in tmp_path.iterdir())
-    # The project's name is the settings module's top package (django_prodserver for the test project).
-    units = ["django-prodserver-migrate.service", "django-prodserver-web.service", "django-prodserver.target"]
-    assert written == [*units, "notes.txt"]
+    units = ["proj-migrate.service", "proj-web.service", "proj.target"]
+    assert written == sorted([*units, "notes.txt"])
     assert out.count("wrote ") == 3
     export("systemd", "--output", str(tmp_path / "again"))
     export("systemd", "--output", str(tmp_path / "again"))  # only our own files there: a re-export is fine
@@ -83,14 +83,13 @@ def test_bad_flags_say_what_to_type(args: list[str], message: str) -> None:
         export(*args)
 
 
-def test_ops_endpoint_from_the_environment_turns_on_http_probes(monkeypatch: pytest.MonkeyPatch) -> None:
-    plain, _ = export("kubernetes")
-    assert "tcpSocket" in plain and "/readyz/" not in plain
-    monkeypatch.setenv("PRODSERVER_OPS_PORT", "9191")
+def test_ops_endpoint_from_the_environment_sets_the_probe_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRODSERVER_OPS_PORT", "9393")
     text, err = export("kubernetes", "--image", "registry.example/app:7")
-    assert "path: /readyz/web" in text and "path: /startupz" in text and "containerPort: 9191" in text
+    assert "path: /readyz/web" in text and "path: /startupz" in text and "containerPort: 9393" in text
+    assert "turns it on" not in err
     assert "tok-never-written-77" not in text + err
-    assert 'kubectl create secret generic django-prodserver-secrets --from-literal=API_TOKEN="$API_TOKEN"' in err
+    assert 'kubectl create secret generic proj-secrets --from-literal=API_TOKEN="$API_TOKEN"' in err
 
 
 @pytest.mark.skipif("celery-beat" not in installed_backends(), reason="django-prodserver-celery is not installed")

@@ -176,7 +176,7 @@ def test_variables_of_the_env_file_are_referenced_not_copied() -> None:
     _, plan = plan_process(config, project_context())
     proc = export_process(plan, parse_policy("web", {}, "web"), config.env, frozenset({"LEVEL", "API_TOKEN"}), 1)
     assert proc.env == () and proc.secret_env == ()
-    model = model_of(proc, env_file="/etc/proj.env", env_file_keys=frozenset({"LEVEL", "API_TOKEN"}))
+    model = model_of(proc, env_files=("/etc/proj.env",), env_file_keys=frozenset({"LEVEL", "API_TOKEN"}))
     assert "EnvironmentFile=/etc/proj.env\n" in dict(systemd.render(model))["proj-web.service"]
     assert compose.document(model)["services"]["web"]["env_file"] == ["/etc/proj.env"]
     assert kubernetes.container(model, proc)["envFrom"] == [{"secretRef": {"name": "proj-env"}}]

@@ -59,4 +59,4 @@ def test_core_top_level_shows_the_pipeline() -> None:
         "management",
         "testing",
     }
-    assert modules == {"apps", "checks", "describe", "drain", "errors", "plan", "preflight"}
+    assert modules == {"apps", "checks", "describe", "drain", "errors", "masking", "plan", "preflight"}

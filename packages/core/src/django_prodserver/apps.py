@@ -16,6 +16,7 @@ class ProdserverConfig(AppConfig):
         from django_prodserver import checks  # noqa: F401  (registers the checks)
         from django_prodserver.logs.setup import configure_from_env
         from django_prodserver.ops import checks as ops_checks  # noqa: F401  (the ops endpoint's)
+        from django_prodserver.settings import secret_env  # noqa: F401  (PRODSERVER_SECRET_ENV's)
 
         configure_from_env()  # a child started with log_format json: Django's LOGGING is applied by now
         _resume_collector_unless_our_command()

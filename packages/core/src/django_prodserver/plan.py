@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,19 +9,10 @@ from typing import Any
 
 from django_prodserver.backends.options import OptionTable
 
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
-_SECRET_KEY = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIALS|AUTH)", re.I)
-MASK = "***"
-
-
-def mask(text: str) -> str:
-    """Hide passwords embedded in URLs (``redis://:pw@host`` -> ``redis://:***@host``)."""
-    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
-
-
-def mask_env(name: str, value: str) -> str:
-    """Mask a whole value when its name says it is a secret, else only URL passwords."""
-    return MASK if _SECRET_KEY.search(name) and value else mask(value)
+# Re-exported: masking lives in django_prodserver.masking.
+from django_prodserver.masking import MASK as MASK
+from django_prodserver.masking import mask as mask
+from django_prodserver.masking import mask_env as mask_env
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def job_name(model: ExportModel, proc: ExportProcess) -> str:
 
 def _env(model: ExportModel, proc: ExportProcess) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in [*model.base_env(), *proc.env]]
-    if proc.serves_http and proc.host_pinned is None:
+    if proc.reads_port:
         env.append({"name": "PORT", "value": str(proc.port)})
     if model.ops is not None and not proc.oneshot:
         # The kubelet probes the pod's address, so the ops endpoint must bind every interface.
@@ -47,18 +47,13 @@ def _env(model: ExportModel, proc: ExportProcess) -> list[dict[str, Any]]:
 
 
 def _probes(model: ExportModel, proc: ExportProcess) -> dict[str, Any]:
-    kind = check_kind(model, proc)
-    if kind == "none":
+    if check_kind(model, proc) == "none":
         return {}
-    if kind == "ops":
 
-        def get(path: str) -> dict[str, Any]:
-            return {"httpGet": {"path": path, "port": OPS_PORT_NAME}}
+    def get(path: str) -> dict[str, Any]:
+        return {"httpGet": {"path": path, "port": OPS_PORT_NAME}}
 
-        startup, live, ready = get(STARTUP_PATH), get(LIVE_PATH), get(READY_PATH.format(name=proc.name))
-    else:
-        tcp = {"tcpSocket": {"port": HTTP_PORT_NAME}}
-        startup, live, ready = dict(tcp), dict(tcp), dict(tcp)
+    startup, live, ready = get(STARTUP_PATH), get(LIVE_PATH), get(READY_PATH.format(name=proc.name))
     return {
         "startupProbe": {**startup, "periodSeconds": 2, "failureThreshold": 60, "timeoutSeconds": 2},
         "livenessProbe": {**live, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
@@ -76,8 +71,8 @@ def container(model: ExportModel, proc: ExportProcess) -> dict[str, Any]:
     if ports and not proc.oneshot:
         c["ports"] = ports
     c["env"] = _env(model, proc)
-    if model.env_file:
-        c["envFrom"] = [{"secretRef": {"name": model.env_secret_name}}]
+    if model.env_files:
+        c["envFrom"] = [{"secretRef": {"name": name}} for name, _ in model.env_secrets()]
     c["resources"] = {"requests": {}, "limits": {}}
     if not proc.oneshot:
         c.update(_probes(model, proc))
@@ -162,8 +157,8 @@ def secret_commands(model: ExportModel) -> list[str]:
     if secrets:
         literals = " ".join(f'--from-literal={k}="${k}"' for k in secrets)
         out.append(f"kubectl create secret generic {model.secret_name} {literals}")
-    if model.env_file:
-        out.append(f"kubectl create secret generic {model.env_secret_name} --from-env-file={model.env_file}")
+    for name, path in model.env_secrets():
+        out.append(f"kubectl create secret generic {name} --from-env-file={path}")
     return out
 
 
@@ -171,7 +166,10 @@ def instructions(model: ExportModel, where: str) -> list[str]:
     out = [f"Kubernetes manifests: {where}"]
     commands = secret_commands(model)
     if commands:
-        out.append("Create the Secrets first (values come from your shell, never from a file we wrote):")
+        out.append(
+            "Secrets are references (secretKeyRef, envFrom), never values in the manifests. Create them first "
+            "(values come from your shell and your env files, never from a file we wrote):"
+        )
         out += [f"  {c}" for c in commands]
     if model.releases:
         out.append("Then run each release step and wait for it before rolling out the rest:")
@@ -182,23 +180,23 @@ def instructions(model: ExportModel, where: str) -> list[str]:
                 f"job/{job_name(model, proc)}"
             )
     out.append(f"  kubectl apply -f {where}" if where != "stdout" else "  kubectl apply -f <the other documents>")
+    if model.ops_added and model.ops is not None:
+        out.append(
+            f"Probes ask the ops endpoint, which settings leave off: the export turns it on in each container "
+            f"(PRODSERVER_OPS_PORT={model.ops.port}, PRODSERVER_OPS_HOST=0.0.0.0 for the kubelet)."
+        )
     for proc in model.services:
-        kind = check_kind(model, proc)
-        how = {
-            "ops": f"probes: httpGet on the ops port {model.ops.port if model.ops else ''} "
-            f"({STARTUP_PATH}, {LIVE_PATH}, {READY_PATH.format(name=proc.name)})",
-            "tcp": f"probes: TCP on port {proc.port} (configure the ops endpoint for HTTP probes)",
-            "none": "no probes (it has no port; configure the ops endpoint with PRODSERVER_OPS_PORT)",
-        }[kind]
+        if check_kind(model, proc) == "ops":
+            how = (
+                f"probes: httpGet on the ops port {model.ops.port if model.ops else ''} "
+                f"({STARTUP_PATH}, {LIVE_PATH}, {READY_PATH.format(name=proc.name)})"
+            )
+        else:
+            how = "no probes"
         out.append(
             f"  {proc.slug}: {how}; terminationGracePeriodSeconds {proc.kill_timeout} "
             f"(stop budget {proc.stop_budget:g}s + margin)"
         )
-        if proc.host_pinned:
-            out.append(
-                f"  warning: {proc.name!r} pins host {proc.host_pinned!r} in OPTIONS: a Service cannot reach it; "
-                "remove 'host' (PORT then binds 0.0.0.0)"
-            )
         if proc.stop_signal != "SIGTERM":
             out.append(
                 f"  warning: {proc.name!r} stops gracefully on {proc.stop_signal}, Kubernetes sends SIGTERM: "

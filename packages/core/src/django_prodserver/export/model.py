@@ -9,21 +9,15 @@ import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from django_prodserver.masking import is_secret as is_secret
 from django_prodserver.ops.config import OpsConfig
-from django_prodserver.plan import _SECRET_KEY, LaunchPlan, mask
+from django_prodserver.plan import LaunchPlan
 from django_prodserver.settings.restart import Policy
 
 #: Seconds between the end of a process' own stop budget and the platform's SIGKILL:
 #: the default drain 2 s + graceful 25 s + 3 s is Kubernetes' default grace period, 30 s.
 KILL_MARGIN = 3.0
-#: Names the issue calls secret, on top of what ``--dry-run`` masks (``plan._SECRET_KEY``).
-_SECRET_WORDS = re.compile(r"(SECRET|PASSWORD|TOKEN|KEY)", re.I)
 _DNS_LABEL = re.compile(r"[^a-z0-9-]+")
-
-
-def is_secret(name: str, value: str) -> bool:
-    """True for a variable that must never be written into an exported file."""
-    return bool(_SECRET_WORDS.search(name) or _SECRET_KEY.search(name)) or mask(value) != value
 
 
 def dns_label(text: str) -> str:
@@ -47,10 +41,13 @@ class ExportProcess:
     drain_delay: float
     #: Seconds the platform waits before SIGKILL: ceil(stop_budget + KILL_MARGIN).
     kill_timeout: int
-    #: TCP port of a web process (None for workers and unix-socket servers).
+    #: TCP port of a process that serves HTTP (None for workers and unix-socket servers).
     port: int | None = None
-    #: True when settings pin the bind host (a container then cannot reach it through PORT).
-    host_pinned: str | None = None
+    #: True when the backend takes its port from ``PORT`` (and then binds every interface).
+    reads_port: bool = False
+    #: Arguments after ``prodserver NAME`` the platform needs (``--set host=0.0.0.0`` for a
+    #: monitor that binds loopback by default and does not read ``PORT``).
+    extra_args: tuple[str, ...] = ()
     #: Environment written into the files (values), and names only (secrets, from a Secret).
     env: tuple[tuple[str, str], ...] = ()
     secret_env: tuple[str, ...] = ()
@@ -71,7 +68,7 @@ class ExportProcess:
 
     def argv(self, python: str = "python", manage: str = "manage.py") -> list[str]:
         """The command every format runs: switching BACKEND never changes it."""
-        return [python, manage, "prodserver", self.name]
+        return [python, manage, "prodserver", self.name, *self.extra_args]
 
 
 @dataclass(frozen=True)
@@ -85,9 +82,12 @@ class ExportModel:
     settings_module: str
     processes: tuple[ExportProcess, ...]
     image: str = ""
-    env_file: str | None = None
+    #: Environment files as this format names them, in order (a later one wins).
+    env_files: tuple[str, ...] = ()
     env_file_keys: frozenset[str] = frozenset()
     ops: OpsConfig | None = None
+    #: True when settings leave the ops endpoint off and the export turns it on for health checks.
+    ops_added: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -103,10 +103,16 @@ class ExportModel:
         """The Secret holding ENV values that look like secrets (never in any file)."""
         return f"{self.project}-secrets"
 
-    @property
-    def env_secret_name(self) -> str:
-        """The Secret made from ``--env-file`` (kubectl create secret --from-env-file)."""
-        return f"{self.project}-env"
+    def env_secrets(self) -> list[tuple[str, str]]:
+        """(Secret name, file) per ``--env-file``: ``PROJECT-env`` for one file, else one Secret
+        per file named after it (kubectl refuses a key given twice in one Secret)."""
+        if len(self.env_files) == 1:
+            return [(f"{self.project}-env", self.env_files[0])]
+        out: list[tuple[str, str]] = []
+        for i, path in enumerate(self.env_files, 1):
+            name = f"{self.project}-env-{dns_label(path.rsplit('/', 1)[-1])}"
+            out.append((name if name not in [n for n, _ in out] else f"{name}-{i}", path))
+        return out
 
     def base_env(self) -> list[tuple[str, str]]:
         """Variables every process gets, before its own ENV."""
@@ -121,19 +127,21 @@ def _seconds(value: object) -> float:
 
 
 def export_process(
-    plan: LaunchPlan, policy: Policy, env: Mapping[str, str], env_file_keys: frozenset[str], replicas: int
+    plan: LaunchPlan,
+    policy: Policy,
+    env: Mapping[str, str],
+    env_file_keys: frozenset[str],
+    replicas: int,
+    *,
+    reads_port: bool = False,
+    extra_args: tuple[str, ...] = (),
 ) -> ExportProcess:
     """Reduce one plan: timing chain, port, and its ENV split into values and secret names."""
     drain = _seconds(plan.options.get("drain_delay"))
     graceful = _seconds(plan.options.get("graceful_timeout"))
     # The plan's timeout already includes the drain for web backends; never trust that blindly.
     budget = max(plan.graceful_timeout, drain + graceful)
-    port: int | None = None
-    pinned: str | None = None
-    if plan.ready.http_url and plan.options.get("port") is not None:
-        port = int(plan.options["port"])
-        if plan.options.explicit("host") and plan.options.get("host") not in ("0.0.0.0", "::"):
-            pinned = str(plan.options.get("host"))
+    port = published_port(plan)
     values: list[tuple[str, str]] = []
     secrets: list[str] = []
     for key, value in env.items():
@@ -154,11 +162,19 @@ def export_process(
         drain_delay=drain,
         kill_timeout=math.ceil(budget + KILL_MARGIN),
         port=port,
-        host_pinned=pinned,
+        reads_port=reads_port and port is not None,
+        extra_args=extra_args,
         env=tuple(values),
         secret_env=tuple(secrets),
         replicas=replicas,
     )
+
+
+def published_port(plan: LaunchPlan) -> int | None:
+    """The TCP port of a process that answers HTTP (None: a worker, or a unix socket)."""
+    if plan.ready.http_url and plan.options.get("port") is not None and not plan.options.get("socket"):
+        return int(plan.options["port"])
+    return None
 
 
 def order(processes: Sequence[ExportProcess]) -> tuple[ExportProcess, ...]:

@@ -65,10 +65,10 @@ def _unit(model: ExportModel, proc: ExportProcess) -> str:
     env = [*model.base_env(), *proc.env]
     if env:
         service.append("Environment=" + " ".join(quote_env(k, v) for k, v in env))
-    if model.env_file:
-        service.append(f"EnvironmentFile={model.env_file}")
+    for path in model.env_files:
+        service.append(f"EnvironmentFile={path}")
     for key in proc.secret_env:
-        where = model.env_file or "an EnvironmentFile= (export again with --env-file FILE)"
+        where = " or ".join(model.env_files) or "an EnvironmentFile= (export again with --env-file FILE)"
         service.append(f"# {key} looks like a secret: it is never written here; set it in {where}")
     service.append("ExecStart=" + " ".join(quote_arg(a) for a in proc.argv(model.python, model.manage)))
     service += [
@@ -116,7 +116,7 @@ def instructions(model: ExportModel, where: str) -> list[str]:
         "Add User= and Group= to each [Service] for an unprivileged account.",
     ]
     secrets = sorted({k for p in model.processes for k in p.secret_env})
-    if secrets and not model.env_file:
+    if secrets and not model.env_files:
         out.append(
             "These ENV values look like secrets and were left out: "
             + ", ".join(secrets)

@@ -32,16 +32,47 @@ def read_env_file(path: str, where: str = ENV_VAR) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
-def env_file_argument(argv: Sequence[str]) -> str | None:
-    """The value of ``--env-file FILE`` / ``--env-file=FILE`` on a command line, if any."""
+def env_file_arguments(argv: Sequence[str]) -> list[str]:
+    """Every ``--env-file FILE`` / ``--env-file=FILE`` on a command line, in order."""
+    found: list[str] = []
     for i, arg in enumerate(argv):
         if arg == "--":
             break
         if arg == "--env-file" and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith("--env-file="):
-            return arg.split("=", 1)[1]
-    return None
+            found.append(argv[i + 1])
+        elif arg.startswith("--env-file="):
+            found.append(arg.split("=", 1)[1])
+    return found
+
+
+def env_file_argument(argv: Sequence[str]) -> str | None:
+    """The first ``--env-file`` on a command line, if any (:func:`env_file_arguments` has them all)."""
+    found = env_file_arguments(argv)
+    return found[0] if found else None
+
+
+def env_var_paths(value: str) -> list[str]:
+    """``PRODSERVER_ENV_FILE``'s files: one path, or several separated by ``os.pathsep``."""
+    return [p.strip() for p in value.split(os.pathsep) if p.strip()]
+
+
+def load_env_files(
+    paths: Sequence[str], environ: MutableMapping[str, str] | None = None, where: str = ENV_VAR
+) -> list[str]:
+    """Load ``paths`` into ``environ``: a later file wins over an earlier one (as Compose's
+    ``env_file``, systemd's ``EnvironmentFile=`` and Kubernetes' ``envFrom`` do), and a variable
+    already set in ``environ`` wins over every file. Returns the names taken from the files."""
+    env = os.environ if environ is None else environ
+    merged: dict[str, str] = {}
+    fulls = [os.path.abspath(p) for p in paths]
+    for full in fulls:
+        merged.update(read_env_file(full, where))
+    added = [k for k in merged if k not in env]
+    for key in added:
+        env[key] = merged[key]
+    if env is os.environ:
+        loaded.extend(f for f in fulls if f not in loaded)
+    return added
 
 
 def load_env_file(
@@ -49,22 +80,13 @@ def load_env_file(
     environ: MutableMapping[str, str] | None = None,
     argv: Sequence[str] | None = None,
 ) -> list[str]:
-    """Load ``path`` (default: ``--env-file FILE`` in ``argv``, which defaults to the command
-    line, else ``$PRODSERVER_ENV_FILE``) into ``environ``; variables already set there win.
-    Returns the names taken from the file; nothing happens when no file is named."""
+    """Load ``path`` (default: every ``--env-file FILE`` in ``argv``, which defaults to the command
+    line, else ``$PRODSERVER_ENV_FILE``) into ``environ``; variables already set there win, and
+    of several files the later wins. Returns the names taken from the files; nothing happens
+    when no file is named."""
     env = os.environ if environ is None else environ
     where = "--env-file"
-    if path is None:
-        path = env_file_argument(sys.argv[1:] if argv is None else argv)
-    if path is None:
-        where, path = ENV_VAR, env.get(ENV_VAR, "").strip()
-    if not path:
-        return []
-    full = os.path.abspath(path)
-    values = read_env_file(full, where)
-    added = [k for k in values if k not in env]
-    for key in added:
-        env[key] = values[key]
-    if env is os.environ and full not in loaded:
-        loaded.append(full)
-    return added
+    paths = [path] if path is not None else env_file_arguments(sys.argv[1:] if argv is None else argv)
+    if not paths:
+        where, paths = ENV_VAR, env_var_paths(env.get(ENV_VAR, ""))
+    return load_env_files(paths, env, where)

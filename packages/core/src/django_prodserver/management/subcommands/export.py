@@ -5,24 +5,29 @@ Procfile, systemd units, a Compose file or Kubernetes manifests, from the same p
 from __future__ import annotations
 
 import os
+import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_prodserver.backends.base import LaunchContext
+from django_prodserver.backends.base import Backend, LaunchContext
 from django_prodserver.backends.loading import plan_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.export import FORMATS, instructions, render, render_stdout
-from django_prodserver.export.model import ExportModel, dns_label, export_process, is_secret, order
+from django_prodserver.export.model import ExportModel, ExportProcess, dns_label, export_process, is_secret, order
+from django_prodserver.export.platform import CONTAINER_FORMATS, bind, refuse_collectstatic
+from django_prodserver.export.probes import ops_port
 from django_prodserver.management.base import ALLOW_ENV, dev_allowed
 from django_prodserver.plan import LaunchPlan
 from django_prodserver.settings import envfile
 from django_prodserver.settings.config import ProcessConfig, load_processes
 from django_prodserver.settings.restart import Policy, parse_policy
 
-CONTAINER_FORMATS = ("compose", "kubernetes")
+#: A project name every platform accepts inside its resource names (``NAME-web``, ``NAME-env``).
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,28}[a-z0-9])?$")
 
 
 class Command(BaseCommand):
@@ -35,8 +40,16 @@ class Command(BaseCommand):
         parser.add_argument("--image", metavar="IMAGE", help="container image (compose, kubernetes)")
         parser.add_argument(
             "--env-file",
+            action="append",
+            default=[],
             metavar="FILE",
-            help=f"dotenv file the exports reference instead of inlining values (default: ${envfile.ENV_VAR})",
+            help=f"dotenv file the exports reference instead of inlining values; repeat for several, the later "
+            f"wins (default: ${envfile.ENV_VAR})",
+        )
+        parser.add_argument(
+            "--name",
+            metavar="NAME",
+            help="project name, the prefix of every exported resource (default: the directory of manage.py)",
         )
         parser.add_argument(
             "--replicas", action="append", default=[], metavar="NAME=N", help="copies of a process (default 1)"
@@ -47,16 +60,16 @@ class Command(BaseCommand):
         fmt = options["format"]
         if fmt not in FORMATS:
             raise CommandError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
-        env_path, env_keys = self.env_file(options.get("env_file"))
+        env_paths, env_keys = self.env_files(list(options.get("env_file") or []))
         try:
             processes = load_processes()
         except ConfigError as e:
             raise CommandError(e.message) from None
         names = self.select(processes, list(options.get("names") or []))
         replicas = parse_replicas(options.get("replicas") or [], fmt)
-        model = self.build(processes, names, replicas, fmt, env_path, env_keys, options)
+        model = self.build(processes, names, replicas, fmt, env_paths, env_keys, options)
         files = render(fmt, model)
-        self.refuse_leaks(processes, names, env_path, files)
+        self.refuse_leaks(processes, names, env_paths, files)
         output = options.get("output")
         if output:
             where = self.write(Path(output), files, bool(options.get("force")))
@@ -68,25 +81,26 @@ class Command(BaseCommand):
 
     # -- inputs --------------------------------------------------------------------------
 
-    def env_file(self, given: str | None) -> tuple[str | None, frozenset[str]]:
-        """Load the dotenv file (real environment wins) and return its path and names."""
-        path = given or os.environ.get(envfile.ENV_VAR, "").strip() or None
-        if path is None:
-            return None, frozenset()
-        full = os.path.abspath(path)
-        before = full in envfile.loaded
+    def env_files(self, given: list[str]) -> tuple[list[str], frozenset[str]]:
+        """Load the dotenv files (later wins, the real environment over all); their paths and names."""
+        where = "--env-file" if given else envfile.ENV_VAR
+        paths = given or envfile.env_var_paths(os.environ.get(envfile.ENV_VAR, ""))
+        if not paths:
+            return [], frozenset()
+        fulls = [os.path.abspath(p) for p in paths]
+        late = [p for p, full in zip(paths, fulls, strict=True) if full not in envfile.loaded]
         try:
-            envfile.load_env_file(path, argv=())
-            keys = frozenset(envfile.read_env_file(full, "--env-file" if given else envfile.ENV_VAR))
+            envfile.load_env_files(paths, where=where)
+            keys = frozenset(k for full in fulls for k in envfile.read_env_file(full, where))
         except ConfigError as e:
             raise CommandError(e.message) from None
-        if not before:
+        if late:
             self.stderr.write(
-                f"note: settings were read before {path} was loaded, so values settings compute from the "
-                "environment did not see it; load it first in manage.py (docs/deploying.md): "
+                f"note: settings were read before {', '.join(late)} was loaded, so values settings compute from "
+                "the environment did not see it; load it first in manage.py (docs/deploying.md): "
                 "from django_prodserver.settings.envfile import load_env_file; load_env_file()"
             )
-        return path, keys
+        return paths, keys
 
     def select(self, processes: dict[str, ProcessConfig], names: list[str]) -> list[str]:
         available = ", ".join(processes) or "(none)"
@@ -99,8 +113,7 @@ class Command(BaseCommand):
             raise CommandError("a process name is given twice")
         return names or list(processes)
 
-    def plan(self, config: ProcessConfig, verbosity: int) -> LaunchPlan:
-        ctx = LaunchContext.from_django(verbosity=verbosity)
+    def plan(self, config: ProcessConfig, ctx: LaunchContext) -> tuple[Backend, LaunchPlan]:
         try:
             backend, plan = plan_process(config, ctx)
         except ConfigError as e:
@@ -110,7 +123,7 @@ class Command(BaseCommand):
                 f"process {config.name!r} uses {plan.backend!r}, a development server: it does not belong in a "
                 f"production export. Pick a production BACKEND, or set {ALLOW_ENV}=1 to export it anyway"
             )
-        return plan
+        return backend, plan
 
     def build(
         self,
@@ -118,38 +131,29 @@ class Command(BaseCommand):
         names: list[str],
         replicas: dict[str, int],
         fmt: str,
-        env_path: str | None,
+        env_paths: list[str],
         env_keys: frozenset[str],
         options: dict[str, Any],
     ) -> ExportModel:
         from django.conf import settings
 
-        from django_prodserver.ops.config import load_ops_config
+        from django_prodserver.ops.config import OpsConfig, load_ops_config
 
-        plans = [self.plan(processes[n], int(options.get("verbosity", 1))) for n in names]
+        verbosity = int(options.get("verbosity", 1))
+        planned = {n: self.plan(processes[n], LaunchContext.from_django(verbosity=verbosity)) for n in names}
+        plans = [plan for _, plan in planned.values()]
         try:
             policies: dict[str, Policy] = {
                 p.process: parse_policy(p.process, processes[p.process].raw, p.kind) for p in plans
             }
             ops = load_ops_config()
+            refuse_collectstatic(fmt, processes, [n for n in names if policies[n].oneshot], names)
         except ConfigError as e:
             raise CommandError(e.message) from None
-        for name, count in replicas.items():
-            if name not in policies:
-                raise CommandError(f"--replicas {name}={count}: {name!r} is not one of the exported processes")
-            plan = next(p for p in plans if p.process == name)
-            if policies[name].oneshot:
-                raise CommandError(f"--replicas {name}={count}: {name!r} is a one-shot release step; it runs once")
-            if plan.kind == "scheduler" and count > 1:
-                raise CommandError(
-                    f"--replicas {name}={count}: {name!r} is a scheduler ({plan.backend}); two copies send every "
-                    "scheduled task twice. Keep it at 1"
-                )
+        check_replicas(replicas, policies, plans)
+        notes: list[str] = []
         procs = order(
-            [
-                export_process(p, policies[p.process], processes[p.process].env, env_keys, replicas.get(p.process, 1))
-                for p in plans
-            ]
+            [self.exported(fmt, processes[n], *planned[n], policies[n], env_keys, replicas, notes) for n in names]
         )
         slugs = [p.slug for p in procs]
         clash = sorted({s for s in slugs if slugs.count(s) > 1})
@@ -157,14 +161,19 @@ class Command(BaseCommand):
             raise CommandError(f"process names {clash} become the same platform name; rename one of them")
         cwd = plans[0].cwd
         settings_module = os.environ.get("DJANGO_SETTINGS_MODULE", "") or settings.SETTINGS_MODULE or ""
-        project = dns_label(settings_module.split(".")[0] if settings_module else os.path.basename(cwd))
-        notes: list[str] = []
+        project = ""  # a Procfile names no resource
+        if fmt != "procfile" or options.get("name") is not None:
+            project, origin = project_name(options.get("name"), cwd)
+            notes.insert(0, f"note: project name {project!r} ({origin}): it prefixes every resource name")
         image = options.get("image") or ""
         if fmt in CONTAINER_FORMATS and not image:
             image = f"{project}:latest"
             notes.append(f"note: no --image given: using {image!r} (build it with: docker build -t {image} .)")
         if fmt not in CONTAINER_FORMATS and image:
             notes.append(f"note: --image applies to compose and kubernetes; a {fmt} export runs on the host")
+        ops_added = fmt in CONTAINER_FORMATS and ops is None and any(not p.oneshot for p in procs)
+        if ops_added:
+            ops = OpsConfig(host="127.0.0.1", port=ops_port({p.port for p in procs if p.port}), source="the export")
         manage = os.path.join(cwd, "manage.py")
         if fmt == "systemd" and not os.path.exists(manage):
             notes.append(f"note: {manage} does not exist: ExecStart lines assume the project's manage.py there")
@@ -176,10 +185,43 @@ class Command(BaseCommand):
             settings_module=settings_module,
             processes=procs,
             image=image,
-            env_file=reference(env_path, fmt, options.get("output")),
+            env_files=tuple(reference(p, fmt, options.get("output")) for p in env_paths),
             env_file_keys=env_keys,
-            ops=ops,
+            ops=ops if fmt in CONTAINER_FORMATS else None,
+            ops_added=ops_added,
             notes=tuple(notes),
+        )
+
+    def exported(
+        self,
+        fmt: str,
+        config: ProcessConfig,
+        backend: Backend,
+        plan: LaunchPlan,
+        policy: Policy,
+        env_keys: frozenset[str],
+        replicas: dict[str, int],
+        notes: list[str],
+    ) -> ExportProcess:
+        """One process as the platform will run it: planned again in the platform's environment."""
+
+        def replan(environ: Mapping[str, str], overrides: Mapping[str, str]) -> LaunchPlan:
+            ctx = LaunchContext.from_django(environ={**os.environ, **environ}, overrides=overrides)
+            return self.plan(config, ctx)[1]
+
+        try:
+            bound = bind(fmt, backend, plan, replan)
+        except ConfigError as e:
+            raise CommandError(e.message) from None
+        notes += bound.notes
+        return export_process(
+            plan,
+            policy,
+            config.env,
+            env_keys,
+            replicas.get(config.name, 1),
+            reads_port=bound.reads_port,
+            extra_args=bound.extra_args,
         )
 
     # -- outputs -------------------------------------------------------------------------
@@ -188,13 +230,13 @@ class Command(BaseCommand):
         self,
         processes: dict[str, ProcessConfig],
         names: list[str],
-        env_path: str | None,
+        env_paths: list[str],
         files: list[tuple[str, str]],
     ) -> None:
-        """A last guard: no secret value (of ENV or of the env file) may be in any file we write."""
+        """A last guard: no secret value (of ENV or of the env files) may be in any file we write."""
         values = {v for n in names for k, v in processes[n].env.items() if is_secret(k, v)}
-        if env_path:
-            values |= {v for k, v in envfile.read_env_file(os.path.abspath(env_path)).items() if is_secret(k, v)}
+        for path in env_paths:
+            values |= {v for k, v in envfile.read_env_file(os.path.abspath(path)).items() if is_secret(k, v)}
         values = {v for v in values if len(v) >= 4}
         for name, text in files:
             if any(v in text for v in values):
@@ -220,6 +262,44 @@ class Command(BaseCommand):
         return str(out)
 
 
+def check_replicas(replicas: dict[str, int], policies: dict[str, Policy], plans: list[LaunchPlan]) -> None:
+    for name, count in replicas.items():
+        if name not in policies:
+            raise CommandError(f"--replicas {name}={count}: {name!r} is not one of the exported processes")
+        plan = next(p for p in plans if p.process == name)
+        if policies[name].oneshot:
+            raise CommandError(f"--replicas {name}={count}: {name!r} is a one-shot release step; it runs once")
+        if plan.kind == "scheduler" and count > 1:
+            raise CommandError(
+                f"--replicas {name}={count}: {name!r} is a scheduler ({plan.backend}); two copies send every "
+                "scheduled task twice. Keep it at 1"
+            )
+
+
+def project_name(given: str | None, cwd: str) -> tuple[str, str]:
+    """``(name, where it came from)``: ``--name``, else the directory that holds manage.py. Not the
+    settings package (``config`` in many templates): that name is the same across projects."""
+    if given is not None:
+        if not _NAME.match(given):
+            raise CommandError(
+                f"--name {given!r}: use 1-30 lowercase letters, digits and '-', starting and ending with a letter "
+                f"or digit (every platform accepts it in resource names), e.g. --name {dns_label(given)[:30]}"
+            )
+        return given, "--name"
+    folder = cwd if os.path.exists(os.path.join(cwd, "manage.py")) else None
+    if folder is None and os.path.basename(sys.argv[0]) == "manage.py":
+        folder = os.path.dirname(os.path.abspath(sys.argv[0]))
+    if folder is None:
+        raise CommandError(
+            f"cannot tell the project's name: no manage.py in {cwd}. Give it: --name NAME (lowercase letters, "
+            "digits and '-')"
+        )
+    name = dns_label(os.path.basename(folder))[:30].strip("-")
+    if not _NAME.match(name):
+        raise CommandError(f"the directory of manage.py, {folder}, gives no usable name: give one with --name NAME")
+    return name, f"the directory of manage.py, {folder}; --name NAME chooses another"
+
+
 def parse_replicas(items: list[str], fmt: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for item in items:
@@ -235,10 +315,8 @@ def parse_replicas(items: list[str], fmt: str) -> dict[str, int]:
     return out
 
 
-def reference(path: str | None, fmt: str, output: str | None) -> str | None:
-    """How a format names the env file: absolute for systemd, relative to the compose file."""
-    if path is None:
-        return None
+def reference(path: str, fmt: str, output: str | None) -> str:
+    """How a format names an env file: absolute for systemd, relative to the compose file."""
     if fmt == "systemd":
         return os.path.abspath(path)
     if fmt == "compose":
