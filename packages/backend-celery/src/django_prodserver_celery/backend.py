@@ -182,10 +182,12 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
             reason="unset: celery's worker_concurrency setting (CELERY_WORKER_CONCURRENCY; 'auto' sizes "
             "from the cgroup CPU quota), else the CPU count",
         ),
-        W["queues"].declare(flag="-Q", reason="unset: celery's task_default_queue / task_queues"),
-        W["log_level"].declare(flag="-l"),
+        W["queues"].declare(flag="-Q", native="-Q a,b", reason="unset: celery's task_default_queue / task_queues"),
+        W["log_level"].declare(flag="-l", native="-l LEVEL"),
         W["max_tasks"].declare(flag="--max-tasks-per-child", native="--max-tasks-per-child N (prefork only)"),
-        W["pool"].declare(flag="-P", choices=POOLS, reason="unset: celery's worker_pool setting, else prefork"),
+        W["pool"].declare(
+            flag="-P", native="-P NAME", choices=POOLS, reason="unset: celery's worker_pool setting, else prefork"
+        ),
         W["graceful_timeout"].declare(
             native="bounded stop: worker_soft_shutdown_timeout; warm stop: how long a supervisor waits",
             reason="fits in Kubernetes' 30 s grace period",
@@ -200,7 +202,7 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
             native="bounded: REMAP_SIGTERM=SIGQUIT + worker_soft_shutdown_timeout=<graceful_timeout>",
             reason="never lose a running task unless a platform's kill deadline is asked for",
         ),
-        Option("hostname", "str", "Node name, e.g. 'w1@%h'.", flag="-n"),
+        Option("hostname", "str", "Node name, e.g. 'w1@%h'.", flag="-n", native="-n NAME"),
         Option(
             "events",
             "bool",
@@ -215,13 +217,24 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
             "int",
             "Recycle a pool process above this resident memory (KiB).",
             flag="--max-memory-per-child",
+            native="--max-memory-per-child KIB",
             minimum=1,
         ),
         Option(
-            "time_limit", "float", "Hard time limit per task, in seconds (prefork).", flag="--time-limit", minimum=0
+            "time_limit",
+            "float",
+            "Hard time limit per task, in seconds (prefork).",
+            flag="--time-limit",
+            native="--time-limit S",
+            minimum=0,
         ),
         Option(
-            "soft_time_limit", "float", "Soft time limit per task, in seconds.", flag="--soft-time-limit", minimum=0
+            "soft_time_limit",
+            "float",
+            "Soft time limit per task, in seconds.",
+            flag="--soft-time-limit",
+            native="--soft-time-limit S",
+            minimum=0,
         ),
         BROKER_CHECK,
     )
@@ -335,7 +348,7 @@ class CeleryBeat(CeleryCLI, Backend):
     flags: ClassVar[FlagSpec] = BEAT_FLAGS
 
     options: ClassVar[tuple[Option, ...]] = (
-        W["log_level"].declare(flag="-l"),
+        W["log_level"].declare(flag="-l", native="-l LEVEL"),
         Option(
             "schedule",
             "path",
@@ -350,9 +363,17 @@ class CeleryBeat(CeleryCLI, Backend):
             "str",
             "Scheduler class, e.g. 'django_celery_beat.schedulers:DatabaseScheduler'.",
             flag="-S",
+            native="-S CLASS",
             reason="unset: the celery app's beat_scheduler (CELERY_BEAT_SCHEDULER), else PersistentScheduler",
         ),
-        Option("max_interval", "int", "Maximum seconds beat sleeps between checks.", flag="--max-interval", minimum=1),
+        Option(
+            "max_interval",
+            "int",
+            "Maximum seconds beat sleeps between checks.",
+            flag="--max-interval",
+            native="--max-interval S",
+            minimum=1,
+        ),
         BROKER_CHECK,
     )
 

@@ -83,16 +83,23 @@ class Flower(CeleryCLI, Backend):
     options: ClassVar[tuple[Option, ...]] = (
         W["host"].declare(
             flag="--address={}",
+            native="--address=HOST",
             default="127.0.0.1",
             reason="flower shows task arguments and can revoke tasks: loopback unless told (flower's own "
             "default is every interface)",
         ),
         W["port"].declare(flag="--port={}", default=5555, env=(), reason="flower's port; PORT belongs to the web"),
-        W["socket"].declare(flag="--unix-socket={}"),
-        W["tls_cert"].declare(flag="--certfile={}"),
-        W["tls_key"].declare(flag="--keyfile={}"),
-        W["log_level"].declare(flag="--logging={}"),
-        Option("url_prefix", "str", "Serve under this path prefix, e.g. 'flower'.", flag="--url-prefix={}"),
+        W["socket"].declare(flag="--unix-socket={}", native="--unix-socket=PATH"),
+        W["tls_cert"].declare(flag="--certfile={}", native="--certfile=PATH"),
+        W["tls_key"].declare(flag="--keyfile={}", native="--keyfile=PATH"),
+        W["log_level"].declare(flag="--logging={}", native="--logging=LEVEL"),
+        Option(
+            "url_prefix",
+            "str",
+            "Serve under this path prefix, e.g. 'flower'.",
+            flag="--url-prefix={}",
+            native="--url-prefix=PREFIX",
+        ),
         Option(
             "config_file",
             "path",
