@@ -39,7 +39,7 @@ def test_dry_run_of_an_upstream_bind_shows_the_bind_and_says_what_to_write(tmp_p
     assert f"  listen: http://127.0.0.1:{port}/" in out.stdout
     # The deprecation names the new BACKEND and the OPTIONS that replace the ARGS.
     assert 'write "BACKEND": "gunicorn"' in out.stderr
-    assert f'"OPTIONS": {{"host": \'127.0.0.1\', "port": {port}, "workers": 1}}' in out.stderr, out.stderr
+    assert f'"OPTIONS": {{"host": "127.0.0.1", "port": {port}, "workers": 1}}' in out.stderr, out.stderr
 
 
 @pytest.mark.live

@@ -263,5 +263,5 @@ def test_legacy_entry_with_args_gets_a_warning_naming_the_options_to_write() -> 
     with pytest.warns(DeprecationWarning) as caught:
         Server.from_legacy(config, {})
     [warning] = caught
-    assert '"BACKEND": "server", "OPTIONS": {"host": \'0.0.0.0\', "port": 8111}' in str(warning.message)
+    assert '"BACKEND": "server", "OPTIONS": {"host": "0.0.0.0", "port": 8111}' in str(warning.message)
     assert "remove --bind=0.0.0.0:8111 from ARGS" in str(warning.message)

@@ -525,7 +525,7 @@ class Backend:
             return
         given = " ".join(dict.fromkeys(n.given for n in found.values()))
         options = {**config.options, **{n.option: n.value for n in found.values()}}
-        spelled = ", ".join(f'"{k}": {v!r}' for k, v in options.items())
+        spelled = ", ".join(f'"{k}": {_python(v)}' for k, v in options.items())
         warnings.warn(
             f"{where(config.name, 'ARGS')}: {given} sets uniform options the upstream 3.x way; write "
             f'"BACKEND": "{cls.name}", "OPTIONS": {{{spelled}}} and remove {given} from ARGS (it keeps '
@@ -573,6 +573,17 @@ class WorkerBackend(Backend):
 def _off(name: str, value: Any) -> bool:
     """Values that ask for nothing (0, off, one thread): ignoring them changes nothing."""
     return value in (None, False, 0, "", []) or (name in ("threads", "workers") and value == 1)
+
+
+def _python(value: Any) -> str:
+    """A settings value as one writes it in Python, strings in double quotes (``"0.0.0.0"``)."""
+    if isinstance(value, str):
+        import json
+
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_python(v) for v in value) + "]"
+    return repr(value)
 
 
 def option_names(options: Sequence[Option]) -> list[str]:
