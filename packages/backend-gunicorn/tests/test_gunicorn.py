@@ -197,6 +197,8 @@ def test_web_concurrency_that_is_not_a_number_is_one_line_naming_it(tmp_path: Pa
     assert "environment variable WEB_CONCURRENCY: expected an integer, found 'abc'" in out, out
     zero = run_django({**env, "WEB_CONCURRENCY": "0"}, tmp_path, *command)
     assert "environment variable WEB_CONCURRENCY: must be at least 1" in zero.stdout + zero.stderr
+    empty = run_django({**env, "WEB_CONCURRENCY": ""}, tmp_path, *command)  # empty: as if unset
+    assert empty.returncode == 0 and "Traceback" not in empty.stdout + empty.stderr, empty.stderr
 
 
 def test_web_concurrency_that_is_not_a_number_is_ignored_when_options_set_workers(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ def _numeric_web_concurrency() -> Iterator[None]:
     gets ``-w`` from the plan."""
     raw = os.environ.get("WEB_CONCURRENCY")
     try:
-        int(raw or "1")
+        int(raw if raw is not None else "1")
     except ValueError:
         del os.environ["WEB_CONCURRENCY"]
         try:
