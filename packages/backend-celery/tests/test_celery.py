@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -24,6 +25,7 @@ from django_prodserver.testing.processes import (
     RunningProcess,
     prodserver_argv,
     project_environ,
+    run_django,
     start,
     wait_for_output,
 )
@@ -341,3 +343,65 @@ def test_wave_1_broker_check_timeout_still_works_as_preflight_timeout() -> None:
         plan = worker({"broker_check_timeout": 2}).plan(context())
     assert plan.options["preflight_timeout"] == 2.0 and "broker_check_timeout" not in plan.options.values
     assert worker().plan(context()).options["preflight_timeout"] == 5.0  # the same default as every worker
+
+
+# -- the plan is what runs -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [["-c", "8"], ["--concurrency=8"], ["-c8"], {"concurrency": 8}, "--concurrency 8"])
+def test_concurrency_in_args_is_the_plans_value(args: Any) -> None:
+    plan = worker({}, ARGS=args).plan(context())
+    assert plan.options["concurrency"] == 8 and plan.options.source("concurrency").startswith("settings ARGS")
+    assert "concurrency = 8  [settings ARGS" in plan.describe()
+    worker_args = plan.args[plan.args.index("worker") :]
+    assert sum(a in ("-c", "--concurrency") or a.startswith(("-c8", "--concurrency=")) for a in worker_args) == 1
+
+
+def test_options_and_args_concurrency_that_disagree_are_a_check_error() -> None:
+    [message] = worker({"concurrency": 3}, ARGS=["-c", "8"]).check(context())
+    assert message.id == "prodserver.E021"
+    assert "['OPTIONS']['concurrency']: is 3 but ARGS '-c 8' sets concurrency to 8" in message.msg
+
+
+def test_queues_pool_loglevel_and_events_in_args_are_read_back() -> None:
+    plan = worker({}, ARGS=["-Q", "high,low", "-P", "threads", "--loglevel=WARNING", "-E"]).plan(context())
+    got = {n: plan.options[n] for n in ("queues", "pool", "log_level", "events")}
+    assert got == {"queues": ["high", "low"], "pool": "threads", "log_level": "warning", "events": True}
+    assert plan.args.count("-l") + sum(a.startswith("--loglevel") for a in plan.args) == 1
+
+
+def test_beat_scheduler_in_args_is_read_back() -> None:
+    beat = CeleryBeat(load_process("beat", {"BACKEND": "celery-beat", "APP": APP, "ARGS": ["-S", "x.y:Sched"]}))
+    plan = beat.plan(context())
+    assert (plan.options["scheduler"], plan.options.source("scheduler")) == ("x.y:Sched", "settings ARGS -S")
+
+
+def test_events_and_scheduler_come_from_the_projects_celery_settings(tmp_path: Path) -> None:
+    """The project turns events and a scheduler on in its Celery settings: the plan says so."""
+    settings = {"CELERY_WORKER_SEND_TASK_EVENTS": True, "CELERY_BEAT_SCHEDULER": "mysite.schedulers:DbScheduler"}
+    processes = {"worker": worker_entry(), "beat": {"BACKEND": "celery-beat", "APP": APP}}
+    env = project_environ(processes, tmp_path, settings=settings)
+    out = run_django(env, tmp_path, "prodserver", "worker", "beat", "--dry-run")
+    assert out.returncode == 0, out.stderr
+    assert "events = True  [celery app setting worker_send_task_events]" in out.stdout, out.stdout
+    assert "scheduler = 'mysite.schedulers:DbScheduler'  [celery app setting beat_scheduler]" in out.stdout
+    plain = run_django(project_environ(processes, tmp_path), tmp_path, "prodserver", "worker", "--dry-run")
+    assert "events = False  [celery app setting worker_send_task_events]" in plain.stdout, plain.stdout
+
+
+def test_a_broker_transport_that_does_not_import_is_an_import_error_not_an_unreachable_broker(
+    tmp_path: Path,
+) -> None:
+    """celery without the transport's libraries (here mongodb:// without pymongo) fails at start
+    with the import error and the pip line, not "cannot reach the broker ... start it"."""
+    if importlib.util.find_spec("pymongo") is not None:
+        pytest.skip("pymongo is installed here: the mongodb transport imports")
+    settings = {"CELERY_BROKER_URL": "mongodb://127.0.0.1:1/tasks"}
+    env = project_environ({"worker": worker_entry(preflight_timeout=5)}, tmp_path, settings=settings)
+    out = run_django(env, tmp_path, "prodserver", "worker", timeout=120)
+    text = out.stdout + out.stderr
+    assert out.returncode == 1, text
+    assert "settings.CELERY_BROKER_URL: the celery broker transport for mongodb://127.0.0.1:1/tasks" in text
+    assert "cannot be imported (ModuleNotFoundError: No module named 'pymongo')" in text
+    assert 'Fix: pip install "celery[mongodb]"' in text
+    assert "cannot reach" not in text and "Traceback" not in text

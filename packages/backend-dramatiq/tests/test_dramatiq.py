@@ -186,3 +186,10 @@ def test_task_cut_by_graceful_timeout_is_requeued(tmp_path: Path) -> None:
         first.stop()
         if second is not None:
             second.stop()
+
+
+def test_threads_and_processes_in_args_are_the_plans_values(broker: Any) -> None:
+    p = plan(ARGS=["-t", "3", "--processes=2"], environ={"DRAMATIQ_NTHREADS": "9"})
+    assert (p.options["concurrency"], p.options.source("concurrency")) == (3, "settings ARGS -t")
+    assert (p.options["processes"], p.options.source("processes")) == (2, "settings ARGS --processes")
+    assert p.args.count("--threads") + p.args.count("-t") == 1 and p.args.count("--processes") == 0

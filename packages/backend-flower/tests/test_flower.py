@@ -162,3 +162,19 @@ def test_exposure_warning_is_on_stderr_at_start(launch: Any) -> None:
     out = proc.output()
     assert "[flower] note: WARNING: flower listens on 0.0.0.0 without authentication" in out
     assert "cannot reach the celery broker at" in out
+
+
+def test_only_variables_flower_reads_are_listed_as_applying() -> None:
+    """flower reads FLOWER_<OPTION> for its own options: FLOWER_HOST is nothing to it."""
+    environ = {"FLOWER_HOST": "0.0.0.0", "FLOWER_BASIC_AUTH": "u:p", "FLOWER_UNAUTHENTICATED_API": "1", "HOME": "/"}
+    p = plan(environ=environ)
+    assert set(p.ambient_env) == {"FLOWER_BASIC_AUTH", "FLOWER_UNAUTHENTICATED_API"}
+    assert "FLOWER_HOST" not in p.describe()
+
+
+def test_address_and_port_in_args_are_the_plans() -> None:
+    p = plan(ARGS={"address": "127.0.0.2", "port": 5599})
+    assert (p.options["host"], p.options["port"]) == ("127.0.0.2", 5599)
+    assert p.options.source("port") == "settings ARGS --port"
+    assert p.listen == "http://127.0.0.2:5599/" and p.ready.http_url == "http://127.0.0.2:5599/healthcheck"
+    assert p.args.count("--port=5599") == 1 and not any(a.startswith("--port=5555") for a in p.args)

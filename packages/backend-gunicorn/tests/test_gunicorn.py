@@ -181,3 +181,64 @@ def test_dry_run_names_gunicorn_and_in_process_launch(tmp_path: Path) -> None:
     out = run.stdout
     assert "launch: in-process" in out and f"-m gunicorn {PROJECT}.wsgi:application" in out
     assert sys.executable in out
+
+
+# -- the plan is what runs -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [("check",), ("prodserver", "--dry-run")])
+def test_web_concurrency_that_is_not_a_number_is_one_line_naming_it(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """gunicorn's config module reads WEB_CONCURRENCY with int() at import: that was a traceback
+    from every command; now it is the same setting-named error WEB_CONCURRENCY=0 gets."""
+    env = project_environ({"web": {"BACKEND": "gunicorn"}}, tmp_path, extra={"WEB_CONCURRENCY": "abc"})
+    run = run_django(env, tmp_path, *command)
+    out = run.stdout + run.stderr
+    assert run.returncode != 0 and "Traceback" not in out, out
+    assert "environment variable WEB_CONCURRENCY: expected an integer, found 'abc'" in out, out
+    zero = run_django({**env, "WEB_CONCURRENCY": "0"}, tmp_path, *command)
+    assert "environment variable WEB_CONCURRENCY: must be at least 1" in zero.stdout + zero.stderr
+    empty = run_django({**env, "WEB_CONCURRENCY": ""}, tmp_path, *command)  # empty: as if unset
+    assert empty.returncode == 0 and "Traceback" not in empty.stdout + empty.stderr, empty.stderr
+
+
+def test_web_concurrency_that_is_not_a_number_is_ignored_when_options_set_workers(tmp_path: Path) -> None:
+    env = project_environ({"web": {"BACKEND": "gunicorn", "OPTIONS": {"workers": 2}}}, tmp_path)
+    run = run_django({**env, "WEB_CONCURRENCY": "abc"}, tmp_path, "prodserver", "--dry-run")
+    assert run.returncode == 0, run.stderr
+    assert "workers = 2  [settings OPTIONS]" in run.stdout
+
+
+def test_an_operators_gunicorn_cmd_args_is_removed_with_a_warning() -> None:
+    p = plan(environ={"GUNICORN_CMD_ARGS": "--workers 6"})
+    assert "GUNICORN_CMD_ARGS" in p.unset_env
+    [warning] = [w for w in p.warnings if "GUNICORN_CMD_ARGS" in w]
+    assert warning.startswith("GUNICORN_CMD_ARGS is set in the environment and removed from gunicorn's")
+    assert "'read_env_args': True" in warning
+    assert not [w for w in plan(options={"read_env_args": True}, environ={"GUNICORN_CMD_ARGS": "-w 6"}).warnings]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({"bind": "0.0.0.0:8111"}, ("0.0.0.0", 8111, "http://0.0.0.0:8111/")),
+        (["-b", "127.0.0.1:9001", "-w", "3"], ("127.0.0.1", 9001, "http://127.0.0.1:9001/")),
+        ("--bind [::1]:9002", ("::1", 9002, "http://[::1]:9002/")),
+        (["--bind=unix:/run/web.sock"], (None, None, "unix:/run/web.sock")),
+    ],
+)
+def test_bind_in_args_is_the_plans_host_and_port(args: Any, expected: tuple[Any, Any, str]) -> None:
+    p = plan(ARGS=args)
+    host, port, listen = expected
+    if host is not None:
+        assert (p.options["host"], p.options["port"]) == (host, port)
+        assert p.options.source("port").startswith("settings ARGS")
+    else:
+        assert p.options["socket"] == "/run/web.sock"
+    assert p.listen == listen
+    binds = [a for a in p.args if a in ("-b", "--bind") or a.startswith("--bind=")]
+    assert len(binds) == 1, p.args  # ARGS' bind replaces prodserver's, it is not added to it
+
+
+def test_platform_port_with_options_port_prints_the_real_bind() -> None:
+    p = plan(options={"port": 8123}, environ={"PORT": "9000"})
+    assert flag(p.args, "-b") == "0.0.0.0:8123" and p.listen == "http://0.0.0.0:8123/"

@@ -62,7 +62,9 @@ def test_unknown_name_lists_names(settings: Any) -> None:
 
 
 def test_set_overrides_and_native_args_win(settings: Any) -> None:
-    settings.PRODUCTION_PROCESSES = {"web": {**WEB, "ARGS": {"max-requests": 50, "workers": 5}}}
+    # OPTIONS do not set workers here: OPTIONS and ARGS that disagree are an error (prodserver.E021).
+    web = {"BACKEND": "gunicorn", "OPTIONS": {"port": 8123}, "ARGS": {"max-requests": 50, "workers": 5}}
+    settings.PRODUCTION_PROCESSES = {"web": web}
     out, _ = run_command("web", "--dry-run", "--set", "threads=4", "--", "-w", "7", "--timeout", "9")
     command = next(line for line in out.splitlines() if line.strip().startswith("command:"))
     assert "--threads 4" in command and "threads = 4  [command line --set]" in out

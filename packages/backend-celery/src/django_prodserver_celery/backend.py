@@ -13,7 +13,7 @@ import os
 import tempfile
 import warnings
 from dataclasses import replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django_prodserver.backends.argv import FlagSpec, flatten, parse
 from django_prodserver.backends.base import Backend, LaunchContext, WorkerBackend
@@ -51,6 +51,10 @@ BROKER_CHECK = WORKER_OPTIONS["preflight_timeout"].declare(
     native="(prodserver: one kombu connection before celery starts)",
     reason="celery itself retries forever with a traceback per attempt",
 )
+#: The source ``--dry-run`` shows for a value read from the celery app's configuration.
+APP_SOURCE = "celery app setting"
+#: :meth:`CeleryCLI.app_setting` when APP does not load here.
+UNKNOWN: Any = object()
 #: Wave-1 spelling of ``preflight_timeout`` in celery's and flower's OPTIONS (still read, deprecated).
 OLD_TIMEOUT_NAME = "broker_check_timeout"
 
@@ -71,6 +75,8 @@ class CeleryCLI(Backend):
     subcommand: ClassVar[str] = ""
     ambient_env: ClassVar[tuple[str, ...]] = CELERY_AMBIENT_ENV
 
+    _conf: Any = None
+
     def resolve(self, ctx: LaunchContext) -> OptionTable:
         """Read the wave-1 spelling ``broker_check_timeout`` as ``preflight_timeout``, with a
         deprecation warning naming the key to write (an explicit new spelling wins)."""
@@ -86,6 +92,33 @@ class CeleryCLI(Backend):
             renamed.setdefault("preflight_timeout", options[OLD_TIMEOUT_NAME])
             self.config = replace(self.config, options=renamed)
         return super().resolve(ctx)
+
+    def app_setting(self, name: str) -> Any:
+        """The celery app's own value of setting ``name`` (``worker_send_task_events``), read from
+        APP without starting anything, so the plan shows what the worker will do; :data:`UNKNOWN`
+        when APP does not load here (the start's preflight reports why)."""
+        if self._conf is None:
+            try:
+                from celery.app.utils import find_app
+
+                self._conf = find_app(self.celery_app()).conf
+            except Exception:  # a missing module or broken app is the preflight's error to report
+                self._conf = UNKNOWN
+        if self._conf is UNKNOWN:
+            return UNKNOWN
+        try:
+            return self._conf[name]
+        except Exception:  # settings that do not configure are reported by Django's checks
+            return UNKNOWN
+
+    def adopt_app_setting(self, table: OptionTable, option: str, setting: str) -> OptionTable:
+        """``option`` from the app's ``setting`` when neither settings nor the command line set it."""
+        if table.explicit(option):
+            return table
+        value = self.app_setting(setting)
+        if value is UNKNOWN or not isinstance(value, (bool, str)):
+            return table
+        return table.with_value(option, value, f"{APP_SOURCE} {setting}")
 
     def celery_app(self) -> str:
         """``APP`` exactly as written: celery resolves ``proj.celery:app`` and ``proj.celery.app`` alike."""
@@ -145,14 +178,16 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
 
     options: ClassVar[tuple[Option, ...]] = (
         W["concurrency"].declare(
-            native="-c N",
+            flag="-c",
             reason="unset: celery's worker_concurrency setting (CELERY_WORKER_CONCURRENCY; 'auto' sizes "
             "from the cgroup CPU quota), else the CPU count",
         ),
-        W["queues"].declare(native="-Q a,b", reason="unset: celery's task_default_queue / task_queues"),
-        W["log_level"].declare(native="-l LEVEL"),
-        W["max_tasks"].declare(native="--max-tasks-per-child N (prefork only)"),
-        W["pool"].declare(native="-P NAME", choices=POOLS, reason="unset: celery's worker_pool setting, else prefork"),
+        W["queues"].declare(flag="-Q", native="-Q a,b", reason="unset: celery's task_default_queue / task_queues"),
+        W["log_level"].declare(flag="-l", native="-l LEVEL"),
+        W["max_tasks"].declare(flag="--max-tasks-per-child", native="--max-tasks-per-child N (prefork only)"),
+        W["pool"].declare(
+            flag="-P", native="-P NAME", choices=POOLS, reason="unset: celery's worker_pool setting, else prefork"
+        ),
         W["graceful_timeout"].declare(
             native="bounded stop: worker_soft_shutdown_timeout; warm stop: how long a supervisor waits",
             reason="fits in Kubernetes' 30 s grace period",
@@ -167,23 +202,39 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
             native="bounded: REMAP_SIGTERM=SIGQUIT + worker_soft_shutdown_timeout=<graceful_timeout>",
             reason="never lose a running task unless a platform's kill deadline is asked for",
         ),
-        Option("hostname", "str", "Node name, e.g. 'w1@%h'.", native="-n NAME"),
-        Option("events", "bool", "Send task events (for Flower and `celery events`).", default=False, native="-E"),
+        Option("hostname", "str", "Node name, e.g. 'w1@%h'.", flag="-n", native="-n NAME"),
         Option(
-            "prefetch_multiplier", "int", "Messages reserved per process.", native="--prefetch-multiplier N", minimum=0
+            "events",
+            "bool",
+            "Send task events (for Flower and `celery events`).",
+            default=False,
+            switch=("-E", ""),
+            reason="unset: the celery app's worker_send_task_events (CELERY_WORKER_SEND_TASK_EVENTS)",
         ),
+        Option("prefetch_multiplier", "int", "Messages reserved per process.", flag="--prefetch-multiplier", minimum=0),
         Option(
             "max_memory_per_child",
             "int",
             "Recycle a pool process above this resident memory (KiB).",
+            flag="--max-memory-per-child",
             native="--max-memory-per-child KIB",
             minimum=1,
         ),
         Option(
-            "time_limit", "float", "Hard time limit per task, in seconds (prefork).", native="--time-limit S", minimum=0
+            "time_limit",
+            "float",
+            "Hard time limit per task, in seconds (prefork).",
+            flag="--time-limit",
+            native="--time-limit S",
+            minimum=0,
         ),
         Option(
-            "soft_time_limit", "float", "Soft time limit per task, in seconds.", native="--soft-time-limit S", minimum=0
+            "soft_time_limit",
+            "float",
+            "Soft time limit per task, in seconds.",
+            flag="--soft-time-limit",
+            native="--soft-time-limit S",
+            minimum=0,
         ),
         BROKER_CHECK,
     )
@@ -214,26 +265,15 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
         args = self.global_args()
         args += ["-l", opts["log_level"].upper()]
         # Unset pool/concurrency leave the project's CELERY_WORKER_POOL/_CONCURRENCY in charge.
-        if opts["pool"]:
-            args += ["-P", opts["pool"]]
-        if opts["concurrency"]:
-            args += ["-c", str(opts["concurrency"])]
-        if opts["queues"]:
-            args += ["-Q", ",".join(opts["queues"])]
-        if opts["max_tasks"]:
-            args += ["--max-tasks-per-child", str(opts["max_tasks"])]
-        if opts["max_memory_per_child"]:
-            args += ["--max-memory-per-child", str(opts["max_memory_per_child"])]
-        if opts["prefetch_multiplier"] is not None:
-            args += ["--prefetch-multiplier", str(opts["prefetch_multiplier"])]
-        if opts["time_limit"]:
-            args += ["--time-limit", f"{opts['time_limit']:g}"]
-        if opts["soft_time_limit"]:
-            args += ["--soft-time-limit", f"{opts['soft_time_limit']:g}"]
-        if opts["hostname"]:
-            args += ["-n", opts["hostname"]]
-        if opts["events"]:
-            args.append("-E")
+        args += self.native_args(opts, "pool", "concurrency", "queues")
+        for name in ("max_tasks", "max_memory_per_child"):
+            args += self.native_args(opts, name) if opts[name] else []
+        args += self.native_args(opts, "prefetch_multiplier")
+        for name in ("time_limit", "soft_time_limit"):
+            args += self.native_args(opts, name) if opts[name] else []
+        args += self.native_args(opts, "hostname")
+        if opts.source("events") != f"{APP_SOURCE} worker_send_task_events":
+            args += self.native_args(opts, "events")  # the app's own value needs no flag
         if opts["stop"] == "bounded":
             # Extra KEY=VALUE arguments are celery's own config-from-command-line syntax.
             args.append(f"worker_soft_shutdown_timeout={opts['graceful_timeout']:g}")
@@ -249,6 +289,14 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
         # An inherited REMAP_SIGTERM would silently turn the warm stop into a cold one.
         warm = opts["stop"] == "warm"
         return ("REMAP_SIGTERM",) if warm and "REMAP_SIGTERM" in ctx.environ else ()
+
+    def unset_env_reason(self, name: str, opts: OptionTable) -> str:
+        if name == "REMAP_SIGTERM":
+            return "stop 'warm' keeps SIGTERM warm; OPTIONS 'stop': 'bounded' gives a bounded stop"
+        return super().unset_env_reason(name, opts)
+
+    def resolve(self, ctx: LaunchContext) -> OptionTable:
+        return self.adopt_app_setting(super().resolve(ctx), "events", "worker_send_task_events")
 
     def graceful_timeout(self, opts: OptionTable) -> float:
         timeout = float(opts["graceful_timeout"])
@@ -273,8 +321,6 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
                 f"limit; a supervisor kills after graceful_timeout ({opts['graceful_timeout']:g}s), so set it "
                 "above your longest task or use OPTIONS stop 'bounded'"
             )
-            if "REMAP_SIGTERM" in ctx.environ:
-                notes.append("REMAP_SIGTERM is removed from the environment: stop 'warm' keeps SIGTERM warm")
         else:
             notes.append(
                 f"SIGTERM is bounded: running tasks get {opts['graceful_timeout']:g}s (soft shutdown), then they "
@@ -302,11 +348,12 @@ class CeleryBeat(CeleryCLI, Backend):
     flags: ClassVar[FlagSpec] = BEAT_FLAGS
 
     options: ClassVar[tuple[Option, ...]] = (
-        W["log_level"].declare(native="-l LEVEL"),
+        W["log_level"].declare(flag="-l", native="-l LEVEL"),
         Option(
             "schedule",
             "path",
             "File where beat keeps the last run times (PersistentScheduler); replaces celery's beat_schedule_filename.",
+            flag="-s",
             native="-s PATH",
             reason="unset: $TMPDIR/celerybeat-schedule-<process>-<hash of the project dir>, writable even "
             "when the project dir is read-only",
@@ -315,10 +362,17 @@ class CeleryBeat(CeleryCLI, Backend):
             "scheduler",
             "str",
             "Scheduler class, e.g. 'django_celery_beat.schedulers:DatabaseScheduler'.",
+            flag="-S",
             native="-S CLASS",
+            reason="unset: the celery app's beat_scheduler (CELERY_BEAT_SCHEDULER), else PersistentScheduler",
         ),
         Option(
-            "max_interval", "int", "Maximum seconds beat sleeps between checks.", native="--max-interval S", minimum=1
+            "max_interval",
+            "int",
+            "Maximum seconds beat sleeps between checks.",
+            flag="--max-interval",
+            native="--max-interval S",
+            minimum=1,
         ),
         BROKER_CHECK,
     )
@@ -326,15 +380,16 @@ class CeleryBeat(CeleryCLI, Backend):
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
         self.celery_app()
 
+    def resolve(self, ctx: LaunchContext) -> OptionTable:
+        return self.adopt_app_setting(super().resolve(ctx), "scheduler", "beat_scheduler")
+
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         args = self.global_args()
         args += ["-l", opts["log_level"].upper()]
         args += ["-s", opts["schedule"] or default_schedule(ctx, self.config.name)]
-        if opts["scheduler"]:
-            args += ["-S", opts["scheduler"]]
-        if opts["max_interval"]:
-            args += ["--max-interval", str(opts["max_interval"])]
-        return args
+        if opts.source("scheduler") != f"{APP_SOURCE} beat_scheduler":
+            args += self.native_args(opts, "scheduler")  # the app's own value needs no flag
+        return args + self.native_args(opts, "max_interval")
 
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
         return ReadyProbe(log_line="beat: Starting...")

@@ -59,17 +59,60 @@ def setting_name(app: Any, from_args: str | None) -> str:
     return "the celery app's broker_url"
 
 
+#: Broker URL scheme -> the celery extra that installs its transport's libraries.
+TRANSPORT_EXTRAS = {
+    "redis": "redis",
+    "rediss": "redis",
+    "sentinel": "redis",
+    "sqs": "sqs",
+    "sqla": "sqlalchemy",
+    "mongodb": "mongodb",
+    "zookeeper": "zookeeper",
+    "consul": "consul",
+    "azureservicebus": "azureservicebus",
+    "azurestoragequeues": "azurestoragequeues",
+    "confluentkafka": "confluentkafka",
+    "gcpubsub": "gcpubsub",
+}
+
+
+class TransportImportError(Exception):
+    """The broker's transport (or a library it needs) does not import: nothing to reach yet."""
+
+    def __init__(self, error: ImportError) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+
+
+def install_line(url: str | None, error: ImportError) -> str:
+    """``pip install "celery[redis]"`` for a redis:// broker, else the missing module itself."""
+    scheme = (url or "").split("://", 1)[0].split("+", 1)[0].lower()
+    extra = TRANSPORT_EXTRAS.get(scheme)
+    if extra:
+        return f'pip install "celery[{extra}]"'
+    return f'pip install "{error.name}"' if error.name else "install the library the broker transport needs"
+
+
 def check_broker(app: Any, url: str | None, timeout: float) -> str | None:
-    """Connect once; return None when the broker answered, else why not (never hangs)."""
+    """Connect once; return None when the broker answered, else why not (never hangs). A
+    transport that does not import raises :class:`TransportImportError`: no broker was tried."""
+    failed: list[ImportError] = []
 
     def connect() -> None:
-        conn = app.connection_for_write(url, connect_timeout=timeout)
         try:
-            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
-        finally:
-            conn.release()
+            conn = app.connection_for_write(url, connect_timeout=timeout)
+            try:
+                conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
+            finally:
+                conn.release()
+        except ImportError as e:
+            failed.append(e)
+            raise
 
-    return bounded(connect, timeout + 1.0, name="prodserver-broker-check")
+    problem = bounded(connect, timeout + 1.0, name="prodserver-broker-check")
+    if failed:
+        raise TransportImportError(failed[0])
+    return problem
 
 
 def preflight(plan: LaunchPlan, app_path: str, app_where: str, timeout: float) -> None:
@@ -78,10 +121,19 @@ def preflight(plan: LaunchPlan, app_path: str, app_where: str, timeout: float) -
     from_args = broker_from_args(plan.args)
     configured = from_args or app.conf.broker_url
     shown = mask(configured) if configured else f"{_DEFAULT_BROKER} (celery's fallback: no broker URL is set)"
-    problem = check_broker(app, from_args, timeout)
+    setting = setting_name(app, from_args)
+    try:
+        problem = check_broker(app, from_args, timeout)
+    except TransportImportError as e:
+        raise ConfigError(
+            setting,
+            f"the celery broker transport for {mask(configured or _DEFAULT_BROKER)} cannot be imported "
+            f"({e}): celery is installed without the libraries this broker needs",
+            install_line(configured or _DEFAULT_BROKER, e.error),
+            check_id="prodserver_celery.E002",
+        ) from None
     if problem is None:
         return
-    setting = setting_name(app, from_args)
     raise unreachable(
         setting,
         "the celery broker",

@@ -58,6 +58,7 @@ class DramatiqBackend(WorkerBackend):
 
     options: ClassVar[tuple[Option, ...]] = (
         W["concurrency"].declare(
+            flag="-t",
             native="-t/--threads N (per process)",
             default=8,
             env=("DRAMATIQ_NTHREADS",),
@@ -68,6 +69,7 @@ class DramatiqBackend(WorkerBackend):
             "int",
             "Worker processes, each running `concurrency` threads.",
             default=one_per_cpu,
+            flag="-p",
             native="-p/--processes N",
             env=("DRAMATIQ_NPROCS",),
             reason="one per CPU (dramatiq's default)",

@@ -38,6 +38,15 @@ FLOWER_OPTIONS: Mapping[str, bool] = {
         "auto-refresh debug enable-events help log-to-stderr natural-time persistent read-only xheaders".split(), True
     ),
 }
+#: Variables flower reads by name, beside ``FLOWER_<OPTION>`` (flower 2.2's api, views and auth).
+DIRECT_ENV = frozenset(
+    {
+        "FLOWER_UNAUTHENTICATED_API",
+        "FLOWER_GITLAB_AUTH_ALLOWED_GROUPS",
+        "FLOWER_GITLAB_MIN_ACCESS_LEVEL",
+        "FLOWER_OAUTH2_OKTA_BASE_URL",
+    }
+)
 AUTH_OPTIONS = frozenset({"--basic-auth", "--auth", "--auth-provider", "--oauth2-key"})
 AUTH_ENV = ("FLOWER_BASIC_AUTH", "FLOWER_AUTH", "FLOWER_AUTH_PROVIDER", "FLOWER_OAUTH2_KEY")
 
@@ -73,17 +82,24 @@ class Flower(CeleryCLI, Backend):
 
     options: ClassVar[tuple[Option, ...]] = (
         W["host"].declare(
+            flag="--address={}",
             native="--address=HOST",
             default="127.0.0.1",
             reason="flower shows task arguments and can revoke tasks: loopback unless told (flower's own "
             "default is every interface)",
         ),
-        W["port"].declare(native="--port=N", default=5555, env=(), reason="flower's port; PORT belongs to the web"),
-        W["socket"].declare(native="--unix-socket=PATH"),
-        W["tls_cert"].declare(native="--certfile=PATH"),
-        W["tls_key"].declare(native="--keyfile=PATH"),
-        W["log_level"].declare(native="--logging=LEVEL"),
-        Option("url_prefix", "str", "Serve under this path prefix, e.g. 'flower'.", native="--url-prefix=PREFIX"),
+        W["port"].declare(flag="--port={}", default=5555, env=(), reason="flower's port; PORT belongs to the web"),
+        W["socket"].declare(flag="--unix-socket={}", native="--unix-socket=PATH"),
+        W["tls_cert"].declare(flag="--certfile={}", native="--certfile=PATH"),
+        W["tls_key"].declare(flag="--keyfile={}", native="--keyfile=PATH"),
+        W["log_level"].declare(flag="--logging={}", native="--logging=LEVEL"),
+        Option(
+            "url_prefix",
+            "str",
+            "Serve under this path prefix, e.g. 'flower'.",
+            flag="--url-prefix={}",
+            native="--url-prefix=PREFIX",
+        ),
         Option(
             "config_file",
             "path",
@@ -107,17 +123,16 @@ class Flower(CeleryCLI, Backend):
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         args = self.global_args()
-        if opts["socket"]:
-            args.append(f"--unix-socket={opts['socket']}")
-        else:
-            args += [f"--address={opts['host']}", f"--port={opts['port']}"]
-        args.append(f"--logging={opts['log_level']}")
+        args += self.native_args(opts, "socket") if opts["socket"] else self.native_args(opts, "host", "port")
+        args += self.native_args(opts, "log_level")
         args.append(f"--conf={opts['config_file'] or os.devnull}")
-        if opts["tls_cert"]:
-            args += [f"--certfile={opts['tls_cert']}", f"--keyfile={opts['tls_key']}"]
-        if opts["url_prefix"]:
-            args.append(f"--url-prefix={opts['url_prefix']}")
-        return args
+        return args + self.native_args(opts, "tls_cert", "tls_key", "url_prefix")
+
+    def reads_env(self, prefix: str, name: str) -> bool:
+        """flower reads ``FLOWER_<OPTION>`` for its own options only (``FLOWER_HOST`` is nothing
+        to it: the option is ``address``), and a few variables by name."""
+        option = name[len(prefix) :].lower().replace("_", "-")
+        return prefix != "FLOWER_" or option in FLOWER_OPTIONS or name in DIRECT_ENV
 
     def plan(self, ctx: LaunchContext) -> LaunchPlan:
         plan = super().plan(ctx)

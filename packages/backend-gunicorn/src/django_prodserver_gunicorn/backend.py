@@ -3,20 +3,47 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from django_prodserver.backends.argv import FlagSpec
 from django_prodserver.backends.base import LaunchContext, WebBackend
+from django_prodserver.backends.native import bind_reader
 from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable
 from django_prodserver.errors import ConfigError
 from django_prodserver.settings.config import where
 
 W = WEB_OPTIONS
+#: ``-b/--bind HOST:PORT`` (or ``unix:PATH``) sets host and port (or socket); no port means 8000.
+BIND = (("-b", bind_reader(8000)),)
+
+
+@contextmanager
+def _numeric_web_concurrency() -> Iterator[None]:
+    """Hide a ``WEB_CONCURRENCY`` that is not a number while gunicorn's config module is imported.
+
+    That module runs ``int(os.environ["WEB_CONCURRENCY"])`` at import, so ``WEB_CONCURRENCY=abc``
+    was a traceback from every command, ``check`` and ``--dry-run`` included. prodserver reads the
+    variable itself (the ``workers`` option) and reports a bad value naming it; gunicorn always
+    gets ``-w`` from the plan."""
+    raw = os.environ.get("WEB_CONCURRENCY")
+    try:
+        int(raw if raw is not None else "1")
+    except ValueError:
+        del os.environ["WEB_CONCURRENCY"]
+        try:
+            yield
+        finally:
+            os.environ["WEB_CONCURRENCY"] = raw or ""
+        return
+    yield
 
 
 def _flag_spec() -> FlagSpec:
     """gunicorn's own settings table tells us every flag, its aliases and which take no value."""
-    from gunicorn.config import KNOWN_SETTINGS
+    with _numeric_web_concurrency():
+        from gunicorn.config import KNOWN_SETTINGS
 
     aliases: dict[str, str] = {}
     switches: set[str] = set()
@@ -46,9 +73,9 @@ class GunicornBackend(WebBackend):
 
     options: ClassVar[tuple[Option, ...]] = (
         W["interface"].declare(native="-k (wsgi: sync/gthread; asgi: uvicorn worker)"),
-        W["host"].declare(native="-b HOST:PORT"),
-        W["port"].declare(native="-b HOST:PORT"),
-        W["socket"].declare(native="-b unix:PATH"),
+        W["host"].declare(native="-b HOST:PORT", reads=BIND),
+        W["port"].declare(native="-b HOST:PORT", reads=BIND),
+        W["socket"].declare(native="-b unix:PATH", reads=BIND),
         W["workers"].declare(flag="-w", reason="2 x CPUs + 1 (gunicorn's advice), at most 12"),
         W["threads"].declare(native="--threads N (switches to -k gthread; ASGI: ignored, with a warning)"),
         W["timeout"].declare(
@@ -174,6 +201,11 @@ class GunicornBackend(WebBackend):
 
     def unset_env(self, opts: OptionTable, ctx: LaunchContext) -> tuple[str, ...]:
         return () if opts["read_env_args"] else ("GUNICORN_CMD_ARGS",)
+
+    def unset_env_reason(self, name: str, opts: OptionTable) -> str:
+        if name == "GUNICORN_CMD_ARGS":
+            return "move its flags into ARGS, or set OPTIONS 'read_env_args': True to let gunicorn read it"
+        return super().unset_env_reason(name, opts)
 
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         notes = [

@@ -59,6 +59,9 @@ class LaunchPlan:
     notes: tuple[str, ...] = ()
     #: Tuning options this server approximates or ignores, one line each (printed at start).
     warnings: tuple[str, ...] = ()
+    #: Where the server listens (``http://0.0.0.0:8111/``, ``unix:PATH``; empty for workers): the
+    #: banner prints this, the bind the server really gets, not the ready check's loopback URL.
+    listen: str = ""
     #: Server-affecting environment variables found in the environment (reported, not hidden).
     ambient_env: Mapping[str, str] = field(default_factory=dict)
     distribution: str = ""
@@ -78,6 +81,8 @@ class LaunchPlan:
             lines[0] += f" from {self.distribution} {self.version}"
         lines.append(f"  launch: {'in-process (no exec)' if self.in_process else 'exec'}")
         lines.append(f"  cwd: {self.cwd}")
+        if self.listen:
+            lines.append(f"  listen: {self.listen}")
         lines.append("  command: " + " ".join(shlex.quote(mask(a)) for a in self.command))
         if self.options.values:
             lines.append("  options:")

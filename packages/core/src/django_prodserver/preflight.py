@@ -123,3 +123,22 @@ def check_reachable(
     if problem is not None:
         fix = fix or f"start it, or point {where} at one that runs"
         raise unreachable(where, what, url, problem, fix, timeout=timeout)
+
+
+def check_resolvable(host: str, where: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Raise :class:`ConfigError` naming ``where`` unless ``host`` is an IP address or a name this
+    machine resolves within ``timeout``: the server would fail to bind at every start."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return
+    except ValueError:
+        pass
+    problem = bounded(lambda: socket.getaddrinfo(host, None), timeout, name="prodserver-resolve")
+    if problem is not None:
+        raise ConfigError(
+            where,
+            f"the host name {host!r} does not resolve on this machine ({problem}), so the server cannot bind it",
+            'write an IP address ("127.0.0.1", "0.0.0.0" for every interface), or a name in /etc/hosts or DNS',
+        )

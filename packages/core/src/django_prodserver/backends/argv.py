@@ -30,6 +30,13 @@ class FlagSpec:
         flag = self.aliases.get(flag, flag)
         return self.negations.get(flag, flag)
 
+    def joined_short(self, token: str) -> bool:
+        """True for a short flag with its value attached (``-c8``, ``-w4``), as argparse and
+        click read it: a known one-letter spelling that takes a value, followed by more text."""
+        if token.startswith("--") or len(token) <= 2 or token in self.aliases:
+            return False
+        return token[:2] in self.aliases and self.takes_value(token[:2])
+
     def takes_value(self, flag: str) -> bool:
         canon = self.aliases.get(flag, flag)
         return canon not in self.switches and canon not in self.negations and flag not in self.switches
@@ -110,6 +117,8 @@ def parse(argv: Sequence[str], spec: FlagSpec) -> list[Arg]:
             if "=" in tok and tok.startswith("--"):
                 flag = tok.split("=", 1)[0]
                 args.append(Arg(spec.canonical(flag), (tok,)))
+            elif spec.joined_short(tok):
+                args.append(Arg(spec.canonical(tok[:2]), (tok,)))  # ``-c8``: the value is attached
             elif spec.canonical(tok) in spec.multi:
                 values = []
                 while i + 1 < len(argv) and not _looks_like_flag(argv[i + 1]):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal, NoReturn, get_args
 
-from django_prodserver.backends.argv import FlagSpec, merge, parse
+from django_prodserver.backends.argv import FlagSpec, merge
+from django_prodserver.backends.native import ARGS_SOURCE, CLI_SOURCE, Adopted, adopt_native, read_native
 from django_prodserver.backends.options import (
     WEB_OPTIONS,
     WORKER_OPTIONS,
@@ -197,35 +199,31 @@ class Backend:
             require_library(where(self.config.name, "OPTIONS", "log_format"))
         return table
 
-    def adopt_native(self, opts: OptionTable, ctx: LaunchContext) -> OptionTable:
-        """Write native flags given in ARGS or after ``--`` back into the option table, so
-        ``--dry-run``, validation and in-process hosts see the value the server will use."""
-        by_flag: dict[str, Option] = {}
-        for opt in self.options:
-            for spelling in (opt.native_name(), *((opt.switch or ("", ""))[:2])):
-                if spelling and " " not in spelling:
-                    by_flag.setdefault(self.flags.canonical(spelling), opt)
-        if not by_flag:
-            return opts
-        for label, layer in (("settings ARGS", self.config.args), ("command line --", ctx.native_args)):
-            for arg in parse(layer, self.flags):
-                found = by_flag.get(arg.flag or "")
-                if found is None:
-                    continue
-                opt = found
-                raw = arg.tokens[0].split("=", 1)[0]
-                value: Any
-                if opt.switch is not None or opt.kind == "bool":
-                    off = raw in self.flags.negations or (opt.switch is not None and raw == opt.switch[1])
-                    value = not off
-                else:
-                    text = arg.tokens[0].split("=", 1)[1] if "=" in arg.tokens[0] else " ".join(arg.tokens[1:])
-                    try:
-                        value = opt.coerce_text(text, f"{label} {raw}")
-                    except ConfigError:
-                        continue  # a native spelling we do not model: passed through as written
-                opts = opts.with_value(opt.name, value, f"{label} {raw}")
-        return opts
+    def adopt_native(self, opts: OptionTable, ctx: LaunchContext) -> Adopted:
+        """Write native flags given in ARGS or after ``--`` back into the option table (see
+        :mod:`.native`), so ``--dry-run``, the checks, the banner and in-process hosts see the
+        value the server will use; ARGS that contradict OPTIONS are an error naming both."""
+        return adopt_native(
+            opts,
+            self.options,
+            self.flags,
+            self.config.args,
+            ctx.native_args,
+            args_where=where(self.config.name, "ARGS"),
+            options_where=lambda key: where(self.config.name, "OPTIONS", key),
+        )
+
+    def key_of(self, option: str, source: str) -> str:
+        """Where the user wrote the value of ``option`` that came from ``source``, for an error."""
+        if source.startswith(ARGS_SOURCE):
+            return where(self.config.name, "ARGS")
+        if source.startswith(CLI_SOURCE):
+            return "native arguments after --"
+        if source.startswith("command line --set"):
+            return f"--set {option}"
+        if source.startswith("env "):
+            return f"environment variable {source[4:]}"
+        return where(self.config.name, "OPTIONS", option)
 
     def native_args(self, opts: OptionTable, *names: str) -> list[str]:
         """The tokens core renders from the declarations (``flag``/``switch``) of ``names``,
@@ -296,6 +294,39 @@ class Backend:
 
     def unset_env(self, opts: OptionTable, ctx: LaunchContext) -> tuple[str, ...]:
         return ()
+
+    def unset_env_reason(self, name: str, opts: OptionTable) -> str:
+        """What to do instead when ``name``, set in the environment, is removed from the server's
+        (the warning ``--dry-run`` and a start print: an operator's variable never vanishes silently)."""
+        return "it would change the server behind the plan; give its value in OPTIONS or ARGS"
+
+    def ambient(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The variables in ``environ`` the server reads (``--dry-run`` lists them as applying):
+        the names in :attr:`ambient_env`, and the names under its prefixes (``"UVICORN_"``)
+        that :meth:`reads_env` accepts."""
+        return {
+            k: v
+            for k, v in environ.items()
+            if any(k == p or (p.endswith("_") and k.startswith(p) and self.reads_env(p, k)) for p in self.ambient_env)
+        }
+
+    def reads_env(self, prefix: str, name: str) -> bool:
+        """True when the server reads the variable ``name`` under ``prefix``; a backend whose
+        server reads only ``<PREFIX><OPTION>`` for its own options narrows this (flower)."""
+        return True
+
+    def listen(self, opts: OptionTable) -> str:
+        """Where the server listens, as the banner prints it (``http://0.0.0.0:8111/``,
+        ``unix:/run/web.sock``), from the plan's own host/port/socket; empty when it binds nothing."""
+        if opts.get("socket"):
+            return f"unix:{opts['socket']}"
+        port = opts.get("port")
+        if port is None or "host" not in opts.values:
+            return ""
+        from django_prodserver.ops.address import join
+
+        scheme = "https" if opts.get("tls_cert") else "http"
+        return f"{scheme}://{join(opts.get('host') or '0.0.0.0', port)}/"
 
     def graceful_timeout(self, opts: OptionTable) -> float:
         value = opts.get("graceful_timeout")
@@ -386,7 +417,8 @@ class Backend:
 
     def plan(self, ctx: LaunchContext) -> LaunchPlan:
         """Compute the launch without starting anything (also what ``--dry-run`` prints)."""
-        opts = self.adopt_native(self.resolve(ctx), ctx)
+        adopted = self.adopt_native(self.resolve(ctx), ctx)
+        opts = adopted.options
         label = self.name or type(self).__name__
         try:
             self.validate(opts, ctx)  # the backend's own, more specific refusals first
@@ -399,13 +431,14 @@ class Backend:
         except ConfigError as e:
             self._namespaced(e)
             raise
-        args = merge(base, self.config.args, ctx.native_args, spec=self.flags)
-        ambient = {
-            k: v
-            for k, v in ctx.environ.items()
-            if any(k == p or (p.endswith("_") and k.startswith(p)) for p in self.ambient_env)
-        }
+        args = merge(base, adopted.args, ctx.native_args, spec=self.flags)
+        ambient = self.ambient(ctx.environ)
         unset = self.unset_env(opts, ctx)
+        dropped_env = [
+            f"{key} is set in the environment and removed from {label}'s: {self.unset_env_reason(key, opts)}"
+            for key in unset
+            if key in ctx.environ
+        ]
         for key in unset:
             ambient.pop(key, None)
         return LaunchPlan(
@@ -418,14 +451,19 @@ class Backend:
             env=self.environment(opts, ctx),
             unset_env=unset,
             options=opts,
-            native_layers=(("settings ARGS", self.config.args), ("command line", ctx.native_args)),
+            native_layers=(("settings ARGS", adopted.args), ("command line", ctx.native_args)),
             in_process=self.in_process(opts, ctx),
             stop_signal=self.stop_signal,
             signal_group=self.signal_group,
             graceful_timeout=self.graceful_timeout(opts),
             ready=self.ready_probe(opts, ctx),
-            notes=(*self.notes(opts, ctx), *self.app_notes(opts, ctx)),
-            warnings=tuple(self.warnings(opts, ctx)),
+            notes=(
+                *self.notes(opts, ctx),
+                *self.app_notes(opts, ctx),
+                *(f"left out of ARGS: {d}" for d in adopted.dropped),
+            ),
+            warnings=(*self.warnings(opts, ctx), *dropped_env),
+            listen=self.listen(opts),
             ambient_env=ambient,
         )
 
@@ -468,10 +506,33 @@ class Backend:
     def from_legacy(cls, config: ProcessConfig, legacy_options: Mapping[str, Any]) -> ProcessConfig:
         """Adapt an upstream 2.x/3.x entry (legacy path) to this backend; default: add the
         options the old class implied, keep ARGS as native flags (as upstream passed them)."""
-        if not legacy_options:
-            return config
-        merged = {**legacy_options, **config.options}
-        return replace(config, options=merged)
+        if legacy_options:
+            config = replace(config, options={**legacy_options, **config.options})
+        cls.warn_legacy_args(config)
+        return config
+
+    @classmethod
+    def warn_legacy_args(cls, config: ProcessConfig) -> None:
+        """Upstream settings set host, port or workers through ARGS (``{"bind": "0.0.0.0:8111"}``):
+        they keep working and the plan shows them; the deprecation warning names the OPTIONS to write."""
+        try:
+            found = read_native(
+                cls.options, cls.flags, config.args, source=ARGS_SOURCE, where=where(config.name, "ARGS")
+            )
+        except ConfigError:
+            return  # the plan reports the bad value, naming it
+        if not found:
+            return
+        given = " ".join(dict.fromkeys(n.given for n in found.values()))
+        options = {**config.options, **{n.option: n.value for n in found.values()}}
+        spelled = ", ".join(f'"{k}": {_python(v)}' for k, v in options.items())
+        warnings.warn(
+            f"{where(config.name, 'ARGS')}: {given} sets uniform options the upstream 3.x way; write "
+            f'"BACKEND": "{cls.name}", "OPTIONS": {{{spelled}}} and remove {given} from ARGS (it keeps '
+            "working for now, and the plan shows it).",
+            DeprecationWarning,
+            stacklevel=3,
+        )
 
 
 class WebBackend(Backend):
@@ -492,6 +553,15 @@ class WebBackend(Backend):
         path = path if path.startswith("/") else "/" + path
         return ReadyProbe(http_url=f"{scheme}://{host}:{opts.get('port')}{path}")
 
+    def preflight(self, plan: LaunchPlan) -> None:
+        """Before a real start: the host to bind must resolve (a name that does not would make
+        the server fail, and be restarted, at every start)."""
+        host = plan.options.get("host")
+        if host and not plan.options.get("socket"):
+            from django_prodserver.preflight import check_resolvable
+
+            check_resolvable(host, self.key_of("host", plan.options.source("host")))
+
 
 class WorkerBackend(Backend):
     """Base of task workers: uniform worker options."""
@@ -503,6 +573,17 @@ class WorkerBackend(Backend):
 def _off(name: str, value: Any) -> bool:
     """Values that ask for nothing (0, off, one thread): ignoring them changes nothing."""
     return value in (None, False, 0, "", []) or (name in ("threads", "workers") and value == 1)
+
+
+def _python(value: Any) -> str:
+    """A settings value as one writes it in Python, strings in double quotes (``"0.0.0.0"``)."""
+    if isinstance(value, str):
+        import json
+
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_python(v) for v in value) + "]"
+    return repr(value)
 
 
 def option_names(options: Sequence[Option]) -> list[str]:

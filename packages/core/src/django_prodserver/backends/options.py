@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -57,6 +59,10 @@ class Option:
     #: Native spelling core renders: ``"--port"`` (flag, then the value), ``"--threads={}"``
     #: (joined), ``"-b unix:{}"`` (tokens, ``{}`` replaced); lists are joined with commas.
     flag: str = ""
+    #: Native flags whose value sets this option and maybe others, each with its reader
+    #: (:mod:`.native`): gunicorn's host, port and socket all read ``("-b", bind_reader(8000))``,
+    #: so ``--bind 0.0.0.0:8111`` in ARGS becomes host and port in the plan.
+    reads: tuple[tuple[str, Callable[[str], Mapping[str, Any]]], ...] = ()
     #: A bool's native ``(on, off)`` tokens, e.g. ``("--access-log", "--no-access-log")``;
     #: ``""`` leaves that side out, spaces separate tokens (``"--access-logfile -"``).
     switch: tuple[str, str] | None = None
@@ -67,6 +73,9 @@ class Option:
     requires_why: str = ""
     #: Options that cannot be given together with this one.
     conflicts: tuple[str, ...] = ()
+    #: A further check of a value of the right type, raising :class:`ConfigError` naming ``where``
+    #: (``host`` must be an IP address or a host name).
+    validator: Callable[[Any, str], None] | None = None
     #: How this backend honours it (see :data:`Support`) and, unless native, what it does instead.
     support: Support = "native"
     instead: str = ""
@@ -181,6 +190,8 @@ class Option:
                 raise ConfigError(where, f"must be at least {self.minimum:g}, found {value!r}", "")
             if self.maximum is not None and value > self.maximum:
                 raise ConfigError(where, f"must be at most {self.maximum:g}, found {value!r}", "")
+        if self.validator is not None:
+            self.validator(value, where)
         return value
 
     def expected(self) -> str:
@@ -233,6 +244,30 @@ def default_host(environ: Mapping[str, str]) -> str:
     return "0.0.0.0" if environ.get("PORT") else "127.0.0.1"
 
 
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def validate_host(value: str, where: str) -> None:
+    """An interface to bind: an IP address (``"0.0.0.0"``, ``"::"``, ``"[::1]"``) or a host name
+    (``"localhost"``, ``"web.internal"``); anything else would make the server fail at every
+    start. Whether a name resolves is checked just before a start (:meth:`WebBackend.preflight`)."""
+    text = value.strip("[]") if value.startswith("[") else value
+    try:
+        ipaddress.ip_address(text)
+        return
+    except ValueError:
+        pass
+    labels = text.rstrip(".").split(".")
+    if text and len(text) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return
+    raise ConfigError(
+        where,
+        f"{value!r} is not an IP address or a host name",
+        'write an address such as "127.0.0.1" (this machine only), "0.0.0.0" (every interface) or "::", '
+        'or a host name such as "localhost"',
+    )
+
+
 #: Uniform web options whose absence changes what clients get: refused, with a reason, by a
 #: backend that cannot honour them. Every other uniform option is a tuning option.
 CONTRACT_OPTIONS = frozenset(
@@ -273,7 +308,14 @@ LOG_FORMAT = _uniform(
 WEB_OPTIONS: Mapping[str, Option] = {
     o.name: dataclasses.replace(o, contract=o.name in CONTRACT_OPTIONS)
     for o in (
-        _uniform("host", "str", "Interface to bind.", default=default_host, reason="loopback unless PORT is set"),
+        _uniform(
+            "host",
+            "str",
+            "Interface to bind.",
+            default=default_host,
+            reason="loopback unless PORT is set",
+            validator=validate_host,
+        ),
         _uniform("port", "int", "TCP port to bind.", default=8000, env=("PORT",), minimum=0, maximum=65535),
         _uniform(
             "socket",

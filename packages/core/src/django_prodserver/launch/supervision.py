@@ -26,7 +26,7 @@ SUPERVISED_ENV = "PRODSERVER_SUPERVISED"
 def what_starts(plan: LaunchPlan) -> str:
     """``gunicorn on http://127.0.0.1:8000/`` (or just the backend for workers): the one line
     a normal start prints per process."""
-    url = plan.ready.http_url
+    url = plan.listen or plan.ready.http_url
     return f"{plan.backend} on {url}" if url else plan.backend
 
 
