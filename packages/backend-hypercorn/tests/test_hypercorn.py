@@ -39,7 +39,7 @@ def test_traps_replaced_by_production_defaults() -> None:
     asgi = plan_for({"interface": "asgi"})  # lifespan off: the app is wrapped in that layer, nothing else
     assert asgi.args[-1] == "asgi:django_prodserver.served.asgi:application"
     assert asgi.env["PRODSERVER_APP"] == f"{PROJECT}.asgi:application"
-    assert asgi.env["PRODSERVER_APP_LAYERS"] == "django_prodserver_hypercorn.lifespan:lifespan_off_layer"
+    assert asgi.env["PRODSERVER_APP_LAYERS"] == "django_prodserver_hypercorn._lifespan:lifespan_off_layer"
 
 
 def test_forwarded_allow_ips_is_refused_with_the_reason() -> None:
@@ -62,7 +62,7 @@ def test_websockets_need_asgi_and_false_is_prodservers_refusal() -> None:
     off = plan_for({"interface": "asgi", "websockets": False})
     assert off.env["PRODSERVER_APP_LAYERS"].split(",") == [
         "django_prodserver.served.websockets:refuse_layer",
-        "django_prodserver_hypercorn.lifespan:lifespan_off_layer",
+        "django_prodserver_hypercorn._lifespan:lifespan_off_layer",
     ]
     assert "websockets" not in plan_for({"interface": "asgi", "websockets": True}).env["PRODSERVER_APP_LAYERS"]
 

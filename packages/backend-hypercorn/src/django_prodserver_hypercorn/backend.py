@@ -17,7 +17,7 @@ from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable, request_deadline
 from django_prodserver.plan import ReadyProbe
 
-from . import lifespan
+from . import _lifespan as lifespan
 
 W = WEB_OPTIONS
 

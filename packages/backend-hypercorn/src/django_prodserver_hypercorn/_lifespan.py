@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-LAYER = "django_prodserver_hypercorn.lifespan:lifespan_off_layer"
+LAYER = "django_prodserver_hypercorn._lifespan:lifespan_off_layer"
 
 
 def lifespan_off_layer(app: Any, interface: str) -> Any:
