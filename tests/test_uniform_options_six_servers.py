@@ -7,6 +7,10 @@ reaches the request layer), prints a warning exactly for the tuning options it a
 ignores, passes the load balancer's shutdown (SIGTERM while clients keep sending, every request
 answered, exit 0). waitress and daphne also replace a SIGKILLed copy.
 
+Under ``interface: "asgi"`` the five ASGI servers serve the project's websocket echo with no
+``websockets`` option (on, as each server's own default) and refuse the handshake with 403 under
+``websockets: False``, with one log line naming the option (waitress serves WSGI only).
+
 Supersedes tests/test_one_settings_six_servers.py (its multi-process test is this one; its
 single-process test asserted that waitress/daphne refuse ``workers: 2``, which they now serve).
 """
@@ -32,6 +36,7 @@ from django_prodserver.testing.processes import (
     prodserver_argv,
     project_environ,
     start,
+    wait_for_output,
     wait_http,
 )
 
@@ -184,3 +189,43 @@ def test_max_requests_recycles_a_copy_without_losing_a_request(
     pids = {a.json()["pid"] for a in answers}
     assert len(pids) >= 2 and proc.pid not in pids, (pids, proc.output()[-2000:])
     assert "recycled after max_requests" in proc.output()
+
+
+ASGI_SERVERS = sorted(set(WARNED) - {"waitress"})
+REFUSED_LINE = "refused a websocket handshake to /ws/echo/ with 403: this process runs with 'websockets': False"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("websockets", ["unset", False])
+@pytest.mark.parametrize("backend", ASGI_SERVERS)
+def test_websockets_the_same_under_every_asgi_server(
+    backend: str, websockets: str | bool, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Switching BACKEND keeps the websocket routes: unset serves them everywhere (uvicorn and
+    granian used to answer 404), False refuses the handshake everywhere (gunicorn used to ignore
+    it, hypercorn and daphne refused the setting) and the log says which option did it."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    port = free_port()
+    options: dict[str, Any] = {"interface": "asgi", "host": "127.0.0.1", "port": port, "workers": 2}
+    if websockets is False:
+        options["websockets"] = False
+    env = project_environ({"web": {"BACKEND": backend, "OPTIONS": options}}, tmp_path)
+    proc = start(prodserver_argv("web"), env, tmp_path, tmp_path / f"{backend}.log")
+    request.addfinalizer(lambda: proc.stop(timeout=5))
+    wait_http(proc, port, timeout=90)
+    url = f"ws://127.0.0.1:{port}/ws/echo/"
+    if websockets == "unset":
+        with connect(url, open_timeout=10) as ws:
+            ws.send(f"hello {backend}")
+            assert ws.recv(timeout=10) == f"hello {backend}"
+    else:
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, open_timeout=10)
+        assert refused.value.response.status_code == 403, proc.output()[-3000:]
+        wait_for_output(proc, REFUSED_LINE, timeout=10)
+    assert http_get(port, "/").status == 200  # HTTP is unaffected either way
+    output = proc.output()
+    assert "WebSocket library" not in output and "uvicorn[standard]" not in output, output[-3000:]
+    assert "Lifespan" not in output, output[-3000:]  # every ASGI server runs Django with lifespan off

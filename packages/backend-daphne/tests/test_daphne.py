@@ -71,12 +71,19 @@ def test_workers_with_tls_are_approximated_as_one_process() -> None:
         ({"forwarded_allow_ips": ["10.0.0.1"]}, "no allow-list"),
         ({"http2": True}, "only over TLS"),
         ({"http2": False, "tls_cert": "/c", "tls_key": "/k"}, "cannot be turned off"),
-        ({"websockets": False}, "cannot turn them off"),
     ],
 )
 def test_combinations_daphne_cannot_honour(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         plan_for(options)
+
+
+def test_websockets_false_is_prodservers_refusal() -> None:
+    """daphne cannot switch websockets off: False used to be refused, now prodserver answers 403."""
+    assert "PRODSERVER_APP_LAYERS" not in plan_for({}).env
+    off = plan_for({"websockets": False})
+    assert off.env["PRODSERVER_APP_LAYERS"] == "django_prodserver.served.websockets:refuse_layer"
+    assert off.args[-1] == "django_prodserver.served.asgi:application"
 
 
 def test_proxy_headers_only_for_everyone() -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
+import time
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,11 +23,13 @@ from django_prodserver.testing.processes import (
     RunningProcess,
     free_port,
     http_get,
+    wait_for_output,
     wait_http,
 )
-from django_prodserver_celery.testing import APP, filesystem_broker
+from django_prodserver_celery.testing import APP, REDIS_URL, filesystem_broker, unreachable
 from django_prodserver_flower import Flower
 from django_prodserver_flower.backend import FLOWER_OPTIONS
+from django_prodserver_flower.host import NOT_YET
 
 
 def plan(
@@ -107,6 +112,20 @@ def test_upstream_path_keeps_working() -> None:
     assert "--port=5566" in args and "--port=5555" not in args
 
 
+def test_the_quieted_warning_and_the_reply_hook_are_flowers_own() -> None:
+    """The host quiets flower's no-reply warning by its exact text and learns of a worker's
+    reply from ``Inspector._on_update``: a flower release that changes either fails here."""
+    import inspect
+
+    from flower import inspector
+
+    from django_prodserver_flower.host import NO_REPLY
+
+    assert f'logger.warning("{NO_REPLY}", method)' in inspect.getsource(inspector.Inspector._inspect)
+    assert "self._on_update, worker, method, response" in inspect.getsource(inspector.Inspector._inspect)
+    assert Flower.host == "django_prodserver_flower.host:run"
+
+
 # -- live ------------------------------------------------------------------------------------
 
 
@@ -178,3 +197,94 @@ def test_address_and_port_in_args_are_the_plans() -> None:
     assert p.options.source("port") == "settings ARGS --port"
     assert p.listen == "http://127.0.0.2:5599/" and p.ready.http_url == "http://127.0.0.2:5599/healthcheck"
     assert p.args.count("--port=5599") == 1 and not any(a.startswith("--port=5555") for a in p.args)
+
+
+# -- flower beside a worker, on a real broker --------------------------------------------------
+
+INSPECT_FAILED = "Inspect method"
+
+
+@pytest.fixture
+def redis_settings() -> dict[str, Any]:
+    """Redis, with a control exchange and queue of this test's own: workers of other tests on
+    the same broker never answer (or hear) this flower's inspect broadcasts."""
+    reason = unreachable(REDIS_URL, "PRODSERVER_TEST_REDIS_URL")
+    if reason:
+        pytest.skip(reason)
+    tag = uuid.uuid4().hex
+    return {
+        "CELERY_BROKER_URL": REDIS_URL,
+        "CELERY_TASK_DEFAULT_QUEUE": f"flower-{tag}",
+        "CELERY_CONTROL_EXCHANGE": f"flower-{tag}",
+    }
+
+
+def worker_entry() -> dict[str, Any]:
+    return {"BACKEND": "celery", "APP": APP, "OPTIONS": {"concurrency": 1, "preflight_timeout": 10}}
+
+
+def flower_entry(port: int) -> dict[str, Any]:
+    return {"BACKEND": "flower", "APP": APP, "OPTIONS": {"port": port, "preflight_timeout": 10}}
+
+
+def inspected_workers(port: int) -> dict[str, Any]:
+    """flower's inspect of every worker, run now and awaited (its API on loopback, no auth)."""
+    response = http_get(port, "/api/workers?refresh=1", timeout=20)
+    assert response.status == 200, response.body
+    workers: dict[str, Any] = json.loads(response.body)
+    return workers
+
+
+@pytest.mark.timeout(150)
+def test_flower_started_with_the_worker_logs_no_inspect_failure(
+    prodserver_process: ProcessStarter, redis_settings: dict[str, Any]
+) -> None:
+    """``prodserver`` starts the worker and flower together: flower's start-up inspect runs
+    while the worker still connects, and logged one "Inspect method <m> failed" per method."""
+    port = free_port()
+    live = prodserver_process(
+        worker_entry(),
+        name="worker",
+        processes={"flower": flower_entry(port)},
+        names=("worker", "flower"),
+        settings=redis_settings,
+        extra_env={"FLOWER_UNAUTHENTICATED_API": "true"},
+        wait=False,
+    )
+    proc = live.process
+    wait_http(proc, port, "/healthcheck", timeout=120)
+    wait_for_output(proc, "ready.", timeout=120)  # the worker answers from here on
+    # flower's start-up inspect has finished once flower answers one of its own.
+    assert inspected_workers(port), proc.output()[-3000:]
+    assert proc.output().count(INSPECT_FAILED) == 0, proc.output()[-3000:]
+
+
+@pytest.mark.timeout(150)
+def test_no_worker_yet_is_one_line_and_a_worker_gone_is_still_warned(
+    prodserver_process: ProcessStarter, redis_settings: dict[str, Any]
+) -> None:
+    """flower first, the worker later (the order that always produced the warnings): one line
+    says no worker has answered yet; once a worker has replied, a worker that stops answering
+    is flower's own warning again (only the no-worker-yet case is quieted)."""
+    port = free_port()
+    extra = {"FLOWER_UNAUTHENTICATED_API": "true"}
+    flower = prodserver_process(
+        flower_entry(port), name="flower", settings=redis_settings, extra_env=extra, wait=False
+    ).process
+    wait_http(flower, port, "/healthcheck", timeout=120)
+    wait_for_output(flower, NOT_YET, timeout=30)
+    inspected_workers(port)  # no worker: nothing to list, and nothing more to say
+    assert flower.output().count(NOT_YET) == 1 and INSPECT_FAILED not in flower.output(), flower.output()
+
+    worker = prodserver_process(
+        worker_entry(), name="worker", settings=redis_settings, wait_for="ready.", timeout=120
+    ).process
+    deadline = time.monotonic() + 30
+    while not inspected_workers(port) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert INSPECT_FAILED not in flower.output(), flower.output()[-3000:]
+
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0, worker.output()[-3000:]
+    inspected_workers(port)  # the broadcast gets no reply now
+    wait_for_output(flower, INSPECT_FAILED, timeout=30)

@@ -86,8 +86,13 @@ def test_tls_http2_websockets_and_logs() -> None:
     assert (
         flag(plan({"tls_cert": "/c", "tls_key": "/k", "tls_min_version": "tls1.3"}), "--ssl-protocol-min") == "tls1.3"
     )
-    assert "--ws" in plan({"interface": "asgi", "websockets": True}).args
-    assert "--no-ws" in plan({"interface": "asgi"}).args
+    for websockets in ({}, {"websockets": True}, {"websockets": False}):
+        # On by default, as granian's own; False is prodserver's 403 (--no-ws would pass upgrades on as HTTP).
+        p = plan({"interface": "asgi", **websockets})
+        assert "--ws" in p.args and "--no-ws" not in p.args
+        assert ("websockets:refuse_layer" in p.env.get("PRODSERVER_APP_LAYERS", "")) is (
+            websockets == {"websockets": False}
+        )
     p = plan({"access_log": False, "log_level": "warning", "backlog": 512})
     assert "--no-access-log" in p.args and flag(p, "--log-level") == "warning" and flag(p, "--backlog") == "512"
 

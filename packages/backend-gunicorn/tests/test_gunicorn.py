@@ -112,6 +112,20 @@ def test_what_gunicorn_cannot_honour_is_refused(options: dict[str, Any], key: st
     assert f"['OPTIONS'][{key!r}]" in str(info.value) and text in str(info.value)
 
 
+def test_asgi_websockets_on_by_default_and_false_is_prodservers_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gunicorn used to drop an explicit False: its uvicorn worker served websockets anyway."""
+    assert "PRODSERVER_APP_LAYERS" not in plan({"interface": "asgi"}).env
+    off = plan({"interface": "asgi", "websockets": False})
+    assert off.env["PRODSERVER_APP_LAYERS"] == "django_prodserver.served.websockets:refuse_layer"
+    assert off.args[0] == "django_prodserver.served.asgi:application"
+    for name in ("websockets", "wsproto"):
+        monkeypatch.setitem(sys.modules, name, None)  # import fails as if not installed
+    with pytest.raises(ConfigError) as info:
+        plan({"interface": "asgi"})
+    assert "['OPTIONS']['websockets']" in str(info.value) and "gunicorn's uvicorn worker" in str(info.value)
+    assert 'pip install "django-prodserver-gunicorn[asgi]"' in str(info.value)
+
+
 def test_threads_under_asgi_are_warned_not_refused() -> None:
     p = plan({"interface": "asgi", "threads": 2})
     assert len(p.warnings) == 1 and p.warnings[0].startswith("gunicorn ignores threads=2")

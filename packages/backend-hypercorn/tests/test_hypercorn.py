@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,10 @@ def test_traps_replaced_by_production_defaults() -> None:
     assert args[args.index("--access-logfile") + 1] == "-"  # hypercorn: off
     assert args[args.index("-b") + 1] == "127.0.0.1:8000"
     assert args[-1] == f"wsgi:{PROJECT}.wsgi:application"
-    assert plan_for({"interface": "asgi"}).args[-1] == f"asgi:{PROJECT}.asgi:application"
+    asgi = plan_for({"interface": "asgi"})  # lifespan off: the app is wrapped in that layer, nothing else
+    assert asgi.args[-1] == "asgi:django_prodserver.served.asgi:application"
+    assert asgi.env["PRODSERVER_APP"] == f"{PROJECT}.asgi:application"
+    assert asgi.env["PRODSERVER_APP_LAYERS"] == "django_prodserver_hypercorn._lifespan:lifespan_off_layer"
 
 
 def test_forwarded_allow_ips_is_refused_with_the_reason() -> None:
@@ -51,12 +56,15 @@ def test_threads_are_warned_and_timeout_is_prodservers_deadline() -> None:
     assert p.args[-1] == "wsgi:django_prodserver.served.wsgi:application"
 
 
-def test_websockets_need_asgi_and_cannot_be_switched_off() -> None:
+def test_websockets_need_asgi_and_false_is_prodservers_refusal() -> None:
     with pytest.raises(ConfigError, match="need the ASGI interface"):
         plan_for({"websockets": True})
-    with pytest.raises(ConfigError, match="cannot turn them off"):
-        plan_for({"interface": "asgi", "websockets": False})
-    assert plan_for({"interface": "asgi", "websockets": True}).args[-1].startswith("asgi:")
+    off = plan_for({"interface": "asgi", "websockets": False})
+    assert off.env["PRODSERVER_APP_LAYERS"].split(",") == [
+        "django_prodserver.served.websockets:refuse_layer",
+        "django_prodserver_hypercorn._lifespan:lifespan_off_layer",
+    ]
+    assert "websockets" not in plan_for({"interface": "asgi", "websockets": True}).env["PRODSERVER_APP_LAYERS"]
 
 
 def test_max_requests_jitter_survives_hypercorns_cli(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,6 +100,26 @@ def test_websocket_echo(tmp_path: Path, prodserver_process: ProcessStarter) -> N
         assert ws.recv(timeout=10) == "hello through hypercorn"
         ws.send(b"\x00\x01")
         assert ws.recv(timeout=10) == b"\x00\x01"
+
+
+def test_no_lifespan_warning_from_any_worker(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
+    """hypercorn has no lifespan switch and each worker logged "ASGI Framework Lifespan error"
+    for Django; lifespan is off as under uvicorn. A worker logs "Running on" after its lifespan
+    startup, so once every worker has, any warning would be in the output."""
+    workers = 3
+    proc, port = prodserver_process.web("hypercorn", {"workers": workers, "interface": "asgi"}, wait=False)
+    running = re.compile(rf"\[(\d+)\] \[INFO\] Running on http://127\.0\.0\.1:{port} ")
+
+    def pids() -> set[str]:
+        return set(running.findall(proc.output()))
+
+    deadline = time.monotonic() + 90
+    while len(pids()) < workers and proc.popen.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    output = proc.output()
+    assert len(pids()) == workers, output[-3000:]
+    assert "Lifespan" not in output, output[-3000:]
+    assert wait_http(proc, port, timeout=30).status == 200
 
 
 def wait_https(proc: RunningProcess, port: int, client: httpx.Client) -> httpx.Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import signal
+import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import partial
@@ -55,7 +56,7 @@ def test_production_defaults() -> None:
     assert (flag(p, "--host"), flag(p, "--port")) == ("127.0.0.1", "8000")
     assert flag(p, "--timeout-graceful-shutdown") == "25" and flag(p, "--timeout-keep-alive") == "5"
     assert "--no-proxy-headers" in p.args and "--access-log" in p.args
-    assert flag(p, "--ws") == "none" and flag(p, "--backlog") == "2048" and flag(p, "--log-level") == "info"
+    assert flag(p, "--ws") == "auto" and flag(p, "--backlog") == "2048" and flag(p, "--log-level") == "info"
     assert int(flag(p, "--workers") or 0) >= 1
     assert flag(plan(ctx=replace(CTX, environ={"WEB_CONCURRENCY": "3"})), "--workers") == "3"
 
@@ -124,6 +125,30 @@ def test_tuning_uvicorn_lacks_is_warned_not_refused(options: dict[str, Any], tex
     p = plan(options)
     assert [w for w in p.warnings if w.startswith(text)], p.warnings
     assert "--limit-max-requests" not in p.args and "--limit-max-requests-jitter" not in p.args
+
+
+def test_websockets_are_on_by_default_and_false_is_prodservers_refusal() -> None:
+    for options in ({}, {"websockets": True}, {"websockets": False}):
+        p = plan(options)  # --ws none would hand upgrades on as HTTP and blame a missing library
+        assert flag(p, "--ws") == "auto"
+        assert ("websockets:refuse_layer" in p.env.get("PRODSERVER_APP_LAYERS", "")) is (
+            options == {"websockets": False}
+        )
+
+
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [({}, "websockets are on (the ASGI default)"), ({"websockets": True}, "'websockets' is True")],
+)
+def test_websockets_without_a_library_name_the_package(
+    monkeypatch: pytest.MonkeyPatch, options: dict[str, Any], why: str
+) -> None:
+    for name in ("websockets", "wsproto"):
+        monkeypatch.setitem(sys.modules, name, None)  # import fails as if not installed
+    message = refused(options)
+    assert "['websockets']" in message and why in message and "'websockets' or 'wsproto' package" in message
+    assert "pip install websockets, or set 'websockets': False" in message
+    plan({"websockets": False})  # nothing to serve them with is no obstacle to refusing them
 
 
 def test_timeout_is_prodservers_request_deadline() -> None:

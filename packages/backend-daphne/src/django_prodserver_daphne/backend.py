@@ -95,7 +95,7 @@ class DaphneBackend(WebBackend):
             default=True,
             reason="daphne negotiates HTTP/2 on TLS whenever h2 is installed; it cannot be turned off",
         ),
-        W["websockets"].declare(native="(built in; cannot be turned off)"),
+        W["websockets"].declare(native="(built in; False: prodserver answers each handshake 403)"),
         W["access_log"].declare(native="--access-log - (False: --access-log to the null device)"),
         W["forwarded_allow_ips"].declare(native='--proxy-headers (only ["*"]: daphne has no allow-list)'),
         W["log_level"].declare(native="-v 0..2"),
@@ -111,12 +111,6 @@ class DaphneBackend(WebBackend):
                 opt("interface"),
                 "daphne is an ASGI server; it cannot serve 'wsgi'",
                 "remove 'interface' (daphne uses ASGI_APPLICATION), or use a WSGI backend",
-            )
-        if opts.explicit("websockets") and not opts["websockets"]:
-            raise ConfigError(
-                opt("websockets"),
-                "daphne always serves websockets; it cannot turn them off",
-                "remove 'websockets' (your ASGI routing decides which websocket paths exist)",
             )
         if opts.explicit("http2"):
             if opts["http2"] and not opts["tls_cert"]:

@@ -75,6 +75,7 @@ class Flower(CeleryCLI, Backend):
     name = "flower"
     kind = "monitor"
     subcommand = "flower"
+    host = "django_prodserver_flower.host:run"
     catalog = WEB_OPTIONS
     check_namespace = "prodserver_flower"
     ambient_env = (*CELERY_AMBIENT_ENV, "FLOWER_")

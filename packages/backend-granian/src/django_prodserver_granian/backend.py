@@ -73,7 +73,9 @@ class GranianBackend(WebBackend):
         W["tls_cert"].declare(flag="--ssl-certificate"),
         W["tls_key"].declare(flag="--ssl-keyfile", native="--ssl-keyfile (PKCS#8 preferred)"),
         W["http2"].declare(native="--http auto (h2 via ALPN, h2c prior knowledge) / --http 1"),
-        W["websockets"].declare(switch=("--ws", "--no-ws"), native="--ws / --no-ws (ASGI only)"),
+        W["websockets"].declare(
+            switch=("--ws", "--no-ws"), native="--ws (False: prodserver answers each handshake 403)"
+        ),
         W["access_log"].declare(
             switch=("--access-log", "--no-access-log"), reason="granian's access log is off by default"
         ),
@@ -158,8 +160,8 @@ class GranianBackend(WebBackend):
             args += ["--workers-max-rss", str(opts["workers_max_rss"])]
         args += self.native_args(opts, "keepalive")
         args += ["--http", "auto" if opts["http2"] else "1"]
-        if asgi:
-            args += self.native_args(opts, "websockets")
+        if asgi:  # websockets False: --no-ws would pass upgrades on as HTTP; prodserver refuses them
+            args.append("--ws")
         if opts["tls_cert"]:
             args += self.native_args(opts, "tls_cert", "tls_key")
             args += ["--ssl-protocol-min", opts["tls_min_version"]]

@@ -12,6 +12,7 @@ from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.backends.native import bind_reader
 from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable
 from django_prodserver.errors import ConfigError
+from django_prodserver.served import websockets
 from django_prodserver.settings.config import where
 
 W = WEB_OPTIONS
@@ -92,7 +93,7 @@ class GunicornBackend(WebBackend):
         W["tls_cert"].declare(flag="--certfile"),
         W["tls_key"].declare(flag="--keyfile"),
         W["http2"].declare(native="--http-protocols h2,h1 (needs TLS, threads > 1, package h2)"),
-        W["websockets"].declare(native="(ASGI uvicorn worker)"),
+        W["websockets"].declare(native="(ASGI: uvicorn worker, ws auto; False: prodserver answers each handshake 403)"),
         W["access_log"].declare(switch=("--access-logfile -", ""), reason="gunicorn's access log is off by default"),
         W["forwarded_allow_ips"].declare(flag="--forwarded-allow-ips"),
         W["log_level"].declare(flag="--log-level"),
@@ -147,6 +148,9 @@ class GunicornBackend(WebBackend):
                     "ASGI under gunicorn needs the uvicorn worker, which is not installed",
                     'pip install "django-prodserver-gunicorn[asgi]"',
                 ) from None
+            websockets.require_uvicorn_library(
+                opts, opt("websockets"), "gunicorn's uvicorn worker", '"django-prodserver-gunicorn[asgi]"'
+            )
 
     def warnings(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         found = super().warnings(opts, ctx)

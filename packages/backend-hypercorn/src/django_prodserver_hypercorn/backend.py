@@ -15,9 +15,9 @@ from typing import ClassVar
 from django_prodserver.backends.argv import FlagSpec
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable, request_deadline
-from django_prodserver.errors import ConfigError
 from django_prodserver.plan import ReadyProbe
-from django_prodserver.settings.config import where
+
+from . import _lifespan as lifespan
 
 W = WEB_OPTIONS
 
@@ -82,7 +82,7 @@ class HypercornBackend(WebBackend):
             default=True,
             reason="hypercorn negotiates HTTP/2 natively over TLS; it matters only with tls_cert",
         ),
-        W["websockets"].declare(native="(built in for ASGI; cannot be turned off)"),
+        W["websockets"].declare(native="(built in for ASGI; False: prodserver answers each handshake 403)"),
         W["access_log"].declare(switch=("--access-logfile -", ""), reason="hypercorn's access log is off by default"),
         W["log_level"].declare(native="--log-level"),
         W["backlog"].declare(flag="--backlog", reason="hypercorn's 100 overflows under a burst"),
@@ -92,13 +92,10 @@ class HypercornBackend(WebBackend):
         "hypercorn.middleware.ProxyFixMiddleware, or use a backend with one (gunicorn, uvicorn, granian)",
     }
 
-    def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
-        if opts["interface"] == "asgi" and opts.explicit("websockets") and not opts["websockets"]:
-            raise ConfigError(
-                where(self.config.name, "OPTIONS", "websockets"),
-                "hypercorn always serves websockets to an ASGI app; it cannot turn them off",
-                "remove 'websockets' (your ASGI routing decides which websocket paths exist)",
-            )
+    def request_layers(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        """prodserver's layers, then lifespan off outermost (hypercorn has no flag for it)."""
+        layers = super().request_layers(opts, ctx)
+        return [*layers, lifespan.LAYER] if opts["interface"] == "asgi" else layers
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         if opts["socket"]:

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 from django_prodserver.backends.argv import FlagSpec, click_flag_spec
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu, request_deadline
-from django_prodserver.settings.config import ProcessConfig
+from django_prodserver.served import websockets
+from django_prodserver.settings.config import ProcessConfig, where
 
 W = WEB_OPTIONS
 
@@ -64,7 +65,7 @@ class UvicornBackend(WebBackend):
         W["max_requests_jitter"].declare(flag="--limit-max-requests-jitter"),
         W["tls_cert"].declare(flag="--ssl-certfile"),
         W["tls_key"].declare(flag="--ssl-keyfile"),
-        W["websockets"].declare(native="--ws auto / --ws none (ASGI only)"),
+        W["websockets"].declare(native="--ws auto (False: prodserver answers each handshake 403)"),
         W["access_log"].declare(switch=("--access-log", "--no-access-log")),
         W["forwarded_allow_ips"].declare(
             native="--proxy-headers --forwarded-allow-ips CSV (else --no-proxy-headers)",
@@ -80,6 +81,11 @@ class UvicornBackend(WebBackend):
             minimum=1,
         ),
     )
+
+    def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
+        websockets.require_uvicorn_library(
+            opts, where(self.config.name, "OPTIONS", "websockets"), "uvicorn", "websockets"
+        )
 
     def warnings(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         found = super().warnings(opts, ctx)
@@ -105,8 +111,8 @@ class UvicornBackend(WebBackend):
                 args += self.native_args(opts, "max_requests_jitter")
         if opts["limit_concurrency"]:
             args += ["--limit-concurrency", str(opts["limit_concurrency"])]
-        if asgi:
-            args += ["--ws", "auto" if opts["websockets"] else "none"]
+        if asgi:  # websockets False: uvicorn's --ws none would pass upgrades on as HTTP; prodserver refuses them
+            args += ["--ws", "auto"]
         args += self.native_args(opts, "tls_cert", "tls_key")
         if opts["forwarded_allow_ips"]:
             args += ["--proxy-headers", "--forwarded-allow-ips", ",".join(opts["forwarded_allow_ips"])]

@@ -22,7 +22,7 @@ from django_prodserver.backends.options import (
 )
 from django_prodserver.errors import ConfigError
 from django_prodserver.plan import LaunchPlan, ReadyProbe
-from django_prodserver.served import deadline
+from django_prodserver.served import deadline, websockets
 from django_prodserver.settings.config import ProcessConfig, where
 
 #: What a process is: how the supervisor, the ops endpoint and exports treat it.
@@ -349,6 +349,8 @@ class Backend:
         layers: list[str] = []
         # Innermost first: the deadline's 504 is what metrics and the access line record, and
         # the request id (outermost) is set for everything below it.
+        if websockets.refusing(opts):
+            layers.append(websockets.LAYER)
         if self.prodserver_deadline(opts):
             layers.append(deadline.LAYER)
         from django_prodserver.ops.config import load_ops_config

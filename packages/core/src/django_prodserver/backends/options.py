@@ -239,6 +239,11 @@ def default_web_workers(environ: Mapping[str, str]) -> int:
     return min(2 * cpu_count() + 1, 12)
 
 
+def websockets_with_asgi(environ: Mapping[str, str]) -> None:
+    """On with interface 'asgi' (every ASGI server's own default); no meaning under WSGI."""
+    return None  # unset: each ASGI backend serves websockets, a WSGI one has none to serve
+
+
 def default_host(environ: Mapping[str, str]) -> str:
     """All interfaces when the platform sets ``PORT`` (it routes to us), else loopback only."""
     return "0.0.0.0" if environ.get("PORT") else "127.0.0.1"
@@ -360,8 +365,8 @@ WEB_OPTIONS: Mapping[str, Option] = {
         _uniform(
             "websockets",
             "bool",
-            "Serve websockets (ASGI only).",
-            default=False,
+            "Serve websockets (ASGI only). False refuses every websocket handshake with 403.",
+            default=websockets_with_asgi,
             requires=("interface=asgi",),
             requires_why="websockets need the ASGI interface",
         ),
