@@ -174,8 +174,8 @@ def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None =
 
     forwarded = ", ".join(signal.Signals(s).name for s in FORWARD)
     lines += [
-        "  signals: SIGTERM/SIGINT stop every process gracefully, a second one kills them all; "
-        f"SIGQUIT kills them all; {forwarded} are forwarded once to each main process",
+        "  signals: SIGTERM/SIGINT stop every process gracefully (SIGTERM again changes nothing), "
+        f"a second SIGINT or SIGQUIT kills them all; {forwarded} are forwarded once to each main process",
         (
             "  output: JSON lines, not prefixed (the 'process' field names the process)"
             if json_logs(plans)

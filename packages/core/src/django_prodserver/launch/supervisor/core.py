@@ -14,12 +14,14 @@ from typing import Protocol
 from django_prodserver.launch.supervisor.child import Child, ChildSpec
 from django_prodserver.launch.supervisor.output import Prefixer, Sink, json_line
 from django_prodserver.launch.supervisor.policies import Restart, RestartRequests, StopAll
-from django_prodserver.launch.supervisor.signals import FORWARD, KILL_NOW, STOP, SignalInbox
+from django_prodserver.launch.supervisor.signals import AGAIN_KILLS, FORWARD, KILL_NOW, STOP, SignalInbox
 
 #: Our own lines carry this name in the prefix column.
 SELF = "prodserver"
 #: Longest sleep of the loop: reaping also happens on this tick if a SIGCHLD wake-up was lost.
 TICK = 1.0
+#: How to stop at once, said whenever a stop starts or a stop signal repeats.
+NOW_HINT = "Ctrl-C twice or SIGQUIT stops at once"
 #: After everything was killed, how long we wait for the kernel to hand back the statuses.
 REAP_GRACE = 5.0
 
@@ -69,6 +71,8 @@ class Supervisor:
         self.result: int | None = None
         #: Codes of children that did not stop cleanly after we asked them to.
         self.stop_failures: list[int] = []
+        #: Stop signals received so far (a second SIGINT stops at once, SIGTERM never does).
+        self.stop_signals_seen: set[int] = set()
 
     # -- public --------------------------------------------------------------------------
 
@@ -169,15 +173,21 @@ class Supervisor:
         if self.hooks and not self.stopping and any(sig in STOP for sig in taken):
             self.hooks.stopping()  # readiness 503 first: before our own message and the stop
         for sig in taken:
-            if sig in STOP and not self.stopping:
-                self._say(f"{signal.Signals(sig).name} received: stopping gracefully (again to stop at once)")
-                self._stop()
-            elif sig in STOP or sig in KILL_NOW:
-                self._say(f"{signal.Signals(sig).name} received: killing every process now")
+            name = signal.Signals(sig).name
+            if sig in KILL_NOW or (sig in AGAIN_KILLS and sig in self.stop_signals_seen):
+                self._say(f"{name} received: killing every process now")
                 self.stopping = True
                 for child in self.children:
                     child.restart_at = None
                     child.kill()
+            elif sig in STOP:
+                again = sig in self.stop_signals_seen or self.stopping
+                self.stop_signals_seen.add(sig)
+                if again:  # SIGTERM stays graceful however often it comes
+                    self._say(f"{name} received: already stopping gracefully ({NOW_HINT})")
+                else:
+                    self._say(f"{name} received: stopping gracefully ({NOW_HINT})")
+                    self._stop()
             elif sig in FORWARD:
                 for child in self.children:
                     if sig in child.policy.restart_signals:
