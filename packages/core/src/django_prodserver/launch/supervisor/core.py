@@ -13,7 +13,7 @@ from typing import Protocol
 
 from django_prodserver.launch.supervisor.child import Child, ChildSpec
 from django_prodserver.launch.supervisor.output import Prefixer, Sink, json_line
-from django_prodserver.launch.supervisor.policies import Restart, RestartRequests, StopAll
+from django_prodserver.launch.supervisor.policies import Held, Restart, RestartRequests, StopAll
 from django_prodserver.launch.supervisor.signals import AGAIN_KILLS, FORWARD, KILL_NOW, STOP, SignalInbox
 
 #: Our own lines carry this name in the prefix column.
@@ -34,6 +34,7 @@ class Hooks(Protocol):
     def exited(self, name: str, code: int) -> None: ...
     def stopping(self) -> None: ...
     def fail(self) -> None: ...
+    def held(self, name: str, why: str) -> None: ...
     def in_fork(self) -> None: ...
 
 
@@ -71,6 +72,8 @@ class Supervisor:
         self.result: int | None = None
         #: Codes of children that did not stop cleanly after we asked them to.
         self.stop_failures: list[int] = []
+        #: Children left stopped after a configuration exit, with their exit codes (in order).
+        self.held: dict[str, int] = {}
         #: Stop signals received so far (a second SIGINT stops at once, SIGTERM never does).
         self.stop_signals_seen: set[int] = set()
 
@@ -121,6 +124,7 @@ class Supervisor:
             self._fail(127)
             return False
         self.by_pid[child.pid] = child
+        self.held.pop(child.name, None)  # a restart request started it again
         if self.hooks:
             self.hooks.started(child.name, child.pid)
         if self.verbosity >= 2 or (self.verbosity >= 1 and (child.starts == 1 or requested)):
@@ -245,10 +249,28 @@ class Supervisor:
         elif isinstance(decision, StopAll):
             self._say(f"{what}; {decision.reason}: stopping everything")
             self._fail(decision.code)
+        elif isinstance(decision, Held):
+            self._hold(child, what, decision)
         elif decision.reason:
             self._say(f"{what}; {decision.reason}")
         elif self.verbosity >= 1 and child.clean:
             self._say(what)  # a one-shot's failure is told by _run_oneshots
+
+    def _hold(self, child: Child, what: str, decision: Held) -> None:
+        """A configuration exit: said once, never retried; the others keep running. When nothing
+        long-running is left (running or due to restart), there is nothing to supervise: stop."""
+        self.held[child.name] = decision.code
+        if self.hooks:
+            self.hooks.held(child.name, f"exited with code {decision.code}: {decision.reason}")
+        running = [c.name for c in self.children if not c.policy.oneshot and (c.alive or c.restart_at is not None)]
+        if not running:
+            self._say(f"{what}; {decision.reason}: nothing else runs, stopping")
+            self._fail(decision.code)
+            return
+        self._say(
+            f"{what}; {decision.reason}. Still running: {', '.join(running)}. Fix {child.name!r}'s "
+            "configuration (its output above says what), then restart prodserver"
+        )
 
     def _timers(self, now: float) -> None:
         for child in self.children:
@@ -283,6 +305,8 @@ class Supervisor:
     def _exit_code(self) -> int:
         if self.result is not None:
             return self.result
+        if self.held:  # a stop after a configuration exit is not a clean run: its code (78)
+            return next(iter(self.held.values()))
         return self.stop_failures[0] if self.stop_failures else 0
 
     def _shutdown(self) -> None:

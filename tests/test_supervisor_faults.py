@@ -1,0 +1,71 @@
+"""The supervisor under faults: a configuration exit (EX_CONFIG, 78) is held, not retried, while
+the other processes keep serving; children die with a killed supervisor; a start names the
+leftovers of a previous run that hold its ports."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "supervisor"))
+from harness import Starter, script
+
+from django_prodserver.testing.processes import free_port, http_get
+
+pytestmark = [pytest.mark.timeout(180), pytest.mark.live]
+
+
+def gunicorn(port: int) -> dict[str, object]:
+    return {"BACKEND": "gunicorn", "OPTIONS": {"workers": 1, "port": port, "drain_delay": 0, "graceful_timeout": 5}}
+
+
+def starts(marker: Path) -> int:
+    return len(marker.read_text().split()) if marker.exists() else 0
+
+
+def test_a_configuration_exit_is_held_once_and_the_web_server_keeps_serving(supervise: Starter, tmp_path: Path) -> None:
+    port, ops, marker = free_port(), free_port(), tmp_path / "starts"
+    run = supervise(
+        {"web": gunicorn(port), "tasks": script("crash.py", "78", ENV={"CRASH_MARKER": str(marker)})},
+        "web",
+        "tasks",
+        env={"PRODSERVER_OPS_PORT": str(ops)},
+    )
+    run.wait_for("a configuration error (EX_CONFIG): not restarted")
+    run.wait_for("Booting worker", 60)
+    assert http_get(port).json()["ok"] is True  # the web server was not taken down
+    deadline = time.monotonic() + 30
+    while http_get(ops, "/readyz/web").status != 200:  # web alone is ready
+        assert time.monotonic() < deadline, run.both()
+        time.sleep(0.1)
+    tasks = http_get(ops, "/readyz/tasks")
+    text = tasks.body.decode()
+    assert tasks.status == 503 and "exited with code 78" in text and "EX_CONFIG" in text, text
+    # Its old backoff was 1 s: had it been retried, the second start would be in the marker by now.
+    assert http_get(ops, "/readyz/tasks?verbose").json()["processes"]["tasks"]["restarts"] == 0
+    assert starts(marker) == 1 and "restarting" not in run.err(), run.both()
+    assert run.err().count("EX_CONFIG") == 1  # said once
+    run.signal(signal.SIGTERM)
+    assert run.wait(60) == 78, run.both()  # the later stop is not a clean run: the configuration exit's code
+    assert "Shutting down: Master" in run.both()
+
+
+def test_when_every_process_exits_with_a_configuration_error_the_supervisor_exits_78(
+    supervise: Starter, tmp_path: Path
+) -> None:
+    marker = tmp_path / "starts"
+    run = supervise(
+        {
+            "a": script("crash.py", "78", ENV={"CRASH_MARKER": str(marker)}),
+            "b": script("crash.py", "78", "0.5", ENV={"CRASH_MARKER": str(marker)}),
+        },
+        "a",
+        "b",
+    )
+    assert run.wait(30) == 78, run.both()
+    assert starts(marker) == 2, run.both()  # each started once, neither retried
+    assert "nothing else runs, stopping" in run.err()
