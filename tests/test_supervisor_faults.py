@@ -4,7 +4,9 @@ leftovers of a previous run that hold its ports."""
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "supervisor"))
-from harness import Starter, script
+from harness import Starter, alive, descendants, script
 
 from django_prodserver.testing.processes import free_port, http_get
 
@@ -69,3 +71,48 @@ def test_when_every_process_exits_with_a_configuration_error_the_supervisor_exit
     assert run.wait(30) == 78, run.both()
     assert starts(marker) == 2, run.both()  # each started once, neither retried
     assert "nothing else runs, stopping" in run.err()
+
+
+def kill_later(request: pytest.FixtureRequest, pids: list[int]) -> None:
+    """Re-parented children are no longer below the supervisor: the harness cannot find them."""
+
+    def kill() -> None:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    request.addfinalizer(kill)
+
+
+def wait_gone(pids: list[int], timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while (left := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+@pytest.mark.parametrize("ops", [False, True], ids=["several", "one-forked-with-ops"])
+def test_children_stop_gracefully_when_the_supervisor_is_killed(
+    supervise: Starter, tmp_path: Path, request: pytest.FixtureRequest, ops: bool
+) -> None:
+    port, stopped = free_port(), tmp_path / "worker.stopped"
+    worker = script("worker_like.py", "0.2", ENV={"WORKER_NAME": "worker", "STOPPED_FILE": str(stopped)})
+    if ops:  # one process with the ops endpoint: its first start is a fork of the supervisor
+        run = supervise({"worker": worker}, "worker", env={"PRODSERVER_OPS_PORT": str(port)})
+    else:
+        run = supervise({"web": gunicorn(port), "worker": worker}, "web", "worker")
+        run.wait_for("Booting worker", 60)
+        assert http_get(port).json()["ok"] is True
+    run.wait_for("worker: ready")
+    tree = descendants(run.pid)
+    kill_later(request, tree)
+    assert tree
+    os.kill(run.pid, signal.SIGKILL)  # as the OOM killer or `kill -9` would
+    assert run.wait(10) == -signal.SIGKILL
+    assert wait_gone(tree, 30) == [], run.both()  # nothing re-parented to init keeps running
+    assert stopped.read_text() == "stopped cleanly\n"  # its own graceful stop, not a SIGKILL
+    with socket.socket() as s:  # the port is free for the next start (as servers bind: SO_REUSEADDR)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
