@@ -116,3 +116,28 @@ def test_children_stop_gracefully_when_the_supervisor_is_killed(
     with socket.socket() as s:  # the port is free for the next start (as servers bind: SO_REUSEADDR)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
+
+
+def test_a_start_names_the_leftovers_holding_its_port_and_what_to_type(supervise: Starter) -> None:
+    port = free_port()
+    leftover = supervise({"web": gunicorn(port)}, "web")  # one process, no supervisor: gunicorn itself
+    leftover.wait_for("Booting worker", 60)
+    assert http_get(port).json()["ok"] is True
+    workers = descendants(leftover.pid)
+    run = supervise(
+        {"web": gunicorn(port), "worker": script("worker_like.py", ENV={"WORKER_NAME": "worker"})}, "web", "worker"
+    )
+    assert run.wait(60) != 0, run.both()
+    err = run.err()
+    assert f"cannot start 'web': 127.0.0.1:{port} is already held by:" in err, run.both()
+    assert f"pid {leftover.pid}: {sys.executable} -m django prodserver web" in err  # gunicorn, in-process
+    assert all(f"pid {w}: " in err for w in workers), (workers, err)  # its workers hold the socket too
+    assert f"\n  kill {leftover.pid}\n" in err and "--set web.port=PORT" in err
+    assert "started" not in err and "worker: ready" not in run.out()  # nothing started
+    os.kill(leftover.pid, signal.SIGTERM)  # what it says to type
+    leftover.wait(30)
+    again = supervise(
+        {"web": gunicorn(port), "worker": script("worker_like.py", ENV={"WORKER_NAME": "worker"})}, "web", "worker"
+    )
+    again.wait_for("Booting worker", 60)
+    assert http_get(port).json()["ok"] is True

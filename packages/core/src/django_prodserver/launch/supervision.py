@@ -197,6 +197,25 @@ def alone_policy(name: str, policy: Policy) -> Policy:
     return policy if "RESTART" in entry else replace(policy, restart="never")
 
 
+def refuse_leftovers(plans: list[LaunchPlan], policy: Mapping[str, Policy], config: OpsConfig | None) -> None:
+    """A port one of the processes (or the ops endpoint) binds is held already, most often by
+    the children of a killed earlier run: say which pids, and what to type; start nothing."""
+    from django_prodserver.launch.supervisor.leftovers import check
+
+    binds = [
+        (repr(p.process), str(p.options.get("host") or ""), port, f"give it another port: --set {p.process}.port=PORT")
+        for p in plans
+        if isinstance(port := p.options.get("port"), int)
+        and not p.options.get("socket")
+        and not policy[p.process].oneshot
+    ]
+    if config is not None:
+        binds.append(("the ops endpoint", config.host, config.port, f"pick another port in {config.source}"))
+    problems = check(binds)
+    if problems:
+        raise CommandError("\n".join(problems))
+
+
 def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Callable[[], object] | None = None) -> int:
     """Start every plan as a child and supervise it until stopped; returns the exit code.
 
@@ -213,6 +232,7 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Calla
     except ConfigError as e:
         raise CommandError(e.message) from None
     config = ops_config()
+    refuse_leftovers(plans, policy, config)
     runtime: OpsRuntime | None = None
     if config is not None:
         from django_prodserver.ops.runtime import OpsRuntime, Watched

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _ESTABLISHED = "01"
+_LISTEN = "0A"
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -28,6 +29,22 @@ def state(pid: int) -> str:
     """One-letter scheduler state (R, S, D, T, t, Z, ...) or "" when the process is gone."""
     fields = _stat_fields(pid)
     return fields[0] if fields else ""
+
+
+def parent(pid: int) -> int:
+    """The parent pid, or 0 when the process is gone."""
+    fields = _stat_fields(pid)
+    return int(fields[1]) if fields and len(fields) > 1 else 0
+
+
+def command(pid: int) -> str:
+    """The command line, space-joined ("" when gone or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return ""
+    return raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
 
 
 def tree(pid: int) -> list[int]:
@@ -108,6 +125,33 @@ def _little_endian() -> bool:
     import sys
 
     return sys.byteorder == "little"
+
+
+def listening(port: int) -> dict[int, str]:
+    """Sockets listening on TCP ``port`` in our network namespace: inode -> the address it holds."""
+    out: dict[int, str] = {}
+    for name in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/net/{name}") as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) > 9 and parts[3] == _LISTEN:
+                host, local = _decode(parts[1])
+                if local == port:
+                    out[int(parts[9])] = host
+    return out
+
+
+def holders(inodes: set[int]) -> list[int]:
+    """Pids (of those we may look into) holding any of these sockets open, lowest first."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    return sorted(int(e) for e in entries if e.isdigit() and socket_inodes([int(e)]) & inodes)
 
 
 def established(pid: int, inodes: set[int]) -> set[tuple[str, int]]:

@@ -1,10 +1,12 @@
 """Children die with their parent: the kernel's death signal (Linux) and the watchdog thread used
-where there is none, each with a real middle process that is SIGKILLed under its child."""
+where there is none, each with a real middle process that is SIGKILLed under its child; and the
+check that names a previous run's leftovers holding a port."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from django_prodserver.launch.supervisor import deathsig
+from django_prodserver.launch.supervisor.leftovers import check, held, overlaps
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -91,3 +94,34 @@ def test_a_parent_already_gone_before_the_prctl_sends_the_signal_at_once(tmp_pat
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-c", code], timeout=20)
     assert done.returncode == -signal.SIGTERM and time.monotonic() - started < 8
+
+
+# -- a previous run's leftovers holding a port ------------------------------------------------
+
+
+def listener(host: str) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family)
+    sock.bind((host, 0))
+    sock.listen()
+    return sock
+
+
+def test_a_held_port_names_the_pid_its_command_and_what_to_type() -> None:
+    with listener("127.0.0.1") as sock:
+        port = sock.getsockname()[1]
+        said = held("'web'", "127.0.0.1", port, "give it another port: --set web.port=PORT")
+        assert said is not None
+        assert said.startswith(f"cannot start 'web': 127.0.0.1:{port} is already held by:")
+        assert f"  pid {os.getpid()}: " in said and "pytest" in said  # our own command line
+        assert f"\n  kill {os.getpid()}\n" in said and "--set web.port=PORT" in said
+        assert held("'web'", "127.0.0.2", port, "") is None  # another address: no conflict
+        assert held("'web'", "0.0.0.0", port, "") is not None  # every interface includes it
+    assert held("'web'", "127.0.0.1", port, "") is None  # closed: free
+
+
+def test_a_wildcard_listener_blocks_every_address_of_its_port() -> None:
+    with listener("0.0.0.0") as sock:
+        port = sock.getsockname()[1]
+        assert check([("'web'", "127.0.0.1", port, ""), ("'free'", "127.0.0.1", 0, "")]) != []
+        assert overlaps("localhost", "127.0.0.1", port) and not overlaps("127.0.0.1", "10.1.2.3", port)
