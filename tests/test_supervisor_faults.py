@@ -129,7 +129,7 @@ def test_a_start_names_the_leftovers_holding_its_port_and_what_to_type(supervise
     )
     assert run.wait(60) != 0, run.both()
     err = run.err()
-    assert f"cannot start 'web': 127.0.0.1:{port} is already held by:" in err, run.both()
+    assert f"cannot start 'web': 127.0.0.1:{port} is already in use, held by:" in err, run.both()
     assert f"pid {leftover.pid}: {sys.executable} -m django prodserver web" in err  # gunicorn, in-process
     assert all(f"pid {w}: " in err for w in workers), (workers, err)  # its workers hold the socket too
     assert f"\n  kill {leftover.pid}\n" in err and "--set web.port=PORT" in err

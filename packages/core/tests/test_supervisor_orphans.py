@@ -112,7 +112,7 @@ def test_a_held_port_names_the_pid_its_command_and_what_to_type() -> None:
         port = sock.getsockname()[1]
         said = held("'web'", "127.0.0.1", port, "give it another port: --set web.port=PORT")
         assert said is not None
-        assert said.startswith(f"cannot start 'web': 127.0.0.1:{port} is already held by:")
+        assert said.startswith(f"cannot start 'web': 127.0.0.1:{port} is already in use, held by:")
         assert f"  pid {os.getpid()}: " in said and "pytest" in said  # our own command line
         assert f"\n  kill {os.getpid()}\n" in said and "--set web.port=PORT" in said
         assert held("'web'", "127.0.0.2", port, "") is None  # another address: no conflict

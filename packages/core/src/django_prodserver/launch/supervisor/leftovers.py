@@ -34,7 +34,7 @@ def held(what: str, host: str, port: int, other: str) -> str | None:
             f"user's?). Find it with: ss -ltnp 'sport = :{port}' (as root), or {other}"
         )
     roots = [p for p in pids if procfs.parent(p) not in pids]  # its workers go with the master
-    lines = [f"cannot start {what}: {where} is already held by:"]
+    lines = [f"cannot start {what}: {where} is already in use, held by:"]
     for pid in pids:
         cmd = procfs.command(pid)
         lines.append(f"  pid {pid}: {cmd[:SHOWN] + ('...' if len(cmd) > SHOWN else '')}")
