@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -127,21 +127,27 @@ def _little_endian() -> bool:
     return sys.byteorder == "little"
 
 
-def listening(port: int) -> dict[int, str]:
-    """Sockets listening on TCP ``port`` in our network namespace: inode -> the address it holds."""
-    out: dict[int, str] = {}
+def _tcp_rows(proc: str, state: str) -> Iterator[list[str]]:
+    """Rows of ``<proc>/net/tcp`` and ``tcp6`` in TCP ``state``, split into fields (inode: [9])."""
     for name in ("tcp", "tcp6"):
         try:
-            with open(f"/proc/net/{name}") as f:
+            with open(f"{proc}/net/{name}") as f:
                 lines = f.readlines()[1:]
         except OSError:
             continue
         for line in lines:
             parts = line.split()
-            if len(parts) > 9 and parts[3] == _LISTEN:
-                host, local = _decode(parts[1])
-                if local == port:
-                    out[int(parts[9])] = host
+            if len(parts) > 9 and parts[3] == state:
+                yield parts
+
+
+def listening(port: int) -> dict[int, str]:
+    """Sockets listening on TCP ``port`` in our network namespace: inode -> the address it holds."""
+    out: dict[int, str] = {}
+    for parts in _tcp_rows("/proc", _LISTEN):
+        host, local = _decode(parts[1])
+        if local == port:
+            out[int(parts[9])] = host
     return out
 
 
@@ -158,20 +164,9 @@ def established(pid: int, inodes: set[int]) -> set[tuple[str, int]]:
     """Remote ``(host, port)`` of ESTABLISHED TCP connections whose socket is in ``inodes``.
 
     /proc/<pid>/net/tcp lists the whole network namespace; the inodes pick this tree's."""
-    out: set[tuple[str, int]] = set()
     if not inodes:
-        return out
-    for name in ("tcp", "tcp6"):
-        try:
-            with open(f"/proc/{pid}/net/{name}") as f:
-                lines = f.readlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            parts = line.split()
-            if len(parts) > 9 and parts[3] == _ESTABLISHED and int(parts[9]) in inodes:
-                out.add(_decode(parts[2]))
-    return out
+        return set()
+    return {_decode(parts[2]) for parts in _tcp_rows(f"/proc/{pid}", _ESTABLISHED) if int(parts[9]) in inodes}
 
 
 def resolve(host: str, port: int) -> set[tuple[str, int]]:
