@@ -258,11 +258,15 @@ class Supervisor:
 
     def _hold(self, child: Child, what: str, decision: Held) -> None:
         """A configuration exit: said once, never retried; the others keep running. When nothing
-        long-running is left (running or due to restart), there is nothing to supervise: stop."""
+        long-running is left, there is nothing to supervise: stop."""
         self.held[child.name] = decision.code
         if self.hooks:
             self.hooks.held(child.name, f"exited with code {decision.code}: {decision.reason}")
-        running = [c.name for c in self.children if not c.policy.oneshot and (c.alive or c.restart_at is not None)]
+        running = [  # or due to start again: by its backoff, or a restart request (devserver's watcher)
+            c.name
+            for c in self.children
+            if not c.policy.oneshot and (c.alive or c.restart_at is not None or c.policy.requests is not None)
+        ]
         if not running:
             self._say(f"{what}; {decision.reason}: nothing else runs, stopping")
             self._fail(decision.code)
