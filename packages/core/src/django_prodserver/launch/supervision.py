@@ -183,7 +183,8 @@ def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None =
             + (" (off: --no-prefix)" if options.get("no_prefix") else "")
         )
         + "; children's stdout and stderr go to ours",
-        "  exit code: the failing process' (128+n if killed by signal n); 0 after a requested clean stop",
+        "  exit code: the failing process' (128+n if killed by signal n); 78 after any stop once a process "
+        "exited 78 (EX_CONFIG, not retried); 0 after a requested clean stop",
     ]
     return "\n".join(lines)
 
