@@ -18,7 +18,7 @@ from harness import Starter, alive, descendants, script
 
 from django_prodserver.testing.processes import free_port, http_get
 
-pytestmark = [pytest.mark.timeout(180), pytest.mark.live]
+pytestmark = pytest.mark.timeout(180)
 
 
 def gunicorn(port: int) -> dict[str, object]:
