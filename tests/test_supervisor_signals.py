@@ -1,6 +1,7 @@
 """Stopping several processes (issue 5, point 2): SIGTERM/SIGINT stop each child gracefully with
 its own signal sent the way its backend needs, escalate to SIGKILL of the whole group, a second
-signal kills at once, and HUP/USR1/USR2/TTIN/TTOU are forwarded exactly once."""
+SIGTERM keeps the stop graceful while a second SIGINT kills at once, and HUP/USR1/USR2/TTIN/TTOU
+are forwarded exactly once."""
 
 from __future__ import annotations
 
@@ -85,7 +86,36 @@ def test_graceful_timeout_kills_the_whole_group(supervise: Starter, tmp_path: Pa
     assert "worker: stopped cleanly" in run.out()
 
 
-def test_second_sigterm_kills_everything_at_once(supervise: Starter, tmp_path: Path) -> None:
+def test_second_sigterm_keeps_the_stop_graceful_and_the_request_in_flight_is_served(supervise: Starter) -> None:
+    """Orchestrators and scripts send SIGTERM twice: the second must not SIGKILL anything."""
+    port = free_port()
+    run = supervise(
+        {"web": gunicorn(port), "slow": script("worker_like.py", "2", ENV={"WORKER_NAME": "slow"})},
+        "web",
+        "slow",
+    )
+    run.wait_for("Booting worker", 60)
+    run.wait_for("slow: ready")
+    assert http_get(port).json()["ok"] is True
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+        # Sent before the stop: a client's request the drain must let through to its answer.
+        client.sendall(b"GET /slow/?seconds=3 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        run.signal(signal.SIGTERM)
+        run.wait_for("SIGTERM received: stopping gracefully")
+        run.signal(signal.SIGTERM)
+        run.wait_for("SIGTERM received: already stopping gracefully")
+        assert run.popen.poll() is None  # still stopping gracefully
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200") and b'"slept": 3.0' in answer, (answer, run.both())
+    assert run.wait(60) == 0, run.both()
+    assert "killing every process now" not in run.err()
+    assert "slow: stopped cleanly" in run.out()
+
+
+@pytest.mark.parametrize("first", [signal.SIGINT, signal.SIGTERM])
+def test_second_sigint_kills_everything_at_once(supervise: Starter, tmp_path: Path, first: int) -> None:
     pidfile = tmp_path / "pids"
     run = supervise(
         {
@@ -98,15 +128,17 @@ def test_second_sigterm_kills_everything_at_once(supervise: Starter, tmp_path: P
     run.wait_for("ignore_term: ready")
     run.wait_for("slow: ready")
     main, grandchild = map(int, pidfile.read_text().split())
-    run.signal(signal.SIGTERM)
+    run.signal(first)
     run.wait_for("stopping gracefully")
-    time.sleep(0.5)
+    if first == signal.SIGTERM:  # Ctrl-C after a SIGTERM: the first SIGINT keeps the stop graceful
+        run.signal(signal.SIGINT)
+        run.wait_for("SIGINT received: already stopping gracefully")
     assert run.popen.poll() is None  # still waiting for the graceful stop
     started = time.monotonic()
-    run.signal(signal.SIGTERM)
+    run.signal(signal.SIGINT)
     assert run.wait(10) == 137, run.both()
     assert time.monotonic() - started < 5
-    assert "killing every process now" in run.err()
+    assert "SIGINT received: killing every process now" in run.err()
     assert not alive(main) and not alive(grandchild)
 
 

@@ -16,9 +16,11 @@ import pytest
 
 from django_prodserver.launch.supervisor import ChildSpec, Policy, Supervisor
 from django_prodserver.launch.supervisor.policies import (
+    EX_CONFIG,
     Always,
     Decision,
     ExitPolicy,
+    Held,
     Never,
     OneShot,
     OnFailure,
@@ -58,6 +60,15 @@ def test_always_restarts_clean_exits_too_and_a_spent_budget_is_never_exit_zero()
     policy = Always(RestartBudget(Policy(restart="always", max_restarts=1, window=60, backoff=2, max_backoff=2)))
     assert policy.on_exit(True, 0, 0.0) == Restart(2.0)
     assert policy.on_exit(True, 0, 1.0) == StopAll(1, "restart budget spent (1 in 60s)")
+
+
+def test_a_configuration_exit_is_held_not_retried_and_spends_no_budget() -> None:
+    held = Held(78, "a configuration error (EX_CONFIG): not restarted, a restart cannot fix it")
+    for policy in (OnFailure(RestartBudget(Policy(max_restarts=1))), Always(RestartBudget(Policy(max_restarts=1)))):
+        assert EX_CONFIG == 78 and policy.on_exit(False, 78, 0.0) == held
+        assert policy.on_exit(False, 78, 0.1) == held  # again: still held, never a spent budget
+        assert policy.on_exit(False, 3, 0.2) == Restart(1.0)  # the budget is whole
+    assert Never().on_exit(False, 78, 0.0) == StopAll(78, "policy 'never'")  # 'never': any exit stops all
 
 
 def test_settings_become_a_fresh_object_per_child_and_objects_pass_through() -> None:

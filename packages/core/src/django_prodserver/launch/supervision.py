@@ -174,8 +174,8 @@ def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None =
 
     forwarded = ", ".join(signal.Signals(s).name for s in FORWARD)
     lines += [
-        "  signals: SIGTERM/SIGINT stop every process gracefully, a second one kills them all; "
-        f"SIGQUIT kills them all; {forwarded} are forwarded once to each main process",
+        "  signals: SIGTERM/SIGINT stop every process gracefully (SIGTERM again changes nothing), "
+        f"a second SIGINT or SIGQUIT kills them all; {forwarded} are forwarded once to each main process",
         (
             "  output: JSON lines, not prefixed (the 'process' field names the process)"
             if json_logs(plans)
@@ -183,7 +183,8 @@ def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None =
             + (" (off: --no-prefix)" if options.get("no_prefix") else "")
         )
         + "; children's stdout and stderr go to ours",
-        "  exit code: the failing process' (128+n if killed by signal n); 0 after a requested clean stop",
+        "  exit code: the failing process' (128+n if killed by signal n); 78 after any stop once a process "
+        "exited 78 (EX_CONFIG, not retried); 0 after a requested clean stop",
     ]
     return "\n".join(lines)
 
@@ -195,6 +196,25 @@ def alone_policy(name: str, policy: Policy) -> Policy:
 
     entry = get_processes_setting().get(name) or {}
     return policy if "RESTART" in entry else replace(policy, restart="never")
+
+
+def refuse_leftovers(plans: list[LaunchPlan], policy: Mapping[str, Policy], config: OpsConfig | None) -> None:
+    """A port one of the processes (or the ops endpoint) binds is held already, most often by
+    the children of a killed earlier run: say which pids, and what to type; start nothing."""
+    from django_prodserver.launch.supervisor.leftovers import check
+
+    binds = [
+        (repr(p.process), str(p.options.get("host") or ""), port, f"give it another port: --set {p.process}.port=PORT")
+        for p in plans
+        if isinstance(port := p.options.get("port"), int)
+        and not p.options.get("socket")
+        and not policy[p.process].oneshot
+    ]
+    if config is not None:
+        binds.append(("the ops endpoint", config.host, config.port, f"pick another port in {config.source}"))
+    problems = check(binds)
+    if problems:
+        raise CommandError("\n".join(problems))
 
 
 def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Callable[[], object] | None = None) -> int:
@@ -213,6 +233,7 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Calla
     except ConfigError as e:
         raise CommandError(e.message) from None
     config = ops_config()
+    refuse_leftovers(plans, policy, config)
     runtime: OpsRuntime | None = None
     if config is not None:
         from django_prodserver.ops.runtime import OpsRuntime, Watched

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _ESTABLISHED = "01"
+_LISTEN = "0A"
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -28,6 +29,22 @@ def state(pid: int) -> str:
     """One-letter scheduler state (R, S, D, T, t, Z, ...) or "" when the process is gone."""
     fields = _stat_fields(pid)
     return fields[0] if fields else ""
+
+
+def parent(pid: int) -> int:
+    """The parent pid, or 0 when the process is gone."""
+    fields = _stat_fields(pid)
+    return int(fields[1]) if fields and len(fields) > 1 else 0
+
+
+def command(pid: int) -> str:
+    """The command line, space-joined ("" when gone or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return ""
+    return raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
 
 
 def tree(pid: int) -> list[int]:
@@ -110,24 +127,46 @@ def _little_endian() -> bool:
     return sys.byteorder == "little"
 
 
-def established(pid: int, inodes: set[int]) -> set[tuple[str, int]]:
-    """Remote ``(host, port)`` of ESTABLISHED TCP connections whose socket is in ``inodes``.
-
-    /proc/<pid>/net/tcp lists the whole network namespace; the inodes pick this tree's."""
-    out: set[tuple[str, int]] = set()
-    if not inodes:
-        return out
+def _tcp_rows(proc: str, state: str) -> Iterator[list[str]]:
+    """Rows of ``<proc>/net/tcp`` and ``tcp6`` in TCP ``state``, split into fields (inode: [9])."""
     for name in ("tcp", "tcp6"):
         try:
-            with open(f"/proc/{pid}/net/{name}") as f:
+            with open(f"{proc}/net/{name}") as f:
                 lines = f.readlines()[1:]
         except OSError:
             continue
         for line in lines:
             parts = line.split()
-            if len(parts) > 9 and parts[3] == _ESTABLISHED and int(parts[9]) in inodes:
-                out.add(_decode(parts[2]))
+            if len(parts) > 9 and parts[3] == state:
+                yield parts
+
+
+def listening(port: int) -> dict[int, str]:
+    """Sockets listening on TCP ``port`` in our network namespace: inode -> the address it holds."""
+    out: dict[int, str] = {}
+    for parts in _tcp_rows("/proc", _LISTEN):
+        host, local = _decode(parts[1])
+        if local == port:
+            out[int(parts[9])] = host
     return out
+
+
+def holders(inodes: set[int]) -> list[int]:
+    """Pids (of those we may look into) holding any of these sockets open, lowest first."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    return sorted(int(e) for e in entries if e.isdigit() and socket_inodes([int(e)]) & inodes)
+
+
+def established(pid: int, inodes: set[int]) -> set[tuple[str, int]]:
+    """Remote ``(host, port)`` of ESTABLISHED TCP connections whose socket is in ``inodes``.
+
+    /proc/<pid>/net/tcp lists the whole network namespace; the inodes pick this tree's."""
+    if not inodes:
+        return set()
+    return {_decode(parts[2]) for parts in _tcp_rows(f"/proc/{pid}", _ESTABLISHED) if int(parts[9]) in inodes}
 
 
 def resolve(host: str, port: int) -> set[tuple[str, int]]:

@@ -165,6 +165,11 @@ class OpsRuntime:
         if name in self.watches:
             self.watches[name].exited(code)
 
+    def held(self, name: str, why: str) -> None:
+        """Left stopped after a configuration exit: its readiness says why until it starts again."""
+        if name in self.watches:
+            self.watches[name].held(why)
+
     def stopping(self) -> None:
         """A stop was requested: readiness is 503 from now on, before any child hears of it."""
         self.draining = True
@@ -214,6 +219,8 @@ class OpsRuntime:
             return None
         ok = bool(facts) and not self.draining and all(f.ready for f in facts)
         why = "draining: a stop was requested" if self.draining else ("ready" if ok else "not ready")
+        if name is not None and not ok and not self.draining:
+            why = f"not ready: {facts[0].why}"  # one process: say why (a configuration exit, the broker...)
         return ok, {"ready": ok, "detail": why, "processes": {f.name: f.as_json(now) for f in facts}}
 
     def startup(self) -> tuple[bool, dict[str, object]]:

@@ -118,6 +118,10 @@ class Watch:
             self.why = f"exited with code {code}"
             self._generation += 1
 
+    def held(self, why: str) -> None:
+        with self.lock:
+            self.why = why
+
     def output(self, data: bytes) -> None:
         """A chunk of the process' output: the ready log line may be in it."""
         line = self.probe.log_line

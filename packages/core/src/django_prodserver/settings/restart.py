@@ -48,7 +48,8 @@ class Policy:
         what = "after any exit" if self.restart == "always" else "after a failure (an exit 0 stops everything)"
         return (
             f"restart {self.restart}: {what}, backoff {self.backoff:g}s doubling up to {self.max_backoff:g}s, "
-            f"at most {self.max_restarts} restarts in {self.window:g}s, then everything stops non-zero"
+            f"at most {self.max_restarts} restarts in {self.window:g}s, then everything stops non-zero; "
+            "an exit 78 (EX_CONFIG, a configuration error) is not retried and the others keep running"
         )
 
 

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from django_prodserver.launch.supervisor import deathsig
 from django_prodserver.launch.supervisor.output import LineStream, Pipe, Sink
 from django_prodserver.launch.supervisor.policies import ExitPolicy, for_settings
 from django_prodserver.launch.supervisor.signals import send
@@ -127,6 +128,8 @@ class Child:
             stderr=stderr,
             start_new_session=self.spec.own_session,
             close_fds=True,
+            # Dies with us: its own graceful stop (the stop signal) if we are SIGKILLed or OOM-killed.
+            preexec_fn=deathsig.preexec(self.spec.stop_signal),
         )
         self.pid = self.popen.pid
         self.starts += 1
@@ -136,6 +139,7 @@ class Child:
         assert self.spec.first_run is not None
         sys.stdout.flush()
         sys.stderr.flush()
+        parent = os.getpid()
         pid = os.fork()
         if pid:
             self.pid = pid
@@ -144,6 +148,8 @@ class Child:
         code = 1
         try:  # the child: never return into the supervisor
             os.setsid()
+            deathsig.die_with_parent(self.spec.stop_signal, parent)
+            deathsig.watch_parent(self.spec.stop_signal, parent)
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
             os.dup2(out_w, 1)

@@ -13,13 +13,15 @@ from typing import Protocol
 
 from django_prodserver.launch.supervisor.child import Child, ChildSpec
 from django_prodserver.launch.supervisor.output import JsonWrap, Prefixer, Sink, json_line
-from django_prodserver.launch.supervisor.policies import Restart, RestartRequests, StopAll
-from django_prodserver.launch.supervisor.signals import FORWARD, KILL_NOW, STOP, SignalInbox
+from django_prodserver.launch.supervisor.policies import Held, Restart, RestartRequests, StopAll
+from django_prodserver.launch.supervisor.signals import AGAIN_KILLS, FORWARD, KILL_NOW, STOP, SignalInbox
 
 #: Our own lines carry this name in the prefix column.
 SELF = "prodserver"
 #: Longest sleep of the loop: reaping also happens on this tick if a SIGCHLD wake-up was lost.
 TICK = 1.0
+#: How to stop at once, said whenever a stop starts or a stop signal repeats.
+NOW_HINT = "Ctrl-C twice or SIGQUIT stops at once"
 #: After everything was killed, how long we wait for the kernel to hand back the statuses.
 REAP_GRACE = 5.0
 #: At exit, how long what is queued for a slow reader of our output may take to go out.
@@ -34,6 +36,7 @@ class Hooks(Protocol):
     def exited(self, name: str, code: int) -> None: ...
     def stopping(self) -> None: ...
     def fail(self) -> None: ...
+    def held(self, name: str, why: str) -> None: ...
     def in_fork(self) -> None: ...
     def tick(self, dropped: Mapping[str, int]) -> None: ...
 
@@ -72,6 +75,10 @@ class Supervisor:
         self.result: int | None = None
         #: Codes of children that did not stop cleanly after we asked them to.
         self.stop_failures: list[int] = []
+        #: Children left stopped after a configuration exit, with their exit codes (in order).
+        self.held: dict[str, int] = {}
+        #: Stop signals received so far (a second SIGINT stops at once, SIGTERM never does).
+        self.stop_signals_seen: set[int] = set()
 
     # -- public --------------------------------------------------------------------------
 
@@ -123,6 +130,7 @@ class Supervisor:
         if self.json_logs:  # each line of its pipes one JSON object, whatever it printed
             for pipe, stream in zip(child.pipes, ("stdout", "stderr"), strict=False):
                 pipe.stream.json = JsonWrap(child.name, stream, child.pid)
+        self.held.pop(child.name, None)  # a restart request started it again
         if self.hooks:
             self.hooks.started(child.name, child.pid)
         if self.verbosity >= 2 or (self.verbosity >= 1 and (child.starts == 1 or requested)):
@@ -197,15 +205,21 @@ class Supervisor:
         if self.hooks and not self.stopping and any(sig in STOP for sig in taken):
             self.hooks.stopping()  # readiness 503 first: before our own message and the stop
         for sig in taken:
-            if sig in STOP and not self.stopping:
-                self._say(f"{signal.Signals(sig).name} received: stopping gracefully (again to stop at once)")
-                self._stop()
-            elif sig in STOP or sig in KILL_NOW:
-                self._say(f"{signal.Signals(sig).name} received: killing every process now")
+            name = signal.Signals(sig).name
+            if sig in KILL_NOW or (sig in AGAIN_KILLS and sig in self.stop_signals_seen):
+                self._say(f"{name} received: killing every process now")
                 self.stopping = True
                 for child in self.children:
                     child.restart_at = None
                     child.kill()
+            elif sig in STOP:
+                again = sig in self.stop_signals_seen or self.stopping
+                self.stop_signals_seen.add(sig)
+                if again:  # SIGTERM stays graceful however often it comes
+                    self._say(f"{name} received: already stopping gracefully ({NOW_HINT})")
+                else:
+                    self._say(f"{name} received: stopping gracefully ({NOW_HINT})")
+                    self._stop()
             elif sig in FORWARD:
                 for child in self.children:
                     if sig in child.policy.restart_signals:
@@ -263,10 +277,32 @@ class Supervisor:
         elif isinstance(decision, StopAll):
             self._say(f"{what}; {decision.reason}: stopping everything")
             self._fail(decision.code)
+        elif isinstance(decision, Held):
+            self._hold(child, what, decision)
         elif decision.reason:
             self._say(f"{what}; {decision.reason}")
         elif self.verbosity >= 1 and child.clean:
             self._say(what)  # a one-shot's failure is told by _run_oneshots
+
+    def _hold(self, child: Child, what: str, decision: Held) -> None:
+        """A configuration exit: said once, never retried; the others keep running. When nothing
+        long-running is left, there is nothing to supervise: stop."""
+        self.held[child.name] = decision.code
+        if self.hooks:
+            self.hooks.held(child.name, f"exited with code {decision.code}: {decision.reason}")
+        running = [  # or due to start again: by its backoff, or a restart request (devserver's watcher)
+            c.name
+            for c in self.children
+            if not c.policy.oneshot and (c.alive or c.restart_at is not None or c.policy.requests is not None)
+        ]
+        if not running:
+            self._say(f"{what}; {decision.reason}: nothing else runs, stopping")
+            self._fail(decision.code)
+            return
+        self._say(
+            f"{what}; {decision.reason}. Still running: {', '.join(running)}. Fix {child.name!r}'s "
+            "configuration (its output above says what), then restart prodserver"
+        )
 
     def _timers(self, now: float) -> None:
         for child in self.children:
@@ -301,6 +337,8 @@ class Supervisor:
     def _exit_code(self) -> int:
         if self.result is not None:
             return self.result
+        if self.held:  # a stop after a configuration exit is not a clean run: its code (78)
+            return next(iter(self.held.values()))
         return self.stop_failures[0] if self.stop_failures else 0
 
     def _shutdown(self) -> None:

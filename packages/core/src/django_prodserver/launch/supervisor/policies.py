@@ -6,6 +6,7 @@ signals and pipes, restarting the child gracefully when it fires."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,7 +37,22 @@ class Wait:
     reason: str = ""
 
 
-Decision = Restart | StopAll | Wait
+@dataclass(frozen=True)
+class Held:
+    """A configuration exit (EX_CONFIG): leave the child stopped, say ``reason`` once, keep the
+    others running; the supervisor exits with ``code`` when it stops later (systemd's
+    ``RestartPreventExitStatus``: a restart cannot fix a missing table or a bad setting)."""
+
+    code: int
+    reason: str
+
+
+Decision = Restart | StopAll | Wait | Held
+
+#: sysexits.h EX_CONFIG: "configuration error"; the exit a restart cannot fix.
+EX_CONFIG = getattr(os, "EX_CONFIG", 78)
+#: Exit codes of long-running processes that are never retried.
+NOT_RETRIED = (EX_CONFIG,)
 
 
 class RestartRequests(Protocol):
@@ -106,7 +122,10 @@ class OnFailure(Always):
 
 
 def within_budget(budget: RestartBudget, exit_code: int, now: float) -> Decision:
-    """Restart after the budget's backoff, or stop everything non-zero once it is spent."""
+    """Restart after the budget's backoff, or stop everything non-zero once it is spent; a
+    configuration exit is held instead (not retried, the budget untouched)."""
+    if exit_code in NOT_RETRIED:
+        return Held(exit_code, "a configuration error (EX_CONFIG): not restarted, a restart cannot fix it")
     delay = budget.next_delay(now)
     if delay is not None:
         return Restart(delay)

@@ -9,8 +9,11 @@ from collections import deque
 from types import FrameType
 from typing import Any
 
-#: Start a graceful stop (a second one kills everything at once).
+#: Start a graceful stop. Idempotent: SIGTERM again (orchestrators and scripts send it twice)
+#: keeps the stop graceful, as gunicorn and uvicorn do.
 STOP = (signal.SIGTERM, signal.SIGINT)
+#: A second one of these (Ctrl-C twice) stops at once, as uvicorn's second SIGINT does.
+AGAIN_KILLS = (signal.SIGINT,)
 #: Stop at once: SIGKILL every process group.
 KILL_NOW = (signal.SIGQUIT,)
 #: Passed on, once, to each running child's main process.
