@@ -7,10 +7,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from django_prodserver_rq import _teardown, host
 from django_prodserver_rq._teardown import NOT_STOPPED, STOP_TIMEOUT, install
 
 from . import _support as s
@@ -81,3 +83,21 @@ def test_a_thread_that_will_not_stop_is_waited_for_a_bounded_time(
         seconds = teardown_seconds(worker, STOP_TIMEOUT + SLACK + 5)
     assert seconds < STOP_TIMEOUT + SLACK, f"teardown took {seconds:.2f}s"
     assert NOT_STOPPED % (worker.name, STOP_TIMEOUT) in caplog.text
+
+
+def test_the_host_installs_the_bounded_stop_before_the_worker_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``rqworker`` (and the pool's forked workers) must find the bounded stop already in place."""
+    from rq.worker import BaseWorker
+
+    original = getattr(BaseWorker, _teardown._ORIGINAL, BaseWorker.unsubscribe)
+    monkeypatch.setattr(BaseWorker, "unsubscribe", original)
+    monkeypatch.delattr(BaseWorker, _teardown._ORIGINAL, raising=False)
+    seen: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(
+        "django.core.management.call_command", lambda *args: seen.append((*args, BaseWorker.unsubscribe))
+    )
+    launch = SimpleNamespace(program=("python", "-m", "django", "rqworker"), args=("default",))
+    with pytest.raises(SystemExit) as exited:
+        host.run(launch)  # type: ignore[arg-type]
+    assert exited.value.code == 0
+    assert seen == [("rqworker", "default", _teardown._unsubscribe)]
