@@ -113,13 +113,6 @@ def test_app_is_refused(rq: Any) -> None:
 # -- live ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def redis_ready() -> None:
-    if reason := s.unreachable():
-        pytest.skip(reason)
-    s.flush()
-
-
 def _start(tmp_path: Path, options: dict[str, Any], settings: dict[str, Any]) -> tuple[dict[str, str], RunningProcess]:
     processes = {"worker": {"BACKEND": "rq", "OPTIONS": options}}
     env = project_environ(processes, tmp_path, settings=settings)

@@ -9,8 +9,12 @@ from django_prodserver.plan import LaunchPlan
 
 
 def run(plan: LaunchPlan) -> NoReturn:
-    """Django is set up and ``preflight`` has seen Redis answer: run ``rqworker`` (or the pool)."""
+    """Django is set up and ``preflight`` has seen Redis answer: run ``rqworker`` (or the pool),
+    its workers' stop bounded (see ``_teardown``)."""
     from django.core.management import call_command
 
+    from ._teardown import install
+
+    install()
     call_command(plan.program[-1], *plan.args)
     sys.exit(0)
