@@ -73,6 +73,13 @@ def test_contract_options_waitress_cannot_keep_are_refused_with_a_reason(option:
     assert f"['{option}']" in str(info.value) and "'waitress'" in str(info.value) and reason in str(info.value)
 
 
+@pytest.mark.parametrize("option", ["websockets", "http2"])
+def test_turning_off_what_waitress_cannot_do_is_honoured(option: str) -> None:
+    """One OPTIONS dict fits every server: ``websockets: False`` asks waitress for what it does."""
+    plan = plan_for({option: False})
+    assert plan.warnings == () and not any(option.replace("_", "-") in a for a in plan.args)
+
+
 def test_tuning_options_waitress_lacks_are_warned_or_provided() -> None:
     plan = plan_for({"max_requests": 10, "timeout": 5})
     assert plan.warnings == () and "--max-requests=10" in plan.args and "--max-requests-jitter=0" in plan.args

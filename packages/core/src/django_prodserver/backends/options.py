@@ -508,11 +508,14 @@ def resolve_options(
             if key in catalog:
                 uniform = catalog[key]
                 why = (refused or {}).get(key)
-                if tuning_warns and not uniform.contract:
-                    if source_name == "OPTIONS":
-                        ignored[key] = Resolved(uniform.validate(given[key], key_where), "settings OPTIONS")
-                    else:
-                        ignored[key] = Resolved(uniform.coerce_text(given[key], key_where), "command line --set")
+                if source_name == "OPTIONS":
+                    kept = Resolved(uniform.validate(given[key], key_where), "settings OPTIONS")
+                else:
+                    kept = Resolved(uniform.coerce_text(given[key], key_where), "command line --set")
+                # Turning off what the backend cannot do at all (``websockets: False`` on a WSGI-only
+                # server) asks for what it already does: honoured, so one OPTIONS dict fits every backend.
+                if (tuning_warns and not uniform.contract) or (uniform.contract and kept.value is False):
+                    ignored[key] = kept
                     continue
                 raise ConfigError(
                     key_where,
