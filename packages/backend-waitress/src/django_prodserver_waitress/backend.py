@@ -56,7 +56,10 @@ class WaitressBackend(WebBackend):
         "tls_cert": "waitress has no TLS: terminate TLS at a proxy, or use gunicorn/granian/uvicorn",
         "tls_key": "waitress has no TLS: terminate TLS at a proxy, or use gunicorn/granian/uvicorn",
         "http2": "waitress speaks HTTP/1.1 only: use granian, hypercorn or gunicorn for HTTP/2",
-        "websockets": "waitress is a WSGI server and websockets need ASGI (gunicorn with the uvicorn worker, uvicorn, granian, hypercorn, daphne)",
+        "websockets": (
+            "waitress is a WSGI server and websockets need ASGI "
+            "(gunicorn with the uvicorn worker, uvicorn, granian, hypercorn, daphne)"
+        ),
     }
 
     options: ClassVar[tuple[Option, ...]] = (
