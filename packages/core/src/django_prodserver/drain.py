@@ -3,8 +3,13 @@ adapters drive (serving, draining, stopping), its signal rules, log lines and ba
 
 A load balancer keeps sending for a while after it was told a replica is going away, and
 whatever sits in the listen backlog when a server stops listening is reset. So on SIGTERM a
-server keeps serving for ``drain_delay`` seconds *and* until its backlog is empty (bounded by
-``graceful_timeout`` more), then stops listening and lets in-flight requests finish.
+server keeps serving for ``drain_delay`` seconds *and* until its backlog is empty, then stops
+listening (answering what is still queued with 503, see ``django_prodserver.turnaway``) and
+lets in-flight requests finish.
+
+One deadline bounds the whole stop: ``drain_delay + graceful_timeout`` after SIGTERM (after a
+SIGINT or a recycle: ``graceful_timeout``). The backlog wait takes at most half of
+``graceful_timeout``, so what it accepted still has the other half to finish.
 
 Signal rules, the same for every server:
 - first SIGTERM: drain for ``drain_delay``, then stop gracefully;
@@ -48,8 +53,9 @@ class Drain:
     """One server's stop, as a state machine; the adapter calls it from its own loop.
 
     ``on_signal`` (from the loop, not the handler) and ``recycle`` start or shorten the drain;
-    ``check(backlog)`` on every tick says when to stop listening; ``graceful_deadline`` says
-    when in-flight requests are cut. Pure logic: the clock is injectable for tests."""
+    ``check(backlog)`` on every tick says when to stop listening; ``deadline`` (one for the
+    whole stop) says when in-flight requests are cut, ``remaining()`` how long until then.
+    Pure logic: the clock is injectable for tests."""
 
     def __init__(
         self,
@@ -67,8 +73,9 @@ class Drain:
         self.drain_until = 0.0
         #: ... and while the backlog holds connections, but not beyond this.
         self.backlog_limit = 0.0
-        #: In-flight requests are cut after this (set when we stop listening).
-        self.graceful_deadline = 0.0
+        #: The one deadline of the stop: in-flight requests are cut then (set by the signal).
+        self.deadline = float("inf")
+        self._cut_said = False
 
     @property
     def serving(self) -> bool:
@@ -86,7 +93,7 @@ class Drain:
             return Step.NOTHING  # the adapter's next check() stops listening once the backlog is empty
         if self.phase is Phase.DRAINING:
             self.log.info("%s again: ending the drain now", name)
-            self.drain_until = self.backlog_limit = now
+            self.drain_until = self.backlog_limit = min(self.backlog_limit, now)
             return self.check(None)
         self.log.warning("%s again: stopping now", name)
         return Step.STOP_NOW
@@ -106,7 +113,7 @@ class Drain:
         """Call on every tick with the listen backlog (None: unknown, counts as empty).
 
         Returns ``STOP_LISTENING`` once (drain delay over and backlog empty, or its bound
-        passed), ``STOP_NOW`` once the graceful timeout is over, else ``NOTHING``."""
+        passed), ``STOP_NOW`` once the deadline passed, else ``NOTHING``."""
         now = self.clock()
         if self.phase is Phase.DRAINING and now >= self.drain_until:
             if backlog and now < self.backlog_limit:
@@ -117,17 +124,23 @@ class Drain:
                     "%d connection(s) still queued %.1fs after the drain: stopping anyway", backlog, waited
                 )
             self.phase = Phase.STOPPING
-            self.graceful_deadline = now + self.graceful_timeout
             return Step.STOP_LISTENING
-        if self.phase is Phase.STOPPING and now >= self.graceful_deadline:
-            self.graceful_deadline = float("inf")  # said once
+        if self.phase is Phase.STOPPING and now >= self.deadline and not self._cut_said:
+            self._cut_said = True  # said once
             return Step.STOP_NOW
         return Step.NOTHING
+
+    def remaining(self) -> float:
+        """Seconds until the deadline (0 once past; ``graceful_timeout`` before any stop): what a
+        server's own graceful stop may wait for in-flight requests, started now."""
+        if self.phase is Phase.SERVING:
+            return self.graceful_timeout
+        return max(0.0, self.deadline - self.clock())
 
     def stopped_listening(self, in_flight: int | None = None) -> None:
         """The canonical line, logged by the adapter once its listeners are closed."""
         what = f"{in_flight} request(s)" if in_flight is not None else "in-flight requests"
-        self.log.info("Stopped listening; waiting up to %gs for %s", self.graceful_timeout, what)
+        self.log.info("Stopped listening; waiting up to %.1fs for %s", self.remaining(), what)
 
     def cut(self, left: int | None = None) -> None:
         """The canonical line when the graceful timeout cuts what is left."""
@@ -137,7 +150,8 @@ class Drain:
     def _begin(self, now: float, delay: float) -> None:
         self.phase = Phase.DRAINING
         self.drain_until = now + delay
-        self.backlog_limit = self.drain_until + self.graceful_timeout
+        self.backlog_limit = self.drain_until + self.graceful_timeout / 2
+        self.deadline = self.drain_until + self.graceful_timeout
 
 
 def accept_queue_length(sock: socket.socket) -> int | None:
