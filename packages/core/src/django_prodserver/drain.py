@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import signal
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterable
 
@@ -33,6 +35,9 @@ from collections.abc import Callable, Iterable
 _TCPI_UNACKED_OFFSET = 24
 #: /proc/net/tcp state of a listening socket
 _TCP_LISTEN = "0A"
+#: Seconds past the deadline before ``Drain.exit_at_deadline`` ends the process (the last
+#: 503s' lingering close and the interpreter's own exit fit in it).
+EXIT_GRACE = 0.5
 
 
 class Phase(enum.Enum):
@@ -146,6 +151,23 @@ class Drain:
         """The canonical line when the graceful timeout cuts what is left."""
         what = f"{left} request(s)" if left is not None else "requests"
         self.log.warning("Graceful timeout (%gs): %s still running are cut", self.graceful_timeout, what)
+
+    def exit_at_deadline(self, grace: float = EXIT_GRACE) -> None:
+        """Exit this process ``grace`` seconds after the deadline if it is still running then.
+
+        For servers that run requests in threads: a cut request's thread keeps sleeping in the
+        view, and the interpreter waits for it at exit, long past the deadline. Call it when
+        listening stops; the thread is a daemon, so an earlier exit is not held up."""
+
+        def watch() -> None:
+            while (left := self.deadline + grace - self.clock()) > 0:
+                time.sleep(min(left, 0.1))
+            self.log.warning("Still running %gs after the graceful timeout: exiting now", grace)
+            for handler in logging.getLogger().handlers + self.log.handlers:
+                handler.flush()
+            os._exit(0)
+
+        threading.Thread(target=watch, name="prodserver-deadline", daemon=True).start()
 
     def _begin(self, now: float, delay: float) -> None:
         self.phase = Phase.DRAINING
