@@ -202,8 +202,15 @@ def listen_backlog(port: int) -> int | None:
 
     For servers whose listening sockets live where Python cannot reach them (granian's Rust
     workers bind one ``SO_REUSEPORT`` socket each): for a listener, ``rx_queue`` is its
-    accept-queue length. None where /proc/net/tcp is not there."""
-    total, found = 0, False
+    accept-queue length. None where nobody listens there or /proc/net/tcp is not there."""
+    rows = port_listeners(port)
+    return sum(int(fields[4].split(":")[1], 16) for fields in rows) if rows else None
+
+
+def port_listeners(port: int) -> list[list[str]]:
+    """The /proc/net/tcp{,6} rows (split into fields) of every TCP listener of ``port`` on
+    this machine; empty where there is none or no /proc."""
+    rows = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(table) as f:
@@ -212,10 +219,6 @@ def listen_backlog(port: int) -> int | None:
             continue
         for line in lines:
             fields = line.split()
-            if len(fields) < 5 or fields[3] != _TCP_LISTEN:
-                continue
-            if int(fields[1].rsplit(":", 1)[1], 16) != port:
-                continue
-            found = True
-            total += int(fields[4].split(":")[1], 16)
-    return total if found else None
+            if len(fields) > 9 and fields[3] == _TCP_LISTEN and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                rows.append(fields)
+    return rows

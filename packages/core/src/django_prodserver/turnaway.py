@@ -22,6 +22,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+from django_prodserver.drain import port_listeners
+
 BODY = b"server stopping: retry\n"
 RESPONSE = (
     b"HTTP/1.1 503 Service Unavailable\r\n"
@@ -77,7 +79,7 @@ def listeners_in(pids: Iterable[int], port: int) -> list[socket.socket]:
     For servers whose listening sockets live in their worker processes only (granian binds one
     per worker in Rust). Linux 5.6+ (``pidfd_getfd``) and a parent may copy its children's:
     empty where not possible."""
-    inodes = _listen_inodes(port)
+    inodes = {int(fields[9]) for fields in port_listeners(port)}
     if not inodes or not hasattr(os, "pidfd_open"):
         return []
     syscall = ctypes.CDLL(None, use_errno=True).syscall
@@ -105,21 +107,6 @@ def _inode(link: str) -> int | None:
     except OSError:  # closed meanwhile
         return None
     return int(target[8:-1]) if target.startswith("socket:[") else None
-
-
-def _listen_inodes(port: int) -> set[int]:
-    inodes: set[int] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                lines = f.readlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(int(fields[9]))
-    return inodes
 
 
 class TurnAway:
