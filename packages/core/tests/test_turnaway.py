@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from django_prodserver.turnaway import TurnAway, duplicates, hold, listeners_in
+from django_prodserver.served.turnaway import TurnAway, duplicates, hold, listeners_in
 
 log = logging.getLogger("test.turnaway")
 

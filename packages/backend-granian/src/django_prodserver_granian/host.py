@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 from django_prodserver.drain import Drain, Phase, Step, listen_backlog
 from django_prodserver.plan import LaunchPlan
-from django_prodserver.turnaway import TurnAway, listeners_in
+from django_prodserver.served.turnaway import TurnAway, listeners_in
 
 logger = logging.getLogger("_granian")
 

@@ -13,7 +13,7 @@ from gunicorn.arbiter import Arbiter
 
 from django_prodserver.drain import Drain, Phase, Step, backlog_of
 from django_prodserver.plan import LaunchPlan
-from django_prodserver.turnaway import TurnAway, duplicates
+from django_prodserver.served.turnaway import TurnAway, duplicates
 
 
 class DrainingArbiter(Arbiter):

@@ -28,7 +28,7 @@ from typing import Any
 from hypercorn.config import Config, Sockets
 
 from django_prodserver.drain import Drain, Phase, Step, backlog_of
-from django_prodserver.turnaway import TurnAway, duplicates
+from django_prodserver.served.turnaway import TurnAway, duplicates
 
 log = logging.getLogger("hypercorn.error")
 

@@ -18,7 +18,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess
 
 from django_prodserver.drain import Drain, Step, backlog_of
 from django_prodserver.plan import LaunchPlan
-from django_prodserver.turnaway import TurnAway, duplicates
+from django_prodserver.served.turnaway import TurnAway, duplicates
 
 logger = logging.getLogger("uvicorn.error")
 

@@ -20,7 +20,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 
 from django_prodserver.drain import Drain, Phase, Step, backlog_of
-from django_prodserver.turnaway import hold
+from django_prodserver.served.turnaway import hold
 
 logger = logging.getLogger("waitress")
 

@@ -4,7 +4,7 @@ adapters drive (serving, draining, stopping), its signal rules, log lines and ba
 A load balancer keeps sending for a while after it was told a replica is going away, and
 whatever sits in the listen backlog when a server stops listening is reset. So on SIGTERM a
 server keeps serving for ``drain_delay`` seconds *and* until its backlog is empty, then stops
-listening (answering what is still queued with 503, see ``django_prodserver.turnaway``) and
+listening (answering what is still queued with 503, see ``django_prodserver.served.turnaway``) and
 lets in-flight requests finish.
 
 One deadline bounds the whole stop: ``drain_delay + graceful_timeout`` after SIGTERM (after a

@@ -45,7 +45,7 @@ CAPABILITY_OPTIONS: Mapping[str, Mapping[str, Any]] = {
 ServerFactory = Any  # Callable[..., tuple[RunningProcess, int]]
 
 #: Seconds a server may take past its stop deadline to exit: the interpreter's own teardown
-#: and the last 503s' lingering close (``django_prodserver.turnaway.LAST_ANSWERS``).
+#: and the last 503s' lingering close (``django_prodserver.served.turnaway.LAST_ANSWERS``).
 STOP_EXIT_MARGIN = 1.0
 
 
@@ -211,7 +211,7 @@ class WebServerContract(BackendContract):
         answer (200, or 503 once the server stops listening), none is reset, and the process
         exits 0 within that one deadline (the long request is cut then).
         Fix: drive ``django_prodserver.drain.Drain`` (one deadline) and answer the accept queue
-        with ``django_prodserver.turnaway.TurnAway`` when you stop listening."""
+        with ``django_prodserver.served.turnaway.TurnAway`` when you stop listening."""
         declared = {o.name for o in self.backend_class.declared_options()}
         if "drain_delay" not in declared or "graceful_timeout" not in declared:
             pytest.skip("the backend declares no 'drain_delay'/'graceful_timeout': it has no drain")
