@@ -127,9 +127,20 @@ def alive(pid: int) -> bool:
         return False
 
 
-@pytest.fixture
-def interrupted_bench(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], set[int]]]:
+#: Starts its argv with SIGINT ignored, as a background job of a non-interactive shell is
+#: (``cmd &`` in a script): the child inherits that, and Python then installs no Ctrl-C handler.
+IGNORING_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
+@pytest.fixture(params=["sigint-default", "sigint-inherited-ignored"])
+def interrupted_bench(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[str], set[int]]]:
     argv = [sys.executable, "manage.py", "prodserver", "bench", "--backends", BACKENDS, "--duration", "5"]
+    if request.param == "sigint-inherited-ignored":
+        argv = [sys.executable, "-c", IGNORING_SIGINT, *argv]  # exec: the same pid
     proc = subprocess.Popen(
         argv, cwd=EXAMPLE, env=example_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True, start_new_session=True,

@@ -11,3 +11,8 @@ class TestGunicornContract(WebServerContract):
     entry_point_name = "gunicorn"
     example_options = {"workers": 2}
     native_override = (("-w", "3"), "--workers")
+
+    def two_serving_units(self, declared: set[str]) -> dict[str, object]:
+        # gunicorn's default sync workers take one connection at a time: the rest queue in the
+        # kernel (threads would pick gthread, which accepts eagerly into its own queue)
+        return {"workers": 2, "threads": 1}

@@ -106,3 +106,30 @@ def test_backlog_is_read_from_the_socket_and_from_proc() -> None:
             c.close()
         listener.close()
     assert listen_backlog(port) is None  # nobody listens there any more
+
+
+def test_one_deadline_bounds_the_backlog_wait_and_the_in_flight_requests(clock: Clock) -> None:
+    """drain_delay + graceful_timeout from SIGTERM, however long the backlog stays full."""
+    drain = make(clock, delay=2.0, graceful=10.0)
+    start = clock.now
+    drain.on_signal(signal.SIGTERM)
+    assert drain.deadline == start + 12.0
+    clock.now = start + 6.9
+    assert drain.check(5) is Step.NOTHING  # a full backlog keeps it serving ...
+    clock.now = start + 7.0
+    assert drain.check(5) is Step.STOP_LISTENING  # ... for half the graceful timeout at most
+    assert drain.remaining() == 5.0  # in-flight requests get the rest, not a second 10 s
+    clock.now = start + 11.9
+    assert drain.check(None) is Step.NOTHING
+    clock.now = start + 12.0
+    assert drain.check(None) is Step.STOP_NOW
+
+
+def test_deadline_of_a_stop_without_delay_is_the_graceful_timeout(clock: Clock) -> None:
+    drain = make(clock, delay=2.0, graceful=10.0)
+    assert drain.remaining() == 10.0  # before any stop: a whole graceful timeout
+    start = clock.now
+    drain.on_signal(signal.SIGINT)
+    assert drain.deadline == start + 10.0
+    drain.on_signal(signal.SIGINT)  # a second signal ends the drain, not the deadline
+    assert drain.deadline == start + 10.0 and drain.phase is Phase.STOPPING

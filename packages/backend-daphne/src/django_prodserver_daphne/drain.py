@@ -1,9 +1,10 @@
 """daphne's Server with a drain: daphne alone cancels every pending request on SIGTERM.
 
 On SIGTERM it keeps serving for ``drain_delay`` seconds and until the listen backlog is empty
-(core's ``django_prodserver.drain.Drain``), stops listening, closes websockets
-with 1001 (going away), waits up to ``graceful_timeout`` for in-flight HTTP requests and only
-then stops the reactor (whose shutdown cancels whatever is left, as daphne always does).
+(core's ``django_prodserver.drain.Drain``), stops listening (answering what is still queued
+with 503), closes websockets with 1001 (going away), waits until the drain's one deadline
+for in-flight HTTP requests and only then stops the reactor (whose shutdown cancels whatever
+is left, as daphne always does).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import reactor as _reactor
 
 from django_prodserver.drain import Drain, Phase, Step, backlog_of
+from django_prodserver.served.turnaway import TurnAway, duplicates
 
 logger = logging.getLogger("daphne.server")
 reactor: Any = _reactor  # the installed asyncio reactor (its zope interface types confuse mypy)
@@ -38,6 +40,7 @@ class DrainingServer(Server):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.ports: list[Any] = []
         self.drain = Drain(self.drain_delay, self.graceful_timeout, logger)
+        self.turn = TurnAway([], logger, until=0.0)
         self.served = 0
 
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
@@ -87,6 +90,10 @@ class DrainingServer(Server):  # type: ignore[misc]
             reactor.callLater(0.05, self.tick)
 
     def stop_listening(self) -> None:
+        sockets = [port.socket for port in self.ports if getattr(port, "socket", None) is not None]
+        # Twisted closes its listeners now: the turn-away's copies answer their queue with 503
+        self.turn = TurnAway(duplicates(sockets), logger, until=self.drain.deadline)
+        self.drain.exit_at_deadline()  # a cut request's thread would hold the exit past it
         for port in self.ports:
             port.stopListening()
         for protocol, details in list(self.connections.items()):
@@ -102,9 +109,11 @@ class DrainingServer(Server):  # type: ignore[misc]
     def wait_for_requests(self) -> None:
         busy = self.busy()
         if not busy:
+            self.turn.close()
             reactor.callLater(0.1, self.stop)  # a tick for the last response bytes to leave
         elif self.drain.check(None) is Step.STOP_NOW:
             self.drain.cut(len(busy))
+            self.turn.close()
             self.stop()
         else:
             reactor.callLater(0.05, self.wait_for_requests)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -11,19 +12,23 @@ from typing import Any, NoReturn
 
 from django_prodserver.drain import Drain, Phase, Step, listen_backlog
 from django_prodserver.plan import LaunchPlan
+from django_prodserver.served.turnaway import TurnAway, listeners_in
 
 logger = logging.getLogger("_granian")
 
 
 def draining_server_class(base: type[Any], drain_delay: float, graceful_timeout: float) -> type[Any]:
     """granian's server class driving core's drain: the first SIGTERM keeps serving for
-    ``drain_delay`` and until the port's listen backlog is empty, then granian's graceful stop.
+    ``drain_delay`` and until the port's listen backlog is empty, then granian's graceful stop,
+    its workers killed at the drain's one deadline.
 
     granian's workers bind one ``SO_REUSEPORT`` socket each in Rust, so the backlog is read
-    for the port from /proc (``listen_backlog``)."""
+    for the port from /proc (``listen_backlog``), and at the stop the workers' listeners are
+    copied into this process (``turnaway.listeners_in``) to answer what is queued with 503."""
 
     class DrainingServer(base):  # type: ignore[misc,valid-type]
         _drain: Drain | None = None
+        _turn: TurnAway | None = None
 
         def signal_handler_interrupt(self, *args: Any, **kwargs: Any) -> None:
             signum = args[0] if args else signal.SIGTERM
@@ -46,14 +51,43 @@ def draining_server_class(base: type[Any], drain_delay: float, graceful_timeout:
                 time.sleep(0.05)
                 step = drain.check(listen_backlog(port) if port else None)
                 if step is Step.STOP_LISTENING:
-                    drain.stopped_listening()
+                    self._stop_listening(drain, port)
                     super().signal_handler_interrupt(*args, **kwargs)
                     return
                 if drain.phase is Phase.STOPPING:
                     return  # a second signal already handed the stop to granian
 
+        def _stop_listening(self, drain: Drain, port: int | None) -> None:
+            listeners = listeners_in(children(), port) if port else []
+            self._turn = TurnAway(listeners, logger, until=drain.deadline)
+            self.workers_kill_timeout = drain.remaining()  # the one deadline, not a second timeout
+            drain.stopped_listening()
+
+        def shutdown(self, *args: Any, **kwargs: Any) -> None:
+            try:
+                super().shutdown(*args, **kwargs)  # stops the workers; may sys.exit
+            finally:
+                if self._turn is not None:
+                    self._turn.close()
+
     DrainingServer.__qualname__ = DrainingServer.__name__ = f"Draining{base.__name__}"
     return DrainingServer
+
+
+def children() -> list[int]:
+    """This process' children (granian's workers), from /proc; empty where it cannot say."""
+    pids: list[int] = []
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return pids
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/children") as f:
+                pids += [int(pid) for pid in f.read().split()]
+        except OSError:
+            continue
+    return pids
 
 
 def run(plan: LaunchPlan) -> NoReturn:

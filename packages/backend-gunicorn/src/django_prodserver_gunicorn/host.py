@@ -13,17 +13,22 @@ from gunicorn.arbiter import Arbiter
 
 from django_prodserver.drain import Drain, Phase, Step, backlog_of
 from django_prodserver.plan import LaunchPlan
+from django_prodserver.served.turnaway import TurnAway, duplicates
 
 
 class DrainingArbiter(Arbiter):
     """gunicorn's arbiter driving core's drain: SIGTERM keeps serving for ``drain_delay`` and
     until the accept queue is empty, so a load balancer's last requests are not reset, then
-    gunicorn's graceful stop. A first SIGINT/SIGQUIT stays gunicorn's own quick stop."""
+    gunicorn's graceful stop, within the drain's one deadline, answering what is still queued
+    with 503. A first SIGINT/SIGQUIT stays gunicorn's own quick stop."""
 
     drain_delay: float = 0.0
+    _drain: Drain | None = None
 
     def handle_term(self) -> None:
-        drain = Drain(self.drain_delay, float(self.cfg.graceful_timeout), logging.getLogger("gunicorn.error"))
+        drain = self._drain = Drain(
+            self.drain_delay, float(self.cfg.graceful_timeout), logging.getLogger("gunicorn.error")
+        )
         drain.on_signal(signal.SIGTERM)
         # A second signal moves the drain to stopping itself: leave the loop then too.
         while drain.check(self._backlog()) is Step.NOTHING and drain.phase is Phase.DRAINING:
@@ -36,6 +41,22 @@ class DrainingArbiter(Arbiter):
             self.manage_workers()
         drain.stopped_listening()
         raise StopIteration
+
+    def stop(self, graceful: bool = True) -> None:
+        """gunicorn's stop, but after a drain: its in-flight wait ends at the drain's deadline
+        (not a second ``graceful_timeout``) and the accept queue is answered, not reset."""
+        drain = self._drain
+        if drain is None or not graceful or not self.LISTENERS:
+            super().stop(graceful)
+            return
+        log = logging.getLogger("gunicorn.error")
+        turn = TurnAway(duplicates(lnr.sock for lnr in self.LISTENERS), log, until=drain.deadline)
+        # gunicorn reads cfg.graceful_timeout for its wait; the setting's validator would round
+        self.cfg.settings["graceful_timeout"].value = drain.remaining()
+        try:
+            super().stop(graceful)
+        finally:
+            turn.close()
 
     def _backlog(self) -> int | None:
         return backlog_of(lnr.sock for lnr in self.LISTENERS if getattr(lnr, "sock", None) is not None)

@@ -28,6 +28,7 @@ from typing import Any
 from hypercorn.config import Config, Sockets
 
 from django_prodserver.drain import Drain, Phase, Step, backlog_of
+from django_prodserver.served.turnaway import TurnAway, duplicates
 
 log = logging.getLogger("hypercorn.error")
 
@@ -77,6 +78,7 @@ class DrainingMaster:
         self.drain = Drain(drain_delay, float(config.graceful_timeout), log)
         self.deadline = 0.0
         self.exitcode = 0
+        self.turn: TurnAway | None = None
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.pending.append(signum)  # acted on by the loop; a handler takes no locks
@@ -99,6 +101,8 @@ class DrainingMaster:
                 process.terminate()
             for process in self.processes:
                 process.join(5)
+            if self.turn is not None:
+                self.turn.close()
             for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
                 sock.close()
         return self.exitcode
@@ -133,7 +137,7 @@ class DrainingMaster:
                 continue
             step = self.drain.on_signal(signum)
             if step is Step.STOP_LISTENING:
-                self.begin_stop()
+                self.begin_stop(sockets)
             elif step is Step.STOP_NOW:
                 self.deadline = time.monotonic()  # advance() terminates the workers
 
@@ -155,19 +159,22 @@ class DrainingMaster:
         if self.drain.phase is Phase.DRAINING:
             listeners = (*sockets.secure_sockets, *sockets.insecure_sockets)
             if self.drain.check(backlog_of(listeners)) is Step.STOP_LISTENING:
-                self.begin_stop()
+                self.begin_stop(sockets)
         elif self.drain.phase is Phase.STOPPING and time.monotonic() >= self.deadline and self.processes:
-            log.warning("graceful timeout: terminating %d worker(s)", len(self.processes))
+            self.drain.cut(len(self.processes))
             for process in self.processes:
-                process.terminate()
+                process.kill()  # a request's thread would outlive a SIGTERM's graceful exit
             self.deadline = time.monotonic() + 3600.0
 
-    def begin_stop(self) -> None:
-        """The workers stop listening and finish their requests (each within graceful_timeout)."""
+    def begin_stop(self, sockets: Sockets) -> None:
+        """The workers stop listening and finish their requests, until the drain's deadline;
+        what is still queued on the listeners is answered 503 (``close_listeners``)."""
+        if self.turn is None:
+            listeners = (*sockets.secure_sockets, *sockets.insecure_sockets)
+            self.turn = TurnAway(duplicates(listeners), log, until=self.drain.deadline)
         self.shutdown_event.set()
         self.drain.stopped_listening()
-        # Workers wait graceful_timeout for their requests; allow them a margin to exit.
-        self.deadline = time.monotonic() + float(self.config.graceful_timeout) + 5.0
+        self.deadline = self.drain.deadline
 
 
 def serve_single(config: Config, drain_delay: float) -> int:

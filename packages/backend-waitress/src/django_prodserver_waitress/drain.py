@@ -1,9 +1,10 @@
 """Run a waitress server with a stop that drains: waitress has no SIGTERM handler at all.
 
 On SIGTERM the server keeps accepting for ``drain_delay`` seconds (a load balancer's
-deregistration window), then accepts what is left in the listen backlog, stops listening,
-closes idle keep-alive connections and lets in-flight requests finish within
-``graceful_timeout`` (waitress' own close waits a hard-coded 5 s and then drops them).
+deregistration window), then holds its listeners (nothing new is queued), accepts what is
+left in the listen backlog, stops listening, closes idle keep-alive connections and lets
+in-flight requests finish until the drain's one deadline (waitress' own close waits a
+hard-coded 5 s and then drops them).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 
 from django_prodserver.drain import Drain, Phase, Step, backlog_of
+from django_prodserver.served.turnaway import hold
 
 logger = logging.getLogger("waitress")
 
@@ -85,6 +87,7 @@ class DrainingRunner:
     def stop_listening(self) -> None:
         """Take what already waits in the backlog (a reset there is a lost request), then close."""
         for listener in self.listeners():
+            hold(listener.socket)  # nothing new joins the queue while it is taken
             for _ in range(int(self.adj.backlog) + 1):
                 try:
                     pair = listener.accept()  # non-blocking: None once the backlog is empty
@@ -119,5 +122,7 @@ class DrainingRunner:
         left = self.channels()
         if left:
             self.drain.cut(len(left))
-        self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=1 if left else 5)
+        # waitress waits for its threads; never past the drain's deadline (they are daemons)
+        wait = min(5.0, self.drain.remaining()) if not self.drain.serving else 5.0
+        self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=wait)
         wasyncore.close_all(self.map)

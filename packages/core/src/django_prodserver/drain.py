@@ -3,8 +3,13 @@ adapters drive (serving, draining, stopping), its signal rules, log lines and ba
 
 A load balancer keeps sending for a while after it was told a replica is going away, and
 whatever sits in the listen backlog when a server stops listening is reset. So on SIGTERM a
-server keeps serving for ``drain_delay`` seconds *and* until its backlog is empty (bounded by
-``graceful_timeout`` more), then stops listening and lets in-flight requests finish.
+server keeps serving for ``drain_delay`` seconds *and* until its backlog is empty, then stops
+listening (answering what is still queued with 503, see ``django_prodserver.served.turnaway``) and
+lets in-flight requests finish.
+
+One deadline bounds the whole stop: ``drain_delay + graceful_timeout`` after SIGTERM (after a
+SIGINT or a recycle: ``graceful_timeout``). The backlog wait takes at most half of
+``graceful_timeout``, so what it accepted still has the other half to finish.
 
 Signal rules, the same for every server:
 - first SIGTERM: drain for ``drain_delay``, then stop gracefully;
@@ -17,9 +22,11 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import signal
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterable
 
@@ -28,6 +35,9 @@ from collections.abc import Callable, Iterable
 _TCPI_UNACKED_OFFSET = 24
 #: /proc/net/tcp state of a listening socket
 _TCP_LISTEN = "0A"
+#: Seconds past the deadline before ``Drain.exit_at_deadline`` ends the process (the last
+#: 503s' lingering close and the interpreter's own exit fit in it).
+EXIT_GRACE = 0.5
 
 
 class Phase(enum.Enum):
@@ -48,8 +58,9 @@ class Drain:
     """One server's stop, as a state machine; the adapter calls it from its own loop.
 
     ``on_signal`` (from the loop, not the handler) and ``recycle`` start or shorten the drain;
-    ``check(backlog)`` on every tick says when to stop listening; ``graceful_deadline`` says
-    when in-flight requests are cut. Pure logic: the clock is injectable for tests."""
+    ``check(backlog)`` on every tick says when to stop listening; ``deadline`` (one for the
+    whole stop) says when in-flight requests are cut, ``remaining()`` how long until then.
+    Pure logic: the clock is injectable for tests."""
 
     def __init__(
         self,
@@ -67,8 +78,9 @@ class Drain:
         self.drain_until = 0.0
         #: ... and while the backlog holds connections, but not beyond this.
         self.backlog_limit = 0.0
-        #: In-flight requests are cut after this (set when we stop listening).
-        self.graceful_deadline = 0.0
+        #: The one deadline of the stop: in-flight requests are cut then (set by the signal).
+        self.deadline = float("inf")
+        self._cut_said = False
 
     @property
     def serving(self) -> bool:
@@ -86,7 +98,7 @@ class Drain:
             return Step.NOTHING  # the adapter's next check() stops listening once the backlog is empty
         if self.phase is Phase.DRAINING:
             self.log.info("%s again: ending the drain now", name)
-            self.drain_until = self.backlog_limit = now
+            self.drain_until = self.backlog_limit = min(self.backlog_limit, now)
             return self.check(None)
         self.log.warning("%s again: stopping now", name)
         return Step.STOP_NOW
@@ -106,7 +118,7 @@ class Drain:
         """Call on every tick with the listen backlog (None: unknown, counts as empty).
 
         Returns ``STOP_LISTENING`` once (drain delay over and backlog empty, or its bound
-        passed), ``STOP_NOW`` once the graceful timeout is over, else ``NOTHING``."""
+        passed), ``STOP_NOW`` once the deadline passed, else ``NOTHING``."""
         now = self.clock()
         if self.phase is Phase.DRAINING and now >= self.drain_until:
             if backlog and now < self.backlog_limit:
@@ -117,27 +129,51 @@ class Drain:
                     "%d connection(s) still queued %.1fs after the drain: stopping anyway", backlog, waited
                 )
             self.phase = Phase.STOPPING
-            self.graceful_deadline = now + self.graceful_timeout
             return Step.STOP_LISTENING
-        if self.phase is Phase.STOPPING and now >= self.graceful_deadline:
-            self.graceful_deadline = float("inf")  # said once
+        if self.phase is Phase.STOPPING and now >= self.deadline and not self._cut_said:
+            self._cut_said = True  # said once
             return Step.STOP_NOW
         return Step.NOTHING
+
+    def remaining(self) -> float:
+        """Seconds until the deadline (0 once past; ``graceful_timeout`` before any stop): what a
+        server's own graceful stop may wait for in-flight requests, started now."""
+        if self.phase is Phase.SERVING:
+            return self.graceful_timeout
+        return max(0.0, self.deadline - self.clock())
 
     def stopped_listening(self, in_flight: int | None = None) -> None:
         """The canonical line, logged by the adapter once its listeners are closed."""
         what = f"{in_flight} request(s)" if in_flight is not None else "in-flight requests"
-        self.log.info("Stopped listening; waiting up to %gs for %s", self.graceful_timeout, what)
+        self.log.info("Stopped listening; waiting up to %.1fs for %s", self.remaining(), what)
 
     def cut(self, left: int | None = None) -> None:
         """The canonical line when the graceful timeout cuts what is left."""
         what = f"{left} request(s)" if left is not None else "requests"
         self.log.warning("Graceful timeout (%gs): %s still running are cut", self.graceful_timeout, what)
 
+    def exit_at_deadline(self, grace: float = EXIT_GRACE) -> None:
+        """Exit this process ``grace`` seconds after the deadline if it is still running then.
+
+        For servers that run requests in threads: a cut request's thread keeps sleeping in the
+        view, and the interpreter waits for it at exit, long past the deadline. Call it when
+        listening stops; the thread is a daemon, so an earlier exit is not held up."""
+
+        def watch() -> None:
+            while (left := self.deadline + grace - self.clock()) > 0:
+                time.sleep(min(left, 0.1))
+            self.log.warning("Still running %gs after the graceful timeout: exiting now", grace)
+            for handler in logging.getLogger().handlers + self.log.handlers:
+                handler.flush()
+            os._exit(0)
+
+        threading.Thread(target=watch, name="prodserver-deadline", daemon=True).start()
+
     def _begin(self, now: float, delay: float) -> None:
         self.phase = Phase.DRAINING
         self.drain_until = now + delay
-        self.backlog_limit = self.drain_until + self.graceful_timeout
+        self.backlog_limit = self.drain_until + self.graceful_timeout / 2
+        self.deadline = self.drain_until + self.graceful_timeout
 
 
 def accept_queue_length(sock: socket.socket) -> int | None:
@@ -166,8 +202,15 @@ def listen_backlog(port: int) -> int | None:
 
     For servers whose listening sockets live where Python cannot reach them (granian's Rust
     workers bind one ``SO_REUSEPORT`` socket each): for a listener, ``rx_queue`` is its
-    accept-queue length. None where /proc/net/tcp is not there."""
-    total, found = 0, False
+    accept-queue length. None where nobody listens there or /proc/net/tcp is not there."""
+    rows = port_listeners(port)
+    return sum(int(fields[4].split(":")[1], 16) for fields in rows) if rows else None
+
+
+def port_listeners(port: int) -> list[list[str]]:
+    """The /proc/net/tcp{,6} rows (split into fields) of every TCP listener of ``port`` on
+    this machine; empty where there is none or no /proc."""
+    rows = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(table) as f:
@@ -176,10 +219,6 @@ def listen_backlog(port: int) -> int | None:
             continue
         for line in lines:
             fields = line.split()
-            if len(fields) < 5 or fields[3] != _TCP_LISTEN:
-                continue
-            if int(fields[1].rsplit(":", 1)[1], 16) != port:
-                continue
-            found = True
-            total += int(fields[4].split(":")[1], 16)
-    return total if found else None
+            if len(fields) > 9 and fields[3] == _TCP_LISTEN and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                rows.append(fields)
+    return rows

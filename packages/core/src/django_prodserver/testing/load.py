@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -107,3 +108,111 @@ def request_across_signal(
     if not results:
         raise AssertionError(f"GET {path} got no answer and no error within {timeout:g}s")
     return results[0]
+
+
+#: Seconds a client of :func:`load_past_deadline` waits after a refused connection.
+REFUSED_PAUSE = 0.05
+
+
+@dataclass
+class StopCounts:
+    """How each connection of :func:`load_past_deadline` ended."""
+
+    answers: dict[int, int] = field(default_factory=dict)  # HTTP status -> count
+    refused: int = 0  # never accepted: a refused or timed-out connect (a load balancer retries it)
+    lost: list[str] = field(default_factory=list)  # accepted, then reset or closed without an answer
+    signalled_at: float = 0.0
+    sent_after_deadline: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.answers.values()) + self.refused + len(self.lost)
+
+
+def load_past_deadline(
+    port: int,
+    path: str,
+    send_signal: Callable[[], None],
+    *,
+    deadline: float,
+    past: float = 1.5,
+    clients: int = 12,
+    warmup: float = 0.5,
+    max_requests: int = 3000,
+    timeout: float = 15.0,
+) -> StopCounts:
+    """``clients`` threads each send ``path`` on a new connection, one after the other; the
+    signal goes out after ``warmup`` and they keep sending until ``past`` seconds after
+    ``deadline`` seconds from it (the stop's whole bound), so the server stops under load.
+
+    Bounded in count (``max_requests``) and time (the sending window, then ``timeout`` per
+    connection). A connection the server never accepted counts as refused; one it accepted
+    and reset, or closed without a whole response, as lost."""
+    counts = StopCounts()
+    lock = threading.Lock()
+    started = time.monotonic()
+    stop_sending_at = [started + warmup + deadline + past]
+    counter = [0]
+
+    def one() -> None:
+        try:
+            conn = socket.create_connection(("127.0.0.1", port), timeout=3.0)
+        except OSError:
+            with lock:
+                counts.refused += 1
+            time.sleep(REFUSED_PAUSE)  # as a load balancer's retry would, not a tight loop
+            return
+        conn.settimeout(timeout)
+        outcome = receive(conn, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        with lock:
+            if isinstance(outcome, int):
+                counts.answers[outcome] = counts.answers.get(outcome, 0) + 1
+            else:
+                counts.lost.append(outcome)
+
+    def client() -> None:
+        while True:
+            with lock:
+                now = time.monotonic()
+                if now >= stop_sending_at[0] or counter[0] >= max_requests:
+                    return
+                counter[0] += 1
+                if counts.signalled_at and now >= counts.signalled_at + deadline:
+                    counts.sent_after_deadline += 1
+            one()
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    time.sleep(warmup)
+    with lock:
+        counts.signalled_at = time.monotonic()
+    send_signal()
+    for t in threads:
+        t.join(timeout=warmup + deadline + past + timeout + 5)
+    return counts
+
+
+def receive(conn: socket.socket, request: bytes = b"") -> int | str:
+    """Send ``request`` (if any) and read the whole response, then close: its status, or what
+    went wrong (a reset, no response, a cut body)."""
+    data = b""
+    try:
+        if request:
+            conn.sendall(request)
+        while chunk := conn.recv(65536):
+            data += chunk
+    except OSError as e:
+        return f"{type(e).__name__} after {len(data)} bytes"
+    finally:
+        conn.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1."):  # wsgiref answers HTTP/1.0
+        return f"no response ({len(data)} bytes)"
+    length = next(
+        (int(v) for k, _, v in (h.partition(b":") for h in head.split(b"\r\n")[1:]) if k.lower() == b"content-length"),
+        None,
+    )
+    if length is not None and len(body) < length:
+        return f"body cut at {len(body)} of {length}"
+    return int(head.split()[1])

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import pytest
 
 from django_prodserver.errors import ConfigError
-from django_prodserver.testing.load import shutdown_under_load
+from django_prodserver.testing.load import load_past_deadline, receive, shutdown_under_load
 from django_prodserver.testing.processes import (
     RunningProcess,
     children_of,
@@ -44,6 +44,10 @@ CAPABILITY_OPTIONS: Mapping[str, Mapping[str, Any]] = {
 
 ServerFactory = Any  # Callable[..., tuple[RunningProcess, int]]
 
+#: Seconds a server may take past its stop deadline to exit: the interpreter's own teardown
+#: and the last 503s' lingering close (``django_prodserver.served.turnaway.LAST_ANSWERS``).
+STOP_EXIT_MARGIN = 1.0
+
 
 class WebServerContract(BackendContract):
     """The static contract plus live HTTP tests, selected by ``capabilities``."""
@@ -71,6 +75,14 @@ class WebServerContract(BackendContract):
         else:
             with pytest.raises(ConfigError):
                 backend.plan(self.make_context())
+
+    def two_serving_units(self, declared: set[str]) -> dict[str, Any]:
+        """Options for exactly two serving units (threads, else worker processes), one request
+        at a time each: the stop-under-load test holds one with a long request and saturates
+        the other, so connections queue in the kernel. Override where another pair does that."""
+        if "threads" in declared:
+            return {"threads": 2, **({"workers": 1} if "workers" in self.backend_class.capabilities else {})}
+        return {"workers": 2} if "workers" in self.backend_class.capabilities else {}
 
     def count_workers(self, pid: int) -> int:
         """Worker processes of a server whose main PID is ``pid`` (override if it forks helpers)."""
@@ -184,12 +196,52 @@ class WebServerContract(BackendContract):
         queued = [_send(port, f"/?queued={i}") for i in range(4)]
         time.sleep(0.2)
         proc.signal(signal.SIGTERM)  # the drain (0.5 s) ends while the block (2.5 s) still runs
-        answers = [_receive(sock) for sock in queued]
+        answers = [receive(sock) for sock in queued]
         blocker.join(20)
         code = proc.wait(20)
         assert blocked == [200], f"the blocking request got {blocked}\n{proc.output()[-3000:]}"
         assert answers == [200] * len(queued), f"queued connections got {answers}\n{proc.output()[-3000:]}"
         assert code == 0, f"exit code {code}\n{proc.output()[-3000:]}"
+
+    def test_stop_under_sustained_load_answers_every_connection_within_the_deadline(
+        self, start_server: ServerFactory
+    ) -> None:
+        """Load that outlasts the whole stop (``drain_delay + graceful_timeout``), and one
+        request longer than that: every other connection the kernel accepted gets an HTTP
+        answer (200, or 503 once the server stops listening), none is reset, and the process
+        exits 0 within that one deadline (the long request is cut then).
+        Fix: drive ``django_prodserver.drain.Drain`` (one deadline) and answer the accept queue
+        with ``django_prodserver.served.turnaway.TurnAway`` when you stop listening."""
+        declared = {o.name for o in self.backend_class.declared_options()}
+        if "drain_delay" not in declared or "graceful_timeout" not in declared:
+            pytest.skip("the backend declares no 'drain_delay'/'graceful_timeout': it has no drain")
+        delay, graceful = 1.0, 3.0
+        options: dict[str, Any] = {"drain_delay": delay, "graceful_timeout": graceful}
+        proc, port = start_server({**options, **self.two_serving_units(declared)})
+        http_get(port, "/")
+        # sent first, on an idle server: it holds one serving unit past the deadline
+        long = threading.Thread(target=lambda: _answer(port, "/slow/?seconds=20"), daemon=True)
+        long.start()
+        exited: list[float] = []
+        watcher = threading.Thread(target=lambda: exited.append(_exit_time(proc)), daemon=True)
+
+        def stop() -> None:
+            proc.signal(signal.SIGTERM)
+            watcher.start()
+
+        counts = load_past_deadline(port, "/slow/?seconds=0.2", stop, deadline=delay + graceful)
+        watcher.join(30)
+        long.join(5)
+        took = exited[0] - counts.signalled_at if exited else float("inf")
+        report = (
+            f"answers {counts.answers}, refused {counts.refused}, lost {len(counts.lost)} {counts.lost[:5]}, "
+            f"sent after the deadline {counts.sent_after_deadline}, exit {took:.2f}s after SIGTERM\n"
+            + proc.output()[-3000:]
+        )
+        assert counts.lost == [], report
+        assert counts.answers.get(200, 0) > 0 and counts.sent_after_deadline > 0, report
+        assert took <= delay + graceful + STOP_EXIT_MARGIN, report
+        assert proc.wait(5) == 0, report
 
 
 def _send(port: int, path: str) -> socket.socket:
@@ -199,27 +251,10 @@ def _send(port: int, path: str) -> socket.socket:
     return sock
 
 
-def _receive(sock: socket.socket) -> int | str:
-    """The status of the whole response, or what went wrong (a reset, a cut body)."""
-    data = b""
-    try:
-        while chunk := sock.recv(65536):
-            data += chunk
-    except OSError as e:
-        return f"{type(e).__name__} after {len(data)} bytes"
-    finally:
-        sock.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1."):  # wsgiref answers HTTP/1.0
-        return f"no response ({len(data)} bytes)"
-    length = next(
-        (int(v) for k, _, v in (h.partition(b":") for h in head.split(b"\r\n")[1:]) if k.lower() == b"content-length"),
-        None,
-    )
-    if length is not None and len(body) < length:
-        return f"body cut at {len(body)} of {length}"
-    return int(head.split()[1])
-
-
 def _answer(port: int, path: str) -> int | str:
-    return _receive(_send(port, path))
+    return receive(_send(port, path))
+
+
+def _exit_time(proc: RunningProcess) -> float:
+    """The monotonic time ``proc`` exited (waits for it, 30 s at most; inf if it did not)."""
+    return time.monotonic() if proc.wait(30) is not None else float("inf")

@@ -87,7 +87,10 @@ class Command(BaseCommand):
             self.stderr.write(f"bench: {line}")
             self.stderr.flush()
 
-        previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+        # SIGINT too: a disposition inherited as ignored (a background job of a script, a test
+        # runner started so) would otherwise let `kill -INT` pass unnoticed and the run go on.
+        stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        previous = {sig: signal.signal(sig, _interrupt) for sig in stops}
         try:
             say(report.header(cfg).replace("\n", "\nbench: "))
             results = runner.run(cfg, say)
