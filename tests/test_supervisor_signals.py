@@ -81,9 +81,26 @@ def test_graceful_timeout_kills_the_whole_group(supervise: Starter, tmp_path: Pa
     # Killed after its graceful timeout: not a clean stop, so the exit code says so (128+9).
     assert code == 137, run.both()
     assert 1.4 < elapsed < 10, elapsed
-    assert "still running 1.5s after the stop signal: killing its process group" in run.err()
+    assert "still running 2.5s after the stop signal (graceful timeout 1.5s + 1s to exit): killing" in run.err()
     assert not alive(main) and not alive(grandchild)  # nothing of the group survives
     assert "worker: stopped cleanly" in run.out()
+
+
+def test_a_process_that_exits_just_after_its_graceful_timeout_is_not_killed(supervise: Starter) -> None:
+    """A server cuts its requests at its own deadline and exits a moment later: the supervisor
+    waits that moment out instead of turning a clean stop into exit 137."""
+    run = supervise(
+        {
+            "late": script("worker_like.py", "1.4", OPTIONS={"graceful_timeout": 1}, ENV={"WORKER_NAME": "late"}),
+            "idle": script("worker_like.py", ENV={"WORKER_NAME": "idle"}),
+        },
+        "late",
+        "idle",
+    )
+    run.wait_for("late: ready")
+    run.signal(signal.SIGTERM)
+    assert run.wait(30) == 0, run.both()
+    assert "late: stopped cleanly" in run.out() and "killing" not in run.err()
 
 
 def test_second_sigterm_keeps_the_stop_graceful_and_the_request_in_flight_is_served(supervise: Starter) -> None:

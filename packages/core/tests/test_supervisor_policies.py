@@ -250,7 +250,7 @@ def test_a_child_ignoring_its_stop_signal_is_killed_with_its_group_after_the_tim
         assert not alive(pid) and not alive(pool)
 
     run = supervise(child(trigger, ignore_term=True, graceful_timeout=0.5), script)
-    assert "'svc' still running 0.5s after the stop signal: killing its process group" in run.err()
+    assert "'svc' still running 1.5s after the stop signal (graceful timeout 0.5s + 1s to exit)" in run.err()
 
 
 def test_after_an_exit_of_its_own_it_waits_then_a_request_or_sighup_restarts_it(

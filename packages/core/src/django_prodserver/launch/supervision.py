@@ -146,6 +146,8 @@ def child_specs(plans: list[LaunchPlan], options: Mapping[str, Any], policy: Map
 
 def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None = None) -> str:
     """The supervisor policy that --dry-run prints for several processes."""
+    from django_prodserver.launch.supervisor.child import EXIT_GRACE
+
     options = options or {}
     try:
         policy = policies(plans)
@@ -165,7 +167,8 @@ def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None =
         whom = "its process group" if plan.signal_group else "its main process only"
         lines.append(
             f"    stop: {signal.Signals(plan.stop_signal).name} to {whom}; "
-            f"SIGKILL to its process group after {plan.graceful_timeout:g}s"
+            f"SIGKILL to its process group after {plan.graceful_timeout + EXIT_GRACE:g}s "
+            f"(graceful timeout {plan.graceful_timeout:g}s + {EXIT_GRACE:g}s to exit)"
         )
     from django_prodserver.ops.config import describe as describe_ops
 

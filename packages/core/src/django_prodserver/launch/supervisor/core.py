@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-from django_prodserver.launch.supervisor.child import Child, ChildSpec
+from django_prodserver.launch.supervisor.child import EXIT_GRACE, Child, ChildSpec
 from django_prodserver.launch.supervisor.output import JsonWrap, Prefixer, Sink, json_line
 from django_prodserver.launch.supervisor.policies import Held, Restart, RestartRequests, StopAll
 from django_prodserver.launch.supervisor.signals import AGAIN_KILLS, FORWARD, KILL_NOW, STOP, SignalInbox
@@ -308,7 +308,8 @@ class Supervisor:
         for child in self.children:
             if child.alive and child.stop_deadline is not None and now >= child.stop_deadline:
                 self._say(
-                    f"{child.name!r} still running {child.spec.graceful_timeout:g}s after the stop signal: "
+                    f"{child.name!r} still running {child.spec.graceful_timeout + EXIT_GRACE:g}s after the stop "
+                    f"signal (graceful timeout {child.spec.graceful_timeout:g}s + {EXIT_GRACE:g}s to exit): "
                     "killing its process group"
                 )
                 child.stop_deadline = None
