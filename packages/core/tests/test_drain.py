@@ -69,14 +69,27 @@ def test_sigint_and_recycle_stop_without_the_delay(clock: Clock) -> None:
     assert recycled.phase is Phase.STOPPING
 
 
-def test_second_signal_ends_the_drain_third_stops_now(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+def test_sigint_ends_the_drain_and_a_second_stops_now(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
     drain = make(clock)
     with caplog.at_level(logging.INFO, "test.drain"):
         drain.on_signal(signal.SIGTERM)
-        assert drain.on_signal(signal.SIGTERM) is Step.STOP_LISTENING  # backlog wait skipped too
+        assert drain.on_signal(signal.SIGINT) is Step.STOP_LISTENING  # backlog wait skipped too
         assert drain.on_signal(signal.SIGINT) is Step.STOP_NOW
-    assert "SIGTERM again: ending the drain now" in caplog.text
+    assert "SIGINT again: ending the drain now" in caplog.text
     assert "SIGINT again: stopping now" in caplog.text
+
+
+def test_sigterm_again_changes_nothing_in_any_phase(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+    drain = make(clock, delay=2.0)
+    with caplog.at_level(logging.INFO, "test.drain"):
+        drain.on_signal(signal.SIGTERM)
+        deadline = drain.deadline
+        assert drain.on_signal(signal.SIGTERM) is Step.NOTHING and drain.phase is Phase.DRAINING
+        clock.now += 2.0
+        assert drain.check(0) is Step.STOP_LISTENING
+        assert drain.on_signal(signal.SIGTERM) is Step.NOTHING and drain.phase is Phase.STOPPING
+    assert drain.deadline == deadline
+    assert caplog.text.count("SIGTERM again: already stopping gracefully") == 2
 
 
 def test_zero_delay_stops_listening_on_the_next_check(clock: Clock) -> None:

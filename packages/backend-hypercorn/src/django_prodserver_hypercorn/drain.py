@@ -75,6 +75,9 @@ class DrainingMaster:
         self.shutdown_event = self.ctx.Event()
         self.processes: list[BaseProcess] = []
         self.pending: list[int] = []
+        # hypercorn sets its loggers up in each worker only: without this the master's own lines
+        # (the drain's "still serving", "Stopped listening") went nowhere below WARNING.
+        config.logger_class(config)
         self.drain = Drain(drain_delay, float(config.graceful_timeout), log)
         self.deadline = 0.0
         self.exitcode = 0

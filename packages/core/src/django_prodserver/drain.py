@@ -14,8 +14,10 @@ SIGINT or a recycle: ``graceful_timeout``). The backlog wait takes at most half 
 Signal rules, the same for every server:
 - first SIGTERM: drain for ``drain_delay``, then stop gracefully;
 - first SIGINT (Ctrl-C) or a recycle (``max_requests``): stop gracefully without the delay;
-- a second SIGTERM/SIGINT while draining: end the drain now (no backlog wait);
-- a signal while stopping: stop at once (in-flight requests are cut).
+- SIGTERM again, at any point: nothing changes (orchestrators and scripts send it twice; the
+  stop stays graceful and bounded by its deadline);
+- SIGINT while draining: end the drain now (no backlog wait);
+- SIGINT while stopping: stop at once (in-flight requests are cut).
 """
 
 from __future__ import annotations
@@ -96,6 +98,9 @@ class Drain:
             if delay:
                 self.log.info("%s: still serving for %.1fs (drain), then stopping gracefully", name, delay)
             return Step.NOTHING  # the adapter's next check() stops listening once the backlog is empty
+        if signum == signal.SIGTERM:
+            self.log.info("SIGTERM again: already stopping gracefully (SIGINT ends the drain, a second stops now)")
+            return Step.NOTHING
         if self.phase is Phase.DRAINING:
             self.log.info("%s again: ending the drain now", name)
             self.drain_until = self.backlog_limit = min(self.backlog_limit, now)

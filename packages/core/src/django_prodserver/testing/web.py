@@ -22,6 +22,7 @@ from django_prodserver.testing.processes import (
     prodserver_argv,
     project_environ,
     start,
+    wait_for_output,
     wait_http,
 )
 from django_prodserver.testing.static import BackendContract
@@ -203,6 +204,37 @@ class WebServerContract(BackendContract):
         assert answers == [200] * len(queued), f"queued connections got {answers}\n{proc.output()[-3000:]}"
         assert code == 0, f"exit code {code}\n{proc.output()[-3000:]}"
 
+    def test_sigterm_again_keeps_the_stop_graceful(self, start_server: ServerFactory) -> None:
+        """Orchestrators and scripts send SIGTERM twice: a repeat neither ends the drain (the
+        load balancer may still send) nor cuts the request in flight once listening stopped.
+        Fix: let ``django_prodserver.drain.Drain.on_signal`` decide; it ignores a repeated SIGTERM."""
+        declared = {o.name for o in self.backend_class.declared_options()}
+        if "drain_delay" not in declared or "graceful_timeout" not in declared:
+            pytest.skip("the backend declares no 'drain_delay'/'graceful_timeout': it has no drain")
+        delay = 2.0
+        options: dict[str, Any] = {"drain_delay": delay, "graceful_timeout": 10.0}
+        proc, port = start_server({**options, **self.two_serving_units(declared)})
+        http_get(port, "/")
+        held: list[int | str] = []
+        holder = threading.Thread(target=lambda: held.append(_answer(port, "/slow/?seconds=5&say=1")), daemon=True)
+        holder.start()
+        wait_for_output(proc, "slow request running", timeout=20)
+        proc.signal(signal.SIGTERM)
+        wait_for_output(proc, "still serving for", timeout=20)
+        signalled = time.monotonic()
+        proc.signal(signal.SIGTERM)
+        answer = http_get(port, "/").status  # still inside drain_delay: still served
+        assert time.monotonic() - signalled < delay, "the check came too late to say anything"
+        assert answer == 200, f"a repeated SIGTERM ended the drain: {answer}\n{proc.output()[-3000:]}"
+        stopped = time.monotonic() + 20
+        while listening(port) and time.monotonic() < stopped:
+            time.sleep(0.05)
+        assert not listening(port), proc.output()[-3000:]
+        proc.signal(signal.SIGTERM)  # while the slow request is still running
+        holder.join(20)
+        assert held == [200], f"a repeated SIGTERM cut the request in flight: {held}\n{proc.output()[-3000:]}"
+        assert proc.wait(20) == 0, proc.output()[-3000:]
+
     def test_stop_under_sustained_load_answers_every_connection_within_the_deadline(
         self, start_server: ServerFactory
     ) -> None:
@@ -242,6 +274,16 @@ class WebServerContract(BackendContract):
         assert counts.answers.get(200, 0) > 0 and counts.sent_after_deadline > 0, report
         assert took <= delay + graceful + STOP_EXIT_MARGIN, report
         assert proc.wait(5) == 0, report
+
+
+def listening(port: int) -> bool:
+    """True while a connection to ``port`` is accepted promptly (a listener that stopped, or
+    that turns new connections away while it answers its queue, refuses or drops them)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.3):
+            return True
+    except OSError:
+        return False
 
 
 def _send(port: int, path: str) -> socket.socket:

@@ -30,6 +30,8 @@ def db(request: HttpRequest) -> JsonResponse:
 
 def slow(request: HttpRequest) -> JsonResponse:
     seconds = min(float(request.GET.get("seconds", "1")), 30.0)
+    if "say" in request.GET:  # tests that must know the request is running wait for this line
+        logger.warning("slow request running: %s s", seconds)
     time.sleep(seconds)
     return JsonResponse({"ok": True, "slept": seconds, "padding": "y" * 2048})
 
