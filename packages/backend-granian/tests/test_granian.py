@@ -113,8 +113,8 @@ def test_forwarded_allow_ips_wraps_the_app_through_a_factory() -> None:
 
 
 def test_granian_env_vars_are_reported() -> None:
-    ctx = replace(CTX, environ={"GRANIAN_WORKERS": "9", "OTHER": "x"})
-    assert dict(plan(ctx=ctx).ambient_env) == {"GRANIAN_WORKERS": "9"}
+    ctx = replace(CTX, environ={"GRANIAN_WORKERS": "9", "GRANIAN_HOSTNAME": "x", "OTHER": "x"})
+    assert dict(plan(ctx=ctx).ambient_env) == {"GRANIAN_WORKERS": "9"}  # granian has no --hostname
     assert "GRANIAN_WORKERS=9" in plan(ctx=ctx).describe()
 
 

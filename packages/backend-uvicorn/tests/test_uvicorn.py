@@ -95,8 +95,11 @@ def test_socket_binds_uds() -> None:
 
 
 def test_uvicorn_env_vars_are_reported() -> None:
-    p = plan(ctx=replace(CTX, environ={"UVICORN_ROOT_PATH": "/x", "OTHER": "y"}))
-    assert dict(p.ambient_env) == {"UVICORN_ROOT_PATH": "/x"} and "UVICORN_ROOT_PATH=/x" in p.describe()
+    environ = {"UVICORN_ROOT_PATH": "/x", "UVICORN_HOSTNAME": "y", "UVICORN_APP": "a:b", "OTHER": "y"}
+    p = plan(ctx=replace(CTX, environ=environ))
+    # only what uvicorn's CLI reads: UVICORN_<OPTION> and its APP; UVICORN_HOSTNAME is nothing to it
+    assert dict(p.ambient_env) == {"UVICORN_ROOT_PATH": "/x", "UVICORN_APP": "a:b"}
+    assert "UVICORN_ROOT_PATH=/x" in p.describe() and "UVICORN_HOSTNAME" not in p.describe()
 
 
 def test_native_switch_negation_replaces_the_configured_one() -> None:

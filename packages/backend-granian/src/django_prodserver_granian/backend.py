@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from django_prodserver.backends.argv import FlagSpec, click_flag_spec
+from django_prodserver.backends.argv import FlagSpec, click_env_names, click_flag_spec
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu, request_deadline
 from django_prodserver.settings.config import ProcessConfig
@@ -18,10 +18,10 @@ W = WEB_OPTIONS
 MAX_KILL_TIMEOUT = 1800
 
 
-def _flag_spec() -> FlagSpec:
+def _command() -> Any:
     from granian.cli import cli
 
-    return click_flag_spec(cli)
+    return cli
 
 
 class GranianBackend(WebBackend):
@@ -35,7 +35,9 @@ class GranianBackend(WebBackend):
     check_namespace = "prodserver_granian"
     capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "http2", "websockets"})
     ambient_env = ("GRANIAN_",)
-    flags: ClassVar[FlagSpec] = _flag_spec()
+    # prodserver's host runs granian's click CLI with auto_envvar_prefix="GRANIAN", as granian does.
+    env_names: ClassVar[frozenset[str] | None] = click_env_names(_command(), "GRANIAN")
+    flags: ClassVar[FlagSpec] = click_flag_spec(_command())
 
     options: ClassVar[tuple[Option, ...]] = (
         W["interface"].declare(

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from django_prodserver.backends.argv import FlagSpec, click_flag_spec
+from django_prodserver.backends.argv import FlagSpec, click_env_names, click_flag_spec
 from django_prodserver.backends.base import LaunchContext, WebBackend
 from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu, request_deadline
 from django_prodserver.served import websockets
@@ -15,11 +15,11 @@ from django_prodserver.settings.config import ProcessConfig, where
 W = WEB_OPTIONS
 
 
-def _flag_spec() -> FlagSpec:
+def _command() -> Any:
     import importlib
 
     # ``uvicorn.main`` the attribute is the click command; the module holds it as ``main``.
-    return click_flag_spec(importlib.import_module("uvicorn.main").main)
+    return importlib.import_module("uvicorn.main").main
 
 
 class UvicornBackend(WebBackend):
@@ -33,7 +33,8 @@ class UvicornBackend(WebBackend):
     check_namespace = "prodserver_uvicorn"
     capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "websockets"})
     ambient_env = ("UVICORN_",)
-    flags: ClassVar[FlagSpec] = _flag_spec()
+    env_names: ClassVar[frozenset[str] | None] = click_env_names(_command(), "UVICORN")
+    flags: ClassVar[FlagSpec] = click_flag_spec(_command())
     refused: ClassVar[Mapping[str, str]] = {"http2": "uvicorn speaks HTTP/1.1 only (h11/httptools)"}
 
     options: ClassVar[tuple[Option, ...]] = (

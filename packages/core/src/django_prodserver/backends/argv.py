@@ -62,6 +62,18 @@ def click_flag_spec(command: Any) -> FlagSpec:
     return FlagSpec(aliases=aliases, switches=frozenset(switches), negations=negations, joined=False)
 
 
+def click_env_names(command: Any, prefix: str) -> frozenset[str]:
+    """The environment variables a click command reads: ``<PREFIX>_<OPTION>`` for each option
+    under ``auto_envvar_prefix``, and every ``envvar=`` it names (``UVICORN_APP``)."""
+    names: set[str] = set()
+    for param in command.params:
+        explicit = param.envvar
+        names.update([explicit] if isinstance(explicit, str) else list(explicit or ()))
+        if param.param_type_name == "option" and param.name and getattr(param, "allow_from_autoenv", True):
+            names.add(f"{prefix}_{param.name.upper()}")
+    return frozenset(names)
+
+
 @dataclass(frozen=True)
 class Arg:
     """One parsed argument: a flag with its tokens, or a positional (``flag`` is None)."""

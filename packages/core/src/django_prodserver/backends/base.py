@@ -156,6 +156,8 @@ class Backend:
     module: ClassVar[str] = ""
     #: Environment prefixes/names that silently change the server (reported by --dry-run).
     ambient_env: ClassVar[tuple[str, ...]] = ()
+    #: The exact names the server reads under those prefixes, where known (None: any name).
+    env_names: ClassVar[frozenset[str] | None] = None
     #: How to stop it gracefully, and whether the signal may reach the whole process group.
     stop_signal: ClassVar[int] = signal.SIGTERM
     signal_group: ClassVar[bool] = False
@@ -311,9 +313,10 @@ class Backend:
         }
 
     def reads_env(self, prefix: str, name: str) -> bool:
-        """True when the server reads the variable ``name`` under ``prefix``; a backend whose
-        server reads only ``<PREFIX><OPTION>`` for its own options narrows this (flower)."""
-        return True
+        """True when the server reads the variable ``name`` under ``prefix``: every name, unless
+        :attr:`env_names` lists those it reads (a click CLI's, ``argv.click_env_names``); a
+        backend whose server reads names of another shape narrows this itself (flower)."""
+        return self.env_names is None or name in self.env_names
 
     def listen(self, opts: OptionTable) -> str:
         """Where the server listens, as the banner prints it (``http://0.0.0.0:8111/``,
