@@ -210,7 +210,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 def cmd_release(args: argparse.Namespace) -> int:
     """Release one distribution (release.py): tests, bump, changelog, build, checks, commit, tag."""
-    py = ensure_env(args.venv, None, only_core=False)
+    py = ensure_env(args.venv, None, only_core=False, lint=True)  # the venv `dev.py test` uses
     argv = [str(py), str(ROOT / "release.py"), args.distribution, args.version, "--python", str(py)]
     argv += ["--dry-run"] if args.dry_run else []
     return subprocess.run([*argv, "--", *args.pytest_args], cwd=ROOT, check=False).returncode

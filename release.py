@@ -226,8 +226,9 @@ class Releaser:
         self.step(f"check {dist.name} {dist.version} -> {version}")
         if not FINAL_VERSION.match(version):
             raise ReleaseError(f"version {version!r}: give a final release X.Y.Z (pip skips pre-releases by default)")
-        if not newer(version, dist.version):
-            raise ReleaseError(f"version {version} is not newer than {dist.name}'s current {dist.version}")
+        # The version in the file may be the one to release (a distribution's first release).
+        if newer(dist.version, version):
+            raise ReleaseError(f"version {version} is older than {dist.name}'s current {dist.version}")
         tag = dist.tag(version)
         if self.git("tag", "--list", tag, always=True):
             raise ReleaseError(f"tag {tag} exists already: pick the next version")
@@ -249,7 +250,7 @@ class Releaser:
             f"bump {dist.version_file.relative_to(self.root)} to {version}; Unreleased -> [{version}] in CHANGELOG.md"
         )
         if not self.dry_run:
-            about = dist.version_file
+            about = dist.version_file  # unchanged when it holds this version already
             about.write_text(re.sub(r'__version__ = "[^"]+"', f'__version__ = "{version}"', about.read_text()))
             dist.changelog.write_text(move_unreleased(dist.changelog.read_text(), version, datetime.date.today()))
 
@@ -369,9 +370,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--python", type=Path, default=Path(sys.executable), help="the venv's python (dev.py passes it)"
     )
-    parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments after --")
-    args = parser.parse_args(argv)
-    pytest_args = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
+    parser.epilog = "Arguments after -- go to pytest (e.g. -- -x)."
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:cut])
+    pytest_args = argv[cut + 1 :]
     if shutil.which("git") is None:
         print("release needs git on PATH", file=sys.stderr)
         return 2
