@@ -21,7 +21,7 @@ def test_backend_declares_both_ranges(dist: release.Distribution) -> None:
     """`[tool.prodserver] upstream` names its server/worker; the dependency has a floor and a
     ceiling, and core's range starts at a final 4.x (no pre-release marker)."""
     ups = compat.upstreams(dist)
-    assert ups, f"{dist.folder.name}/pyproject.toml: add [tool.prodserver] upstream = [\"<server>\"]"
+    assert ups, f'{dist.folder.name}/pyproject.toml: add [tool.prodserver] upstream = ["<server>"]'
     assert compat.core_range(dist) == ">=4.0,<5", compat.core_range(dist)
     for up in ups:
         assert ">=" in up.spec and "<" in up.spec, up
