@@ -38,7 +38,7 @@ REQUIRED_CLASSIFIERS = (
     "Programming Language :: Python :: 3.14",
 )
 REQUIRED_URLS = ("Documentation", "Changelog", "Source", "Issues")
-UNRELEASED = re.compile(r"^## \[Unreleased\]\s*$", re.M | re.I)
+UNRELEASED = re.compile(r"^## \[Unreleased\][ \t]*$", re.M | re.I)
 FINAL_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 #: Run in the fresh virtualenv: load the distribution's backends and print what is installed.
 PROBE = """
@@ -151,7 +151,10 @@ def move_unreleased(text: str, version: str, date: datetime.date) -> str:
     """Keep an empty ``## [Unreleased]`` on top; what it held goes under ``## [version] - date``."""
     match = UNRELEASED.search(text)
     assert match
-    return text[: match.end()] + f"\n\n## [{version}] - {date.isoformat()}" + text[match.end() :]
+    body = unreleased_body(text)
+    rest = text[match.end() :].lstrip("\n")[len(body) :].lstrip("\n")
+    moved = f"{text[: match.end()]}\n\n## [{version}] - {date.isoformat()}\n\n{body}\n"
+    return moved + (f"\n{rest}" if rest else "")
 
 
 # -- built distributions --------------------------------------------------------------------
