@@ -105,6 +105,9 @@ def table() -> str:
 
 #: The test tools a contract suite needs (of dev.TEST_DEPS; the rest check exports and releases).
 CONTRACT_TOOLS = {"pytest", "pytest-django", "pytest-timeout", "httpx", "websockets", "cryptography", "psycopg"}
+#: Broker clients the live contract tests reach their brokers with (celery's suite uses Redis;
+#: the full venv has it through other backends, a backend's own venv would not).
+BROKER_CLIENTS = ["redis"]
 
 
 def floor_env(dist: release.Distribution, ups: list[Upstream]) -> Path:
@@ -118,6 +121,7 @@ def floor_env(dist: release.Distribution, ups: list[Upstream]) -> Path:
     kept = [line for line in dev.CONSTRAINTS.read_text().splitlines() if canonical(line.split("==")[0]) == "django"]
     reqs = dev.workspace_requirements([dev.PACKAGES / "core", dist.folder])
     tools = [d for d in dev.TEST_DEPS if canonical(SPEC.match(d).group(1)) in CONTRACT_TOOLS]  # type: ignore[union-attr]
+    tools += BROKER_CLIENTS
     pins = [f"{u.name}=={u.floor}" for u in ups]
     digest = hashlib.sha256(("\n".join(kept + reqs + pins + tools) + dist.pyproject).encode()).hexdigest()
     stamp = venv / ".compat-stamp"

@@ -8,6 +8,7 @@ package under _django_prodserver_core/ with a .pth file (docs/decisions/0002-upg
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -162,7 +163,8 @@ def test_the_readme_install_line_installs_ours_without_pre(wheelhouse: Path, tmp
         + '\nINSTALLED_APPS += ["django_prodserver"]\n'
         + 'PRODUCTION_PROCESSES = {"web": {"BACKEND": "granian", "OPTIONS": {"workers": 1}}}\n'
     )
-    listed = run([str(py), "manage.py", "prodserver", "--list"], cwd=project)
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH", "VIRTUAL_ENV")}
+    listed = run([str(py), "manage.py", "prodserver", "--list"], cwd=project, env=env)
     assert listed.returncode == 0, listed.stdout + listed.stderr
     row = next((r for r in listed.stdout.splitlines() if r.split()[:1] == ["web"]), "")
     assert "granian" in row and "django-prodserver-granian" in row and tree_version("backend-granian") in row, (
