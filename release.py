@@ -258,19 +258,7 @@ class Releaser:
             dist.changelog.write_text(move_unreleased(dist.changelog.read_text(), version, datetime.date.today()))
 
         self.step(f"build sdist and wheel into {self.out.relative_to(self.root)}/")
-        self.run(
-            [
-                str(self.python),
-                "-m",
-                "build",
-                "--sdist",
-                "--wheel",
-                "--no-isolation",
-                "--outdir",
-                str(self.out),
-                str(dist.folder),
-            ]
-        )
+        self.build(dist.folder, self.out, "--sdist", "--wheel")
         wheel = self.out / f"{dist.wheel_stem}-{version}-py3-none-any.whl"
         sdist = self.out / f"{dist.wheel_stem}-{version}.tar.gz"
 
@@ -293,23 +281,16 @@ class Releaser:
         print(f"Released {dist.name} {version} locally (tag {tag}); nothing was uploaded. To publish:", flush=True)
         print(f"git push origin {tag} && twine upload dist/{dist.wheel_stem}-{version}*", flush=True)
 
+    def build(self, folder: Path, into: Path, *formats: str) -> None:
+        """``python -m build`` with the venv's pinned hatchling (no isolated download)."""
+        self.run([str(self.python), "-m", "build", *formats, "--no-isolation", "--outdir", str(into), str(folder)])
+
     def sibling_wheel(self, name: str, version: str, into: Path) -> None:
         """The wheel of ``name==version``: built from this tree when it is that version, from
         its release tag when there is one, else downloaded from the package index."""
         sibling = next(d for d in distributions(self.root) if d.name == name)
         if same_version(sibling.version, version):
-            self.run(
-                [
-                    str(self.python),
-                    "-m",
-                    "build",
-                    "--wheel",
-                    "--no-isolation",
-                    "--outdir",
-                    str(into),
-                    str(sibling.folder),
-                ]
-            )
+            self.build(sibling.folder, into, "--wheel")
             return
         tag = sibling.tag(version if version.count(".") == 2 else version + ".0")
         if self.git("tag", "--list", tag, always=True):
@@ -321,18 +302,7 @@ class Releaser:
                     check=True,
                 ).stdout
                 subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-                self.run(
-                    [
-                        str(self.python),
-                        "-m",
-                        "build",
-                        "--wheel",
-                        "--no-isolation",
-                        "--outdir",
-                        str(into),
-                        str(Path(tmp) / sibling.folder.relative_to(self.root)),
-                    ]
-                )
+                self.build(Path(tmp) / sibling.folder.relative_to(self.root), into, "--wheel")
             return
         self.run([str(self.python), "-m", "pip", "download", "--no-deps", "-q", "-d", str(into), f"{name}=={version}"])
 
@@ -345,22 +315,9 @@ class Releaser:
             venv.EnvBuilder(with_pip=True).create(env)
             py = env / "bin" / "python"
             pins = [f"{name}=={floor}" for name, floor in floors.items()]
-            self.run(
-                [
-                    str(py),
-                    "-m",
-                    "pip",
-                    "install",
-                    "-q",
-                    "--disable-pip-version-check",
-                    "--find-links",
-                    str(wheels),
-                    "--constraint",
-                    str(self.root / "constraints.txt"),
-                    str(wheel),
-                    *pins,
-                ]
-            )
+            pip = [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+            constraints = ["--constraint", str(self.root / "constraints.txt")]
+            self.run([*pip, "--find-links", str(wheels), *constraints, str(wheel), *pins])
             names = [self.dist.name, *sorted(floors)]
             print("    " + self.run([str(py), "-c", PROBE, *names]).stdout.strip(), flush=True)
 
