@@ -238,8 +238,7 @@ def main() -> int:
     re_.add_argument("distribution", help="a folder under packages/, e.g. backend-granian")
     re_.add_argument("version", help="the new version, X.Y.Z")
     re_.add_argument("--dry-run", action="store_true", help="show every step without changing anything")
-    re_.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments after --")
-    re_.set_defaults(func=cmd_release)
+    re_.set_defaults(func=cmd_release, pytest_args=[])  # after --: pytest arguments (split off in main)
     co = sub.add_parser("compat", help="contract suites at each server/worker's lower bound")
     co.add_argument("names", nargs="*", help="backend folders (default: every backend)")
     co.add_argument("--table", action="store_true", help="only regenerate docs/compatibility.md")
@@ -258,7 +257,14 @@ def main() -> int:
     )
     te.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments after --")
     te.set_defaults(func=cmd_test)
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    release_tail: list[str] = []
+    if "release" in argv[:3] and "--" in argv:  # argparse would hand `--dry-run` to a REMAINDER
+        cut = argv.index("--")
+        argv, release_tail = argv[:cut], argv[cut + 1 :]
+    args = parser.parse_args(argv)
+    if args.command == "release":
+        args.pytest_args = release_tail
     if getattr(args, "pytest_args", None) and args.pytest_args[0] == "--":
         args.pytest_args = args.pytest_args[1:]
     if shutil.which("git") is None:

@@ -190,7 +190,7 @@ def metadata_problems(wheel: Path) -> list[str]:
             problems.append(f"Project-URL {label!r} is {urls.get(label)!r}, expected one under {REPOSITORY}")
     if meta.get("Description-Content-Type") != "text/markdown":
         problems.append("Description-Content-Type is not text/markdown")
-    description = meta.get_payload() or ""
+    description = str(meta.get_payload() or "")
     relative = re.findall(r"\]\((?!https?://|#)([^)]+)\)", description)
     problems += [f"README link {link!r} is relative: it is broken on the package index" for link in relative]
     return problems
@@ -216,7 +216,9 @@ class Releaser:
         print("    $ " + " ".join(argv), flush=True)
         if self.dry_run and not always:
             return subprocess.CompletedProcess(argv, 0, "", "")
-        result = subprocess.run(argv, cwd=self.root, capture_output=True, text=True, check=False, **kw)  # type: ignore[call-overload]
+        result: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
+            argv, cwd=self.root, capture_output=True, text=True, check=False, **kw
+        )
         if result.returncode != 0:
             raise ReleaseError(f"`{' '.join(argv)}` failed (exit {result.returncode}):\n{result.stdout}{result.stderr}")
         return result
