@@ -280,7 +280,8 @@ class Releaser:
         self.git("add", str(dist.version_file), str(dist.changelog))
         self.git("commit", "-m", f"Release {dist.name} {version}")
         self.git("tag", "-a", tag, "-m", f"{dist.name} {version}\n\n{changes}")
-        print(f"Released {dist.name} {version} locally (tag {tag}); nothing was uploaded. To publish:", flush=True)
+        done = "Dry run: nothing was changed. A real run ends with" if self.dry_run else f"Tagged {tag} locally"
+        print(f"{done}; nothing is uploaded. To publish {dist.name} {version}:", flush=True)
         print(f"git push origin {tag} && twine upload dist/{dist.wheel_stem}-{version}*", flush=True)
 
     def build(self, folder: Path, into: Path, *formats: str) -> None:

@@ -88,11 +88,15 @@ def test_release_tags_one_distribution_and_prints_the_upload(repo: Path) -> None
 @pytest.mark.live
 def test_dry_run_shows_every_step_and_changes_nothing(repo: Path) -> None:
     head = git(repo, "rev-parse", "HEAD")
-    result = run_release(repo, "--dry-run")
+    # through dev.py, as a maintainer types it (with this venv, which is already installed)
+    argv = [sys.executable, "dev.py", "--venv", sys.prefix, "release", "backend-granian", "4.0.1", "--dry-run"]
+    result = subprocess.run([*argv, "--", "-x"], cwd=repo, capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     for step in ("clean", "tests", "bump", "build", "twine check", "fresh virtualenv", "tag"):
         assert step in result.stdout, (step, result.stdout)
     assert "$ git tag -a django-prodserver-granian-v4.0.1" in result.stdout
+    assert "packages/core -q -x" in result.stdout, "pytest arguments after -- reach the test step"
+    assert result.stdout.strip().splitlines()[-1].startswith(f"git push origin {TAG} && twine upload ")
     assert git(repo, "rev-parse", "HEAD") == head and git(repo, "tag") == ""
     assert git(repo, "status", "--porcelain") == "" and not (repo / "dist").exists()
 
