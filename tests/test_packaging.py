@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import release  # noqa: E402
 
-pytestmark = pytest.mark.live  # builds every wheel and installs it into fresh virtualenvs
+# Builds every sdist and wheel and installs them into fresh virtualenvs from the index: minutes.
+pytestmark = [pytest.mark.live, pytest.mark.timeout(900)]
 
 PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").exists())
 
