@@ -5,6 +5,7 @@ leave no version, commit or tag behind."""
 from __future__ import annotations
 
 import datetime
+import re
 import shutil
 import subprocess
 import sys
@@ -123,3 +124,20 @@ def test_pre_releases_and_older_versions_are_refused(repo: Path) -> None:
         argv = [sys.executable, str(repo / "release.py"), "granian", version, "--dry-run"]
         result = subprocess.run(argv, cwd=repo, capture_output=True, text=True, timeout=60, check=False)
         assert result.returncode == 1 and why in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("dist", release.distributions(), ids=lambda d: d.folder.name)
+def test_versions_are_final_and_changelogs_keep_a_changelog(dist: release.Distribution) -> None:
+    """What the README's install line resolves must be a final release, and so must every range
+    between siblings (a range whose floor is a pre-release tells pip to consider pre-releases); each
+    changelog has `## [Unreleased]` on top and only Keep a Changelog's sections."""
+    assert release.FINAL_VERSION.match(dist.version), f"{dist.version_file}: {dist.version} is not X.Y.Z"
+    prerelease = re.findall(r'"(django-prodserver[^"]*\d(?:a|b|rc|\.dev)\d[^"]*)"', dist.pyproject)
+    assert not prerelease, f"{dist.folder.name}/pyproject.toml: pre-release floors {prerelease}"
+    text = dist.changelog.read_text()
+    headings = re.findall(r"^## .*$", text, re.M)
+    assert headings[:1] == ["## [Unreleased]"], f"{dist.changelog}: the first section must be '## [Unreleased]'"
+    for heading in headings[1:]:
+        assert re.fullmatch(r"## \[\d+\.\d+\.\d+\] - \d{4}-\d{2}-\d{2}", heading), heading
+    sections = set(re.findall(r"^### (.*)$", text, re.M))
+    assert sections <= {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}, sections
