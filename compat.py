@@ -84,7 +84,12 @@ def table() -> str:
             continue
         core = core_range(dist) or "-"
         rng = "<br>".join(f"`{u.name}{u.spec}`" for u in ups)
-        tested = "<br>".join(f"{u.name} {u.floor} and {u.pinned}" for u in ups)
+        tested = "<br>".join(
+            f"{u.name} {u.pinned} (both ends)"
+            if release.same_version(u.floor, u.pinned)
+            else f"{u.name} {u.floor} and {u.pinned}"
+            for u in ups
+        )
         rows.append(f"| {dist.name} | {dist.version} | `{core}` | {rng} | {tested} |")
     return (
         "# Compatibility\n\n"
@@ -119,7 +124,8 @@ def floor_env(dist: release.Distribution, ups: list[Upstream]) -> Path:
     venv = dev.ROOT / ".venv-compat" / dist.folder.name
     py = dev.venv_python(venv)
     kept = [line for line in dev.CONSTRAINTS.read_text().splitlines() if canonical(line.split("==")[0]) == "django"]
-    reqs = dev.workspace_requirements([dev.PACKAGES / "core", dist.folder])
+    siblings = [d.folder for d in release.distributions() if d.name in dist.sibling_floors()]
+    reqs = dev.workspace_requirements([*sorted({dev.PACKAGES / "core", *siblings}), dist.folder])
     tools = [d for d in dev.TEST_DEPS if canonical(SPEC.match(d).group(1)) in CONTRACT_TOOLS]  # type: ignore[union-attr]
     tools += BROKER_CLIENTS
     pins = [f"{u.name}=={u.floor}" for u in ups]
