@@ -223,7 +223,7 @@ def cmd_compat(args: argparse.Namespace) -> int:
     return compat.main(args.names, args.table)
 
 
-def main() -> int:
+def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--venv", type=Path, default=ROOT / ".venv", help="virtualenv to create/use")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -257,7 +257,6 @@ def main() -> int:
     )
     te.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments after --")
     te.set_defaults(func=cmd_test)
-    argv = sys.argv[1:]
     release_tail: list[str] = []
     if "release" in argv[:3] and "--" in argv:  # argparse would hand `--dry-run` to a REMAINDER
         cut = argv.index("--")
@@ -265,6 +264,11 @@ def main() -> int:
     args = parser.parse_args(argv)
     if args.command == "release":
         args.pytest_args = release_tail
+    return args
+
+
+def main() -> int:
+    args = parse_args(sys.argv[1:])
     if getattr(args, "pytest_args", None) and args.pytest_args[0] == "--":
         args.pytest_args = args.pytest_args[1:]
     if shutil.which("git") is None:
