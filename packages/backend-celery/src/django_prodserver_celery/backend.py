@@ -11,7 +11,6 @@ import hashlib
 import importlib.util
 import os
 import tempfile
-import warnings
 from dataclasses import replace
 from typing import ClassVar
 
@@ -51,8 +50,6 @@ BROKER_CHECK = WORKER_OPTIONS["preflight_timeout"].declare(
     native="(prodserver: one kombu connection before celery starts)",
     reason="celery itself retries forever with a traceback per attempt",
 )
-#: Wave-1 spelling of ``preflight_timeout`` in celery's and flower's OPTIONS (still read, deprecated).
-OLD_TIMEOUT_NAME = "broker_check_timeout"
 
 
 class CeleryCLI(Backend):
@@ -70,22 +67,6 @@ class CeleryCLI(Backend):
     host = "django_prodserver_celery.host:run"
     subcommand: ClassVar[str] = ""
     ambient_env: ClassVar[tuple[str, ...]] = CELERY_AMBIENT_ENV
-
-    def resolve(self, ctx: LaunchContext) -> OptionTable:
-        """Read the wave-1 spelling ``broker_check_timeout`` as ``preflight_timeout``, with a
-        deprecation warning naming the key to write (an explicit new spelling wins)."""
-        options = self.config.options
-        if OLD_TIMEOUT_NAME in options:
-            warnings.warn(
-                f"{where(self.config.name, 'OPTIONS', OLD_TIMEOUT_NAME)} is deprecated: "
-                "write 'preflight_timeout' (the same for every worker backend)",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            renamed = {k: v for k, v in options.items() if k != OLD_TIMEOUT_NAME}
-            renamed.setdefault("preflight_timeout", options[OLD_TIMEOUT_NAME])
-            self.config = replace(self.config, options=renamed)
-        return super().resolve(ctx)
 
     def celery_app(self) -> str:
         """``APP`` exactly as written: celery resolves ``proj.celery:app`` and ``proj.celery.app`` alike."""
