@@ -171,7 +171,7 @@ def wheel_license_files(wheel: Path) -> list[str]:
         return [n for n in zf.namelist() if re.search(r"\.dist-info/licenses/LICENSE$", n)]
 
 
-def metadata_problems(wheel: Path) -> list[str]:
+def metadata_problems(wheel: Path, root: Path = ROOT) -> list[str]:
     """What the package index would show missing or wrong for this wheel (empty: fit)."""
     meta = wheel_metadata(wheel)
     problems: list[str] = []
@@ -193,7 +193,18 @@ def metadata_problems(wheel: Path) -> list[str]:
     description = str(meta.get_payload() or "")
     relative = re.findall(r"\]\((?!https?://|#)([^)]+)\)", description)
     problems += [f"README link {link!r} is relative: it is broken on the package index" for link in relative]
+    ours = [*urls.values(), *re.findall(r"\]\((https?://[^)\s]+)\)", description)]
+    problems += [f"{url} names no file in this repository" for url in ours if not in_repository(url, root)]
+    folder = next((d.folder.name for d in distributions(root) if d.name == meta.get("Name")), None)
+    if folder and urls.get("Changelog") != f"{REPOSITORY}/blob/main/packages/{folder}/CHANGELOG.md":
+        problems.append(f"Project-URL 'Changelog' is not packages/{folder}/CHANGELOG.md")
     return problems
+
+
+def in_repository(url: str, root: Path) -> bool:
+    """False for a link into REPOSITORY's main branch whose path this tree does not have."""
+    match = re.match(re.escape(REPOSITORY) + r"/(?:blob|tree)/main/([^#?]*)", url)
+    return not match or (root / match.group(1)).exists()
 
 
 # -- steps ----------------------------------------------------------------------------------
