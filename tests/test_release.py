@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,29 @@ def test_versions_are_final_and_changelogs_keep_a_changelog(dist: release.Distri
         assert re.fullmatch(r"## \[\d+\.\d+\.\d+\] - \d{4}-\d{2}-\d{2}", heading), heading
     sections = set(re.findall(r"^### (.*)$", text, re.M))
     assert sections <= {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}, sections
+
+
+def test_metadata_check_names_each_missing_field(tmp_path: Path) -> None:
+    """A wheel like 4.0.0a1's (pre-release, no license file, no classifiers or URLs, a relative
+    README link) gets one problem per missing field; what tests/test_packaging.py runs on every
+    built wheel."""
+    wheel = tmp_path / "django_prodserver_granian-4.0.0a1-py3-none-any.whl"
+    meta = (
+        "Metadata-Version: 2.4\nName: django-prodserver-granian\nVersion: 4.0.0a1\n"
+        "Description-Content-Type: text/markdown\n\nSee [docs](../../docs/backends/granian.md).\n"
+    )
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("django_prodserver_granian-4.0.0a1.dist-info/METADATA", meta)
+    problems = "\n".join(release.metadata_problems(wheel))
+    for expected in (
+        "'4.0.0a1' is not a final release",
+        "License-Expression",
+        "no LICENSE",
+        "Development Status :: 5 - Production/Stable",
+        "Framework :: Django :: 6.0",
+        "Project-URL 'Documentation'",
+        "Project-URL 'Issues'",
+        "'../../docs/backends/granian.md' is relative",
+        "'Changelog' is not packages/backend-granian/CHANGELOG.md",
+    ):
+        assert expected in problems, (expected, problems)
