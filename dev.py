@@ -6,6 +6,8 @@
     python3 dev.py test --fast  # ruff and the tests that start nothing live (seconds; no mypy)
     python3 dev.py test --latest  # the same against the newest releases instead of constraints.txt
     python3 dev.py lock         # re-resolve constraints.txt (what every install pins by default)
+    python3 dev.py release backend-granian 4.0.1 [--dry-run]  # release one distribution (release.py)
+    python3 dev.py compat       # each backend's contract suite at its server's lower bound (compat.py)
 
 Creates ./.venv (or --venv DIR), installs uv into it, then every package under packages/
 in editable mode with all its extras. Re-installs only when a pyproject.toml changed.
@@ -33,6 +35,7 @@ TEST_DEPS = [
     "cryptography>=42",
     "build>=1.2",
     "hatchling>=1.21",
+    "twine>=6.1",  # `twine check` of every built distribution (release.py, tests/test_packaging.py)
     "jsonschema>=4",
     "psycopg[binary]>=3.1",  # the PostgreSQL worker contracts (PostgreSQL runs on 127.0.0.1 in CI)
     # `prodserver export` output checked by the platforms' own validators, offline:
@@ -205,7 +208,22 @@ def cmd_test(args: argparse.Namespace) -> int:
     return subprocess.run(argv, cwd=ROOT, env=env, check=False).returncode
 
 
-def main() -> int:
+def cmd_release(args: argparse.Namespace) -> int:
+    """Release one distribution (release.py): tests, bump, changelog, build, checks, commit, tag."""
+    py = ensure_env(args.venv, None, only_core=False, lint=True)  # the venv `dev.py test` uses
+    argv = [str(py), str(ROOT / "release.py"), args.distribution, args.version, "--python", str(py)]
+    argv += ["--dry-run"] if args.dry_run else []
+    return subprocess.run([*argv, "--", *args.pytest_args], cwd=ROOT, check=False).returncode
+
+
+def cmd_compat(args: argparse.Namespace) -> int:
+    """Each backend's contract suite at its upstream's lower bound, or (--table) docs/compatibility.md."""
+    import compat
+
+    return compat.main(args.names, args.table)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--venv", type=Path, default=ROOT / ".venv", help="virtualenv to create/use")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -216,6 +234,15 @@ def main() -> int:
     se.set_defaults(func=cmd_setup)
     lo = sub.add_parser("lock", help="re-resolve constraints.txt from every package's dependencies")
     lo.set_defaults(func=cmd_lock)
+    re_ = sub.add_parser("release", help="release one distribution: test, bump, build, check, tag (no upload)")
+    re_.add_argument("distribution", help="a folder under packages/, e.g. backend-granian")
+    re_.add_argument("version", help="the new version, X.Y.Z")
+    re_.add_argument("--dry-run", action="store_true", help="show every step without changing anything")
+    re_.set_defaults(func=cmd_release, pytest_args=[])  # after --: pytest arguments (split off in main)
+    co = sub.add_parser("compat", help="contract suites at each server/worker's lower bound")
+    co.add_argument("names", nargs="*", help="backend folders (default: every backend)")
+    co.add_argument("--table", action="store_true", help="only regenerate docs/compatibility.md")
+    co.set_defaults(func=cmd_compat)
     te = sub.add_parser("test", help="lint, type-check and run every test")
     te.add_argument("--django", help="pin Django, e.g. 4.2 (uses its own venv with --venv)")
     te.add_argument("--core-only", action="store_true", help="only the core package (for version matrices)")
@@ -230,7 +257,18 @@ def main() -> int:
     )
     te.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments after --")
     te.set_defaults(func=cmd_test)
-    args = parser.parse_args()
+    release_tail: list[str] = []
+    if "release" in argv[:3] and "--" in argv:  # argparse would hand `--dry-run` to a REMAINDER
+        cut = argv.index("--")
+        argv, release_tail = argv[:cut], argv[cut + 1 :]
+    args = parser.parse_args(argv)
+    if args.command == "release":
+        args.pytest_args = release_tail
+    return args
+
+
+def main() -> int:
+    args = parse_args(sys.argv[1:])
     if getattr(args, "pytest_args", None) and args.pytest_args[0] == "--":
         args.pytest_args = args.pytest_args[1:]
     if shutil.which("git") is None:

@@ -39,7 +39,6 @@ def test_third_party_wheel_passes_the_contract_suite(tmp_path: Path) -> None:
             "install",
             "-q",
             "--disable-pip-version-check",
-            "--pre",
             "--find-links",
             str(wheels),
             "prodserver-wsgiref[test]",

@@ -337,12 +337,13 @@ def test_beat_sends_a_scheduled_task_and_stops_cleanly(launch: Launcher, tmp_pat
     assert [p.name for p in tmpdir.iterdir() if p.name.startswith("celerybeat-schedule-beat-")], list(tmpdir.iterdir())
 
 
-def test_wave_1_broker_check_timeout_still_works_as_preflight_timeout() -> None:
-    """The uniform name is preflight_timeout; the old celery spelling warns and still applies."""
-    with pytest.warns(DeprecationWarning, match=r"\['broker_check_timeout'\] is deprecated: write 'preflight_timeout'"):
-        plan = worker({"broker_check_timeout": 2}).plan(context())
-    assert plan.options["preflight_timeout"] == 2.0 and "broker_check_timeout" not in plan.options.values
-    assert worker().plan(context()).options["preflight_timeout"] == 5.0  # the same default as every worker
+def test_preflight_timeout_is_the_uniform_name_and_no_alpha_alias_is_read() -> None:
+    """``preflight_timeout`` is the one spelling (5 s like every worker); ``broker_check_timeout``
+    existed only in unreleased alphas and is an unknown option like any other."""
+    assert worker().plan(context()).options["preflight_timeout"] == 5.0
+    assert worker({"preflight_timeout": 2}).plan(context()).options["preflight_timeout"] == 2.0
+    with pytest.raises(ConfigError, match="broker_check_timeout"):
+        worker({"broker_check_timeout": 2}).plan(context())
 
 
 # -- the plan is what runs -------------------------------------------------------------------

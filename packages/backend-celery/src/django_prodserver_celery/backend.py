@@ -11,7 +11,6 @@ import hashlib
 import importlib.util
 import os
 import tempfile
-import warnings
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -55,8 +54,6 @@ BROKER_CHECK = WORKER_OPTIONS["preflight_timeout"].declare(
 APP_SOURCE = "celery app setting"
 #: :meth:`CeleryCLI.app_setting` when APP does not load here.
 UNKNOWN: Any = object()
-#: Wave-1 spelling of ``preflight_timeout`` in celery's and flower's OPTIONS (still read, deprecated).
-OLD_TIMEOUT_NAME = "broker_check_timeout"
 
 
 class CeleryCLI(Backend):
@@ -76,22 +73,6 @@ class CeleryCLI(Backend):
     ambient_env: ClassVar[tuple[str, ...]] = CELERY_AMBIENT_ENV
 
     _conf: Any = None
-
-    def resolve(self, ctx: LaunchContext) -> OptionTable:
-        """Read the wave-1 spelling ``broker_check_timeout`` as ``preflight_timeout``, with a
-        deprecation warning naming the key to write (an explicit new spelling wins)."""
-        options = self.config.options
-        if OLD_TIMEOUT_NAME in options:
-            warnings.warn(
-                f"{where(self.config.name, 'OPTIONS', OLD_TIMEOUT_NAME)} is deprecated: "
-                "write 'preflight_timeout' (the same for every worker backend)",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            renamed = {k: v for k, v in options.items() if k != OLD_TIMEOUT_NAME}
-            renamed.setdefault("preflight_timeout", options[OLD_TIMEOUT_NAME])
-            self.config = replace(self.config, options=renamed)
-        return super().resolve(ctx)
 
     def app_setting(self, name: str) -> Any:
         """The celery app's own value of setting ``name`` (``worker_send_task_events``), read from
