@@ -191,6 +191,34 @@ def test_max_requests_recycles_a_copy_without_losing_a_request(
     assert "recycled after max_requests" in proc.output()
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("backend", [*sorted(COPIES), "uvicorn"])
+def test_sighup_replaces_every_worker_and_the_new_ones_take_connections(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """SIGHUP replaces every worker (copies of waitress/daphne, uvicorn's worker processes).
+    Each old one holds the shared listener at its stop so that nothing joins the queue it
+    takes; the new ones must find it released, or every connection after the HUP times out."""
+    port = free_port()
+    options = {"host": "127.0.0.1", "port": port, "workers": 2, "drain_delay": 0}
+    env = project_environ({"web": {"BACKEND": backend, "OPTIONS": options}}, tmp_path)
+    proc = start(prodserver_argv("web"), env, tmp_path, tmp_path / f"{backend}.log")
+    request.addfinalizer(lambda: proc.stop(timeout=5))
+    wait_http(proc, port, timeout=60)
+    deadline = time.monotonic() + 20
+    while len(children_of(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    before = set(children_of(proc.pid))
+    proc.signal(signal.SIGHUP)
+    while (set(children_of(proc.pid)) & before or len(children_of(proc.pid)) < 2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    after = set(children_of(proc.pid))
+    assert len(after) == 2 and not after & before, (before, after, proc.output()[-3000:])
+    answers = [http_get(port, "/", timeout=5) for _ in range(6)]
+    assert all(a.status == 200 for a in answers), proc.output()[-3000:]
+    assert {a.json()["pid"] for a in answers} <= after, proc.output()[-3000:]
+
+
 ASGI_SERVERS = sorted(set(WARNED) - {"waitress"})
 REFUSED_LINE = "refused a websocket handshake to /ws/echo/ with 403: this process runs with 'websockets': False"
 

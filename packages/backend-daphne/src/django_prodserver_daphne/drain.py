@@ -92,7 +92,9 @@ class DrainingServer(Server):  # type: ignore[misc]
     def stop_listening(self) -> None:
         sockets = [port.socket for port in self.ports if getattr(port, "socket", None) is not None]
         # Twisted closes its listeners now: the turn-away's copies answer their queue with 503
-        self.turn = TurnAway(duplicates(sockets), logger, until=self.drain.deadline)
+        # ... unless this copy is replaced: then the queue is the other copies' to serve.
+        held = [] if self.drain.replacing else duplicates(sockets)
+        self.turn = TurnAway(held, logger, until=self.drain.deadline)
         self.drain.exit_at_deadline()  # a cut request's thread would hold the exit past it
         for port in self.ports:
             port.stopListening()

@@ -56,7 +56,7 @@ def serve_copies(own: argparse.Namespace, rest: list[str]) -> int:
         return serve(own, rest)
 
     stop_timeout = own.drain_delay + own.graceful_timeout + 5.0
-    return Copies(own.workers, copy, stop_timeout=stop_timeout, on_stop=sock.close).run()
+    return Copies(own.workers, copy, stop_timeout=stop_timeout, on_stop=sock.close, listeners=[sock]).run()
 
 
 def _bind_endpoint(rest: list[str], bind_tcp: Any, bind_unix: Any) -> tuple[socket.socket, list[str]]:

@@ -87,7 +87,8 @@ class DrainingRunner:
     def stop_listening(self) -> None:
         """Take what already waits in the backlog (a reset there is a lost request), then close."""
         for listener in self.listeners():
-            hold(listener.socket)  # nothing new joins the queue while it is taken
+            if not self.drain.replacing:  # a replaced copy leaves the shared queue to the others
+                hold(listener.socket)  # nothing new joins the queue while it is taken
             for _ in range(int(self.adj.backlog) + 1):
                 try:
                     pair = listener.accept()  # non-blocking: None once the backlog is empty

@@ -197,7 +197,7 @@ def serve_copies(app: Any, parsed: Parsed) -> int:
         return serve(app, Parsed(**{**parsed.__dict__, "adjustments": kw, "workers": 1}))
 
     stop_timeout = parsed.drain_delay + parsed.graceful_timeout + 5.0
-    return Copies(parsed.workers, copy, stop_timeout=stop_timeout, on_stop=close_ours).run()
+    return Copies(parsed.workers, copy, stop_timeout=stop_timeout, on_stop=close_ours, listeners=sockets).run()
 
 
 class RequestCounter:

@@ -82,6 +82,9 @@ class Drain:
         self.backlog_limit = 0.0
         #: The one deadline of the stop: in-flight requests are cut then (set by the signal).
         self.deadline = float("inf")
+        #: True after :meth:`recycle`: a fresh process takes over this one's listener, so the
+        #: stop must leave the listener as it is (no hold, no turn-away: the queue is theirs).
+        self.replacing = False
         self._cut_said = False
 
     @property
@@ -112,6 +115,7 @@ class Drain:
         """Stop gracefully without the drain delay (this copy is replaced by a fresh one)."""
         if self.phase is Phase.SERVING:
             self.log.info("%s: this copy stops gracefully and is replaced", why)
+            self.replacing = True
             self.stop_gracefully()
 
     def stop_gracefully(self) -> None:

@@ -21,7 +21,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 #: A copy that dies this soon after its start counts as a failed start.
@@ -66,11 +66,14 @@ class Copies:
         *,
         stop_timeout: float,
         on_stop: Callable[[], None] = lambda: None,
+        listeners: Sequence[socket.socket] = (),
     ) -> None:
         self.count = count
         self.serve = serve
         self.stop_timeout = stop_timeout
         self.on_stop = on_stop
+        #: The shared listeners: released before a replacement starts (a stopped copy held them).
+        self.listeners = listeners
         self.children: dict[int, tuple[int, float]] = {}  # pid -> (index, started)
         self.pending: list[int] = []
         self.stopping_since = 0.0
@@ -81,6 +84,11 @@ class Copies:
         self.pending.append(signum)
 
     def spawn(self, index: int) -> int:
+        if not self.stopping_since:
+            from django_prodserver.served.turnaway import release
+
+            for sock in self.listeners:
+                release(sock)  # a copy replaced on SIGHUP held the queue at its stop
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()

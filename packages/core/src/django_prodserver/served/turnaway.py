@@ -42,6 +42,7 @@ LINGER = 1.0
 LAST_ANSWERS = 0.5
 
 _SO_ATTACH_FILTER = 26
+_SO_DETACH_FILTER = 27
 #: Classic BPF run on a listener's incoming TCP segments (skb data starts at the TCP header):
 #: drop a segment with SYN set, keep the rest, so handshakes already under way still complete.
 _DROP_SYN = (
@@ -66,6 +67,18 @@ def hold(sock: socket.socket) -> bool:
     except OSError:
         return False
     return True
+
+
+def release(sock: socket.socket) -> None:
+    """Undo :func:`hold`. The filter belongs to the socket, not to the process that attached it:
+    a listener shared with processes started later (copies replaced one by one, workers
+    restarted on SIGHUP) must be released before they serve from it, or they accept nothing."""
+    if sock.family not in (socket.AF_INET, socket.AF_INET6) or not sys.platform.startswith("linux"):
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_DETACH_FILTER, 0)
+    except OSError:  # ENOENT: nothing was attached
+        pass
 
 
 def duplicates(sockets: Iterable[socket.socket]) -> list[socket.socket]:
