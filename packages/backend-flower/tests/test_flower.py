@@ -254,7 +254,11 @@ def test_flower_started_with_the_worker_logs_no_inspect_failure(
     proc = live.process
     wait_http(proc, port, "/healthcheck", timeout=120)
     wait_for_output(proc, "ready.", timeout=120)  # the worker answers from here on
-    # flower's start-up inspect has finished once flower answers one of its own.
+    # flower's start-up inspect has finished once one of its own reaches the worker; on a
+    # loaded machine a reply can miss flower's 1 s inspect timeout, so ask until one arrives.
+    deadline = time.monotonic() + 60
+    while not inspected_workers(port) and time.monotonic() < deadline:
+        pass  # each call is one awaited inspect round (about 1 s): no sleep needed
     assert inspected_workers(port), proc.output()[-3000:]
     assert proc.output().count(INSPECT_FAILED) == 0, proc.output()[-3000:]
 

@@ -14,7 +14,7 @@ from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any, NoReturn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from .drain import drain_on_sigterm
+from .drain import drain_on_sigterm, finish
 
 if TYPE_CHECKING:
     from django_prodserver.plan import LaunchPlan
@@ -47,7 +47,8 @@ def main(argv: Sequence[str]) -> int:
     drain_on_sigterm(server, args.drain_delay, args.graceful_timeout)
     print(f"Serving on http://{args.host}:{args.port}", flush=True)
     server.serve_forever(poll_interval=0.1)
-    server.server_close()  # joins request threads: nothing in flight is cut
+    server.server_close()  # joins request threads: nothing in flight is cut before the deadline
+    finish(server)
     return 0
 
 
