@@ -94,11 +94,16 @@ class RunningProcess:
         return code
 
     def kill_group(self) -> None:
-        """SIGKILL every process left in the child's session (workers included)."""
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        """SIGKILL every process left in the child's session (workers included) and in the
+        sessions of its descendants: a supervisor's children run in sessions of their own, and
+        a test that kills only the supervisor's group leaves them serving."""
+        from django_prodserver.ops.procfs import tree
+
+        for pid in reversed(tree(self.pid)):  # found first: once killed, they are re-parented
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         if self.popen.poll() is None:
             self.popen.kill()
         try:
