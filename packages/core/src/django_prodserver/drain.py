@@ -35,8 +35,6 @@ from collections.abc import Callable, Iterable
 # struct tcp_info: 8 bytes of u8 fields, then u32 rto, ato, snd_mss, rcv_mss, unacked...
 # For a listening socket Linux reports the accept-queue length in tcpi_unacked.
 _TCPI_UNACKED_OFFSET = 24
-#: /proc/net/tcp state of a listening socket
-_TCP_LISTEN = "0A"
 #: Seconds past the deadline before ``Drain.exit_at_deadline`` ends the process (the last
 #: 503s' lingering close and the interpreter's own exit fit in it).
 EXIT_GRACE = 0.5
@@ -212,22 +210,7 @@ def listen_backlog(port: int) -> int | None:
     For servers whose listening sockets live where Python cannot reach them (granian's Rust
     workers bind one ``SO_REUSEPORT`` socket each): for a listener, ``rx_queue`` is its
     accept-queue length. None where nobody listens there or /proc/net/tcp is not there."""
-    rows = port_listeners(port)
+    from django_prodserver.ops.procfs import listener_rows
+
+    rows = listener_rows(port)
     return sum(int(fields[4].split(":")[1], 16) for fields in rows) if rows else None
-
-
-def port_listeners(port: int) -> list[list[str]]:
-    """The /proc/net/tcp{,6} rows (split into fields) of every TCP listener of ``port`` on
-    this machine; empty where there is none or no /proc."""
-    rows = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                lines = f.readlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 9 and fields[3] == _TCP_LISTEN and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                rows.append(fields)
-    return rows

@@ -141,14 +141,15 @@ def _tcp_rows(proc: str, state: str) -> Iterator[list[str]]:
                 yield parts
 
 
+def listener_rows(port: int) -> list[list[str]]:
+    """The /proc/net/tcp{,6} rows (split into fields: inode [9], ``tx:rx`` queues [4]) of every
+    TCP listener of ``port`` in our network namespace."""
+    return [parts for parts in _tcp_rows("/proc", _LISTEN) if _decode(parts[1])[1] == port]
+
+
 def listening(port: int) -> dict[int, str]:
     """Sockets listening on TCP ``port`` in our network namespace: inode -> the address it holds."""
-    out: dict[int, str] = {}
-    for parts in _tcp_rows("/proc", _LISTEN):
-        host, local = _decode(parts[1])
-        if local == port:
-            out[int(parts[9])] = host
-    return out
+    return {int(parts[9]): _decode(parts[1])[0] for parts in listener_rows(port)}
 
 
 def holders(inodes: set[int]) -> list[int]:

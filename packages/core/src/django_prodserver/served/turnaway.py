@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from django_prodserver.drain import port_listeners
+from django_prodserver.ops.procfs import listener_rows
 
 BODY = b"server stopping: retry\n"
 RESPONSE = (
@@ -54,11 +54,16 @@ _DROP_SYN = (
 _PIDFD_GETFD = 438  # the same number on every Linux architecture
 
 
+def _filterable(sock: socket.socket) -> bool:
+    """Linux TCP: where a socket filter can hold a listener."""
+    return sock.family in (socket.AF_INET, socket.AF_INET6) and sys.platform.startswith("linux")
+
+
 def hold(sock: socket.socket) -> bool:
     """Let no new connection into ``sock``'s accept queue; what is queued stays there.
 
     Linux TCP only (a socket filter that drops SYNs); False where that is not possible."""
-    if sock.family not in (socket.AF_INET, socket.AF_INET6) or not sys.platform.startswith("linux"):
+    if not _filterable(sock):
         return False
     program = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *op) for op in _DROP_SYN))
     fprog = struct.pack("HP", len(_DROP_SYN), ctypes.addressof(program))
@@ -73,7 +78,7 @@ def release(sock: socket.socket) -> None:
     """Undo :func:`hold`. The filter belongs to the socket, not to the process that attached it:
     a listener shared with processes started later (copies replaced one by one, workers
     restarted on SIGHUP) must be released before they serve from it, or they accept nothing."""
-    if sock.family not in (socket.AF_INET, socket.AF_INET6) or not sys.platform.startswith("linux"):
+    if not _filterable(sock):
         return
     try:
         sock.setsockopt(socket.SOL_SOCKET, _SO_DETACH_FILTER, 0)
@@ -92,7 +97,7 @@ def listeners_in(pids: Iterable[int], port: int) -> list[socket.socket]:
     For servers whose listening sockets live in their worker processes only (granian binds one
     per worker in Rust). Linux 5.6+ (``pidfd_getfd``) and a parent may copy its children's:
     empty where not possible."""
-    inodes = {int(fields[9]) for fields in port_listeners(port)}
+    inodes = {int(fields[9]) for fields in listener_rows(port)}
     if not inodes or not hasattr(os, "pidfd_open"):
         return []
     syscall = ctypes.CDLL(None, use_errno=True).syscall
