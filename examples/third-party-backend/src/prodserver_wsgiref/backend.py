@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from django_prodserver.backends.argv import FlagSpec
-from django_prodserver.backends.base import LaunchContext, WebBackend
-from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable
+from django_prodserver.api import WEB_OPTIONS, FlagSpec, LaunchContext, Option, OptionTable, WebBackend
 
 W = WEB_OPTIONS
 

@@ -12,8 +12,7 @@ import time
 from socketserver import BaseServer
 from types import FrameType
 
-from django_prodserver.drain import Drain, Phase, Step, backlog_of
-from django_prodserver.served.turnaway import TurnAway, duplicates
+from django_prodserver.api import Drain, Phase, Step, TurnAway, backlog_of, duplicates
 
 log = logging.getLogger("prodserver_wsgiref")
 

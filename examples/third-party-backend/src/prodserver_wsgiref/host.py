@@ -17,7 +17,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from .drain import drain_on_sigterm, finish
 
 if TYPE_CHECKING:
-    from django_prodserver.plan import LaunchPlan
+    from django_prodserver.api import LaunchPlan
 
 
 class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):

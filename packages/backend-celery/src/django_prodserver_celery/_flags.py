@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from django_prodserver.backends.argv import FlagSpec
+from django_prodserver.api import FlagSpec
 
 #: ``celery`` global options (``python -m celery --help``, celery 5.7): they must come
 #: before the subcommand, so the plan moves them there even when given in ARGS or after ``--``.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django_prodserver.logs.setup import configure_from_env, json_enabled
+from django_prodserver.api import configure_from_env, json_enabled
 
 
 def _configure(**kwargs: Any) -> None:

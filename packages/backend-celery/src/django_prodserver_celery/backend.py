@@ -14,12 +14,21 @@ import tempfile
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from django_prodserver.backends.argv import FlagSpec, flatten, parse
-from django_prodserver.backends.base import Backend, LaunchContext, WorkerBackend
-from django_prodserver.backends.options import WORKER_OPTIONS, Option, OptionTable
-from django_prodserver.errors import ConfigError
-from django_prodserver.plan import LaunchPlan, ReadyProbe
-from django_prodserver.settings.config import where
+from django_prodserver.api import (
+    WORKER_OPTIONS,
+    Backend,
+    ConfigError,
+    FlagSpec,
+    LaunchContext,
+    LaunchPlan,
+    Option,
+    OptionTable,
+    ReadyProbe,
+    WorkerBackend,
+    flatten,
+    parse,
+    where,
+)
 
 from ._flags import BEAT_FLAGS, GLOBAL_ALIASES, WORKER_FLAGS
 
@@ -288,7 +297,7 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
         settings CELERY_BROKER_URL / BROKER_URL; another namespace is not seen: log line only)."""
         from django.conf import settings
 
-        from django_prodserver.ops.address import from_url
+        from django_prodserver.api import from_url
 
         url = ctx.environ.get("CELERY_BROKER_URL") or getattr(settings, "CELERY_BROKER_URL", None)
         url = url or getattr(settings, "BROKER_URL", None)

@@ -5,10 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from django_prodserver.backends.argv import parse
-from django_prodserver.errors import ConfigError
-from django_prodserver.plan import LaunchPlan, mask
-from django_prodserver.preflight import bounded, unreachable
+from django_prodserver.api import ConfigError, LaunchPlan, bounded, mask, parse, unreachable
 
 from ._flags import GLOBAL_ALIASES, cli_flags
 

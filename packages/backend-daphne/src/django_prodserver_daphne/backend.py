@@ -10,12 +10,18 @@ import os
 from dataclasses import replace
 from typing import ClassVar
 
-from django_prodserver.backends.argv import FlagSpec
-from django_prodserver.backends.base import LaunchContext, WebBackend
-from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable, request_deadline
-from django_prodserver.errors import ConfigError
-from django_prodserver.plan import ReadyProbe
-from django_prodserver.settings.config import where
+from django_prodserver.api import (
+    WEB_OPTIONS,
+    ConfigError,
+    FlagSpec,
+    LaunchContext,
+    Option,
+    OptionTable,
+    ReadyProbe,
+    WebBackend,
+    request_deadline,
+    where,
+)
 
 W = WEB_OPTIONS
 

@@ -20,8 +20,7 @@ from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import reactor as _reactor
 
-from django_prodserver.drain import Drain, Phase, Step, backlog_of
-from django_prodserver.served.turnaway import TurnAway, duplicates
+from django_prodserver.api import Drain, Phase, Step, TurnAway, backlog_of, duplicates
 
 logger = logging.getLogger("daphne.server")
 reactor: Any = _reactor  # the installed asyncio reactor (its zope interface types confuse mypy)

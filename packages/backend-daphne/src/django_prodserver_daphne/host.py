@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
-    from django_prodserver.plan import LaunchPlan
+    from django_prodserver.api import LaunchPlan
 
 OWN = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
 OWN.add_argument("--drain-delay", type=float, default=0.0)
@@ -47,7 +47,7 @@ def main(argv: Sequence[str]) -> int:
 def serve_copies(own: argparse.Namespace, rest: list[str]) -> int:
     """``--workers N``: bind the ``tcp:``/``-u`` endpoint here once, fork N daphne copies
     that adopt it (``-e fd:fileno=...``), supervise them and drain them together."""
-    from django_prodserver.launch.copies import Copies, bind_tcp, bind_unix
+    from django_prodserver.api import Copies, bind_tcp, bind_unix
 
     sock, rest = _bind_endpoint(rest, bind_tcp, bind_unix)
 

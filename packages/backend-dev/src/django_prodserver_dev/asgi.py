@@ -10,11 +10,7 @@ from __future__ import annotations
 import os
 from typing import ClassVar
 
-from django_prodserver.backends.argv import FlagSpec
-from django_prodserver.backends.base import Capability, LaunchContext
-from django_prodserver.backends.options import WEB_OPTIONS, OptionTable
-from django_prodserver.errors import ConfigError
-from django_prodserver.settings.config import where
+from django_prodserver.api import WEB_OPTIONS, Capability, ConfigError, FlagSpec, LaunchContext, OptionTable, where
 
 from ._ignore import IGNORE_DIRS, output_roots, unique
 from .backend import HOST, PORT, RELOAD, DevBackend, is_loopback

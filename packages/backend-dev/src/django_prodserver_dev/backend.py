@@ -12,12 +12,21 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from django_prodserver.backends.argv import FlagSpec, parse
-from django_prodserver.backends.base import Capability, Kind, LaunchContext, WebBackend
-from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable
-from django_prodserver.errors import ConfigError
-from django_prodserver.plan import LaunchPlan
-from django_prodserver.settings.config import ProcessConfig, where
+from django_prodserver.api import (
+    WEB_OPTIONS,
+    Capability,
+    ConfigError,
+    FlagSpec,
+    Kind,
+    LaunchContext,
+    LaunchPlan,
+    Option,
+    OptionTable,
+    ProcessConfig,
+    WebBackend,
+    parse,
+    where,
+)
 
 W = WEB_OPTIONS
 NAMESPACE = "prodserver_dev"

@@ -6,8 +6,7 @@ from typing import Any
 
 from django.core import checks
 
-from django_prodserver.errors import ConfigError
-from django_prodserver.settings.config import get_processes_setting, load_process, where
+from django_prodserver.api import ConfigError, get_processes_setting, load_process, where
 
 #: Message texts are constants so tests and docs can refer to them.
 W001 = "uses a development server backend"
@@ -32,7 +31,7 @@ def _entries() -> dict[str, Any]:
 @checks.register("prodserver", deploy=True)
 def check_dev_backends_in_production(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """``manage.py check --deploy`` warns about each process whose BACKEND is a development server."""
-    from django_prodserver.backends.loading import load_backend
+    from django_prodserver.api import load_backend
 
     messages: list[checks.CheckMessage] = []
     for name, entry in _entries().items():
@@ -55,7 +54,7 @@ def check_dev_backends_in_production(app_configs: Any = None, **kwargs: Any) -> 
 @checks.register("prodserver")
 def check_dev_overrides(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Each ``DEV`` override must make a valid process, exactly as ``devserver`` would plan it."""
-    from django_prodserver.backends.base import LaunchContext
+    from django_prodserver.api import LaunchContext
 
     from .overrides import dev_config
 
@@ -65,7 +64,7 @@ def check_dev_overrides(app_configs: Any = None, **kwargs: Any) -> list[checks.C
         if not isinstance(entry, dict) or "DEV" not in entry:
             continue
         try:
-            from django_prodserver.backends.loading import plan_process
+            from django_prodserver.api import plan_process
 
             ctx = ctx or LaunchContext.from_django()
             plan_process(dev_config(load_process(name, entry)), ctx)

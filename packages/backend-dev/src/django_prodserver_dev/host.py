@@ -10,7 +10,7 @@ import sys
 from types import FrameType
 from typing import NoReturn
 
-from django_prodserver.plan import LaunchPlan
+from django_prodserver.api import LaunchPlan
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -12,8 +12,7 @@ import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
-from django_prodserver.errors import BackendNotFound, ConfigError
-from django_prodserver.settings.config import ProcessConfig, load_process, where
+from django_prodserver.api import BackendNotFound, ConfigError, ProcessConfig, load_process, where
 
 #: Keys a DEV override may carry, with what each does.
 DEV_KEYS: Mapping[str, str] = {
@@ -86,7 +85,7 @@ def dev_backend_for_web(interface_asgi: bool) -> str:
 
 
 def _default(config: ProcessConfig) -> ProcessConfig:
-    from django_prodserver.backends.loading import load_backend
+    from django_prodserver.api import load_backend
 
     try:
         backend, _ = load_backend(config)
@@ -113,7 +112,7 @@ def _default(config: ProcessConfig) -> ProcessConfig:
 
 
 def _backend_class(name: str, backend: Any, keys: tuple[str, ...]) -> Any:
-    from django_prodserver.backends.registry import resolve_backend
+    from django_prodserver.api import resolve_backend
 
     if not isinstance(backend, str) or not backend:
         raise ConfigError(where(name, *keys), f"expected a backend name, found {backend!r}", 'write "runserver"')

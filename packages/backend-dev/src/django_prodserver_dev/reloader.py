@@ -14,8 +14,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from django_prodserver.launch.supervisor import ChildSpec, Supervisor
-from django_prodserver.launch.supervisor.policies import Decision, ExitPolicy, RestartRequests, Wait
+from django_prodserver.api import ChildSpec, Decision, ExitPolicy, RestartRequests, Supervisor, Wait
 
 
 class OnCodeChange(ExitPolicy):

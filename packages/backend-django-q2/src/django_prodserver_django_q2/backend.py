@@ -13,13 +13,20 @@ import json
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from django_prodserver.backends.argv import FlagSpec, merge
-from django_prodserver.backends.base import LaunchContext, WorkerBackend
-from django_prodserver.backends.options import WORKER_OPTIONS, Option, OptionTable
-from django_prodserver.errors import ConfigError
-from django_prodserver.plan import LaunchPlan, ReadyProbe
-from django_prodserver.preflight import timeout_of
-from django_prodserver.settings.config import where
+from django_prodserver.api import (
+    WORKER_OPTIONS,
+    ConfigError,
+    FlagSpec,
+    LaunchContext,
+    LaunchPlan,
+    Option,
+    OptionTable,
+    ReadyProbe,
+    WorkerBackend,
+    merge,
+    timeout_of,
+    where,
+)
 
 from ._argv import cluster_name_from_argv
 from .preflight import TIMEOUT_ENV
@@ -135,7 +142,7 @@ class DjangoQ2Backend(WorkerBackend):
         (the ORM broker has no connection of its own to watch: the log line only)."""
         from django.conf import settings
 
-        from django_prodserver.ops.address import from_params, from_url
+        from django_prodserver.api import from_params, from_url
 
         conf = getattr(settings, "Q_CLUSTER", None)
         redis = conf.get("redis") if isinstance(conf, dict) else None

@@ -18,7 +18,7 @@ from ._exit import fail
 from .backend import OVERRIDES_ENV
 
 if TYPE_CHECKING:
-    from django_prodserver.plan import LaunchPlan
+    from django_prodserver.api import LaunchPlan
 
 EXAMPLE = "Q_CLUSTER = {'name': 'mysite', 'orm': 'default', 'timeout': 60, 'retry': 120}"
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from django_prodserver.errors import ConfigError
-from django_prodserver.plan import mask
-from django_prodserver.preflight import DEFAULT_TIMEOUT, bounded, reason, unreachable
+from django_prodserver.api import DEFAULT_TIMEOUT, ConfigError, bounded, mask, reason, unreachable
 
 from ._exit import fail
 

@@ -10,12 +10,18 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from django_prodserver.backends.argv import FlagSpec
-from django_prodserver.backends.base import LaunchContext, WorkerBackend
-from django_prodserver.backends.options import WORKER_OPTIONS, Option, OptionTable
-from django_prodserver.errors import ConfigError
-from django_prodserver.plan import LaunchPlan, ReadyProbe
-from django_prodserver.settings.config import where
+from django_prodserver.api import (
+    WORKER_OPTIONS,
+    ConfigError,
+    FlagSpec,
+    LaunchContext,
+    LaunchPlan,
+    Option,
+    OptionTable,
+    ReadyProbe,
+    WorkerBackend,
+    where,
+)
 
 from . import _provider
 

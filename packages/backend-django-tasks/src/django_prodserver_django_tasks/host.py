@@ -9,7 +9,7 @@ import sys
 from types import FrameType
 from typing import Any, NoReturn
 
-from django_prodserver.plan import LaunchPlan
+from django_prodserver.api import LaunchPlan
 
 from . import _provider
 

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from django_prodserver.errors import ConfigError
-from django_prodserver.plan import mask
+from django_prodserver.api import ConfigError, mask
 
 SETTING = "DRAMATIQ_BROKER"
 WHERE = f"settings.{SETTING}"

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from django_prodserver.backends.argv import FlagSpec
-from django_prodserver.backends.base import LaunchContext, WorkerBackend
-from django_prodserver.backends.options import WORKER_OPTIONS, Option, OptionTable, one_per_cpu
-from django_prodserver.errors import ConfigError
-from django_prodserver.plan import LaunchPlan, ReadyProbe
-from django_prodserver.preflight import timeout_of, unreachable
-from django_prodserver.settings.config import where
+from django_prodserver.api import (
+    WORKER_OPTIONS,
+    ConfigError,
+    FlagSpec,
+    LaunchContext,
+    LaunchPlan,
+    Option,
+    OptionTable,
+    ReadyProbe,
+    WorkerBackend,
+    one_per_cpu,
+    timeout_of,
+    unreachable,
+    where,
+)
 
 from ._broker import SETTING, BrokerSettings, describe_target, probe, read_settings
 
@@ -134,7 +142,7 @@ class DramatiqBackend(WorkerBackend):
         return env
 
     def plan(self, ctx: LaunchContext) -> LaunchPlan:
-        from django_prodserver.logs.run import json_program
+        from django_prodserver.api import json_program
 
         return json_program(super().plan(ctx))  # log_format json: the main process' lines too
 
@@ -146,7 +154,7 @@ class DramatiqBackend(WorkerBackend):
         (``DRAMATIQ_BROKER['OPTIONS']['url']``, or its host/port)."""
         from django.conf import settings
 
-        from django_prodserver.ops.address import from_params
+        from django_prodserver.api import from_params
 
         raw = getattr(settings, SETTING, None)
         options = raw.get("OPTIONS") if isinstance(raw, dict) else None

@@ -14,12 +14,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import ClassVar
 
-from django_prodserver.backends.argv import FlagSpec, parse
-from django_prodserver.backends.base import Backend, LaunchContext
-from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable
-from django_prodserver.errors import ConfigError
-from django_prodserver.plan import LaunchPlan, ReadyProbe
-from django_prodserver.settings.config import where
+from django_prodserver.api import (
+    WEB_OPTIONS,
+    Backend,
+    ConfigError,
+    FlagSpec,
+    LaunchContext,
+    LaunchPlan,
+    Option,
+    OptionTable,
+    ReadyProbe,
+    parse,
+    where,
+)
 from django_prodserver_celery import BROKER_CHECK, CELERY_AMBIENT_ENV, GLOBAL_ALIASES, CeleryCLI, cli_flags
 
 W = WEB_OPTIONS

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any, NoReturn
 
-from django_prodserver.plan import LaunchPlan
+from django_prodserver.api import LaunchPlan
 
 #: flower's warning when an inspect broadcast got no reply at all (flower/inspector.py).
 NO_REPLY = "Inspect method %s failed"

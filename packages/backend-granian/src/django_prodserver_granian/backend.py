@@ -6,10 +6,19 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from django_prodserver.backends.argv import FlagSpec, click_env_names, click_flag_spec
-from django_prodserver.backends.base import LaunchContext, WebBackend
-from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu, request_deadline
-from django_prodserver.settings.config import ProcessConfig
+from django_prodserver.api import (
+    WEB_OPTIONS,
+    FlagSpec,
+    LaunchContext,
+    Option,
+    OptionTable,
+    ProcessConfig,
+    WebBackend,
+    click_env_names,
+    click_flag_spec,
+    one_per_cpu,
+    request_deadline,
+)
 
 from . import proxies
 
@@ -171,7 +180,7 @@ class GranianBackend(WebBackend):
         native = opts.with_value("access_log", False, "log_format json") if json_logs else opts
         args += self.native_args(native, "access_log", "log_level")
         if json_logs:
-            from django_prodserver.logs import SERVER_LOGGING_FILE
+            from django_prodserver.api import SERVER_LOGGING_FILE
 
             args += ["--log-config", SERVER_LOGGING_FILE]
         args += ["--backlog", str(max(128, opts["backlog"]))]

@@ -10,9 +10,7 @@ import threading
 import time
 from typing import Any, NoReturn
 
-from django_prodserver.drain import Drain, Phase, Step, listen_backlog
-from django_prodserver.plan import LaunchPlan
-from django_prodserver.served.turnaway import TurnAway, listeners_in
+from django_prodserver.api import Drain, LaunchPlan, Phase, Step, TurnAway, listen_backlog, listeners_in
 
 logger = logging.getLogger("_granian")
 

@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from django_prodserver.backends.options import WEB_OPTIONS
-from django_prodserver.settings.config import ProcessConfig, where
+from django_prodserver.api import WEB_OPTIONS, ProcessConfig, where
 
 #: Upstream ARGS key -> uniform option (upstream accepted dashes and underscores).
 UNIFORM_KEYS: Mapping[str, str] = {

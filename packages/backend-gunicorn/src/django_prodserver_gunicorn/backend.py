@@ -7,13 +7,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from django_prodserver.backends.argv import FlagSpec
-from django_prodserver.backends.base import LaunchContext, WebBackend
-from django_prodserver.backends.native import bind_reader
-from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable
-from django_prodserver.errors import ConfigError
-from django_prodserver.served import websockets
-from django_prodserver.settings.config import where
+from django_prodserver.api import (
+    WEB_OPTIONS,
+    ConfigError,
+    FlagSpec,
+    LaunchContext,
+    Option,
+    OptionTable,
+    WebBackend,
+    bind_reader,
+    websockets,
+    where,
+)
 
 W = WEB_OPTIONS
 #: ``-b/--bind HOST:PORT`` (or ``unix:PATH``) sets host and port (or socket); no port means 8000.

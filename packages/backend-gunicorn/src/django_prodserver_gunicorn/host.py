@@ -11,9 +11,7 @@ from typing import Any, NoReturn
 from gunicorn.app.wsgiapp import WSGIApplication
 from gunicorn.arbiter import Arbiter
 
-from django_prodserver.drain import Drain, Phase, Step, backlog_of
-from django_prodserver.plan import LaunchPlan
-from django_prodserver.served.turnaway import TurnAway, duplicates
+from django_prodserver.api import Drain, LaunchPlan, Phase, Step, TurnAway, backlog_of, duplicates
 
 
 class DrainingArbiter(Arbiter):
@@ -100,7 +98,7 @@ def run(plan: LaunchPlan) -> NoReturn:
     """Run gunicorn in this process with the plan's arguments; exits with gunicorn's code."""
     from django.db import connections
 
-    from django_prodserver.served import layers
+    from django_prodserver.api import layers
 
     layers.preload()  # once here, not again in every (recycled) worker
     connections.close_all()  # never share a DB connection across the fork

@@ -9,7 +9,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from django_prodserver.logs.setup import configure_from_env, formatter, jsonify
+from django_prodserver.api import configure_from_env, formatter, jsonify
 
 
 class JsonLogger(Logger):

@@ -12,10 +12,16 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import ClassVar
 
-from django_prodserver.backends.argv import FlagSpec
-from django_prodserver.backends.base import LaunchContext, WebBackend
-from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable, request_deadline
-from django_prodserver.plan import ReadyProbe
+from django_prodserver.api import (
+    WEB_OPTIONS,
+    FlagSpec,
+    LaunchContext,
+    Option,
+    OptionTable,
+    ReadyProbe,
+    WebBackend,
+    request_deadline,
+)
 
 from . import _lifespan as lifespan
 
@@ -115,7 +121,7 @@ class HypercornBackend(WebBackend):
         args += self.native_args(native, "http2", "access_log")
         args += ["--error-logfile", "-", "--log-level", opts["log_level"].upper()]
         if json_logs:
-            from django_prodserver.logs import SERVER_LOGGING_FILE
+            from django_prodserver.api import SERVER_LOGGING_FILE
 
             args += ["--log-config", f"json:{SERVER_LOGGING_FILE}"]
         args += self.native_args(opts, "drain_delay")

@@ -27,8 +27,7 @@ from typing import Any
 
 from hypercorn.config import Config, Sockets
 
-from django_prodserver.drain import Drain, Phase, Step, backlog_of
-from django_prodserver.served.turnaway import TurnAway, duplicates
+from django_prodserver.api import Drain, Phase, Step, TurnAway, backlog_of, duplicates
 
 log = logging.getLogger("hypercorn.error")
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
-    from django_prodserver.plan import LaunchPlan
+    from django_prodserver.api import LaunchPlan
 
 OWN = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
 OWN.add_argument("--drain-delay", type=float, default=0.0)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django_prodserver.errors import ConfigError
-from django_prodserver.preflight import bounded, reason
+from django_prodserver.api import ConfigError, bounded, reason
 
 SETTING = "RQ_QUEUES"
 EXAMPLE = f'{SETTING} = {{"default": {{"URL": "redis://127.0.0.1:6379/0"}}}}'

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from django_prodserver.backends.argv import FlagSpec
-from django_prodserver.backends.base import LaunchContext, WorkerBackend
-from django_prodserver.backends.options import WORKER_OPTIONS, Option, OptionTable
-from django_prodserver.errors import ConfigError
-from django_prodserver.plan import LaunchPlan, ReadyProbe
-from django_prodserver.preflight import timeout_of, unreachable
-from django_prodserver.settings.config import where
+from django_prodserver.api import (
+    WORKER_OPTIONS,
+    ConfigError,
+    FlagSpec,
+    LaunchContext,
+    LaunchPlan,
+    Option,
+    OptionTable,
+    ReadyProbe,
+    WorkerBackend,
+    timeout_of,
+    unreachable,
+    where,
+)
 
 from ._redis import SETTING, probe, read_queues
 
@@ -141,7 +148,7 @@ class RQBackend(WorkerBackend):
         """Ready: rq's start line, and a live connection to the first queue's Redis."""
         from django.conf import settings
 
-        from django_prodserver.ops.address import from_params
+        from django_prodserver.api import from_params
 
         conf = getattr(settings, SETTING, None) or {}
         try:

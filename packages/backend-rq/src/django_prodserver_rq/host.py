@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
-from django_prodserver.plan import LaunchPlan
+from django_prodserver.api import LaunchPlan
 
 
 def run(plan: LaunchPlan) -> NoReturn:

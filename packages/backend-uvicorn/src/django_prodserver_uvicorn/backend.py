@@ -6,11 +6,21 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from django_prodserver.backends.argv import FlagSpec, click_env_names, click_flag_spec
-from django_prodserver.backends.base import LaunchContext, WebBackend
-from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable, one_per_cpu, request_deadline
-from django_prodserver.served import websockets
-from django_prodserver.settings.config import ProcessConfig, where
+from django_prodserver.api import (
+    WEB_OPTIONS,
+    FlagSpec,
+    LaunchContext,
+    Option,
+    OptionTable,
+    ProcessConfig,
+    WebBackend,
+    click_env_names,
+    click_flag_spec,
+    one_per_cpu,
+    request_deadline,
+    websockets,
+    where,
+)
 
 W = WEB_OPTIONS
 
@@ -123,7 +133,7 @@ class UvicornBackend(WebBackend):
         native = opts.with_value("access_log", False, "log_format json") if json_logs else opts
         args += self.native_args(native, "access_log", "log_level", "backlog")
         if json_logs:
-            from django_prodserver.logs import SERVER_LOGGING_FILE
+            from django_prodserver.api import SERVER_LOGGING_FILE
 
             args += ["--log-config", SERVER_LOGGING_FILE]
         return args

@@ -16,9 +16,7 @@ from typing import Any, NoReturn
 from uvicorn.server import Server
 from uvicorn.supervisors.multiprocess import Multiprocess
 
-from django_prodserver.drain import Drain, Step, backlog_of
-from django_prodserver.plan import LaunchPlan
-from django_prodserver.served.turnaway import TurnAway, duplicates
+from django_prodserver.api import Drain, LaunchPlan, Step, TurnAway, backlog_of, duplicates
 
 logger = logging.getLogger("uvicorn.error")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from waitress.buffers import ReadOnlyFileBasedBuffer
 
-from django_prodserver.logs.access import CountingBody
+from django_prodserver.api import CountingBody
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]

@@ -12,12 +12,20 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from django_prodserver.backends.argv import FlagSpec, parse
-from django_prodserver.backends.base import LaunchContext, WebBackend
-from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable, request_deadline
-from django_prodserver.errors import ConfigError
-from django_prodserver.plan import ReadyProbe
-from django_prodserver.settings.config import ProcessConfig, where
+from django_prodserver.api import (
+    WEB_OPTIONS,
+    ConfigError,
+    FlagSpec,
+    LaunchContext,
+    Option,
+    OptionTable,
+    ProcessConfig,
+    ReadyProbe,
+    WebBackend,
+    parse,
+    request_deadline,
+    where,
+)
 
 W = WEB_OPTIONS
 

@@ -19,8 +19,7 @@ from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 
-from django_prodserver.drain import Drain, Phase, Step, backlog_of
-from django_prodserver.served.turnaway import hold
+from django_prodserver.api import Drain, Phase, Step, backlog_of, hold
 
 logger = logging.getLogger("waitress")
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from waitress.adjustments import Adjustments, asbool
 
 if TYPE_CHECKING:
-    from django_prodserver.plan import LaunchPlan
+    from django_prodserver.api import LaunchPlan
 
 #: prodserver's flags (value-taking ones end with "=", as getopt spells them).
 OWN_VALUE_FLAGS = (
@@ -173,7 +173,7 @@ def serve_copies(app: Any, parsed: Parsed) -> int:
     """``--workers=N``: bind once here, fork N draining servers on that socket, supervise them."""
     from waitress.adjustments import Adjustments
 
-    from django_prodserver.launch.copies import Copies, bind_tcp, bind_unix
+    from django_prodserver.api import Copies, bind_tcp, bind_unix
 
     kw = dict(parsed.adjustments)
     adj = Adjustments(**kw)

@@ -15,12 +15,7 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from django_prodserver.backends.base import Backend
-from django_prodserver.errors import ConfigError
-from django_prodserver.launch.supervision import sets_for
-from django_prodserver.management.base import ProcessCommand
-from django_prodserver.plan import LaunchPlan
-from django_prodserver.settings.config import ProcessConfig
+from django_prodserver.api import Backend, ConfigError, LaunchPlan, ProcessCommand, ProcessConfig, sets_for
 
 from ...overrides import dev_config
 
@@ -86,8 +81,7 @@ class Command(ProcessCommand):
     # -- starting ----------------------------------------------------------------------
 
     def start(self, plans: list[tuple[Backend, LaunchPlan]], options: dict[str, Any]) -> None:
-        from django_prodserver.launch import runner
-        from django_prodserver.launch.supervision import supervise
+        from django_prodserver.api import runner, supervise
 
         child = bool(options.get("reloaded_child"))
         if not child and len(plans) == 1:  # with several, each child devserver prints its own
@@ -109,7 +103,7 @@ class Command(ProcessCommand):
         not reload itself)."""
         from django.conf import settings
 
-        from django_prodserver.launch.runner import child_environ
+        from django_prodserver.api import child_environ
 
         from ..._ignore import output_roots
         from ...reloader import CodeWatcher, reloading, run
