@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from django_prodserver.backends.argv import FlagSpec, merge, normalise_args
+from django_prodserver.backends.argv import FlagSpec, merge
 from django_prodserver.errors import ConfigError
+from django_prodserver.settings.config import normalise_args
 
 SPEC = FlagSpec(aliases={"-w": "--workers", "-b": "--bind"}, switches=frozenset({"--preload"}))
 

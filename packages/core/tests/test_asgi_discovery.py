@@ -10,8 +10,9 @@ import pytest
 
 from django_prodserver.backends.asgi_discovery import asgi_beside_wsgi, sibling_module
 from django_prodserver.backends.base import LaunchContext, WebBackend
-from django_prodserver.backends.options import WEB_OPTIONS, Option, OptionTable
+from django_prodserver.backends.options import WEB_OPTIONS, Option
 from django_prodserver.errors import ConfigError
+from django_prodserver.plan import OptionTable
 from django_prodserver.settings.config import load_process
 
 

@@ -37,3 +37,15 @@ def test_paths_of_unreleased_alphas_are_gone(old: str) -> None:
     """Paths that only 4.0 alphas had were never released: no alias keeps them (docs/stability.md)."""
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module(old)
+
+
+def test_reserved_process_names_are_the_subcommands() -> None:
+    """``settings.config.SUBCOMMANDS`` (the names no process may take) lists exactly the modules of
+    ``management/subcommands``: add a new subcommand's word there too."""
+    import pkgutil
+
+    from django_prodserver.management import subcommands
+    from django_prodserver.settings.config import SUBCOMMANDS
+
+    modules = {m.name for m in pkgutil.iter_modules(subcommands.__path__) if not m.name.startswith("_")}
+    assert modules == SUBCOMMANDS

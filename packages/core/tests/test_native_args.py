@@ -6,13 +6,13 @@ from typing import Any, ClassVar
 
 import pytest
 
-from django_prodserver.backends.argv import FlagSpec, normalise_args, parse
+from django_prodserver.backends.argv import FlagSpec, parse
 from django_prodserver.backends.base import LaunchContext, WebBackend, WorkerBackend
 from django_prodserver.backends.native import CONFLICT_ID, bind_reader, read_native
-from django_prodserver.backends.options import WEB_OPTIONS, WORKER_OPTIONS, Option, OptionTable
+from django_prodserver.backends.options import WEB_OPTIONS, WORKER_OPTIONS, Option
 from django_prodserver.errors import ConfigError
-from django_prodserver.plan import LaunchPlan
-from django_prodserver.settings.config import load_process
+from django_prodserver.plan import LaunchPlan, OptionTable
+from django_prodserver.settings.config import load_process, normalise_args
 
 BIND = (("-b", bind_reader(8000)),)
 

@@ -157,10 +157,11 @@ def test_metrics_answer_501_without_prometheus_client(tmp_path: Path) -> None:
         sys.modules["prometheus_client"] = None  # as if not installed
         from django_prodserver.ops.config import OpsConfig
         from django_prodserver.ops.runtime import OpsRuntime, Watched
+        from django_prodserver.ops.server import bind
         from django_prodserver.ops.middleware import metrics_layer
         app = object()
         assert metrics_layer(app, "wsgi") is app
-        rt = OpsRuntime(OpsConfig("127.0.0.1", int(sys.argv[1])), [Watched("web", "web", None, service=True)])
+        rt = OpsRuntime(OpsConfig("127.0.0.1", int(sys.argv[1])), [Watched("web", "web", None, service=True)], bind)
         assert rt.metrics_dir == ""
         rt.start()
         try:
@@ -211,11 +212,12 @@ def test_metrics_directory_is_fresh_per_start_one_per_process_and_removed_at_clo
     a separate one per process (a worker library that sets its own cannot collide), gone at close."""
     from django_prodserver.ops.config import OpsConfig
     from django_prodserver.ops.runtime import MULTIPROC_ENV, OpsRuntime, Watched
+    from django_prodserver.ops.server import bind
     from django_prodserver.testing.processes import free_port
 
     watched = [Watched("web", "web", None, service=True), Watched("worker", "worker", None, service=True)]
-    first = OpsRuntime(OpsConfig("127.0.0.1", free_port()), watched)
-    second = OpsRuntime(OpsConfig("127.0.0.1", free_port()), watched)
+    first = OpsRuntime(OpsConfig("127.0.0.1", free_port()), watched, bind)
+    second = OpsRuntime(OpsConfig("127.0.0.1", free_port()), watched, bind)
     try:
         assert first.metrics_dir and second.metrics_dir and first.metrics_dir != second.metrics_dir
         assert os.listdir(first.metrics_dir) == []

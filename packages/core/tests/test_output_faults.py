@@ -190,9 +190,10 @@ def test_a_socket_sink_does_not_wait_either() -> None:
 def test_livez_fails_when_the_supervisor_loop_stops_turning() -> None:
     from django_prodserver.ops.config import OpsConfig
     from django_prodserver.ops.runtime import LOOP_LIMIT, OpsRuntime, Watched
+    from django_prodserver.ops.server import bind
 
     port = free_port()
-    rt = OpsRuntime(OpsConfig("127.0.0.1", port, metrics=False), [Watched("web", "web", None, service=True)])
+    rt = OpsRuntime(OpsConfig("127.0.0.1", port, metrics=False), [Watched("web", "web", None, service=True)], bind)
     rt.start()
     try:
         rt.tick({"stdout": 0, "stderr": 0})

@@ -2,17 +2,55 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django_prodserver.backends.options import OptionTable
-
 # Re-exported: masking lives in django_prodserver.masking.
 from django_prodserver.masking import MASK as MASK
 from django_prodserver.masking import mask as mask
 from django_prodserver.masking import mask_env as mask_env
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An option's final value and where it came from (for ``--dry-run``)."""
+
+    value: Any
+    source: str
+
+
+@dataclass(frozen=True)
+class OptionTable:
+    """The resolved options of one process, in declaration order."""
+
+    values: Mapping[str, Resolved] = field(default_factory=dict)
+    #: Uniform tuning options the user gave that this backend does not declare: kept in
+    #: ``values`` (``--dry-run`` shows them) and announced as ignored, never an error.
+    ignored: tuple[str, ...] = ()
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name].value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        item = self.values.get(name)
+        return default if item is None else item.value
+
+    def source(self, name: str) -> str:
+        return self.values[name].source
+
+    def explicit(self, name: str) -> bool:
+        """True when the user set it (settings, environment or command line)."""
+        item = self.values.get(name)
+        return item is not None and item.source != "default"
+
+    def with_value(self, name: str, value: Any, source: str) -> OptionTable:
+        """This table with one option's value and source replaced (order kept)."""
+        values = dict(self.values)
+        values[name] = Resolved(value, source)
+        return dataclasses.replace(self, values=values)
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-from django_prodserver.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -80,43 +77,6 @@ class Arg:
 
     flag: str | None
     tokens: tuple[str, ...]
-
-
-def normalise_args(value: Any, where: str) -> list[str]:
-    """Turn an ``ARGS`` setting (upstream dict, list, or raw string) into an argv list.
-
-    Upstream 2.x/3.x dicts become ``--key=value``; ``None`` marks a bare flag; a list value
-    repeats the flag; a raw string is split like a shell would, without running one.
-    """
-    if value is None:
-        return []
-    if isinstance(value, str):
-        try:
-            return shlex.split(value)
-        except ValueError as e:
-            raise ConfigError(where, f"cannot split the ARGS string ({e})", "balance the quotes") from None
-    if isinstance(value, Mapping):
-        out: list[str] = []
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ConfigError(where, f"ARGS keys must be strings, found {key!r}", "quote the flag name")
-            flag = key if key.startswith("-") else f"--{key}"
-            if item is None or item is True:
-                out.append(flag)
-            elif item is False:
-                continue
-            elif isinstance(item, (list, tuple)):
-                out.extend(f"{flag}={v}" for v in item)
-            else:
-                out.append(f"{flag}={item}")
-        return out
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        return list(value)
-    raise ConfigError(
-        where,
-        f"expected a dict, a list of strings or a string, found {type(value).__name__}",
-        'write e.g. {"max-requests": 500} or ["--max-requests", "500"]',
-    )
 
 
 def parse(argv: Sequence[str], spec: FlagSpec) -> list[Arg]:

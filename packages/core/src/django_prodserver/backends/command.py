@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django_prodserver.backends.base import Backend, LaunchContext
-from django_prodserver.backends.options import Option, OptionTable
+from django_prodserver.backends.options import Option
 from django_prodserver.errors import ConfigError
+from django_prodserver.plan import OptionTable
 from django_prodserver.settings.config import where
 
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django_prodserver.backends.argv import Arg, FlagSpec, flatten, parse
-from django_prodserver.backends.options import Option, OptionTable
+from django_prodserver.backends.options import Option
 from django_prodserver.errors import ConfigError
+from django_prodserver.plan import OptionTable
 
 #: A composite flag's reader: its value as written -> the options it sets (raw text or values).
 Reader = Callable[[str], Mapping[str, Any]]

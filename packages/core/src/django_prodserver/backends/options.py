@@ -7,10 +7,11 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from django_prodserver.errors import ConfigError
+from django_prodserver.plan import OptionTable, Resolved
 
 OptionKind = Literal["int", "float", "str", "bool", "list", "path", "choice"]
 
@@ -438,45 +439,6 @@ WORKER_OPTIONS: Mapping[str, Option] = {
         ),
     )
 }
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """An option's final value and where it came from (for ``--dry-run``)."""
-
-    value: Any
-    source: str
-
-
-@dataclass(frozen=True)
-class OptionTable:
-    """The resolved options of one process, in declaration order."""
-
-    values: Mapping[str, Resolved] = field(default_factory=dict)
-    #: Uniform tuning options the user gave that this backend does not declare: kept in
-    #: ``values`` (``--dry-run`` shows them) and announced as ignored, never an error.
-    ignored: tuple[str, ...] = ()
-
-    def __getitem__(self, name: str) -> Any:
-        return self.values[name].value
-
-    def get(self, name: str, default: Any = None) -> Any:
-        item = self.values.get(name)
-        return default if item is None else item.value
-
-    def source(self, name: str) -> str:
-        return self.values[name].source
-
-    def explicit(self, name: str) -> bool:
-        """True when the user set it (settings, environment or command line)."""
-        item = self.values.get(name)
-        return item is not None and item.source != "default"
-
-    def with_value(self, name: str, value: Any, source: str) -> OptionTable:
-        """This table with one option's value and source replaced (order kept)."""
-        values = dict(self.values)
-        values[name] = Resolved(value, source)
-        return dataclasses.replace(self, values=values)
 
 
 def resolve_options(

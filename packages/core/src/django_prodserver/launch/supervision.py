@@ -240,10 +240,11 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Calla
     runtime: OpsRuntime | None = None
     if config is not None:
         from django_prodserver.ops.runtime import OpsRuntime, Watched
+        from django_prodserver.ops.server import bind
 
         watched = [Watched(p.process, p.kind, p.ready, service=not policy[p.process].oneshot) for p in plans]
         try:
-            runtime = OpsRuntime(config, watched)  # binds now: a busy port stops us before any child
+            runtime = OpsRuntime(config, watched, bind)  # binds now: a busy port stops us before any child
         except ConfigError as e:
             raise CommandError(e.message) from None
         specs = [replace(s, env={**s.env, **runtime.child_env(s.name)}) for s in specs]

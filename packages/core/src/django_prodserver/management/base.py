@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -15,16 +15,7 @@ from django_prodserver.backends.base import Backend, LaunchContext
 from django_prodserver.backends.loading import load_backend, plan_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.plan import LaunchPlan
-from django_prodserver.settings.config import ProcessConfig, load_processes
-
-#: Set to 1 to let prodserver start a development backend (kind ``dev``) anyway.
-ALLOW_ENV = "PRODSERVER_ALLOW_DEV"
-
-
-def dev_allowed(environ: Mapping[str, str] | None = None) -> bool:
-    """True when ``PRODSERVER_ALLOW_DEV`` is 1/true/yes/on."""
-    value = (os.environ if environ is None else environ).get(ALLOW_ENV, "")
-    return value.strip().lower() in ("1", "true", "yes", "on")
+from django_prodserver.settings.config import ALLOW_DEV_ENV, SUBCOMMANDS, ProcessConfig, dev_allowed, load_processes
 
 
 class NativeArgsParser(CommandParser):
@@ -81,7 +72,7 @@ class ProcessCommand(BaseCommand):
     help = "Start production processes configured in settings.PRODUCTION_PROCESSES."
     #: Backend kinds this command starts (None = all).
     allowed_kinds: frozenset[str] | None = None
-    #: Backend kinds refused unless the environment variable ``ALLOW_ENV`` is true: development
+    #: Backend kinds refused unless the environment variable ``ALLOW_DEV_ENV`` is true: development
     #: servers (kind ``dev``) do not belong in a production process (``devserver`` clears this).
     refuse_kinds: frozenset[str] = frozenset({"dev"})
     command_name = "prodserver"
@@ -92,10 +83,8 @@ class ProcessCommand(BaseCommand):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.__class__ = NativeArgsParser
         if self.has_subcommands:
-            from django_prodserver.management import subcommands
-
             assert isinstance(parser, NativeArgsParser)
-            parser.subcommand_names = subcommands.names()
+            parser.subcommand_names = SUBCOMMANDS
             words = ", ".join(sorted(parser.subcommand_names))
             parser.description = f"{parser.description or self.help} Subcommands: {words} (prodserver WORD --help)."
         return parser
@@ -245,7 +234,8 @@ class ProcessCommand(BaseCommand):
                 raise CommandError(
                     f"process {name!r} uses {plan.backend!r}, a {backend.kind} backend (a development server), "
                     f"which {self.command_name} refuses in production. For local work type: "
-                    f"python manage.py devserver {name}. To run it here anyway, set {ALLOW_ENV}=1 in the environment"
+                    f"python manage.py devserver {name}. "
+                    f"To run it here anyway, set {ALLOW_DEV_ENV}=1 in the environment"
                 )
             plans.append((backend, plan))
         return plans

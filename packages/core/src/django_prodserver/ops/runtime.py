@@ -13,8 +13,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 
-from django_prodserver.launch.supervisor.output import Sink
 from django_prodserver.ops.config import CHILD_ENV, OpsConfig
 from django_prodserver.ops.watch import Facts, Watch
 from django_prodserver.plan import ReadyProbe
@@ -38,26 +38,16 @@ class Watched:
     service: bool
 
 
-class Tap(Sink):
-    """A child's output sink that also shows each chunk to its :class:`Watch` (ready log line)."""
-
-    def __init__(self, inner: Sink, seen: Callable[[bytes], None]) -> None:
-        self.inner = inner
-        self.fd = inner.fd
-        self.broken = False
-        self.seen = seen
-
-    def write(self, data: bytes) -> None:
-        self.seen(data)
-        self.inner.write(data)
-
-
 class OpsRuntime:
     """Health, readiness and metrics of a set of supervised processes, on one HTTP port."""
 
-    def __init__(self, config: OpsConfig, processes: Sequence[Watched]) -> None:
-        from django_prodserver.ops.server import bind
-
+    def __init__(
+        self,
+        config: OpsConfig,
+        processes: Sequence[Watched],
+        bind: Callable[[OpsConfig, OpsRuntime], ThreadingHTTPServer],
+    ) -> None:
+        """``bind`` is ``ops.server.bind``: the HTTP side reads this runtime, never the reverse."""
         self.config = config
         self.watches = {p.name: Watch(p.name, p.kind, p.probe, service=p.service) for p in processes}
         self.failed = False
@@ -146,11 +136,12 @@ class OpsRuntime:
 
     # -- supervisor events (main thread) ----------------------------------------------
 
-    def sinks(self, name: str, out: Sink, err: Sink) -> tuple[Sink, Sink]:
+    def output_reader(self, name: str) -> Callable[[bytes], None] | None:
+        """Who reads ``name``'s output as it passes (its watch, waiting for the ready log line)."""
         watch = self.watches.get(name)
         if watch is None or not watch.probe.log_line:
-            return out, err
-        return Tap(out, watch.output), Tap(err, watch.output)
+            return None
+        return watch.output
 
     def started(self, name: str, pid: int) -> None:
         if name in self.watches:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django_prodserver.backends.argv import normalise_args
 from django_prodserver.errors import ConfigError
 
 SETTING = "PRODUCTION_PROCESSES"
+#: The words after ``prodserver`` that run a subcommand (one module each in
+#: ``management/subcommands``): no process may be named like one.
+SUBCOMMANDS = frozenset({"bench", "export", "probe"})
+#: Set to 1 to let prodserver start (or export) a development backend (kind ``dev``) anyway.
+ALLOW_DEV_ENV = "PRODSERVER_ALLOW_DEV"
 
 #: Keys a process entry may carry, with what each is for (errors list them).
 PROCESS_KEYS: Mapping[str, str] = {
@@ -75,13 +81,11 @@ def load_process(name: str, entry: Any) -> ProcessConfig:
     """Validate one entry's shape (not its options: those belong to the backend)."""
     if not isinstance(name, str) or not name or name.startswith("-"):
         raise ConfigError(SETTING, f"process names must be non-empty strings, found {name!r}", "rename it")
-    from django_prodserver.management.subcommands import names as subcommand_names
-
-    if name in subcommand_names():
+    if name in SUBCOMMANDS:
         raise ConfigError(
             where(name),
             f"the name {name!r} is reserved for `python manage.py prodserver {name}`",
-            f"rename the process (e.g. {name + '-1'!r}); reserved: {', '.join(sorted(subcommand_names()))}",
+            f"rename the process (e.g. {name + '-1'!r}); reserved: {', '.join(sorted(SUBCOMMANDS))}",
         )
     if not isinstance(entry, Mapping):
         raise ConfigError(
@@ -150,3 +154,46 @@ def load_processes(settings: Any = None) -> dict[str, ProcessConfig]:
     """Every configured process, validated for shape, in settings order."""
     raw = get_processes_setting(settings)
     return {name: load_process(name, entry) for name, entry in raw.items()}
+
+
+def normalise_args(value: Any, where: str) -> list[str]:
+    """Turn an ``ARGS`` setting (upstream dict, list, or raw string) into an argv list.
+
+    Upstream 2.x/3.x dicts become ``--key=value``; ``None`` marks a bare flag; a list value
+    repeats the flag; a raw string is split like a shell would, without running one.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError as e:
+            raise ConfigError(where, f"cannot split the ARGS string ({e})", "balance the quotes") from None
+    if isinstance(value, Mapping):
+        out: list[str] = []
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ConfigError(where, f"ARGS keys must be strings, found {key!r}", "quote the flag name")
+            flag = key if key.startswith("-") else f"--{key}"
+            if item is None or item is True:
+                out.append(flag)
+            elif item is False:
+                continue
+            elif isinstance(item, (list, tuple)):
+                out.extend(f"{flag}={v}" for v in item)
+            else:
+                out.append(f"{flag}={item}")
+        return out
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ConfigError(
+        where,
+        f"expected a dict, a list of strings or a string, found {type(value).__name__}",
+        'write e.g. {"max-requests": 500} or ["--max-requests", "500"]',
+    )
+
+
+def dev_allowed(environ: Mapping[str, str] | None = None) -> bool:
+    """True when ``PRODSERVER_ALLOW_DEV`` is 1/true/yes/on."""
+    value = (os.environ if environ is None else environ).get(ALLOW_DEV_ENV, "")
+    return value.strip().lower() in ("1", "true", "yes", "on")

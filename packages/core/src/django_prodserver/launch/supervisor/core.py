@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from django_prodserver.launch.supervisor.child import EXIT_GRACE, Child, ChildSpec
-from django_prodserver.launch.supervisor.output import JsonWrap, Prefixer, Sink, json_line
+from django_prodserver.launch.supervisor.output import JsonWrap, Prefixer, Sink, Tap, json_line
 from django_prodserver.launch.supervisor.policies import Held, Restart, RestartRequests, StopAll
 from django_prodserver.launch.supervisor.signals import AGAIN_KILLS, FORWARD, KILL_NOW, STOP, SignalInbox
 
@@ -31,7 +31,7 @@ FLUSH_GRACE = 2.0
 class Hooks(Protocol):
     """Who hears of the supervisor's events (the ops endpoint); called from the loop's thread."""
 
-    def sinks(self, name: str, out: Sink, err: Sink) -> tuple[Sink, Sink]: ...
+    def output_reader(self, name: str) -> Callable[[bytes], None] | None: ...
     def started(self, name: str, pid: int) -> None: ...
     def exited(self, name: str, code: int) -> None: ...
     def stopping(self) -> None: ...
@@ -119,7 +119,10 @@ class Supervisor:
 
     def _start(self, child: Child) -> bool:
         requested = child.restart_requested  # a restart someone asked for is announced
-        out, err = self.hooks.sinks(child.name, self.out, self.err) if self.hooks else (self.out, self.err)
+        out, err = self.out, self.err
+        seen = self.hooks.output_reader(child.name) if self.hooks else None
+        if seen is not None:
+            out, err = Tap(out, seen), Tap(err, seen)
         try:
             child.start((self.prefixers[0][child.name], self.prefixers[1][child.name]), out, err, self._in_fork)
         except OSError as e:

@@ -323,3 +323,18 @@ def json_line(message: str, *, process: str, logger: str = "prodserver", level: 
     """One line in prodserver's JSON log schema (docs/logging.md) for our own messages, so a
     JSON-mode supervisor's lines parse like its children's (no library needed for these)."""
     return fit(text_record(message, process=process, logger=logger, level=level)).encode() + b"\n"
+
+
+class Tap(Sink):
+    """A child's output sink that also shows each chunk to ``seen`` (the ops endpoint's watch of a
+    ready log line)."""
+
+    def __init__(self, inner: Sink, seen: Callable[[bytes], None]) -> None:
+        self.inner = inner
+        self.fd = inner.fd
+        self.broken = False
+        self.seen = seen
+
+    def write(self, data: bytes) -> None:
+        self.seen(data)
+        self.inner.write(data)

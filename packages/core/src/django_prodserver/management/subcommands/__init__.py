@@ -2,23 +2,15 @@
 
 Each module here defines ``Command``, a Django ``BaseCommand`` subclass; the module's name is
 the word the user types after ``prodserver``. Those words are reserved: no process may be
-called like a subcommand (``conf.load_process`` refuses it), so ``prodserver export`` can
-never mean "start the process named export".
+called like a subcommand (``settings.config.SUBCOMMANDS`` lists them and ``load_process``
+refuses them), so ``prodserver export`` can never mean "start the process named export".
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
-from functools import lru_cache
 
 from django.core.management.base import BaseCommand
-
-
-@lru_cache(maxsize=1)
-def names() -> frozenset[str]:
-    """The subcommand words, found from this package's modules (no import of them)."""
-    return frozenset(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
 def load(name: str) -> BaseCommand:

@@ -20,10 +20,9 @@ from django_prodserver.export import FORMATS, instructions, render, render_stdou
 from django_prodserver.export.model import ExportModel, ExportProcess, dns_label, export_process, is_secret, order
 from django_prodserver.export.platform import CONTAINER_FORMATS, bind, refuse_collectstatic
 from django_prodserver.export.probes import ops_port
-from django_prodserver.management.base import ALLOW_ENV, dev_allowed
 from django_prodserver.plan import LaunchPlan
 from django_prodserver.settings import envfile
-from django_prodserver.settings.config import ProcessConfig, load_processes
+from django_prodserver.settings.config import ALLOW_DEV_ENV, ProcessConfig, dev_allowed, load_processes
 from django_prodserver.settings.restart import Policy, parse_policy
 
 #: A project name every platform accepts inside its resource names (``NAME-web``, ``NAME-env``).
@@ -121,7 +120,7 @@ class Command(BaseCommand):
         if backend.kind == "dev" and not dev_allowed():
             raise CommandError(
                 f"process {config.name!r} uses {plan.backend!r}, a development server: it does not belong in a "
-                f"production export. Pick a production BACKEND, or set {ALLOW_ENV}=1 to export it anyway"
+                f"production export. Pick a production BACKEND, or set {ALLOW_DEV_ENV}=1 to export it anyway"
             )
         return backend, plan
 
