@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django_prodserver.plan import mask, mask_env
+from django_prodserver.masking import mask, mask_env
 
 
 def test_url_passwords_are_masked() -> None:

@@ -8,10 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# Re-exported: masking lives in django_prodserver.masking.
-from django_prodserver.masking import MASK as MASK
-from django_prodserver.masking import mask as mask
-from django_prodserver.masking import mask_env as mask_env
+from django_prodserver.masking import mask, mask_env
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django_prodserver.errors import ConfigError
-from django_prodserver.plan import mask
+from django_prodserver.masking import mask
 
 #: Seconds a probe waits when ``preflight_timeout`` is not set.
 DEFAULT_TIMEOUT = 5.0

@@ -17,7 +17,8 @@ from django.core.management.base import CommandError
 
 from django_prodserver.errors import ConfigError
 from django_prodserver.launch.runner import child_environ
-from django_prodserver.plan import LaunchPlan, mask
+from django_prodserver.masking import mask
+from django_prodserver.plan import LaunchPlan
 
 #: Set in an in-process child's environment: the supervisor already said what starts where.
 SUPERVISED_ENV = "PRODSERVER_SUPERVISED"

@@ -110,7 +110,7 @@ def legacy_plan_for(backend_path: str, args: Any, replacement: str, **kwargs: An
 
 def broker_unreachable(url: str, *, timeout: float = 2.0) -> str | None:
     """None when a TCP connection to the URL's host and port opens, else why not (password masked)."""
-    from django_prodserver.plan import mask
+    from django_prodserver.masking import mask
     from django_prodserver.preflight import probe_url
 
     problem = probe_url(url, timeout)
