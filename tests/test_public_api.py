@@ -4,6 +4,7 @@ backends import core only through ``django_prodserver.api`` (and the ``testing``
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,41 @@ def test_the_checker_sees_a_private_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("from django_prodserver.plan import LaunchPlan\nimport django_prodserver.drain\n")
     assert [m for _, m in core_imports(bad) if not allowed(m)] == ["django_prodserver.plan", "django_prodserver.drain"]
+
+
+API = ROOT / "packages" / "core" / "src" / "django_prodserver" / "api.py"
+GUIDE = ROOT / "docs" / "writing-a-backend.md"
+
+
+def test_the_api_module_agrees_with_itself() -> None:
+    """The TYPE_CHECKING imports (what type checkers see), the lazy table (what runs) and
+    ``__all__`` name the same objects: add a new name to all three."""
+    import django_prodserver.api as api
+
+    typed = {
+        alias.asname or alias.name: f"{node.module.removeprefix('django_prodserver.')}:{alias.name}"
+        for node in ast.walk(ast.parse(API.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("django_prodserver.")
+        for alias in node.names
+    }
+    grouped = [name for names in api.GROUPS.values() for name in names]
+    assert typed == api._WHERE
+    assert sorted(api.__all__) == sorted(grouped)
+
+
+def test_the_guide_documents_exactly_the_api() -> None:
+    """docs/writing-a-backend.md, "The API, name by name": one section per group of
+    ``django_prodserver.api.GROUPS``, in that order, one table row per name of the group."""
+    import django_prodserver.api as api
+
+    text = GUIDE.read_text()
+    section = text[text.index("## The API, name by name") :]
+    documented: dict[str, list[str]] = {}
+    group = ""
+    for line in section.splitlines():
+        if line.startswith("### "):
+            group = line[4:].strip()
+            documented[group] = []
+        elif group and (row := re.match(r"^\| `([A-Za-z_][A-Za-z0-9_]*)` \|", line)):
+            documented[group].append(row.group(1))
+    assert documented == {title: list(names) for title, names in api.GROUPS.items()}

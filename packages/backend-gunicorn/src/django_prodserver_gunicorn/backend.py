@@ -16,7 +16,7 @@ from django_prodserver.api import (
     OptionTable,
     WebBackend,
     bind_reader,
-    websockets,
+    require_uvicorn_library,
     where,
 )
 
@@ -153,7 +153,7 @@ class GunicornBackend(WebBackend):
                     "ASGI under gunicorn needs the uvicorn worker, which is not installed",
                     'pip install "django-prodserver-gunicorn[asgi]"',
                 ) from None
-            websockets.require_uvicorn_library(
+            require_uvicorn_library(
                 opts, opt("websockets"), "gunicorn's uvicorn worker", '"django-prodserver-gunicorn[asgi]"'
             )
 

@@ -98,9 +98,9 @@ def run(plan: LaunchPlan) -> NoReturn:
     """Run gunicorn in this process with the plan's arguments; exits with gunicorn's code."""
     from django.db import connections
 
-    from django_prodserver.api import layers
+    from django_prodserver.api import preload_layers
 
-    layers.preload()  # once here, not again in every (recycled) worker
+    preload_layers()  # once here, not again in every (recycled) worker
     connections.close_all()  # never share a DB connection across the fork
     PlannedApplication(list(plan.args), float(plan.options.get("drain_delay") or 0.0)).run()
     sys.exit(0)

@@ -18,7 +18,7 @@ from django_prodserver.api import (
     click_flag_spec,
     one_per_cpu,
     request_deadline,
-    websockets,
+    require_uvicorn_library,
     where,
 )
 
@@ -94,9 +94,7 @@ class UvicornBackend(WebBackend):
     )
 
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
-        websockets.require_uvicorn_library(
-            opts, where(self.config.name, "OPTIONS", "websockets"), "uvicorn", "websockets"
-        )
+        require_uvicorn_library(opts, where(self.config.name, "OPTIONS", "websockets"), "uvicorn", "websockets")
 
     def warnings(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         found = super().warnings(opts, ctx)

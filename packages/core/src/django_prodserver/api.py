@@ -1,6 +1,8 @@
 """The public API for backend authors: every name a backend package may import from core.
 
-Names are loaded on first use (a host imports only what it touches); anything not here is internal.
+``from django_prodserver.api import WebBackend, Option, LaunchPlan``. Names are grouped below as
+docs/writing-a-backend.md presents them; each is loaded on first use (a host imports only what
+it touches). Anything not here is internal and may change in any release (docs/stability.md).
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for type checkers; the names are grouped in GROUPS below
     from django_prodserver.backends.argv import FlagSpec as FlagSpec
     from django_prodserver.backends.argv import click_env_names as click_env_names
     from django_prodserver.backends.argv import click_flag_spec as click_flag_spec
@@ -27,7 +29,6 @@ if TYPE_CHECKING:
     from django_prodserver.backends.options import WEB_OPTIONS as WEB_OPTIONS
     from django_prodserver.backends.options import WORKER_OPTIONS as WORKER_OPTIONS
     from django_prodserver.backends.options import Option as Option
-    from django_prodserver.backends.options import OptionTable as OptionTable
     from django_prodserver.backends.options import one_per_cpu as one_per_cpu
     from django_prodserver.backends.options import request_deadline as request_deadline
     from django_prodserver.backends.registry import resolve_backend as resolve_backend
@@ -38,11 +39,11 @@ if TYPE_CHECKING:
     from django_prodserver.drain import listen_backlog as listen_backlog
     from django_prodserver.errors import BackendNotFound as BackendNotFound
     from django_prodserver.errors import ConfigError as ConfigError
-    from django_prodserver.launch import runner as runner
     from django_prodserver.launch.copies import Copies as Copies
     from django_prodserver.launch.copies import bind_tcp as bind_tcp
     from django_prodserver.launch.copies import bind_unix as bind_unix
     from django_prodserver.launch.runner import child_environ as child_environ
+    from django_prodserver.launch.runner import run as run_plan
     from django_prodserver.launch.supervision import sets_for as sets_for
     from django_prodserver.launch.supervision import supervise as supervise
     from django_prodserver.launch.supervisor import ChildSpec as ChildSpec
@@ -59,101 +60,132 @@ if TYPE_CHECKING:
     from django_prodserver.logs.setup import json_enabled as json_enabled
     from django_prodserver.logs.setup import jsonify as jsonify
     from django_prodserver.management.base import ProcessCommand as ProcessCommand
+    from django_prodserver.masking import mask as mask
     from django_prodserver.ops.address import from_params as from_params
     from django_prodserver.ops.address import from_url as from_url
     from django_prodserver.plan import LaunchPlan as LaunchPlan
+    from django_prodserver.plan import OptionTable as OptionTable
     from django_prodserver.plan import ReadyProbe as ReadyProbe
-    from django_prodserver.plan import mask as mask
     from django_prodserver.preflight import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
     from django_prodserver.preflight import bounded as bounded
     from django_prodserver.preflight import reason as reason
     from django_prodserver.preflight import timeout_of as timeout_of
     from django_prodserver.preflight import unreachable as unreachable
-    from django_prodserver.served import layers as layers
-    from django_prodserver.served import websockets as websockets
+    from django_prodserver.served.layers import preload as preload_layers
     from django_prodserver.served.turnaway import TurnAway as TurnAway
     from django_prodserver.served.turnaway import duplicates as duplicates
     from django_prodserver.served.turnaway import hold as hold
     from django_prodserver.served.turnaway import listeners_in as listeners_in
+    from django_prodserver.served.websockets import require_uvicorn_library as require_uvicorn_library
     from django_prodserver.settings.config import ProcessConfig as ProcessConfig
     from django_prodserver.settings.config import get_processes_setting as get_processes_setting
     from django_prodserver.settings.config import load_process as load_process
     from django_prodserver.settings.config import where as where
 
-# name -> (module, is_submodule): where each public name lives today.
-_WHERE: dict[str, tuple[str, bool]] = {
-    "FlagSpec": ("django_prodserver.backends.argv", False),
-    "click_env_names": ("django_prodserver.backends.argv", False),
-    "click_flag_spec": ("django_prodserver.backends.argv", False),
-    "flatten": ("django_prodserver.backends.argv", False),
-    "merge": ("django_prodserver.backends.argv", False),
-    "parse": ("django_prodserver.backends.argv", False),
-    "Backend": ("django_prodserver.backends.base", False),
-    "Capability": ("django_prodserver.backends.base", False),
-    "Kind": ("django_prodserver.backends.base", False),
-    "LaunchContext": ("django_prodserver.backends.base", False),
-    "WebBackend": ("django_prodserver.backends.base", False),
-    "WorkerBackend": ("django_prodserver.backends.base", False),
-    "load_backend": ("django_prodserver.backends.loading", False),
-    "plan_process": ("django_prodserver.backends.loading", False),
-    "bind_reader": ("django_prodserver.backends.native", False),
-    "Option": ("django_prodserver.backends.options", False),
-    "OptionTable": ("django_prodserver.backends.options", False),
-    "WEB_OPTIONS": ("django_prodserver.backends.options", False),
-    "WORKER_OPTIONS": ("django_prodserver.backends.options", False),
-    "one_per_cpu": ("django_prodserver.backends.options", False),
-    "request_deadline": ("django_prodserver.backends.options", False),
-    "resolve_backend": ("django_prodserver.backends.registry", False),
-    "Drain": ("django_prodserver.drain", False),
-    "Phase": ("django_prodserver.drain", False),
-    "Step": ("django_prodserver.drain", False),
-    "backlog_of": ("django_prodserver.drain", False),
-    "listen_backlog": ("django_prodserver.drain", False),
-    "BackendNotFound": ("django_prodserver.errors", False),
-    "ConfigError": ("django_prodserver.errors", False),
-    "runner": ("django_prodserver.launch", True),
-    "Copies": ("django_prodserver.launch.copies", False),
-    "bind_tcp": ("django_prodserver.launch.copies", False),
-    "bind_unix": ("django_prodserver.launch.copies", False),
-    "child_environ": ("django_prodserver.launch.runner", False),
-    "sets_for": ("django_prodserver.launch.supervision", False),
-    "supervise": ("django_prodserver.launch.supervision", False),
-    "ChildSpec": ("django_prodserver.launch.supervisor", False),
-    "Supervisor": ("django_prodserver.launch.supervisor", False),
-    "Decision": ("django_prodserver.launch.supervisor.policies", False),
-    "ExitPolicy": ("django_prodserver.launch.supervisor.policies", False),
-    "RestartRequests": ("django_prodserver.launch.supervisor.policies", False),
-    "Wait": ("django_prodserver.launch.supervisor.policies", False),
-    "SERVER_LOGGING_FILE": ("django_prodserver.logs", False),
-    "CountingBody": ("django_prodserver.logs.access", False),
-    "json_program": ("django_prodserver.logs.run", False),
-    "configure_from_env": ("django_prodserver.logs.setup", False),
-    "formatter": ("django_prodserver.logs.setup", False),
-    "json_enabled": ("django_prodserver.logs.setup", False),
-    "jsonify": ("django_prodserver.logs.setup", False),
-    "ProcessCommand": ("django_prodserver.management.base", False),
-    "from_params": ("django_prodserver.ops.address", False),
-    "from_url": ("django_prodserver.ops.address", False),
-    "LaunchPlan": ("django_prodserver.plan", False),
-    "ReadyProbe": ("django_prodserver.plan", False),
-    "mask": ("django_prodserver.plan", False),
-    "DEFAULT_TIMEOUT": ("django_prodserver.preflight", False),
-    "bounded": ("django_prodserver.preflight", False),
-    "reason": ("django_prodserver.preflight", False),
-    "timeout_of": ("django_prodserver.preflight", False),
-    "unreachable": ("django_prodserver.preflight", False),
-    "layers": ("django_prodserver.served", True),
-    "websockets": ("django_prodserver.served", True),
-    "TurnAway": ("django_prodserver.served.turnaway", False),
-    "duplicates": ("django_prodserver.served.turnaway", False),
-    "hold": ("django_prodserver.served.turnaway", False),
-    "listeners_in": ("django_prodserver.served.turnaway", False),
-    "ProcessConfig": ("django_prodserver.settings.config", False),
-    "get_processes_setting": ("django_prodserver.settings.config", False),
-    "load_process": ("django_prodserver.settings.config", False),
-    "where": ("django_prodserver.settings.config", False),
+#: Each group of names with what it is for (docs/writing-a-backend.md has one section each):
+#: name -> "module:attribute" inside django_prodserver, where the name lives today.
+GROUPS: dict[str, dict[str, str]] = {
+    # The class a backend package defines and what its planning is given.
+    "Declaring a backend": {
+        "Backend": "backends.base:Backend",
+        "WebBackend": "backends.base:WebBackend",
+        "WorkerBackend": "backends.base:WorkerBackend",
+        "Kind": "backends.base:Kind",
+        "Capability": "backends.base:Capability",
+        "LaunchContext": "backends.base:LaunchContext",
+        "ProcessConfig": "settings.config:ProcessConfig",
+        "ConfigError": "errors:ConfigError",
+        "where": "settings.config:where",
+    },
+    # Declared once per backend: validation, defaults, native flag, docs and ``--dry-run``.
+    "Options": {
+        "Option": "backends.options:Option",
+        "OptionTable": "plan:OptionTable",
+        "WEB_OPTIONS": "backends.options:WEB_OPTIONS",
+        "WORKER_OPTIONS": "backends.options:WORKER_OPTIONS",
+        "one_per_cpu": "backends.options:one_per_cpu",
+        "request_deadline": "backends.options:request_deadline",
+    },
+    # The server's own command line: how it spells flags, and merging the user's ``ARGS``.
+    "Native flags": {
+        "FlagSpec": "backends.argv:FlagSpec",
+        "click_flag_spec": "backends.argv:click_flag_spec",
+        "click_env_names": "backends.argv:click_env_names",
+        "bind_reader": "backends.native:bind_reader",
+        "parse": "backends.argv:parse",
+        "merge": "backends.argv:merge",
+        "flatten": "backends.argv:flatten",
+    },
+    # What ``plan()`` returns: everything that would run, computed without starting anything.
+    "The plan": {
+        "LaunchPlan": "plan:LaunchPlan",
+        "ReadyProbe": "plan:ReadyProbe",
+        "mask": "masking:mask",
+    },
+    # Bounded checks with side effects just before a real start (is the broker there?).
+    "Preflight": {
+        "bounded": "preflight:bounded",
+        "unreachable": "preflight:unreachable",
+        "reason": "preflight:reason",
+        "timeout_of": "preflight:timeout_of",
+        "DEFAULT_TIMEOUT": "preflight:DEFAULT_TIMEOUT",
+        "from_url": "ops.address:from_url",
+        "from_params": "ops.address:from_params",
+    },
+    # What a ``host.py`` uses when prodserver runs the server in its own process.
+    "Hosting in-process": {
+        "preload_layers": "served.layers:preload",
+        "require_uvicorn_library": "served.websockets:require_uvicorn_library",
+        "Copies": "launch.copies:Copies",
+        "bind_tcp": "launch.copies:bind_tcp",
+        "bind_unix": "launch.copies:bind_unix",
+    },
+    # One drain after SIGTERM for every server: a host feeds it and acts on its steps.
+    "Draining": {
+        "Drain": "drain:Drain",
+        "Phase": "drain:Phase",
+        "Step": "drain:Step",
+        "backlog_of": "drain:backlog_of",
+        "listen_backlog": "drain:listen_backlog",
+        "TurnAway": "served.turnaway:TurnAway",
+        "duplicates": "served.turnaway:duplicates",
+        "hold": "served.turnaway:hold",
+        "listeners_in": "served.turnaway:listeners_in",
+    },
+    # One log schema for every server and worker (``log_format: json``).
+    "JSON logs": {
+        "SERVER_LOGGING_FILE": "logs:SERVER_LOGGING_FILE",
+        "configure_from_env": "logs.setup:configure_from_env",
+        "json_enabled": "logs.setup:json_enabled",
+        "formatter": "logs.setup:formatter",
+        "jsonify": "logs.setup:jsonify",
+        "json_program": "logs.run:json_program",
+        "CountingBody": "logs.access:CountingBody",
+    },
+    # For a management command like ``devserver``: settings to plans to a supervisor.
+    "Commands that start processes": {
+        "ProcessCommand": "management.base:ProcessCommand",
+        "get_processes_setting": "settings.config:get_processes_setting",
+        "load_process": "settings.config:load_process",
+        "resolve_backend": "backends.registry:resolve_backend",
+        "BackendNotFound": "errors:BackendNotFound",
+        "load_backend": "backends.loading:load_backend",
+        "plan_process": "backends.loading:plan_process",
+        "sets_for": "launch.supervision:sets_for",
+        "supervise": "launch.supervision:supervise",
+        "run_plan": "launch.runner:run",
+        "child_environ": "launch.runner:child_environ",
+        "Supervisor": "launch.supervisor:Supervisor",
+        "ChildSpec": "launch.supervisor:ChildSpec",
+        "ExitPolicy": "launch.supervisor.policies:ExitPolicy",
+        "Decision": "launch.supervisor.policies:Decision",
+        "Wait": "launch.supervisor.policies:Wait",
+        "RestartRequests": "launch.supervisor.policies:RestartRequests",
+    },
 }
+_WHERE = {name: where for names in GROUPS.values() for name, where in names.items()}
 
+#: Every name of GROUPS, spelled out for type checkers and editors.
 __all__ = [
     "DEFAULT_TIMEOUT",
     "SERVER_LOGGING_FILE",
@@ -205,7 +237,6 @@ __all__ = [
     "json_enabled",
     "json_program",
     "jsonify",
-    "layers",
     "listen_backlog",
     "listeners_in",
     "load_backend",
@@ -215,15 +246,16 @@ __all__ = [
     "one_per_cpu",
     "parse",
     "plan_process",
+    "preload_layers",
     "reason",
     "request_deadline",
+    "require_uvicorn_library",
     "resolve_backend",
-    "runner",
+    "run_plan",
     "sets_for",
     "supervise",
     "timeout_of",
     "unreachable",
-    "websockets",
     "where",
 ]
 
@@ -231,13 +263,10 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """Import the module that holds ``name`` on first use and return the name."""
     try:
-        module, is_submodule = _WHERE[name]
+        module, attr = _WHERE[name].split(":")
     except KeyError:
         raise AttributeError(f"module 'django_prodserver.api' has no attribute {name!r}") from None
-    if is_submodule:
-        value: Any = importlib.import_module(f"{module}.{name}")
-    else:
-        value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(f"django_prodserver.{module}"), attr)
     globals()[name] = value
     return value
 

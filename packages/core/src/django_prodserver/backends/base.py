@@ -16,12 +16,11 @@ from django_prodserver.backends.options import (
     WEB_OPTIONS,
     WORKER_OPTIONS,
     Option,
-    OptionTable,
     check_pairs,
     resolve_options,
 )
 from django_prodserver.errors import ConfigError
-from django_prodserver.plan import LaunchPlan, ReadyProbe
+from django_prodserver.plan import LaunchPlan, OptionTable, ReadyProbe
 from django_prodserver.served import deadline, websockets
 from django_prodserver.settings.config import ProcessConfig, where
 

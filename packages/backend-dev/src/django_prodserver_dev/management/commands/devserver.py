@@ -81,7 +81,7 @@ class Command(ProcessCommand):
     # -- starting ----------------------------------------------------------------------
 
     def start(self, plans: list[tuple[Backend, LaunchPlan]], options: dict[str, Any]) -> None:
-        from django_prodserver.api import runner, supervise
+        from django_prodserver.api import run_plan, supervise
 
         child = bool(options.get("reloaded_child"))
         if not child and len(plans) == 1:  # with several, each child devserver prints its own
@@ -95,7 +95,7 @@ class Command(ProcessCommand):
         if child or plan.extras.get("reload") in ("self", "off") or plan.kind == "oneshot":
             if options.get("verbosity", 1) >= 1 and not child:
                 self.stderr.write(f"devserver: starting {plan.process!r} with {plan.backend} ({_reload_mode(plan)})")
-            runner.run(plan, backend)
+            run_plan(plan, backend)
         sys.exit(self.reload(plan, options))
 
     def reload(self, plan: LaunchPlan, options: dict[str, Any]) -> int:
