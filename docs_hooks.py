@@ -12,6 +12,7 @@ Generated, so they cannot drift from what the code accepts and reports:
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import re
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ def _django() -> None:
 # -- options -----------------------------------------------------------------------------
 
 
+@functools.cache
 def backend_classes() -> dict[str, Any]:
     from django_prodserver.describe import installed_classes
 
@@ -361,6 +363,12 @@ def cli_page() -> str:
 # -- hooks -------------------------------------------------------------------------------
 
 
+def on_config(config: Any) -> Any:
+    """A rebuild under ``mkdocs serve`` reads the backends afresh."""
+    backend_classes.cache_clear()
+    return config
+
+
 def on_files(files: Any, config: Any) -> Any:
     from mkdocs.structure.files import File
 
@@ -375,8 +383,32 @@ def on_files(files: Any, config: Any) -> Any:
     return files
 
 
+def stop_signals_table() -> str:
+    """Each backend's stop signal, where it is sent, and its drain and graceful defaults."""
+    import signal
+
+    from django_prodserver.describe import default_text
+
+    rows = ["| backend | kind | stop signal | sent to | drain_delay | graceful_timeout |", "|---|---|---|---|---|---|"]
+    for name, cls in sorted(backend_classes().items()):
+        defaults = {o.name: default_text(o) for o in cls.declared_options()}
+        rows.append(
+            f"| {name} | {cls.kind} | {signal.Signals(cls.stop_signal).name} | "
+            + ("the process group" if cls.signal_group else "the main process")
+            + f" | {defaults.get('drain_delay', '-')} | {defaults.get('graceful_timeout', '-')} |"
+        )
+    return "\n".join(rows)
+
+
+MARKERS = {"<!-- generated: stop-signals -->": stop_signals_table}
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
-    """Backend pages and logging.md show the tables of the code being built, not a copy."""
+    """Backend pages show the option tables of the code being built, not a copy; a marker
+    (:data:`MARKERS`) is replaced by its generated table."""
+    for marker, make in MARKERS.items():
+        if marker in markdown:
+            markdown = markdown.replace(marker, make())
     uri = page.file.src_uri
     if uri.startswith("backends/"):
         from django_prodserver.describe import BEGIN, END, markdown_table

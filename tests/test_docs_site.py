@@ -61,6 +61,17 @@ def test_options_reference_lists_every_installed_backends_options(site: Path) ->
         assert names <= cells, f"{name}: options missing from the page: {sorted(names - cells)}"
 
 
+def test_signals_reference_lists_every_backends_stop_signal(site: Path) -> None:
+    import signal
+
+    from django_prodserver.describe import installed_classes
+
+    page = (site / "reference" / "signals-and-exit-codes" / "index.html").read_text(encoding="utf-8")
+    rows = {r[0]: r[1:] for r in re.findall(r"<tr>\s*<td>([\w-]+)</td>\s*<td>\w+</td>\s*<td>(\w+)</td>", page)}
+    for name, cls in installed_classes().items():
+        assert rows.get(name) == (signal.Signals(cls.stop_signal).name,), f"{name}: {rows.get(name)}"
+
+
 def source_check_ids() -> set[str]:
     """Every check id in the packages' source, found by text, not by the hook's parser: literal
     ids, ``{self.check_namespace}.E00N`` with the namespace the same file declares, and the
