@@ -173,10 +173,14 @@ def _wrappers(parsed: list[tuple[Path, ast.Module]]) -> dict[str, _Wrapper]:
             if fn is None:
                 continue
             params = [a.arg for a in fn.args.args + fn.args.kwonlyargs if a.arg != "self"]
+            if isinstance(node, ast.FunctionDef) and "check_id" not in params:
+                continue  # its own ConfigError calls carry their ids and are read where they are
             for inner in ast.walk(fn):
-                called = getattr(inner.func, "id", "") if isinstance(inner, ast.Call) else ""
-                if isinstance(inner, ast.Call) and (
-                    called == "ConfigError" or any(k.arg == "check_id" for k in inner.keywords)
+                if not isinstance(inner, ast.Call):
+                    continue
+                called = inner.func.attr if isinstance(inner.func, ast.Attribute) else getattr(inner.func, "id", "")
+                if called == "ConfigError" or (
+                    called == "__init__" and any(k.arg == "check_id" for k in inner.keywords)
                 ):
                     found.setdefault(node.name, _Wrapper(params, inner, constants))
                     break
@@ -198,11 +202,15 @@ def _namespaces(tree: ast.Module, constants: dict[str, str]) -> Iterator[tuple[a
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
             for item in node.body:
-                target = item.target if isinstance(item, ast.AnnAssign) else None
-                if isinstance(item, ast.Assign) and len(item.targets) == 1:
-                    target = item.targets[0]
-                if isinstance(target, ast.Name) and target.id == "check_namespace" and item.value is not None:  # type: ignore[attr-defined]
-                    value = _Text(constants)(item.value)  # type: ignore[attr-defined]
+                target: ast.expr
+                if isinstance(item, ast.AnnAssign):
+                    target, assigned = item.target, item.value
+                elif isinstance(item, ast.Assign) and len(item.targets) == 1:
+                    target, assigned = item.targets[0], item.value
+                else:
+                    continue
+                if isinstance(target, ast.Name) and target.id == "check_namespace" and assigned is not None:
+                    value = _Text(constants)(assigned)
                     if value and not value.startswith("<"):
                         yield node, value
 
@@ -256,7 +264,8 @@ def check_ids() -> dict[str, CheckId]:
                 ident = ident or (fixed if CHECK_ID.match(fixed) else None)
                 inner_params = dict(zip(sigs.get("ConfigError", []), wrapper.call.args, strict=False))
                 inner_params.update(inner_kw)
-                params = {**params, "problem": inner_params.get("problem"), "fix": inner_params.get("fix")}
+                params = {**params, **{k: v for k in ("problem", "fix") if (v := inner_params.get(k)) is not None}}
+                params.pop("msg", None)
                 text_of = inner
             else:
                 text_of = text
