@@ -120,6 +120,7 @@ BOOKKEEPING = [
     (re.compile(r"(?<![\w&])#\d{1,4}\b"), "an issue number"),
     (re.compile(r"\bissues? #?\d+", re.I), "an issue number"),
     (re.compile(r"\bwaves?\b|\bwave-\d", re.I), "'wave'"),
+    (re.compile(r"\bBACKENDS\.md\b"), "an internal planning file"),
 ]
 
 
