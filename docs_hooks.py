@@ -67,12 +67,12 @@ def options_page(docs: Path) -> str:
         "(contract options such as TLS or HTTP/2, which change what clients get).",
         "",
     ]
-    for title, catalog in (("Uniform web options", WEB_OPTIONS), ("Uniform worker options", WORKER_OPTIONS)):
-        out += [f"## {title}", "", "| option | type | kind | meaning |", "|---|---|---|---|"]
+    for title, kind, catalog in (("web", "web", WEB_OPTIONS), ("worker", "worker", WORKER_OPTIONS)):
+        out += [f"## Uniform {title} options", "", "| option | type | kind | meaning |", "|---|---|---|---|"]
         for opt in catalog.values():
-            kind = "contract" if opt.contract else "tuning"
-            out.append(f"| `{opt.name}` | {opt.kind} | {kind} | {_cell(opt.doc)} |")
-        out.append("")
+            what = "contract" if opt.contract else "tuning"
+            out.append(f"| `{opt.name}` | {opt.kind} | {what} | {_cell(opt.doc)} |")
+        out += ["", *_matrix({n: c for n, c in sorted(classes.items()) if c.kind == kind}, catalog), ""]
     for kind, title in (*_KINDS.items(), ("", "Other backends")):
         names = [n for n, c in sorted(classes.items()) if (c.kind == kind if kind else c.kind not in _KINDS)]
         if not names:
@@ -85,6 +85,35 @@ def options_page(docs: Path) -> str:
             out += [f"### {name}", "", f'`BACKEND: "{name}"`{more}', ""]
             out += [markdown_table(cls) if cls.declared_options() or cls.catalog else "No options.", ""]
     return "\n".join(out)
+
+
+#: How each uniform option is honoured, as the cross-backend table spells it.
+_SHORT = {"native": "yes", "prodserver": "prodserver", "approximated": "approx.", "ignored": "ignored"}
+
+
+def _matrix(classes: dict[str, Any], catalog: Any) -> list[str]:
+    """Options down, backends across: how each backend honours each uniform option."""
+    if not classes:
+        return []
+    names = list(classes)
+    rows = [
+        "How each backend honours them: **yes** (honoured as documented), **prodserver** (the server",
+        "has no such feature; prodserver provides it), **approx.** or **ignored** (a one-line warning",
+        "at start), **refused** (a system-check error). The tables below give each native spelling.",
+        "",
+        "| option | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for opt in catalog.values():
+        cells = []
+        for cls in classes.values():
+            declared = {o.name: o for o in cls.declared_options()}
+            if opt.name in declared:
+                cells.append(_SHORT[declared[opt.name].support])
+            else:
+                cells.append("refused" if opt.contract else "ignored")
+        rows.append(f"| `{opt.name}` | " + " | ".join(cells) + " |")
+    return rows
 
 
 def _cell(text: str) -> str:
