@@ -157,9 +157,9 @@ class _Text:
         if isinstance(value, ast.Name) and value.id in self.constants:
             return self.constants[value.id]
         if isinstance(value, ast.Name):
-            return f"<{value.id}>"
+            return f"<{value.id.strip('_').lower()}>"
         if isinstance(value, ast.Attribute):
-            return f"<{value.attr}>"
+            return "<type>" if value.attr == "__name__" else f"<{value.attr.strip('_')}>"
         return "..."
 
 
@@ -272,6 +272,13 @@ def check_ids() -> dict[str, CheckId]:
                 value = value.replace("<check_namespace>", ns)
             return value if CHECK_ID.match(value) else None
 
+        purpose: dict[int, str] = {}  # node -> the first line of its function's docstring
+        for fn in ast.walk(tree):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and ast.get_docstring(fn):
+                line = " ".join((ast.get_docstring(fn) or "").split("\n\n")[0].split())
+                for sub in ast.walk(fn):
+                    purpose[id(sub)] = line.replace("``", "`")
+
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and CHECK_ID.match(node.value):
                 found.setdefault(node.value, CheckId(node.value, package))
@@ -303,11 +310,18 @@ def check_ids() -> dict[str, CheckId]:
             entry = found.setdefault(ident, CheckId(ident, package))
             message = text_of(params.get("problem") or params.get("msg") or params.get("message"))
             fix = text_of(params.get("fix") or params.get("hint"))
-            if message and message not in entry.messages:
+            if not _says_something(message) and id(node) in purpose:
+                message = purpose[id(node)]  # the message is built elsewhere: say what is checked
+            if _says_something(message) and message not in entry.messages:
                 entry.messages.append(message)
-            if fix and fix not in entry.fixes:
+            if _says_something(fix) and fix not in entry.fixes:
                 entry.fixes.append(fix)
     return found
+
+
+def _says_something(text: str) -> bool:
+    """False for a text made only of placeholders (``<fix>``, ``...``): the value is not in the source."""
+    return bool(re.search(r"[A-Za-z]", re.sub(r"<[^>]*>|\.\.\.", "", text)))
 
 
 def checks_page() -> str:
@@ -364,7 +378,7 @@ def _anchor(ident: str) -> str:
 
 def _md(text: str) -> str:
     """Plain text safe in a Markdown table: angle brackets escaped, stray backticks balanced."""
-    text = text.replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("<", "&lt;").replace(">", "&gt;").replace("{", "&#123;").replace("}", "&#125;")
     return text if text.count("`") % 2 == 0 else text.replace("`", "'")
 
 
