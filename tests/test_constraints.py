@@ -44,7 +44,7 @@ def required() -> dict[str, str]:
             name = canonical(NAME.match(spec).group(1))  # type: ignore[union-attr]
             if name not in ours:
                 wanted.setdefault(name, f"packages/{d.name}")
-    for spec in dev.TEST_DEPS:
+    for spec in dev.TEST_DEPS + dev.DOCS_DEPS:
         wanted.setdefault(canonical(NAME.match(spec).group(1)), "dev.py TEST_DEPS")  # type: ignore[union-attr]
     return wanted
 
