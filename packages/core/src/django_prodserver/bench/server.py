@@ -15,25 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from django_prodserver.ops.procfs import tree
 from django_prodserver.testing.processes import pss_kib
-
-
-def descendants(pid: int) -> list[int]:
-    """``pid`` and every live descendant, from /proc (Linux)."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[-1].split()
-            except OSError:
-                continue
-            parents.setdefault(int(fields[1]), []).append(int(entry))
-    out, i = [pid], 0
-    while i < len(out):
-        out.extend(parents.get(out[i], ()))
-        i += 1
-    return out
 
 
 def tree_cpu_seconds(pids: Sequence[int]) -> float:
@@ -72,7 +55,7 @@ class Server:
         return self.popen.pid
 
     def tree(self) -> list[int]:
-        pids = descendants(self.pid) if self.popen.poll() is None else []
+        pids = tree(self.pid) if self.popen.poll() is None else []
         self.seen.update(pids)
         return pids
 

@@ -47,19 +47,32 @@ def command(pid: int) -> str:
     return raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
 
 
-def tree(pid: int) -> list[int]:
-    """``pid`` and all its descendants (one pass over /proc)."""
+def _children_by_parent() -> dict[int, list[int]]:
+    """Every process' children, by parent pid (one pass over /proc; empty where it is missing)."""
     parents: dict[int, list[int]] = {}
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return [pid]
+        return parents
     for entry in entries:
         if not entry.isdigit():
             continue
         fields = _stat_fields(int(entry))
         if fields and len(fields) > 1:
             parents.setdefault(int(fields[1]), []).append(int(entry))
+    return parents
+
+
+def children(pid: int) -> list[int]:
+    """The direct children of ``pid``, in pid order."""
+    return sorted(_children_by_parent().get(pid, ()))
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants, parents before their children (one pass over /proc).
+
+    The one process-tree walker: ops, the supervisor, the test kit and the benchmarks use it."""
+    parents = _children_by_parent()
     out = [pid]
     i = 0
     while i < len(out):
