@@ -39,14 +39,14 @@ if TYPE_CHECKING:
     from django_prodserver.errors import BackendNotFound as BackendNotFound
     from django_prodserver.errors import ConfigError as ConfigError
     from django_prodserver.launch import runner as runner
-    from django_prodserver.launch.copies import Copies as Copies
-    from django_prodserver.launch.copies import bind_tcp as bind_tcp
-    from django_prodserver.launch.copies import bind_unix as bind_unix
     from django_prodserver.launch.runner import child_environ as child_environ
     from django_prodserver.launch.supervision import sets_for as sets_for
     from django_prodserver.launch.supervision import supervise as supervise
     from django_prodserver.launch.supervisor import ChildSpec as ChildSpec
     from django_prodserver.launch.supervisor import Supervisor as Supervisor
+    from django_prodserver.launch.supervisor.listeners import bind_tcp as bind_tcp
+    from django_prodserver.launch.supervisor.listeners import bind_unix as bind_unix
+    from django_prodserver.launch.supervisor.listeners import run_copies as run_copies
     from django_prodserver.launch.supervisor.policies import Decision as Decision
     from django_prodserver.launch.supervisor.policies import ExitPolicy as ExitPolicy
     from django_prodserver.launch.supervisor.policies import RestartRequests as RestartRequests
@@ -112,9 +112,6 @@ _WHERE: dict[str, tuple[str, bool]] = {
     "BackendNotFound": ("django_prodserver.errors", False),
     "ConfigError": ("django_prodserver.errors", False),
     "runner": ("django_prodserver.launch", True),
-    "Copies": ("django_prodserver.launch.copies", False),
-    "bind_tcp": ("django_prodserver.launch.copies", False),
-    "bind_unix": ("django_prodserver.launch.copies", False),
     "child_environ": ("django_prodserver.launch.runner", False),
     "sets_for": ("django_prodserver.launch.supervision", False),
     "supervise": ("django_prodserver.launch.supervision", False),
@@ -124,6 +121,9 @@ _WHERE: dict[str, tuple[str, bool]] = {
     "ExitPolicy": ("django_prodserver.launch.supervisor.policies", False),
     "RestartRequests": ("django_prodserver.launch.supervisor.policies", False),
     "Wait": ("django_prodserver.launch.supervisor.policies", False),
+    "bind_tcp": ("django_prodserver.launch.supervisor.listeners", False),
+    "bind_unix": ("django_prodserver.launch.supervisor.listeners", False),
+    "run_copies": ("django_prodserver.launch.supervisor.listeners", False),
     "SERVER_LOGGING_FILE": ("django_prodserver.logs", False),
     "CountingBody": ("django_prodserver.logs.access", False),
     "json_program": ("django_prodserver.logs.run", False),
@@ -164,7 +164,6 @@ __all__ = [
     "Capability",
     "ChildSpec",
     "ConfigError",
-    "Copies",
     "CountingBody",
     "Decision",
     "Drain",
@@ -218,6 +217,7 @@ __all__ = [
     "reason",
     "request_deadline",
     "resolve_backend",
+    "run_copies",
     "runner",
     "sets_for",
     "supervise",
