@@ -53,7 +53,7 @@ from _web_native import (  # noqa: E402
 )
 from _web_report import Sample, ab_table, defaults_table, med, ours_shape, undecided  # noqa: E402
 
-from django_prodserver.bench.server import tree_cpu_seconds as reaped_cpu_seconds  # noqa: E402
+from django_prodserver.ops.procfs import cpu_seconds  # noqa: E402
 from django_prodserver.testing.processes import children_of, free_port, process_tree, pss_kib  # noqa: E402
 
 BACKENDS = ("gunicorn", "uvicorn", "granian", "waitress", "hypercorn", "daphne")
@@ -66,7 +66,7 @@ AMBIENT = ("GUNICORN_", "UVICORN_", "GRANIAN_", "HYPERCORN_", "WAITRESS_", "DAPH
 def tree_cpu_seconds(pid: int) -> float:
     """user + system CPU of ``pid`` and its descendants (reaped ones too: a worker recycled by
     max_requests is gone from the tree but its CPU was spent on the load)."""
-    return reaped_cpu_seconds(process_tree(pid))
+    return cpu_seconds(process_tree(pid), reaped=True)
 
 
 def load_with_cpu(

@@ -81,13 +81,15 @@ def tree(pid: int) -> list[int]:
     return out
 
 
-def cpu_seconds(pids: Iterable[int]) -> float:
-    """User + system CPU time of these processes, in seconds."""
+def cpu_seconds(pids: Iterable[int], *, reaped: bool = False) -> float:
+    """User + system CPU time of these processes, in seconds; with ``reaped``, also that of the
+    children they waited for (a worker recycled by max_requests is gone, its CPU was spent)."""
     total = 0
+    last = 15 if reaped else 13  # utime, stime (, cutime, cstime)
     for pid in pids:
         fields = _stat_fields(pid)
-        if fields and len(fields) > 12:
-            total += int(fields[11]) + int(fields[12])  # utime, stime
+        if fields and len(fields) >= last:
+            total += sum(int(x) for x in fields[11:last])
     return total / _CLK_TCK
 
 
