@@ -390,6 +390,7 @@ def cli_page() -> str:
     from django.core.management import load_command_class
 
     from django_prodserver.management import subcommands
+    from django_prodserver.settings.config import SUBCOMMANDS
 
     out = [
         "# Command line",
@@ -401,7 +402,7 @@ def cli_page() -> str:
     commands = [
         ("prodserver", load_command_class("django_prodserver", "prodserver").create_parser("manage.py", "prodserver"))
     ]
-    for word in sorted(subcommands.names()):
+    for word in sorted(SUBCOMMANDS):
         cmd = subcommands.load(word)
         commands.append((f"prodserver {word}", cmd.create_parser("manage.py prodserver", word)))
     for name in ("devserver", "server", "worker"):

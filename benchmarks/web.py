@@ -53,6 +53,7 @@ from _web_native import (  # noqa: E402
 )
 from _web_report import Sample, ab_table, defaults_table, med, ours_shape, undecided  # noqa: E402
 
+from django_prodserver.ops.procfs import cpu_seconds  # noqa: E402
 from django_prodserver.testing.processes import children_of, free_port, process_tree, pss_kib  # noqa: E402
 
 BACKENDS = ("gunicorn", "uvicorn", "granian", "waitress", "hypercorn", "daphne")
@@ -63,20 +64,9 @@ AMBIENT = ("GUNICORN_", "UVICORN_", "GRANIAN_", "HYPERCORN_", "WAITRESS_", "DAPH
 
 
 def tree_cpu_seconds(pid: int) -> float:
-    """user + system CPU of ``pid`` and its descendants (from /proc; Linux).
-
-    Reaped children count too (cutime/cstime): a worker recycled by max_requests is gone
-    from the tree but its CPU was spent on the load.
-    """
-    total = 0
-    for p in process_tree(pid):
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[-1].split()
-        except OSError:
-            continue
-        total += sum(int(x) for x in fields[11:15])
-    return total / os.sysconf("SC_CLK_TCK")
+    """user + system CPU of ``pid`` and its descendants (reaped ones too: a worker recycled by
+    max_requests is gone from the tree but its CPU was spent on the load)."""
+    return cpu_seconds(process_tree(pid), reaped=True)
 
 
 def load_with_cpu(

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from django_prodserver.bench.loopback import NotLoopback, check_host, check_path
-from django_prodserver.bench.server import descendants
+from django_prodserver.ops.procfs import tree
 
 #: Starts real servers/workers: excluded from `python3 dev.py test --fast`.
 pytestmark = pytest.mark.live
@@ -172,7 +172,7 @@ def test_sigint_mid_run_leaves_no_process(interrupted_bench: tuple[subprocess.Po
         if "gunicorn: / for" in line or time.monotonic() > deadline:
             break
     time.sleep(0.5)
-    seen.update(descendants(proc.pid))
+    seen.update(tree(proc.pid))
     groups = {pgid_of(p) for p in seen} - {None, os.getpgid(0)}
     assert len(seen) >= 4, "expected bench, the server and its workers, and the load generator"
     proc.send_signal(signal.SIGINT)

@@ -24,6 +24,7 @@ from django_prodserver.launch.supervisor.policies import (
     Never,
     OneShot,
     OnFailure,
+    Recycling,
     Restart,
     StopAll,
     Wait,
@@ -81,6 +82,15 @@ def test_settings_become_a_fresh_object_per_child_and_objects_pass_through() -> 
     assert a.on_exit(False, 1, 0.0) == Restart(1.0) and b.on_exit(False, 1, 0.0) == Restart(1.0)  # own budgets
     own = Never()
     assert for_settings(own) is own
+
+
+def test_a_recycling_copy_starts_again_at_once_after_exit_0_and_leaves_failures_to_its_policy() -> None:
+    policy = Recycling(OnFailure(RestartBudget(Policy(max_restarts=1, window=60, backoff=1, max_backoff=1))))
+    assert policy.on_exit(True, 0, 0.0) == Restart(0.0, "recycled after max_requests: starting a new one")
+    assert policy.on_exit(True, 0, 0.1) == Restart(0.0, "recycled after max_requests: starting a new one")
+    assert policy.on_exit(False, 137, 0.2) == Restart(1.0)  # the budget was untouched by recycles
+    assert policy.on_exit(False, 137, 0.3) == StopAll(137, "restart budget spent (1 in 60s)")
+    assert policy.restart_signals == (signal.SIGHUP,) and not policy.oneshot
 
 
 # -- a request source restarting real children ----------------------------------------------

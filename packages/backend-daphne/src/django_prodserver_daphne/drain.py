@@ -53,8 +53,8 @@ class DrainingServer(Server):  # type: ignore[misc]
     def run(self) -> None:
         import daphne.server
 
-        # daphne's --fd builds "fd:fileno=N", which Twisted has no parser for: the copies of
-        # django_prodserver.launch.copies pass an inherited socket so, and we adopt it here.
+        # daphne's --fd builds "fd:fileno=N", which Twisted has no parser for: the copies
+        # prodserver supervises pass an inherited socket so, and we adopt it here.
         daphne.server.serverFromString = server_from_string
         reactor.callWhenRunning(self.install_signal_handlers)
         super().run()

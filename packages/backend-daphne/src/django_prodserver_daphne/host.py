@@ -1,8 +1,8 @@
 """daphne's own command line plus prodserver's drain; one entry for exec and in-process.
 
 ``python -m django_prodserver_daphne`` takes every ``daphne`` flag (parsed by daphne's own
-parser) plus ``--drain-delay S``, ``--graceful-timeout S`` and ``--workers N`` (N copies on one
-socket bound here, see :mod:`django_prodserver.launch.copies`) with ``--max-requests N`` /
+parser) plus ``--drain-delay S``, ``--graceful-timeout S`` and ``--workers N`` (N supervised copies on
+one socket bound here, see :mod:`django_prodserver.launch.supervisor.listeners`) with ``--max-requests N`` /
 ``--max-requests-jitter J`` (a copy stops itself after that many requests and is replaced),
 and serves with
 :class:`~django_prodserver_daphne.drain.DrainingServer`.
@@ -47,16 +47,16 @@ def main(argv: Sequence[str]) -> int:
 def serve_copies(own: argparse.Namespace, rest: list[str]) -> int:
     """``--workers N``: bind the ``tcp:``/``-u`` endpoint here once, fork N daphne copies
     that adopt it (``-e fd:fileno=...``), supervise them and drain them together."""
-    from django_prodserver.api import Copies, bind_tcp, bind_unix
+    from django_prodserver.api import bind_tcp, bind_unix, run_copies
 
     sock, rest = _bind_endpoint(rest, bind_tcp, bind_unix)
 
-    def copy(index: int) -> int:
+    def copy() -> int:
         random.seed()  # each copy its own jitter
         return serve(own, rest)
 
-    stop_timeout = own.drain_delay + own.graceful_timeout + 5.0
-    return Copies(own.workers, copy, stop_timeout=stop_timeout, on_stop=sock.close, listeners=[sock]).run()
+    stop_timeout = own.drain_delay + own.graceful_timeout
+    return run_copies("daphne", own.workers, copy, listeners=[sock], stop_timeout=stop_timeout)
 
 
 def _bind_endpoint(rest: list[str], bind_tcp: Any, bind_unix: Any) -> tuple[socket.socket, list[str]]:

@@ -3,8 +3,8 @@
 ``python -m django_prodserver_waitress`` accepts every ``waitress-serve`` flag (parsed by
 waitress' own option table, so upstream ``--key=value`` ARGS keep their meaning), in any
 order around the app, plus ``--drain-delay=S``, ``--graceful-timeout=S``,
-``--[no-]access-log``, ``--log-level=LEVEL``, ``--workers=N`` (N copies sharing one
-socket, see :mod:`django_prodserver.launch.copies`) and ``--max-requests=N`` /
+``--[no-]access-log``, ``--log-level=LEVEL``, ``--workers=N`` (N supervised copies sharing
+one socket, see :mod:`django_prodserver.launch.supervisor.listeners`) and ``--max-requests=N`` /
 ``--max-requests-jitter=J`` (a copy stops itself after that many requests and is replaced),
 which waitress lacks.
 """
@@ -173,7 +173,7 @@ def serve_copies(app: Any, parsed: Parsed) -> int:
     """``--workers=N``: bind once here, fork N draining servers on that socket, supervise them."""
     from waitress.adjustments import Adjustments
 
-    from django_prodserver.api import Copies, bind_tcp, bind_unix
+    from django_prodserver.api import bind_tcp, bind_unix, run_copies
 
     kw = dict(parsed.adjustments)
     adj = Adjustments(**kw)
@@ -188,16 +188,12 @@ def serve_copies(app: Any, parsed: Parsed) -> int:
         kw.pop(key, None)
     kw["sockets"] = sockets
 
-    def close_ours() -> None:
-        for sock in sockets:
-            sock.close()
-
-    def copy(index: int) -> int:
+    def copy() -> int:
         random.seed()  # each copy its own jitter
         return serve(app, Parsed(**{**parsed.__dict__, "adjustments": kw, "workers": 1}))
 
-    stop_timeout = parsed.drain_delay + parsed.graceful_timeout + 5.0
-    return Copies(parsed.workers, copy, stop_timeout=stop_timeout, on_stop=close_ours, listeners=sockets).run()
+    stop_timeout = parsed.drain_delay + parsed.graceful_timeout
+    return run_copies("waitress", parsed.workers, copy, listeners=sockets, stop_timeout=stop_timeout)
 
 
 class RequestCounter:

@@ -39,15 +39,15 @@ if TYPE_CHECKING:  # for type checkers; the names are grouped in GROUPS below
     from django_prodserver.drain import listen_backlog as listen_backlog
     from django_prodserver.errors import BackendNotFound as BackendNotFound
     from django_prodserver.errors import ConfigError as ConfigError
-    from django_prodserver.launch.copies import Copies as Copies
-    from django_prodserver.launch.copies import bind_tcp as bind_tcp
-    from django_prodserver.launch.copies import bind_unix as bind_unix
     from django_prodserver.launch.runner import child_environ as child_environ
     from django_prodserver.launch.runner import run as run_plan
     from django_prodserver.launch.supervision import sets_for as sets_for
     from django_prodserver.launch.supervision import supervise as supervise
     from django_prodserver.launch.supervisor import ChildSpec as ChildSpec
     from django_prodserver.launch.supervisor import Supervisor as Supervisor
+    from django_prodserver.launch.supervisor.listeners import bind_tcp as bind_tcp
+    from django_prodserver.launch.supervisor.listeners import bind_unix as bind_unix
+    from django_prodserver.launch.supervisor.listeners import run_copies as run_copies
     from django_prodserver.launch.supervisor.policies import Decision as Decision
     from django_prodserver.launch.supervisor.policies import ExitPolicy as ExitPolicy
     from django_prodserver.launch.supervisor.policies import RestartRequests as RestartRequests
@@ -136,9 +136,9 @@ GROUPS: dict[str, dict[str, str]] = {
     "Hosting in-process": {
         "preload_layers": "served.layers:preload",
         "require_uvicorn_library": "served.websockets:require_uvicorn_library",
-        "Copies": "launch.copies:Copies",
-        "bind_tcp": "launch.copies:bind_tcp",
-        "bind_unix": "launch.copies:bind_unix",
+        "bind_tcp": "launch.supervisor.listeners:bind_tcp",
+        "bind_unix": "launch.supervisor.listeners:bind_unix",
+        "run_copies": "launch.supervisor.listeners:run_copies",
     },
     # One drain after SIGTERM for every server: a host feeds it and acts on its steps.
     "Draining": {
@@ -196,7 +196,6 @@ __all__ = [
     "Capability",
     "ChildSpec",
     "ConfigError",
-    "Copies",
     "CountingBody",
     "Decision",
     "Drain",
@@ -251,6 +250,7 @@ __all__ = [
     "request_deadline",
     "require_uvicorn_library",
     "resolve_backend",
+    "run_copies",
     "run_plan",
     "sets_for",
     "supervise",

@@ -15,38 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from django_prodserver.ops.procfs import cpu_seconds, tree
 from django_prodserver.testing.processes import pss_kib
-
-
-def descendants(pid: int) -> list[int]:
-    """``pid`` and every live descendant, from /proc (Linux)."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[-1].split()
-            except OSError:
-                continue
-            parents.setdefault(int(fields[1]), []).append(int(entry))
-    out, i = [pid], 0
-    while i < len(out):
-        out.extend(parents.get(out[i], ()))
-        i += 1
-    return out
-
-
-def tree_cpu_seconds(pids: Sequence[int]) -> float:
-    """user + system CPU of ``pids``, including children they reaped (recycled workers)."""
-    ticks = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[-1].split()
-        except OSError:
-            continue
-        ticks += sum(int(x) for x in fields[11:15])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class Server:
@@ -72,7 +42,7 @@ class Server:
         return self.popen.pid
 
     def tree(self) -> list[int]:
-        pids = descendants(self.pid) if self.popen.poll() is None else []
+        pids = tree(self.pid) if self.popen.poll() is None else []
         self.seen.update(pids)
         return pids
 
@@ -114,7 +84,7 @@ class Server:
         return pss_kib(self.tree())
 
     def cpu_seconds(self) -> float:
-        return tree_cpu_seconds(self.tree())
+        return cpu_seconds(self.tree(), reaped=True)
 
     def stop(self) -> None:
         """SIGKILL the process group and every descendant seen; reap the main process."""

@@ -47,19 +47,32 @@ def command(pid: int) -> str:
     return raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
 
 
-def tree(pid: int) -> list[int]:
-    """``pid`` and all its descendants (one pass over /proc)."""
+def _children_by_parent() -> dict[int, list[int]]:
+    """Every process' children, by parent pid (one pass over /proc; empty where it is missing)."""
     parents: dict[int, list[int]] = {}
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return [pid]
+        return parents
     for entry in entries:
         if not entry.isdigit():
             continue
         fields = _stat_fields(int(entry))
         if fields and len(fields) > 1:
             parents.setdefault(int(fields[1]), []).append(int(entry))
+    return parents
+
+
+def children(pid: int) -> list[int]:
+    """The direct children of ``pid``, in pid order."""
+    return sorted(_children_by_parent().get(pid, ()))
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants, parents before their children (one pass over /proc).
+
+    The one process-tree walker: ops, the supervisor, the test kit and the benchmarks use it."""
+    parents = _children_by_parent()
     out = [pid]
     i = 0
     while i < len(out):
@@ -68,13 +81,15 @@ def tree(pid: int) -> list[int]:
     return out
 
 
-def cpu_seconds(pids: Iterable[int]) -> float:
-    """User + system CPU time of these processes, in seconds."""
+def cpu_seconds(pids: Iterable[int], *, reaped: bool = False) -> float:
+    """User + system CPU time of these processes, in seconds; with ``reaped``, also that of the
+    children they waited for (a worker recycled by max_requests is gone, its CPU was spent)."""
     total = 0
+    last = 15 if reaped else 13  # utime, stime (, cutime, cstime)
     for pid in pids:
         fields = _stat_fields(pid)
-        if fields and len(fields) > 12:
-            total += int(fields[11]) + int(fields[12])  # utime, stime
+        if fields and len(fields) >= last:
+            total += sum(int(x) for x in fields[11:last])
     return total / _CLK_TCK
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from django_prodserver.ops import procfs
+
 TEST_SETTINGS = "django_prodserver.testing.project.settings"
 
 
@@ -97,9 +99,7 @@ class RunningProcess:
         """SIGKILL every process left in the child's session (workers included) and in the
         sessions of its descendants: a supervisor's children run in sessions of their own, and
         a test that kills only the supervisor's group leaves them serving."""
-        from django_prodserver.ops.procfs import tree
-
-        for pid in reversed(tree(self.pid)):  # found first: once killed, they are re-parented
+        for pid in reversed(procfs.tree(self.pid)):  # found first: once killed, they are re-parented
             try:
                 os.killpg(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -207,20 +207,8 @@ def wait_for_output(proc: RunningProcess, text: str, timeout: float = 60.0) -> N
 
 
 def children_of(pid: int) -> list[int]:
-    """Direct children of ``pid`` (from /proc; Linux)."""
-    kids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 1 and int(fields[1]) == pid:
-            kids.append(int(entry))
-    return sorted(kids)
+    """Direct children of ``pid``, in pid order (from /proc; Linux)."""
+    return procfs.children(pid)
 
 
 def pss_kib(pids: Sequence[int]) -> int:
@@ -240,9 +228,4 @@ def pss_kib(pids: Sequence[int]) -> int:
 
 def process_tree(pid: int) -> list[int]:
     """``pid`` and all its descendants."""
-    out = [pid]
-    i = 0
-    while i < len(out):
-        out.extend(children_of(out[i]))
-        i += 1
-    return out
+    return procfs.tree(pid)

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django_prodserver.launch.supervisor import deathsig
 from django_prodserver.launch.supervisor.output import LineStream, Pipe, Sink
-from django_prodserver.launch.supervisor.policies import ExitPolicy, for_settings
+from django_prodserver.launch.supervisor.policies import ExitPolicy, Recycling, for_settings
 from django_prodserver.launch.supervisor.signals import send
 from django_prodserver.ops.procfs import tree
 from django_prodserver.settings.restart import Policy, describe_status, ended_by, exit_code
@@ -40,7 +41,8 @@ class ChildSpec:
     #: What it is and where it listens, for the "started" line (``gunicorn on http://...``).
     what: str = ""
     #: Run in a fork of this process for the first start instead of spawning ``argv`` (one process
-    #: with the ops endpoint: no second Django setup, pages shared); restarts spawn ``argv``.
+    #: with the ops endpoint: no second Django setup, pages shared); restarts spawn ``argv``, or
+    #: fork again when ``argv`` is empty (copies of a server that loaded its app here).
     first_run: Callable[[], object] | None = None
     #: A session and process group of its own (Ctrl-C in a terminal reaches only us). False keeps it
     #: in ours, so a SIGKILL to our group reaches it too; "its group" then means its descendants.
@@ -48,6 +50,25 @@ class ChildSpec:
     #: Our stdin, stdout and stderr as they are instead of prefixed pipes (one reloaded process:
     #: the server sees the terminal, colours and all).
     share_stdio: bool = False
+    #: Run this many copies, each a child of its own (named ``name.1`` ... ``name.N``): restarted,
+    #: stopped and prefixed like any child.
+    copies: int = 1
+    #: Which copy this is (set by :func:`expand`); 0 for a spec that is not copied.
+    copy: int = 0
+    #: Listening sockets bound here that the copies inherit. We keep ours open while any copy runs
+    #: (a queued connection waits for a replacement instead of being refused), release the hold a
+    #: stopped copy left on them before each start, and close ours when the stop begins.
+    listeners: Sequence[socket.socket] = ()
+    #: An exit 0 of its own is a recycle (``max_requests``): started again at once, outside the
+    #: restart budget; SIGHUP replaces it gracefully.
+    recycles: bool = False
+
+
+def expand(spec: ChildSpec) -> list[ChildSpec]:
+    """The children of one spec: itself, or its ``copies`` numbered from 1."""
+    if spec.copies <= 1:
+        return [spec]
+    return [replace(spec, copies=1, copy=i) for i in range(1, spec.copies + 1)]
 
 
 def _interpreter_exit() -> None:
@@ -73,6 +94,8 @@ class Child:
     def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
         self.policy = for_settings(spec.policy)
+        if spec.recycles:
+            self.policy = Recycling(self.policy)
         self.popen: subprocess.Popen[bytes] | None = None
         self.pid = 0
         self.pipes: list[Pipe] = []
@@ -86,7 +109,8 @@ class Child:
 
     @property
     def name(self) -> str:
-        return self.spec.name
+        """Its name in our lines and its prefix: the spec's, numbered for a copy."""
+        return f"{self.spec.name}.{self.spec.copy}" if self.spec.copy else self.spec.name
 
     @property
     def alive(self) -> bool:
@@ -110,7 +134,7 @@ class Child:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:
-            if self.spec.first_run is not None and self.starts == 0:
+            if self.spec.first_run is not None and (self.starts == 0 or not self.spec.argv):
                 self._fork(out_r, out_w, err_r, err_w, in_fork)
             else:
                 self._spawn(subprocess.DEVNULL, out_w, err_w)
@@ -152,7 +176,8 @@ class Child:
             return
         code = 1
         try:  # the child: never return into the supervisor
-            os.setsid()
+            if self.spec.own_session:
+                os.setsid()
             deathsig.die_with_parent(self.spec.stop_signal, parent)
             deathsig.watch_parent(self.spec.stop_signal, parent)
             devnull = os.open(os.devnull, os.O_RDONLY)

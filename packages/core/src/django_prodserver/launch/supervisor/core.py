@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-from django_prodserver.launch.supervisor.child import EXIT_GRACE, Child, ChildSpec
+from django_prodserver.launch.supervisor.child import EXIT_GRACE, Child, ChildSpec, expand
 from django_prodserver.launch.supervisor.output import JsonWrap, Prefixer, Sink, Tap, json_line
 from django_prodserver.launch.supervisor.policies import Held, Restart, RestartRequests, StopAll
 from django_prodserver.launch.supervisor.signals import AGAIN_KILLS, FORWARD, KILL_NOW, STOP, SignalInbox
@@ -56,7 +56,7 @@ class Supervisor:
         hooks: Hooks | None = None,
         label: str = SELF,
     ) -> None:
-        self.children = [Child(s) for s in specs]
+        self.children = [Child(c) for s in specs for c in expand(s)]
         self.out, self.err = Sink(fds[0]), Sink(fds[1])
         #: The name on our own lines (``devserver`` when it runs one reloaded process).
         self.label = label
@@ -119,6 +119,11 @@ class Supervisor:
 
     def _start(self, child: Child) -> bool:
         requested = child.restart_requested  # a restart someone asked for is announced
+        if child.spec.listeners:
+            from django_prodserver.served.turnaway import release
+
+            for sock in child.spec.listeners:
+                release(sock)  # a copy stopped to be replaced held the queue at its stop
         out, err = self.out, self.err
         seen = self.hooks.output_reader(child.name) if self.hooks else None
         if seen is not None:
@@ -132,7 +137,7 @@ class Supervisor:
         self.by_pid[child.pid] = child
         if self.json_logs:  # each line of its pipes one JSON object, whatever it printed
             for pipe, stream in zip(child.pipes, ("stdout", "stderr"), strict=False):
-                pipe.stream.json = JsonWrap(child.name, stream, child.pid)
+                pipe.stream.json = JsonWrap(child.spec.name, stream, child.pid)
         self.held.pop(child.name, None)  # a restart request started it again
         if self.hooks:
             self.hooks.started(child.name, child.pid)
@@ -275,7 +280,7 @@ class Supervisor:
             return
         decision = child.policy.on_exit(child.clean, child.exit_code, time.monotonic())
         if isinstance(decision, Restart):
-            self._say(f"{what}; restarting in {decision.delay:g}s")
+            self._say(f"{what}; {decision.reason or f'restarting in {decision.delay:g}s'}")
             child.restart_at = time.monotonic() + decision.delay
         elif isinstance(decision, StopAll):
             self._say(f"{what}; {decision.reason}: stopping everything")
@@ -333,10 +338,16 @@ class Supervisor:
         if self.hooks and not self.stopping:
             self.hooks.stopping()  # readiness turns 503 before any child hears of the stop
         self.stopping = True
+        self._close_listeners()  # ours only: each copy keeps its own until its drain ends
         now = time.monotonic()
         for child in self.children:
             child.restart_at = None
             child.request_stop(now)
+
+    def _close_listeners(self) -> None:
+        for child in self.children:
+            for sock in child.spec.listeners:
+                sock.close()
 
     def _exit_code(self) -> int:
         if self.result is not None:
@@ -350,6 +361,7 @@ class Supervisor:
         try:
             for source in self._sources():
                 source.close()
+            self._close_listeners()
             for child in self.children:
                 child.kill()
             deadline = time.monotonic() + REAP_GRACE

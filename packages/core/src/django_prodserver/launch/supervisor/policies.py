@@ -7,6 +7,7 @@ signals and pipes, restarting the child gracefully when it fires."""
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,9 +16,10 @@ from django_prodserver.settings.restart import Policy, RestartBudget
 
 @dataclass(frozen=True)
 class Restart:
-    """Start the child again after ``delay`` seconds."""
+    """Start the child again after ``delay`` seconds; ``reason`` ends our line (default: the delay)."""
 
     delay: float
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,21 @@ class OnFailure(Always):
         if clean:
             return StopAll(exit_code, "policy 'on-failure'")
         return within_budget(self.budget, exit_code, now)
+
+
+class Recycling(ExitPolicy):
+    """A copy of a server that replaces itself: its own exit 0 (``max_requests`` reached) starts
+    it again at once, outside the budget; SIGHUP replaces it; other exits are ``policy``'s call."""
+
+    restart_signals = (signal.SIGHUP,)
+
+    def __init__(self, policy: ExitPolicy) -> None:
+        self.policy = policy
+
+    def on_exit(self, clean: bool, exit_code: int, now: float) -> Decision:
+        if exit_code == 0:
+            return Restart(0.0, "recycled after max_requests: starting a new one")
+        return self.policy.on_exit(clean, exit_code, now)
 
 
 def within_budget(budget: RestartBudget, exit_code: int, now: float) -> Decision:
