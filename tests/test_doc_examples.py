@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +66,8 @@ class Block:
         return self.directive.split()[1:]
 
     def where(self) -> str:
-        return f"{self.page.relative_to(ROOT)}:{self.line}"
+        name = self.page.relative_to(ROOT) if self.page.is_relative_to(ROOT) else self.page.name
+        return f"{name}:{self.line}"
 
 
 def blocks_of(page: Path, text: str | None = None) -> list[Block]:
@@ -158,6 +160,7 @@ class Scenario:
     cwd: Path
     tmp: Path
     check: bool = True
+    last_settings: Block | None = None
 
     @property
     def settings(self) -> Path:
@@ -167,8 +170,9 @@ class Scenario:
         dry = "dry-run" in b.words or b.kind == "serve"
         cwd = EXAMPLE if "example" in b.words else self.cwd
         for line in command_lines(b.text):
-            assert not re.search(r"[|;&<>`]|\$\(", line), f"{b.where()}: {line!r}: one plain command per line"
-            argv = shlex.split(line)
+            argv = shlex.split(line, comments=True)
+            shell = [w for w in argv if re.search(r"^[|;&<>]|`|\$\(|\$\w", w)]
+            assert not shell, f"{b.where()}: {line!r}: no shell runs these lines ({shell}): one plain command per line"
             assigned = {}
             while argv and re.match(r"^[A-Z_][A-Z0-9_]*=", argv[0]):
                 name, _, value = argv.pop(0).partition("=")
@@ -187,7 +191,9 @@ class Scenario:
                 argv.append("--dry-run")
             env = environ(EXAMPLE_VAR_DIR=str(self.tmp / "example-var"), **assigned)
             done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=180, check=False)
-            assert done.returncode == 0, f"{b.where()}: `{line}` exited {done.returncode}:\n{done.stdout}{done.stderr}"
+            out = done.stdout + done.stderr
+            assert done.returncode == 0, f"{b.where()}: `{line}` exited {done.returncode}:\n{out}"
+            assert "System check identified some issues" not in out, f"{b.where()}: `{line}`:\n{out}"
 
     def add_settings(self, b: Block) -> None:
         text = settings_text(b.text)
@@ -195,11 +201,15 @@ class Scenario:
             (self.cwd / "mysite" / "celery.py").write_text(celery_module())  # the guide's own file
         with self.settings.open("a") as f:
             f.write(f"\n# {b.where()}\n{text}")
-        if self.check:
-            argv = [sys.executable, "manage.py", "check"]
-            done = subprocess.run(argv, cwd=self.cwd, env=environ(), capture_output=True, text=True, check=False)
-            out = done.stdout + done.stderr
-            assert done.returncode == 0 and "System check identified no issues" in out, f"{b.where()}:\n{out}"
+        self.last_settings = b
+
+    def check_settings(self, before: Block | None) -> None:
+        """`manage.py check` on the settings as the last settings block left them: no issue at all."""
+        argv = [sys.executable, "manage.py", "check"]
+        done = subprocess.run(argv, cwd=self.cwd, env=environ(), capture_output=True, text=True, check=False)
+        out = done.stdout + done.stderr
+        where = self.last_settings.where() if self.last_settings else "?"
+        assert done.returncode == 0 and "System check identified no issues" in out, f"{where}:\n{out}"
 
     def write_file(self, b: Block) -> None:
         path = self.cwd / b.words[0]
@@ -230,25 +240,71 @@ def scenario_for(page: Path, tmp_path: Path, fresh_project: Path, check: bool = 
     return Scenario(tmp_path / "mysite", tmp_path, check)
 
 
+def checks_first(b: Block) -> bool:
+    """Whether the block's first command runs the system checks on the page's project (`check`, or a
+    `prodserver` plan): run_block then fails on any check message, and no separate `check` is needed."""
+    lines = command_lines(b.text)
+    if not lines or "example" in b.words:
+        return False
+    words = shlex.split(lines[0], comments=True)
+    planned = (b.kind == "serve" or "dry-run" in b.words) and not {"export", "--list", "--list-options"} & set(words)
+    return words[:2] == ["python", "manage.py"] and (
+        words[2:3] == ["check"] or (words[2:3] == ["prodserver"] and planned)
+    )
+
+
 def play(page: Path, scenario: Scenario, until: str = "") -> None:
+    pending = False  # settings appended and not checked yet
     for b in blocks_of(page):
         if b.kind == until:
             return
-        if b.kind in ("run", "serve"):
-            if scenario.check or "dry-run" not in b.words:
-                scenario.run_block(b)
+        runs = b.kind in ("run", "serve") and (scenario.check or "dry-run" not in b.words)
+        if pending and (b.kind == "settings" or (runs and not checks_first(b))):
+            scenario.check_settings(b)
+            pending = False
+        if runs:
+            scenario.run_block(b)
+            pending = False
         elif b.kind == "settings":
             scenario.add_settings(b)
+            pending = scenario.check
         elif b.kind == "file":
             scenario.write_file(b)
+    if pending:
+        scenario.check_settings(None)
 
 
-@pytest.mark.timeout(300)
+@pytest.fixture(scope="session")
+def played(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fresh_project: Path
+) -> dict[Path, BaseException | None]:
+    """Every selected page played at once, each in its own project (the pages are independent:
+    threads overlap their subprocesses), so the whole set costs about its slowest page."""
+    pages = [
+        item.callspec.params["page"]
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_page_examples_run"
+    ]
+
+    def one(page: Path) -> BaseException | None:
+        try:
+            play(page, scenario_for(page, tmp_path_factory.mktemp(page.stem), fresh_project))
+        except BaseException as e:  # reported by the page's own test
+            return e
+        return None
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(pages, pool.map(one, pages), strict=True))
+
+
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
-def test_page_examples_run(page: Path, tmp_path: Path, fresh_project: Path) -> None:
+def test_page_examples_run(page: Path, played: dict[Path, BaseException | None]) -> None:
     if not any(b.kind in ("run", "serve", "settings", "file") for b in blocks_of(page)):
         pytest.skip("no block of this page runs")  # every block marked skip, with its reason
-    play(page, scenario_for(page, tmp_path, fresh_project))
+    error = played[page]
+    if error is not None:
+        raise error
 
 
 def test_a_broken_settings_block_fails(tmp_path: Path, fresh_project: Path) -> None:
