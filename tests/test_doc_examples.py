@@ -13,7 +13,11 @@ with a reason, by an HTML comment on the line before it:
 
 Each page is one project, built block by block in page order: a fresh `django-admin
 startproject mysite` (or the one the page's own commands create). A settings line
-`NAME = [..., "x"]` means "what NAME already holds, plus x".
+`NAME = [..., "x"]` means "what NAME already holds, plus x". Settings that name
+`mysite.celery:app` get the `mysite/celery.py` that docs/how-to/celery.md shows. Each settings
+state is checked once: by `manage.py check` before the next block, or by that block's first
+command when it is `check` or a `prodserver` plan (every command fails here on any check
+message). The pages run in parallel threads; the whole set costs about 20 s of CPU.
 """
 
 from __future__ import annotations
