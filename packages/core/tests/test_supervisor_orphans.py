@@ -55,7 +55,7 @@ def gone(pid: int, timeout: float) -> bool:
             with open(f"/proc/{pid}/stat") as f:
                 if f.read().rsplit(")", 1)[1].split()[0] == "Z":
                     return True
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):
             return True
         time.sleep(0.05)
     return False
@@ -68,9 +68,12 @@ def test_the_child_gets_its_stop_signal_when_its_parent_is_killed(tmp_path: Path
     marker = tmp_path / "got"
     middle = subprocess.Popen([sys.executable, "-c", MIDDLE, how, str(marker)], stdout=subprocess.PIPE, text=True)
     assert middle.stdout is not None
-    child = int(middle.stdout.readline())
+    # Two lines in either order: the middle's "<child pid>" and the child's "ready" (its handler
+    # and our watchdog thread are in place); both write to the one pipe, so either may come first.
+    lines = {middle.stdout.readline().strip(), middle.stdout.readline().strip()}
+    assert "ready" in lines, lines
+    child = int(next(line for line in lines if line != "ready"))
     try:
-        assert middle.stdout.readline() == "ready\n"  # its handler (and our watchdog thread) are in place
         middle.kill()
         middle.wait(10)
         assert gone(child, 10)
