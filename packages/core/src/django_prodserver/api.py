@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from django_prodserver.backends.base import LaunchContext as LaunchContext
     from django_prodserver.backends.base import WebBackend as WebBackend
     from django_prodserver.backends.base import WorkerBackend as WorkerBackend
+    from django_prodserver.backends.hostplan import HOST_PLAN_ENV as HOST_PLAN_ENV
+    from django_prodserver.backends.hostplan import HostPlan as HostPlan
+    from django_prodserver.backends.hostport import host_port as host_port
     from django_prodserver.backends.loading import load_backend as load_backend
     from django_prodserver.backends.loading import plan_process as plan_process
     from django_prodserver.backends.native import bind_reader as bind_reader
@@ -94,6 +97,9 @@ _WHERE: dict[str, tuple[str, bool]] = {
     "LaunchContext": ("django_prodserver.backends.base", False),
     "WebBackend": ("django_prodserver.backends.base", False),
     "WorkerBackend": ("django_prodserver.backends.base", False),
+    "HOST_PLAN_ENV": ("django_prodserver.backends.hostplan", False),
+    "HostPlan": ("django_prodserver.backends.hostplan", False),
+    "host_port": ("django_prodserver.backends.hostport", False),
     "load_backend": ("django_prodserver.backends.loading", False),
     "plan_process": ("django_prodserver.backends.loading", False),
     "bind_reader": ("django_prodserver.backends.native", False),
@@ -156,6 +162,7 @@ _WHERE: dict[str, tuple[str, bool]] = {
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "HOST_PLAN_ENV",
     "SERVER_LOGGING_FILE",
     "WEB_OPTIONS",
     "WORKER_OPTIONS",
@@ -170,6 +177,7 @@ __all__ = [
     "Drain",
     "ExitPolicy",
     "FlagSpec",
+    "HostPlan",
     "Kind",
     "LaunchContext",
     "LaunchPlan",
@@ -202,6 +210,7 @@ __all__ = [
     "from_url",
     "get_processes_setting",
     "hold",
+    "host_port",
     "json_enabled",
     "json_program",
     "jsonify",

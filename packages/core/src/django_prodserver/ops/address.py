@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from django_prodserver.backends.hostport import host_port
+
 DEFAULT_PORTS = {
     "redis": 6379,
     "rediss": 6379,
@@ -36,7 +38,7 @@ def from_url(url: Any) -> str | None:
     if scheme not in DEFAULT_PORTS:
         return None
     host = parts.hostname or "localhost"
-    return join(host, port or DEFAULT_PORTS[scheme])
+    return host_port(host, port or DEFAULT_PORTS[scheme])
 
 
 def from_params(params: Mapping[str, Any], scheme: str = "redis") -> str | None:
@@ -48,15 +50,11 @@ def from_params(params: Mapping[str, Any], scheme: str = "redis") -> str | None:
         return None
     host = lowered.get("host")
     if not host:
-        return None if scheme not in ("redis",) else join("localhost", DEFAULT_PORTS[scheme])
+        return None if scheme not in ("redis",) else host_port("localhost", DEFAULT_PORTS[scheme])
     if str(host).startswith("/"):
         return None  # a unix socket directory (PostgreSQL)
     port = lowered.get("port") or DEFAULT_PORTS.get(scheme)
     try:
-        return join(str(host), int(port)) if port else None
+        return host_port(str(host), int(port)) if port else None
     except (TypeError, ValueError):
         return None
-
-
-def join(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
