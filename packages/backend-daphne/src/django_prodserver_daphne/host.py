@@ -38,12 +38,7 @@ class Own:
 
 def main(argv: Sequence[str]) -> int:
     """Parse like ``daphne`` and serve with the draining server; 0 after a requested stop."""
-    try:
-        own = HostPlan.from_environ().read(Own)
-    except ValueError as e:
-        print(f"django_prodserver_daphne: {e}", file=sys.stderr)
-        return 2
-    rest = list(argv)
+    own, rest = HostPlan.from_environ().read(Own), list(argv)
     if own.workers > 1 or own.max_requests:
         return serve_copies(own, rest)
     return serve(own, rest)

@@ -39,11 +39,7 @@ def main(argv: Sequence[str], start_method: str = "spawn") -> int:
 
     from .drain import DrainingMaster, serve_single
 
-    try:
-        own = HostPlan.from_environ().read(Own)
-    except ValueError as e:
-        print(f"django_prodserver_hypercorn: {e}", file=sys.stderr)
-        return 2
+    own = HostPlan.from_environ().read(Own)
 
     def run(config: Config) -> int:
         if own.max_requests_jitter is not None:

@@ -110,7 +110,7 @@ def main(argv: Sequence[str]) -> int:
     """Serve until stopped; 0 after a requested stop, 2 on a usage error."""
     try:
         parsed = parse(argv)
-    except (UsageError, ValueError) as e:
+    except UsageError as e:
         print(f"django_prodserver_waitress: {e}", file=sys.stderr)
         return 2
     app = load_app(parsed)  # sets Django up (and its LOGGING) before we touch logging
