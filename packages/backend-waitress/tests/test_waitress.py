@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from django_prodserver.api import HostPlan
+from django_prodserver.api import HOST_PLAN_ENV, HostPlan
 from django_prodserver.backends.loading import plan_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.settings.config import load_process
@@ -178,11 +178,12 @@ def application(environ, start_response):
 
 
 def test_standalone_cli_trusts_the_configured_proxy(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
-    """The plan's command runs on its own too; forwarded_allow_ips reaches waitress intact."""
+    """The plan's command runs on its own too, with the host plan from its environment (the access
+    log is prodserver's, off without the plan); forwarded_allow_ips reaches waitress intact."""
     (tmp_path / "plainapp.py").write_text(APP_SOURCE)
     port = free_port()
     plan = plan_for({"forwarded_allow_ips": ["127.0.0.1"], "port": port}, APP="plainapp:application")
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)}
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path), HOST_PLAN_ENV: plan.env[HOST_PLAN_ENV]}
     proc = start([sys.executable, "-m", "django_prodserver_waitress", *plan.args], env, tmp_path, tmp_path / "cli.log")
     prodserver_process.adopt(proc)
     wait_for_output(proc, "Serving on", timeout=30)
@@ -190,5 +191,6 @@ def test_standalone_cli_trusts_the_configured_proxy(tmp_path: Path, prodserver_p
     conn.request("GET", "/", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})
     assert conn.getresponse().read() == b"203.0.113.9 https"
     conn.close()
+    wait_for_output(proc, '"GET / HTTP/1.1" 200', timeout=10)
     proc.signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0, proc.output()
