@@ -1,7 +1,8 @@
 """Native command lines for benchmarks/web.py: prodserver's --dry-run argv made native, and defaults.
 
 Every backend's plan prints the command it is equivalent to; where that command is a
-prodserver wrapper module, the wrapper-only flags are removed here and WRAPPERS says why.
+prodserver wrapper module, the native module replaces it here and WRAPPERS says what differs
+(the wrapper's own settings, such as the drain, ride in PRODSERVER_HOST_PLAN, not in the argv).
 """
 
 from __future__ import annotations
@@ -30,28 +31,28 @@ WRAPPERS: dict[str, Wrapper] = {
     "waitress": Wrapper(
         "django_prodserver_waitress",
         "waitress",
-        ("--drain-delay", "--graceful-timeout", "--log-level"),
-        ("--access-log", "--no-access-log"),
-        "--drain-delay/--graceful-timeout act only after SIGTERM; --log-level=info is what "
+        (),
+        (),
+        "the drain and graceful timeout act only after SIGTERM; log level info is what "
         "waitress-serve sets anyway (waitress logger at INFO); waitress has no access log, so "
-        "the A/B runs prodserver with access_log=false (--no-access-log: no WSGI wrapper)",
+        "the A/B runs prodserver with access_log=false (no WSGI wrapper)",
     ),
     "hypercorn": Wrapper(
         "django_prodserver_hypercorn",
         "hypercorn",
-        ("--drain-delay",),
-        ("--no-http2",),
-        "--drain-delay acts only after SIGTERM (prodserver's master); --no-http2 only appears "
-        "with http2=false and would be alpn_protocols=['http/1.1'] (TLS only, unused here). "
+        (),
+        (),
+        "the drain delay acts only after SIGTERM (prodserver's master); http2=false would be "
+        "alpn_protocols=['http/1.1'] (TLS only, unused here). "
         "prodserver hosts that master in manage.py and forks hypercorn's own worker function "
         "from it with the app imported; native hypercorn spawns fresh interpreters",
     ),
     "daphne": Wrapper(
         "django_prodserver_daphne",
         "daphne",
-        ("--drain-delay", "--graceful-timeout"),
         (),
-        "--drain-delay/--graceful-timeout act only after SIGTERM (prodserver's DrainingServer "
+        (),
+        "the drain and graceful timeout act only after SIGTERM (prodserver's DrainingServer "
         "subclass of daphne's Server; everything else is daphne's own parser and server)",
     ),
 }

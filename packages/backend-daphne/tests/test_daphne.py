@@ -13,6 +13,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from django_prodserver.api import HostPlan
 from django_prodserver.errors import ConfigError
 from django_prodserver.testing.helpers import self_signed_cert as self_signed
 from django_prodserver.testing.load import request_across_signal, shutdown_under_load
@@ -26,6 +27,7 @@ from django_prodserver.testing.processes import (
     start,
     wait_http,
 )
+from django_prodserver_daphne.host import Own
 
 PROJECT = "django_prodserver.testing.project"
 
@@ -54,13 +56,17 @@ def test_tuning_daphne_cannot_do_is_warned_not_refused(option: str, value: Any) 
 
 def test_max_requests_recycles_copies_except_with_tls() -> None:
     plan = plan_for({"max_requests": 100, "max_requests_jitter": 5})
-    assert plan.warnings == () and plan.args[-5:-1] == ("--max-requests", "100", "--max-requests-jitter", "5")
+    own = HostPlan.from_environ(plan.env).read(Own)
+    assert plan.warnings == () and (own.max_requests, own.max_requests_jitter) == (100, 5)
+    assert not any(a.startswith("--max-requests") for a in plan.args)  # daphne has no such flag
     tls = plan_for({"max_requests": 100, "tls_cert": "/c.pem", "tls_key": "/k.pem"})
-    assert "--max-requests" not in tls.args and tls.warnings[0].startswith("daphne ignores max_requests=100 with TLS")
+    assert HostPlan.from_environ(tls.env).read(Own).max_requests == 0
+    assert tls.warnings[0].startswith("daphne ignores max_requests=100 with TLS")
 
 
 def test_workers_with_tls_are_approximated_as_one_process() -> None:
     plan = plan_for({"workers": 2, "tls_cert": "/c.pem", "tls_key": "/k.pem"})
+    assert HostPlan.from_environ(plan.env).read(Own).workers == 1
     assert "--workers" not in plan.args and plan.warnings[0].startswith("daphne approximates workers=2 with TLS")
 
 
@@ -96,7 +102,8 @@ def test_workers_2_is_served_by_copies_in_dry_run(tmp_path: Path) -> None:
     env = project_environ({"web": {"BACKEND": "daphne", "OPTIONS": {"workers": 2}}}, tmp_path)
     out = run_django(env, tmp_path, "prodserver", "web", "--dry-run")
     assert out.returncode == 0, out.stderr
-    assert "--workers 2" in out.stdout and "forks 2 daphne copies" in out.stdout
+    assert '"workers":2' in out.stdout and "forks 2 daphne copies" in out.stdout
+    assert "--workers" not in next(line for line in out.stdout.splitlines() if "command:" in line)
 
 
 def test_dry_run_and_start_say_daphne_has_no_drain(tmp_path: Path, prodserver_process: ProcessStarter) -> None:

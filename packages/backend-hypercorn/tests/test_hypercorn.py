@@ -12,6 +12,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from django_prodserver.api import HOST_PLAN_ENV
 from django_prodserver.errors import ConfigError
 from django_prodserver.testing.helpers import self_signed_cert as self_signed
 from django_prodserver.testing.plugin import ProcessStarter
@@ -79,8 +80,9 @@ def test_max_requests_jitter_survives_hypercorns_cli(monkeypatch: pytest.MonkeyP
             return 0
 
     monkeypatch.setattr(drain, "DrainingMaster", Capture)
-    args = plan_for({"max_requests": 1000, "max_requests_jitter": 50}).args
-    assert host.main(args) == 0
+    plan = plan_for({"max_requests": 1000, "max_requests_jitter": 50})
+    monkeypatch.setenv(HOST_PLAN_ENV, plan.env[HOST_PLAN_ENV])
+    assert host.main(plan.args) == 0
     config, drain_delay = seen[0]
     assert (config.max_requests, config.max_requests_jitter, drain_delay) == (1000, 50, 2.0)
     assert (config.backlog, config.graceful_timeout, config.workers) == (2048, 25.0, min(2 * len_cpus() + 1, 12))

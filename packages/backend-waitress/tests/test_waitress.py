@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from django_prodserver.api import HOST_PLAN_ENV, HostPlan
 from django_prodserver.backends.loading import plan_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.settings.config import load_process
@@ -53,7 +54,7 @@ def test_uniform_options_map_to_waitress_flags() -> None:
     assert "--trusted-proxy=10.0.0.1" in args
     # one argv token, space separated: waitress raises ValueError on a comma list
     assert "--trusted-proxy-headers=x-forwarded-for x-forwarded-proto" in args
-    parsed = parse(args)
+    parsed = parse(args, HostPlan.from_environ(plan.env))
     assert parsed.adjustments["trusted_proxy_headers"] == "x-forwarded-for x-forwarded-proto"
     assert parsed.access_log is True and parsed.drain_delay == 2.0 and parsed.graceful_timeout == 25.0
     assert plan.in_process and plan.program[-1] == "django_prodserver_waitress"
@@ -82,7 +83,9 @@ def test_turning_off_what_waitress_cannot_do_is_honoured(option: str) -> None:
 
 def test_tuning_options_waitress_lacks_are_warned_or_provided() -> None:
     plan = plan_for({"max_requests": 10, "timeout": 5})
-    assert plan.warnings == () and "--max-requests=10" in plan.args and "--max-requests-jitter=0" in plan.args
+    parsed = parse(plan.args, HostPlan.from_environ(plan.env))
+    assert plan.warnings == () and (parsed.max_requests, parsed.max_requests_jitter) == (10, 0)
+    assert not any(a.startswith("--max-requests") for a in plan.args)  # waitress has no such flag
     assert plan.env["PRODSERVER_REQUEST_TIMEOUT"] == "5"
     assert plan.args[-1] == "django_prodserver.served.wsgi:application"
 
@@ -98,15 +101,16 @@ def test_several_proxies_and_asgi_are_refused() -> None:
 
 def test_web_concurrency_means_copies_as_for_every_server() -> None:
     plan = WaitressBackend(load_process("web", {"BACKEND": "waitress"})).plan(context(environ={"WEB_CONCURRENCY": "4"}))
-    assert plan.options["workers"] == 4 and "--workers=4" in plan.args
-    assert "--workers=1" not in plan_for().args and "--workers" not in " ".join(plan_for().args)
+    assert plan.options["workers"] == 4 and parse(plan.args, HostPlan.from_environ(plan.env)).workers == 4
+    assert "--workers" not in " ".join(plan.args)
 
 
 def test_workers_2_is_served_by_copies_in_dry_run(tmp_path: Path) -> None:
     env = project_environ({"web": {"BACKEND": "waitress", "OPTIONS": {"workers": 2}}}, tmp_path)
     out = run_django(env, tmp_path, "prodserver", "web", "--dry-run")
     assert out.returncode == 0, out.stderr
-    assert "--workers=2" in out.stdout and "forks 2 waitress copies" in out.stdout
+    assert '"workers":2' in out.stdout and "forks 2 waitress copies" in out.stdout
+    assert "--workers" not in next(line for line in out.stdout.splitlines() if "command:" in line)
 
 
 def test_upstream_waitress_server_entry_keeps_its_flags_and_bind() -> None:
@@ -174,11 +178,12 @@ def application(environ, start_response):
 
 
 def test_standalone_cli_trusts_the_configured_proxy(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
-    """The plan's command runs on its own too; forwarded_allow_ips reaches waitress intact."""
+    """The plan's command runs on its own too, with the host plan from its environment (the access
+    log is prodserver's, off without the plan); forwarded_allow_ips reaches waitress intact."""
     (tmp_path / "plainapp.py").write_text(APP_SOURCE)
     port = free_port()
     plan = plan_for({"forwarded_allow_ips": ["127.0.0.1"], "port": port}, APP="plainapp:application")
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)}
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path), HOST_PLAN_ENV: plan.env[HOST_PLAN_ENV]}
     proc = start([sys.executable, "-m", "django_prodserver_waitress", *plan.args], env, tmp_path, tmp_path / "cli.log")
     prodserver_process.adopt(proc)
     wait_for_output(proc, "Serving on", timeout=30)
@@ -186,5 +191,6 @@ def test_standalone_cli_trusts_the_configured_proxy(tmp_path: Path, prodserver_p
     conn.request("GET", "/", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})
     assert conn.getresponse().read() == b"203.0.113.9 https"
     conn.close()
+    wait_for_output(proc, '"GET / HTTP/1.1" 200', timeout=10)
     proc.signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0, proc.output()

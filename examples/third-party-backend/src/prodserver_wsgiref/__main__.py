@@ -1,4 +1,4 @@
-"""``python -m prodserver_wsgiref APP [--host H] [--port P] [--drain-delay S] [--graceful-timeout S]``."""
+"""``python -m prodserver_wsgiref APP``, with the options in ``PRODSERVER_HOST_PLAN`` (what ``--dry-run`` shows)."""
 
 from __future__ import annotations
 

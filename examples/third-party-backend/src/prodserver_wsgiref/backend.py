@@ -23,17 +23,13 @@ class WsgirefBackend(WebBackend):
     capabilities = frozenset({"http", "wsgi"})
     flags: ClassVar[FlagSpec] = FlagSpec()
     options: ClassVar[tuple[Option, ...]] = (
-        W["host"].declare(native="--host"),
-        W["port"].declare(native="--port"),
-        W["drain_delay"].declare(native="--drain-delay"),
-        W["graceful_timeout"].declare(native="--graceful-timeout"),
+        W["host"].declare(native="(host plan)"),
+        W["port"].declare(native="(host plan)"),
+        W["drain_delay"].declare(native="(host plan)"),
+        W["graceful_timeout"].declare(native="(host plan)"),
     )
+    # wsgiref has no command line: host.py reads these from PRODSERVER_HOST_PLAN (--dry-run shows it).
+    host_options: ClassVar[tuple[str, ...]] = ("host", "port", "drain_delay", "graceful_timeout")
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
-        return [
-            self.app_path(opts, ctx),
-            "--host", opts["host"],
-            "--port", str(opts["port"]),
-            "--drain-delay", f"{opts['drain_delay']:g}",
-            "--graceful-timeout", f"{opts['graceful_timeout']:g}",
-        ]  # fmt: skip
+        return [self.app_path(opts, ctx)]

@@ -1,18 +1,21 @@
-"""The in-process host, ``run(plan)``, and ``python -m prodserver_wsgiref APP``: one parser, one serve loop.
+"""The in-process host, ``run(plan)``, and ``python -m prodserver_wsgiref APP``: one serve loop.
 
 prodserver calls ``run(plan)`` in the ``manage.py`` process (Django is set up once); ``--dry-run``
-shows the same argv as ``python -m prodserver_wsgiref``, which runs the same code.
+shows the same argv as ``python -m prodserver_wsgiref`` and the environment it runs with: the
+options come in ``PRODSERVER_HOST_PLAN`` (``WsgirefBackend.host_options``), read with ``HostPlan``.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any, NoReturn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from django_prodserver.api import HostPlan, host_port
 
 from .drain import drain_on_sigterm, finish
 
@@ -35,17 +38,24 @@ def load(app: str) -> Any:
     return getattr(importlib.import_module(module), attr or "application")
 
 
+@dataclass(frozen=True)
+class Settings:
+    """What the host plan gives (these defaults when ``python -m prodserver_wsgiref`` runs alone)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    drain_delay: float = 2.0
+    graceful_timeout: float = 25.0
+
+
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m prodserver_wsgiref")
-    parser.add_argument("app")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--drain-delay", type=float, default=2.0)
-    parser.add_argument("--graceful-timeout", type=float, default=25.0)
-    args = parser.parse_args(list(argv))
-    server = make_server(args.host, args.port, load(args.app), ThreadingWSGIServer, QuietHandler)
-    drain_on_sigterm(server, args.drain_delay, args.graceful_timeout)
-    print(f"Serving on http://{args.host}:{args.port}", flush=True)
+    if len(argv) != 1:
+        print("usage: python -m prodserver_wsgiref MODULE:APP", file=sys.stderr)
+        return 2
+    own = HostPlan.from_environ().read(Settings)
+    server = make_server(own.host, own.port, load(argv[0]), ThreadingWSGIServer, QuietHandler)
+    drain_on_sigterm(server, own.drain_delay, own.graceful_timeout)
+    print(f"Serving on http://{host_port(own.host, own.port)}", flush=True)
     server.serve_forever(poll_interval=0.1)
     server.server_close()  # joins request threads: nothing in flight is cut before the deadline
     finish(server)
@@ -53,5 +63,5 @@ def main(argv: Sequence[str]) -> int:
 
 
 def run(plan: LaunchPlan) -> NoReturn:
-    """The host prodserver calls (``WsgirefBackend.host``): the plan's argv, in this process."""
+    """The host prodserver calls (``WsgirefBackend.host``): the plan's argv and environment, in this process."""
     sys.exit(main(plan.args))

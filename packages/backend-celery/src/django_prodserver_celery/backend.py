@@ -232,9 +232,7 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
         self.celery_app()
 
-        def key(name: str) -> str:
-            return where(self.config.name, "OPTIONS", name)
-
+        key = self.option_key
         pool = opts["pool"]
         if pool in ("threads", "solo", "gevent", "eventlet"):
             for name in ("max_tasks", "max_memory_per_child", "time_limit"):

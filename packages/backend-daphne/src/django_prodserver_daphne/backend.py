@@ -14,13 +14,13 @@ from django_prodserver.api import (
     WEB_OPTIONS,
     ConfigError,
     FlagSpec,
+    HostPlan,
     LaunchContext,
     Option,
     OptionTable,
     ReadyProbe,
     WebBackend,
     request_deadline,
-    where,
 )
 
 W = WEB_OPTIONS
@@ -59,6 +59,13 @@ class DaphneBackend(WebBackend):
     capabilities = frozenset({"http", "asgi", "workers", "tls", "http2", "websockets"})
     flags: ClassVar[FlagSpec] = FlagSpec(
         aliases=_ALIASES, switches=frozenset({"--proxy-headers", "--no-server-name", "-h", "--help"}), joined=False
+    )
+    host_options: ClassVar[tuple[str, ...]] = (
+        "drain_delay",
+        "graceful_timeout",
+        "workers",
+        "max_requests",
+        "max_requests_jitter",
     )
 
     options: ClassVar[tuple[Option, ...]] = (
@@ -109,9 +116,7 @@ class DaphneBackend(WebBackend):
     )
 
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
-        def opt(key: str) -> str:
-            return where(self.config.name, "OPTIONS", key)
-
+        opt = self.option_key
         if opts["interface"] != "asgi":
             raise ConfigError(
                 opt("interface"),
@@ -158,13 +163,14 @@ class DaphneBackend(WebBackend):
         args += ["--access-log", "-" if native_access else os.devnull]
         if opts["forwarded_allow_ips"]:
             args.append("--proxy-headers")
-        args += self.native_args(opts, "drain_delay", "graceful_timeout")
-        if opts["workers"] > 1 and not opts["tls_cert"]:
-            args += self.native_args(opts, "workers")
-        if opts["max_requests"] and not opts["tls_cert"]:
-            args += self.native_args(opts, "max_requests", "max_requests_jitter")
         args.append(self.app_path(opts, ctx))
         return args
+
+    def host_plan(self, opts: OptionTable, ctx: LaunchContext) -> HostPlan:
+        # Copies share a plain socket only: with TLS, one process that never recycles (warned).
+        if opts["tls_cert"]:
+            opts = opts.with_value("workers", 1, "tls_cert").with_value("max_requests", 0, "tls_cert")
+        return super().host_plan(opts, ctx)
 
     def warnings(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         found = super().warnings(opts, ctx)

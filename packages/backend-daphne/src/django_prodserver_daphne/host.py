@@ -1,50 +1,50 @@
-"""daphne's own command line plus prodserver's drain; one entry for exec and in-process.
+"""daphne's own command line, and prodserver's settings from the host plan; one entry for exec and in-process.
 
 ``python -m django_prodserver_daphne`` takes every ``daphne`` flag (parsed by daphne's own
-parser) plus ``--drain-delay S``, ``--graceful-timeout S`` and ``--workers N`` (N supervised copies on
-one socket bound here, see :mod:`django_prodserver.launch.supervisor.listeners`) with ``--max-requests N`` /
-``--max-requests-jitter J`` (a copy stops itself after that many requests and is replaced),
-and serves with
-:class:`~django_prodserver_daphne.drain.DrainingServer`.
+parser); ``PRODSERVER_HOST_PLAN`` (see ``DaphneBackend.host_options``) gives the drain and
+``workers`` (N copies on one socket bound here, see :mod:`django_prodserver.launch.supervisor.listeners`)
+with ``max_requests`` (a copy stops itself after that many requests and is replaced), and it
+serves with :class:`~django_prodserver_daphne.drain.DrainingServer`.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import random
 import socket
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
+
+from django_prodserver.api import HostPlan
 
 if TYPE_CHECKING:
     from django_prodserver.api import LaunchPlan
 
-OWN = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-OWN.add_argument("--drain-delay", type=float, default=0.0)
-OWN.add_argument("--graceful-timeout", type=float, default=25.0)
-OWN.add_argument("--workers", type=int, default=1)
-OWN.add_argument("--max-requests", type=int, default=0)
-OWN.add_argument("--max-requests-jitter", type=int, default=0)
-
 _LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 
 
-def split(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
-    """prodserver's flags, and the rest for daphne's parser."""
-    return OWN.parse_known_args(list(argv))
+@dataclass(frozen=True)
+class Own:
+    """prodserver's settings for daphne, from the host plan (these defaults when run alone)."""
+
+    drain_delay: float = 0.0
+    graceful_timeout: float = 25.0
+    workers: int = 1
+    max_requests: int = 0
+    max_requests_jitter: int = 0
 
 
 def main(argv: Sequence[str]) -> int:
     """Parse like ``daphne`` and serve with the draining server; 0 after a requested stop."""
-    own, rest = split(argv)
+    own, rest = HostPlan.from_environ().read(Own), list(argv)
     if own.workers > 1 or own.max_requests:
         return serve_copies(own, rest)
     return serve(own, rest)
 
 
-def serve_copies(own: argparse.Namespace, rest: list[str]) -> int:
+def serve_copies(own: Own, rest: list[str]) -> int:
     """``--workers N``: bind the ``tcp:``/``-u`` endpoint here once, fork N daphne copies
     that adopt it (``-e fd:fileno=...``), supervise them and drain them together."""
     from django_prodserver.api import bind_tcp, bind_unix, run_copies
@@ -91,7 +91,7 @@ def _endpoint_fields(endpoint: str) -> dict[str, str]:
     return dict(p.split("=", 1) for p in parts[1:] if "=" in p)
 
 
-def serve(own: argparse.Namespace, rest: list[str]) -> int:
+def serve(own: Own, rest: list[str]) -> int:
     """One daphne server with prodserver's draining stop."""
     from daphne.cli import CommandLineInterface
 
@@ -120,5 +120,6 @@ def serve(own: argparse.Namespace, rest: list[str]) -> int:
 
 
 def run(plan: LaunchPlan) -> NoReturn:
-    """The in-process host (``Backend.host``): the plan's argv, parsed as ``python -m`` would."""
+    """The in-process host (``Backend.host``): the plan's argv and host plan, read as ``python -m`` would
+    (the runner has put the plan's environment into this process')."""
     sys.exit(main(list(plan.args)))

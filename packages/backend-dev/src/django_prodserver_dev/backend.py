@@ -24,6 +24,7 @@ from django_prodserver.api import (
     OptionTable,
     ProcessConfig,
     WebBackend,
+    host_port,
     parse,
     where,
 )
@@ -69,10 +70,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def addrport(host: str, port: int) -> str:
-    return f"[{host.strip('[]')}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _installed(app: str) -> bool | None:
@@ -136,7 +133,7 @@ class RunserverBackend(DevBackend):
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         host = opts["host"]
-        args = [self.command, addrport(host, opts["port"])]
+        args = [self.command, host_port(host, opts["port"])]
         if ":" in host:
             args.append("--ipv6")
         if not opts["reload"]:

@@ -24,6 +24,7 @@ from django_prodserver.api import (
     Option,
     OptionTable,
     ReadyProbe,
+    host_port,
     parse,
     where,
 )
@@ -163,9 +164,8 @@ class Flower(CeleryCLI, Backend):
         probe = plan.ready
         if "--unix-socket" not in values:
             host = "127.0.0.1" if not address or address in ("0.0.0.0", "::") else address
-            host = f"[{host}]" if ":" in host and not host.startswith("[") else host
             path = f"/{prefix}/healthcheck" if prefix else "/healthcheck"
-            probe = ReadyProbe(http_url=f"http://{host}:{values.get('--port', '5555')}{path}")
+            probe = ReadyProbe(http_url=f"http://{host_port(host, values.get('--port', '5555'))}{path}")
         return replace(plan, notes=tuple(notes), ready=probe)
 
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:

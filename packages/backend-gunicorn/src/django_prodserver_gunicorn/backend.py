@@ -16,8 +16,8 @@ from django_prodserver.api import (
     OptionTable,
     WebBackend,
     bind_reader,
+    host_port,
     require_uvicorn_library,
-    where,
 )
 
 W = WEB_OPTIONS
@@ -127,9 +127,7 @@ class GunicornBackend(WebBackend):
     )
 
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
-        def opt(key: str) -> str:
-            return where(self.config.name, "OPTIONS", key)
-
+        opt = self.option_key
         asgi = opts["interface"] == "asgi"
         if opts["http2"]:
             if asgi:
@@ -177,9 +175,7 @@ class GunicornBackend(WebBackend):
         if opts["socket"]:
             args += ["-b", f"unix:{opts['socket']}"]
         else:
-            host = opts["host"]
-            host = f"[{host}]" if ":" in host and not host.startswith("[") else host
-            args += ["-b", f"{host}:{opts['port']}"]
+            args += ["-b", host_port(opts["host"], opts["port"])]
         args += self.native_args(opts, "workers")
         if opts["interface"] == "asgi":
             args += ["-k", "django_prodserver_gunicorn.workers.DjangoUvicornWorker"]

@@ -20,6 +20,7 @@ from django_prodserver.api import (
     OptionTable,
     ReadyProbe,
     WebBackend,
+    host_port,
     request_deadline,
 )
 
@@ -54,6 +55,7 @@ class HypercornBackend(WebBackend):
     check_namespace = "prodserver_hypercorn"
     capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "http2", "websockets"})
     flags: ClassVar[FlagSpec] = FlagSpec(aliases=_ALIASES, switches=_SWITCHES, joined=False)
+    host_options: ClassVar[tuple[str, ...]] = ("drain_delay", "http2", "max_requests_jitter")
 
     options: ClassVar[tuple[Option, ...]] = (
         W["interface"].declare(native="APP prefix wsgi: / asgi:"),
@@ -107,24 +109,21 @@ class HypercornBackend(WebBackend):
         if opts["socket"]:
             bind = f"unix:{opts['socket']}"
         else:
-            host = opts["host"]
-            host = f"[{host}]" if ":" in host and not host.startswith("[") else host
-            bind = f"{host}:{opts['port']}"
+            bind = host_port(opts["host"], opts["port"])
         args = ["-b", bind, *self.native_args(opts, "workers"), "-k", "asyncio"]
         args += self.native_args(opts, "backlog", "graceful_timeout", "keepalive")
         if opts["max_requests"]:
-            args += self.native_args(opts, "max_requests", "max_requests_jitter")
+            args += self.native_args(opts, "max_requests")
         if opts["tls_cert"]:
             args += self.native_args(opts, "tls_cert", "tls_key")
         json_logs = opts["log_format"] == "json"  # access lines come from prodserver's layer then
         native = opts.with_value("access_log", False, "log_format json") if json_logs else opts
-        args += self.native_args(native, "http2", "access_log")
+        args += self.native_args(native, "access_log")
         args += ["--error-logfile", "-", "--log-level", opts["log_level"].upper()]
         if json_logs:
             from django_prodserver.api import SERVER_LOGGING_FILE
 
             args += ["--log-config", f"json:{SERVER_LOGGING_FILE}"]
-        args += self.native_args(opts, "drain_delay")
         args.append(f"{opts['interface']}:{self.app_path(opts, ctx)}")
         return args
 

@@ -1,29 +1,32 @@
-"""hypercorn's own command line plus prodserver's drain; one entry for exec and in-process.
+"""hypercorn's own command line, and prodserver's settings from the host plan; one entry for exec and in-process.
 
 ``python -m django_prodserver_hypercorn`` takes every ``hypercorn`` flag (parsed by
-hypercorn's own parser) plus ``--drain-delay S`` and ``--no-http2``, and fixes
-``--max-requests-jitter``, which hypercorn 0.18's CLI overwrites with ``--max-requests``.
+hypercorn's own parser); ``PRODSERVER_HOST_PLAN`` (see ``HypercornBackend.host_options``)
+gives the drain delay, ``http2`` and ``max_requests_jitter``, which hypercorn 0.18's CLI
+overwrites with ``--max-requests``.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
+
+from django_prodserver.api import HostPlan
 
 if TYPE_CHECKING:
     from django_prodserver.api import LaunchPlan
 
-OWN = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-OWN.add_argument("--drain-delay", type=float, default=0.0)
-OWN.add_argument("--max-requests-jitter", type=int, default=None)
-OWN.add_argument("--no-http2", action="store_true")
 
+@dataclass(frozen=True)
+class Own:
+    """prodserver's settings for hypercorn, from the host plan (these defaults when run alone)."""
 
-def split(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
-    """prodserver's flags, and the rest for hypercorn's parser."""
-    return OWN.parse_known_args(list(argv))
+    drain_delay: float = 0.0
+    #: None: hypercorn's own value.
+    max_requests_jitter: int | None = None
+    http2: bool = True
 
 
 def main(argv: Sequence[str], start_method: str = "spawn") -> int:
@@ -36,12 +39,12 @@ def main(argv: Sequence[str], start_method: str = "spawn") -> int:
 
     from .drain import DrainingMaster, serve_single
 
-    own, rest = split(argv)
+    own = HostPlan.from_environ().read(Own)
 
     def run(config: Config) -> int:
         if own.max_requests_jitter is not None:
             config.max_requests_jitter = own.max_requests_jitter
-        if own.no_http2:
+        if not own.http2:
             config.alpn_protocols = ["http/1.1"]
         if config.use_reloader:
             print("django_prodserver_hypercorn: --reload is for development; use hypercorn itself", file=sys.stderr)
@@ -54,7 +57,7 @@ def main(argv: Sequence[str], start_method: str = "spawn") -> int:
     saved: Any = getattr(native, "run")  # noqa: B009
     setattr(native, "run", run)
     try:
-        return int(native.main(rest))
+        return int(native.main(list(argv)))
     finally:
         setattr(native, "run", saved)
 

@@ -78,9 +78,7 @@ class RQBackend(WorkerBackend):
         return list(opts["queues"] or _configured_queues())
 
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
-        def opt(key: str) -> str:
-            return where(self.config.name, "OPTIONS", key)
-
+        opt = self.option_key
         if self.config.app:
             raise ConfigError(
                 where(self.config.name, "APP"),

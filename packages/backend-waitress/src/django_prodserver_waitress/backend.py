@@ -16,12 +16,14 @@ from django_prodserver.api import (
     WEB_OPTIONS,
     ConfigError,
     FlagSpec,
+    HostPlan,
     LaunchContext,
     Option,
     OptionTable,
     ProcessConfig,
     ReadyProbe,
     WebBackend,
+    host_port,
     parse,
     request_deadline,
     where,
@@ -37,12 +39,10 @@ def _flag_spec() -> FlagSpec:
     """waitress' option table gives every flag; booleans are switches with a ``--no-`` form."""
     from waitress.adjustments import Adjustments, asbool
 
-    from .host import OWN_SWITCHES
-
     switches = {"--call", "--help"}
     negations: dict[str, str] = {}
     names = [(name.replace("_", "-"), cast is asbool) for name, cast in Adjustments._params]
-    names += [(s, True) for s in OWN_SWITCHES]
+    names += [("access-log", True)]  # prodserver's, read from ARGS into the plan
     for flag, is_switch in names:
         if is_switch:
             switches.add(f"--{flag}")
@@ -60,6 +60,15 @@ class WaitressBackend(WebBackend):
     check_namespace = "prodserver_waitress"
     capabilities = frozenset({"http", "wsgi", "workers"})
     flags: ClassVar[FlagSpec] = _flag_spec()
+    host_options: ClassVar[tuple[str, ...]] = (
+        "drain_delay",
+        "graceful_timeout",
+        "access_log",
+        "log_level",
+        "workers",
+        "max_requests",
+        "max_requests_jitter",
+    )
     refused: ClassVar[Mapping[str, str]] = {
         "tls_cert": "waitress has no TLS: terminate TLS at a proxy, or use gunicorn/granian/uvicorn",
         "tls_key": "waitress has no TLS: terminate TLS at a proxy, or use gunicorn/granian/uvicorn",
@@ -126,9 +135,7 @@ class WaitressBackend(WebBackend):
     )
 
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
-        def opt(key: str) -> str:
-            return where(self.config.name, "OPTIONS", key)
-
+        opt = self.option_key
         if opts["interface"] != "wsgi":
             raise ConfigError(
                 opt("interface"),
@@ -156,9 +163,7 @@ class WaitressBackend(WebBackend):
         if opts["socket"]:
             args.append(f"--unix-socket={opts['socket']}")
         else:
-            host = opts["host"]
-            host = f"[{host}]" if ":" in host and not host.startswith("[") else host
-            args.append(f"--listen={host}:{opts['port']}")
+            args.append(f"--listen={host_port(opts['host'], opts['port'])}")
         args += self.native_args(opts, "threads", "backlog")
         args += [f"--connection-limit={opts['connection_limit']}"]
         keepalive = max(1, int(opts["keepalive"]))
@@ -166,16 +171,13 @@ class WaitressBackend(WebBackend):
         ips = opts["forwarded_allow_ips"]
         if ips:
             args += [f"--trusted-proxy={ips[0]}", f"--trusted-proxy-headers={TRUSTED_PROXY_HEADERS}"]
-        # JSON mode: prodserver's request layer writes the access line (the same on every server).
-        json_logs = opts["log_format"] == "json"
-        native = opts.with_value("access_log", False, "log_format json") if json_logs else opts
-        args += self.native_args(native, "access_log", "log_level", "drain_delay", "graceful_timeout")
-        if opts["workers"] > 1:
-            args += self.native_args(opts, "workers")
-        if opts["max_requests"]:
-            args += self.native_args(opts, "max_requests", "max_requests_jitter")
         args.append(self.app_path(opts, ctx))
         return args
+
+    def host_plan(self, opts: OptionTable, ctx: LaunchContext) -> HostPlan:
+        # JSON mode: prodserver's request layer writes the access line (the same on every server).
+        json_logs = opts["log_format"] == "json"
+        return super().host_plan(opts.with_value("access_log", False, "log_format json") if json_logs else opts, ctx)
 
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
         probe = super().ready_probe(opts, ctx)

@@ -1,12 +1,11 @@
-"""waitress' own command line plus the few flags prodserver adds; one parser for exec and in-process.
+"""waitress' own command line, and prodserver's settings from the host plan; one entry for exec and in-process.
 
 ``python -m django_prodserver_waitress`` accepts every ``waitress-serve`` flag (parsed by
 waitress' own option table, so upstream ``--key=value`` ARGS keep their meaning), in any
-order around the app, plus ``--drain-delay=S``, ``--graceful-timeout=S``,
-``--[no-]access-log``, ``--log-level=LEVEL``, ``--workers=N`` (N supervised copies sharing
-one socket, see :mod:`django_prodserver.launch.supervisor.listeners`) and ``--max-requests=N`` /
-``--max-requests-jitter=J`` (a copy stops itself after that many requests and is replaced),
-which waitress lacks.
+order around the app. What waitress lacks comes in ``PRODSERVER_HOST_PLAN`` (see
+``WaitressBackend.host_options``): the drain, the access log, the log level, ``workers``
+(N copies sharing one socket, see :mod:`django_prodserver.launch.supervisor.listeners`) and
+``max_requests`` (a copy stops itself after that many requests and is replaced).
 """
 
 from __future__ import annotations
@@ -24,20 +23,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from waitress.adjustments import Adjustments, asbool
 
+from django_prodserver.api import HostPlan
+
 if TYPE_CHECKING:
     from django_prodserver.api import LaunchPlan
-
-#: prodserver's flags (value-taking ones end with "=", as getopt spells them).
-OWN_VALUE_FLAGS = (
-    "drain-delay=",
-    "graceful-timeout=",
-    "log-level=",
-    "workers=",
-    "max-requests=",
-    "max-requests-jitter=",
-)
-OWN_SWITCHES = ("access-log",)
-LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 def waitress_params() -> list[tuple[str, Any]]:
@@ -46,9 +35,7 @@ def waitress_params() -> list[tuple[str, Any]]:
 
 
 def long_options() -> list[str]:
-    opts = ["help", "call", *OWN_VALUE_FLAGS]
-    for switch in OWN_SWITCHES:
-        opts += [switch, f"no-{switch}"]
+    opts = ["help", "call"]
     for name, cast in waitress_params():
         flag = name.replace("_", "-")
         opts += [flag, f"no-{flag}"] if cast is asbool else [f"{flag}="]
@@ -57,7 +44,7 @@ def long_options() -> list[str]:
 
 @dataclass
 class Parsed:
-    """The command line split into waitress' keyword arguments and prodserver's settings."""
+    """waitress' keyword arguments from the command line, prodserver's settings from the host plan."""
 
     app: str
     adjustments: dict[str, Any]
@@ -75,9 +62,10 @@ class UsageError(Exception):
     """The command line is wrong; the message says how."""
 
 
-def parse(argv: Sequence[str]) -> Parsed:
+def parse(argv: Sequence[str], plan: HostPlan | None = None) -> Parsed:
     """Parse like ``waitress-serve`` (``Adjustments.parse_args``), but GNU style: flags may
-    follow the app, so native args appended after it still apply."""
+    follow the app, so native args appended after it still apply; the rest from ``plan``
+    (default: the one in the environment)."""
     try:
         opts, args = getopt.gnu_getopt(list(argv), "", long_options())
     except getopt.GetoptError as e:
@@ -85,7 +73,7 @@ def parse(argv: Sequence[str]) -> Parsed:
     if len(args) != 1:
         raise UsageError(f"expected exactly one MODULE:APP, found {args!r}")
     kw: dict[str, Any] = {}
-    out = Parsed(app=args[0], adjustments=kw)
+    out = (plan or HostPlan.from_environ()).read(Parsed, app=args[0], adjustments=kw)
     casts = dict(waitress_params())
     for flag, value in opts:
         name = flag[2:].replace("-", "_")
@@ -93,21 +81,6 @@ def parse(argv: Sequence[str]) -> Parsed:
             raise UsageError("waitress flags: python -m waitress --help")
         if name == "call":
             out.call = True
-        elif name in ("drain_delay", "graceful_timeout"):
-            try:
-                setattr(out, name, float(value))
-            except ValueError:
-                raise UsageError(f"{flag} expects seconds, found {value!r}") from None
-        elif name in ("workers", "max_requests", "max_requests_jitter"):
-            if not value.isdigit() or (name == "workers" and int(value) < 1):
-                raise UsageError(f"{flag} expects a whole number, found {value!r}")
-            setattr(out, name, int(value))
-        elif name == "log_level":
-            if value.lower() not in LOG_LEVELS:
-                raise UsageError(f"{flag} expects one of {', '.join(LOG_LEVELS)}, found {value!r}")
-            out.log_level = value.lower()
-        elif name in ("access_log", "no_access_log"):
-            out.access_log = name == "access_log"
         elif name == "listen":
             kw["listen"] = f"{kw.get('listen', '')} {value}".strip()
         elif name.startswith("no_") and casts.get(name[3:]) is asbool:
@@ -216,5 +189,6 @@ class RequestCounter:
 
 
 def run(plan: LaunchPlan) -> NoReturn:
-    """The in-process host (``Backend.host``): the plan's argv, parsed as ``python -m`` would."""
+    """The in-process host (``Backend.host``): the plan's argv and host plan, read as ``python -m`` would
+    (the runner has put the plan's environment into this process')."""
     sys.exit(main(list(plan.args)))

@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # for type checkers; the names are grouped in GROUPS below
     from django_prodserver.backends.base import LaunchContext as LaunchContext
     from django_prodserver.backends.base import WebBackend as WebBackend
     from django_prodserver.backends.base import WorkerBackend as WorkerBackend
+    from django_prodserver.backends.hostplan import HOST_PLAN_ENV as HOST_PLAN_ENV
+    from django_prodserver.backends.hostplan import HostPlan as HostPlan
     from django_prodserver.backends.loading import load_backend as load_backend
     from django_prodserver.backends.loading import plan_process as plan_process
     from django_prodserver.backends.native import bind_reader as bind_reader
@@ -63,6 +65,7 @@ if TYPE_CHECKING:  # for type checkers; the names are grouped in GROUPS below
     from django_prodserver.masking import mask as mask
     from django_prodserver.ops.address import from_params as from_params
     from django_prodserver.ops.address import from_url as from_url
+    from django_prodserver.ops.address import host_port as host_port
     from django_prodserver.plan import LaunchPlan as LaunchPlan
     from django_prodserver.plan import OptionTable as OptionTable
     from django_prodserver.plan import ReadyProbe as ReadyProbe
@@ -121,6 +124,7 @@ GROUPS: dict[str, dict[str, str]] = {
         "LaunchPlan": "plan:LaunchPlan",
         "ReadyProbe": "plan:ReadyProbe",
         "mask": "masking:mask",
+        "host_port": "ops.address:host_port",
     },
     # Bounded checks with side effects just before a real start (is the broker there?).
     "Preflight": {
@@ -134,6 +138,8 @@ GROUPS: dict[str, dict[str, str]] = {
     },
     # What a ``host.py`` uses when prodserver runs the server in its own process.
     "Hosting in-process": {
+        "HostPlan": "backends.hostplan:HostPlan",
+        "HOST_PLAN_ENV": "backends.hostplan:HOST_PLAN_ENV",
         "preload_layers": "served.layers:preload",
         "require_uvicorn_library": "served.websockets:require_uvicorn_library",
         "bind_tcp": "launch.supervisor.listeners:bind_tcp",
@@ -188,6 +194,7 @@ _WHERE = {name: where for names in GROUPS.values() for name, where in names.item
 #: Every name of GROUPS, spelled out for type checkers and editors.
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "HOST_PLAN_ENV",
     "SERVER_LOGGING_FILE",
     "WEB_OPTIONS",
     "WORKER_OPTIONS",
@@ -201,6 +208,7 @@ __all__ = [
     "Drain",
     "ExitPolicy",
     "FlagSpec",
+    "HostPlan",
     "Kind",
     "LaunchContext",
     "LaunchPlan",
@@ -233,6 +241,7 @@ __all__ = [
     "from_url",
     "get_processes_setting",
     "hold",
+    "host_port",
     "json_enabled",
     "json_program",
     "jsonify",

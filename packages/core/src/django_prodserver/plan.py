@@ -67,8 +67,9 @@ class ReadyProbe:
 class LaunchPlan:
     """The resolved launch of one process: argv, environment, cwd and provenance.
 
-    ``program + args`` is the native-equivalent command line; the runner either execs it
-    or hands ``args`` to the backend's in-process entry (same parser, same meaning).
+    ``program + args`` run with ``env`` is the native-equivalent command; the runner either
+    execs it or hands ``args`` to the backend's in-process entry with ``env`` applied (same
+    parser, same meaning; a host's own settings are in ``env``, see ``backends.hostplan``).
     """
 
     process: str

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal, NoReturn, get_args
 
 from django_prodserver.backends.argv import FlagSpec, merge
+from django_prodserver.backends.hostplan import HOST_PLAN_ENV, HostPlan, host_flags, without_flags
 from django_prodserver.backends.native import ARGS_SOURCE, CLI_SOURCE, Adopted, adopt_native, read_native
 from django_prodserver.backends.options import (
     WEB_OPTIONS,
@@ -166,6 +167,10 @@ class Backend:
     launch: ClassVar[Literal["exec", "in-process"]] = "exec"
     #: The in-process entry, ``"package.host:run"``, called as ``run(plan)`` (never returns).
     host: ClassVar[str] = ""
+    #: Options :attr:`host` acts on itself (drain, copies): their values reach it in the host
+    #: plan (``PRODSERVER_HOST_PLAN``, see :mod:`.hostplan`), their native spellings in ARGS or
+    #: after ``--`` are read into the plan and left out of the argv the server parses.
+    host_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ProcessConfig) -> None:
         self.config = config
@@ -197,7 +202,7 @@ class Backend:
         if table.get("log_format") == "json":
             from django_prodserver.logs.formatter import require_library
 
-            require_library(where(self.config.name, "OPTIONS", "log_format"))
+            require_library(self.option_key("log_format"))
         return table
 
     def adopt_native(self, opts: OptionTable, ctx: LaunchContext) -> Adopted:
@@ -211,7 +216,7 @@ class Backend:
             self.config.args,
             ctx.native_args,
             args_where=where(self.config.name, "ARGS"),
-            options_where=lambda key: where(self.config.name, "OPTIONS", key),
+            options_where=self.option_key,
         )
 
     def key_of(self, option: str, source: str) -> str:
@@ -224,6 +229,10 @@ class Backend:
             return f"--set {option}"
         if source.startswith("env "):
             return f"environment variable {source[4:]}"
+        return self.option_key(option)
+
+    def option_key(self, option: str) -> str:
+        """Where ``option`` is set in settings (``PRODUCTION_PROCESSES['web']['OPTIONS']['workers']``)."""
         return where(self.config.name, "OPTIONS", option)
 
     def native_args(self, opts: OptionTable, *names: str) -> list[str]:
@@ -291,7 +300,13 @@ class Backend:
                 env[deadline.TIMEOUT_ENV] = str(opts["timeout"])
         env.update(_log_env(self.config.name, opts, ctx))
         env.update(self.config.env)
+        if self.host_options:
+            env[HOST_PLAN_ENV] = self.host_plan(opts, ctx).dumps()
         return env
+
+    def host_plan(self, opts: OptionTable, ctx: LaunchContext) -> HostPlan:
+        """What :attr:`host` reads from ``PRODSERVER_HOST_PLAN``: the values of :attr:`host_options`."""
+        return HostPlan.from_options(opts, self.host_options)
 
     def unset_env(self, opts: OptionTable, ctx: LaunchContext) -> tuple[str, ...]:
         return ()
@@ -325,10 +340,10 @@ class Backend:
         port = opts.get("port")
         if port is None or "host" not in opts.values:
             return ""
-        from django_prodserver.ops.address import join
+        from django_prodserver.ops.address import host_port
 
         scheme = "https" if opts.get("tls_cert") else "http"
-        return f"{scheme}://{join(opts.get('host') or '0.0.0.0', port)}/"
+        return f"{scheme}://{host_port(opts.get('host') or '0.0.0.0', port)}/"
 
     def graceful_timeout(self, opts: OptionTable) -> float:
         value = opts.get("graceful_timeout")
@@ -429,13 +444,15 @@ class Backend:
         except ConfigError as e:
             self._namespaced(e)
             raise
-        check_pairs(self.options, opts, lambda key: where(self.config.name, "OPTIONS", key), label)
+        check_pairs(self.options, opts, self.option_key, label)
         try:
             base = self.build_args(opts, ctx)
         except ConfigError as e:
             self._namespaced(e)
             raise
         args = merge(base, adopted.args, ctx.native_args, spec=self.flags)
+        if self.host_options:
+            args = without_flags(args, host_flags(self.declared_options(), self.host_options, self.flags), self.flags)
         ambient = self.ambient(ctx.environ)
         unset = self.unset_env(opts, ctx)
         dropped_env = [
@@ -551,11 +568,13 @@ class WebBackend(Backend):
         if sock:
             return ReadyProbe()
         host = opts.get("host") or "127.0.0.1"
-        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        host = "127.0.0.1" if host in ("0.0.0.0", "::", "[::]", "") else host
         scheme = "https" if opts.get("tls_cert") else "http"
         path = opts.get("ready_path") or "/"
         path = path if path.startswith("/") else "/" + path
-        return ReadyProbe(http_url=f"{scheme}://{host}:{opts.get('port')}{path}")
+        from django_prodserver.ops.address import host_port
+
+        return ReadyProbe(http_url=f"{scheme}://{host_port(host, opts.get('port'))}{path}")
 
     def preflight(self, plan: LaunchPlan) -> None:
         """Before a real start: the host to bind must resolve (a name that does not would make

@@ -16,6 +16,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from django_prodserver.ops.address import host_port
+
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 
 
@@ -86,10 +88,9 @@ def parse_wrk(out: str) -> Load:
 
 def run_load(wrk: str | None, host: str, port: int, path: str, seconds: float, connections: int) -> Load:
     """``connections`` keep-alive clients on ``path`` for ``seconds`` (wrk: whole seconds, >= 1)."""
-    netloc = f"[{host}]" if ":" in host else host
     if wrk:
         argv = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "--latency"]
-        return parse_wrk(_run([*argv, f"http://{netloc}:{port}{path}"], seconds + 30))
+        return parse_wrk(_run([*argv, f"http://{host_port(host, port)}{path}"], seconds + 30))
     module = "django_prodserver.bench.client"
     argv = [sys.executable, "-m", module, host, str(port), path, f"{seconds:g}", str(connections)]
     got = json.loads(_run(argv, seconds + 30).strip().splitlines()[-1])

@@ -1,4 +1,5 @@
-"""``host:port`` of a broker from its URL or connection dict, for ``ReadyProbe.broker``.
+"""``host:port``: how servers, URLs and logs write an address (IPv6 bracketed once), and a
+broker's from its URL or connection dict, for ``ReadyProbe.broker``.
 
 Only the address is kept (never the password). Embedded brokers (memory, filesystem, SQLite,
 a unix socket) have no TCP address: None, and readiness then rests on the ready log line."""
@@ -8,6 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
+
+
+def host_port(host: str, port: int | str) -> str:
+    """``127.0.0.1:8000``, ``[::1]:8000`` (also from ``"[::1]"``, bracketed once), ``web-1:8000``."""
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    return f"[{bare}]:{port}" if ":" in bare else f"{bare}:{port}"
+
 
 DEFAULT_PORTS = {
     "redis": 6379,
@@ -36,7 +44,7 @@ def from_url(url: Any) -> str | None:
     if scheme not in DEFAULT_PORTS:
         return None
     host = parts.hostname or "localhost"
-    return join(host, port or DEFAULT_PORTS[scheme])
+    return host_port(host, port or DEFAULT_PORTS[scheme])
 
 
 def from_params(params: Mapping[str, Any], scheme: str = "redis") -> str | None:
@@ -48,15 +56,11 @@ def from_params(params: Mapping[str, Any], scheme: str = "redis") -> str | None:
         return None
     host = lowered.get("host")
     if not host:
-        return None if scheme not in ("redis",) else join("localhost", DEFAULT_PORTS[scheme])
+        return None if scheme not in ("redis",) else host_port("localhost", DEFAULT_PORTS[scheme])
     if str(host).startswith("/"):
         return None  # a unix socket directory (PostgreSQL)
     port = lowered.get("port") or DEFAULT_PORTS.get(scheme)
     try:
-        return join(str(host), int(port)) if port else None
+        return host_port(str(host), int(port)) if port else None
     except (TypeError, ValueError):
         return None
-
-
-def join(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -46,8 +46,9 @@ class OpsConfig:
     def url(self) -> str:
         """Base URL a local client (probe command, exporters) uses to reach the endpoint."""
         host = "127.0.0.1" if self.host in ("0.0.0.0", "", "*") else self.host
-        host = "[::1]" if host == "::" else (f"[{host}]" if ":" in host else host)
-        return f"http://{host}:{self.port}"
+        from django_prodserver.ops.address import host_port
+
+        return f"http://{host_port('::1' if host == '::' else host, self.port)}"
 
     @property
     def public(self) -> bool:
