@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
     from django_prodserver.backends.argv import FlagSpec
-    from django_prodserver.backends.options import Option, OptionTable
+    from django_prodserver.backends.options import Option
+    from django_prodserver.plan import OptionTable
 
 #: The environment variable that carries the plan to the host (shown by ``--dry-run``).
 HOST_PLAN_ENV = "PRODSERVER_HOST_PLAN"
