@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from django_prodserver.backends.options import OptionTable as OptionTable
     from django_prodserver.backends.options import one_per_cpu as one_per_cpu
     from django_prodserver.backends.options import request_deadline as request_deadline
+    from django_prodserver.backends.options import scaled as scaled
+    from django_prodserver.backends.options import value_map as value_map
     from django_prodserver.backends.registry import resolve_backend as resolve_backend
     from django_prodserver.drain import Drain as Drain
     from django_prodserver.drain import Phase as Phase
@@ -103,6 +105,8 @@ _WHERE: dict[str, tuple[str, bool]] = {
     "WORKER_OPTIONS": ("django_prodserver.backends.options", False),
     "one_per_cpu": ("django_prodserver.backends.options", False),
     "request_deadline": ("django_prodserver.backends.options", False),
+    "scaled": ("django_prodserver.backends.options", False),
+    "value_map": ("django_prodserver.backends.options", False),
     "resolve_backend": ("django_prodserver.backends.registry", False),
     "Drain": ("django_prodserver.drain", False),
     "Phase": ("django_prodserver.drain", False),
@@ -219,10 +223,12 @@ __all__ = [
     "request_deadline",
     "resolve_backend",
     "runner",
+    "scaled",
     "sets_for",
     "supervise",
     "timeout_of",
     "unreachable",
+    "value_map",
     "websockets",
     "where",
 ]

@@ -98,10 +98,22 @@ def _coerce(opt: Option, raw: Any, where: str) -> Any:
     choice the server knows and prodserver does not (``--log-level trace``) is kept as written."""
     if not isinstance(raw, str):
         return opt.validate(raw, where)
-    if opt.kind == "choice" or (opt.kind == "str" and opt.choices):
+    if opt.convert is None and (opt.kind == "choice" or (opt.kind == "str" and opt.choices)):
         lowered = {c.lower(): c for c in opt.choices}
         return lowered.get(raw.lower(), raw)
-    return opt.coerce_text(raw, where)
+    return opt.from_native(raw, where)
+
+
+def _same(opt: Option | None, a: Any, b: Any) -> bool:
+    """Equal values, or values the server spells alike (``warning`` and ``info`` are both ``-v 1``)."""
+    if a == b:
+        return True
+    if opt is None or a is None or b is None:
+        return False
+    try:
+        return opt.native_value(a) == opt.native_value(b)
+    except (KeyError, ValueError, TypeError):
+        return False
 
 
 def read_native(
@@ -165,6 +177,7 @@ def adopt_native(
     values: one of them is a mistake, and the server would silently run the ARGS value."""
     from_args = read_native(options, spec, args, source=ARGS_SOURCE, where=args_where)
     from_cli = read_native(options, spec, cli, source=CLI_SOURCE, where="native arguments after --")
+    declared = {o.name: o for o in options}
     overridden: set[str] = set()
     dropped: list[str] = []
     for name, native in from_args.items():
@@ -175,7 +188,7 @@ def adopt_native(
             dropped.append(f"{native.given} (--set {name} wins)")
             continue
         if source == "settings OPTIONS":
-            if current is not None and current.value != native.value:
+            if current is not None and not _same(declared.get(name), current.value, native.value):
                 raise ConfigError(
                     options_where(name),
                     f"is {current.value!r} but ARGS {native.given!r} sets {name} to {native.value!r} (the server "
