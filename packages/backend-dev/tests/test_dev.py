@@ -114,6 +114,14 @@ def test_runserver_without_reload_runs_in_process_for_sigterm() -> None:
     assert "--noreload" in plan.args and plan.in_process and plan.extras["reload"] == "off"
 
 
+def test_runserver_switches_in_args_are_the_plans_values() -> None:
+    """--noreload in ARGS is reload False in the plan: in-process with a SIGTERM handler, as from OPTIONS."""
+    plan = backend(RunserverBackend, ARGS=["--noreload", "--nothreading"]).plan(ctx())
+    assert (plan.options["reload"], plan.options.source("reload")) == (False, "settings ARGS --noreload")
+    assert plan.options["threading"] is False and plan.in_process and plan.extras["reload"] == "off"
+    assert plan.args.count("--noreload") == 1 and plan.args.count("--nothreading") == 1
+
+
 def test_runserver_ipv6_and_refused_app() -> None:
     plan = backend(RunserverBackend, {"host": "::1"}).plan(ctx())
     assert "[::1]:8000" in plan.args and "--ipv6" in plan.args
