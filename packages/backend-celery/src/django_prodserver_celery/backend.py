@@ -54,8 +54,12 @@ CELERY_AMBIENT_ENV = (
 
 #: The uniform ``preflight_timeout`` (every worker backend has it), declared for celery's
 #: worker, beat and flower alike: one kombu connection before celery starts.
-#: ``-l LEVEL``: celery writes levels in capitals; ARGS may give either.
-LOG_LEVEL = W["log_level"].declare(flag="-l", native="-l LEVEL", convert=(str.upper, str.lower))
+#: ``-l LEVEL``: celery writes levels in capitals; ARGS may give either case, and FATAL (critical).
+LOG_LEVEL = W["log_level"].declare(
+    flag="-l",
+    native="-l LEVEL",
+    convert=(str.upper, lambda text: {"fatal": "critical"}.get(text.lower(), text.lower())),
+)
 BROKER_CHECK = WORKER_OPTIONS["preflight_timeout"].declare(
     doc="Seconds prodserver waits to connect to the broker before celery starts; a missing or unreachable "
     "broker then fails at start naming the setting (0 skips the check).",
