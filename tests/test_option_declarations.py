@@ -11,8 +11,7 @@ from django_prodserver.backends.base import Backend
 from django_prodserver.backends.registry import installed_backends
 
 #: Options a backend still maps in its own code, with no declaration core can render or read
-#: back. Shrink it; never grow it. Web servers' composite spellings wait for their own change;
-#: the runserver family's ``[addr]:port`` is a positional argument, which ARGS cannot replace.
+#: back: the web servers' composite spellings. Shrink it; never grow it.
 HAND_MAPPED: dict[str, set[str]] = {
     "daphne": {
         "interface",
@@ -28,8 +27,6 @@ HAND_MAPPED: dict[str, set[str]] = {
         "log_level",
         "backlog",
     },
-    "daphne-runserver": {"host", "port"},
-    "dev": {"host", "port"},
     "granian": {
         "interface",
         "threads",
@@ -43,7 +40,6 @@ HAND_MAPPED: dict[str, set[str]] = {
         "workers_max_rss",
         "tls_min_version",
     },
-    "granian-reload": {"host", "port", "interface", "websockets", "log_level", "access_log"},
     "gunicorn": {
         "interface",
         "threads",
@@ -55,8 +51,6 @@ HAND_MAPPED: dict[str, set[str]] = {
         "control_socket",
     },
     "hypercorn": {"interface", "host", "port", "socket", "websockets", "log_level"},
-    "runserver": {"host", "port"},
-    "runserver-plus": {"host", "port"},
     "uvicorn": {
         "interface",
         "graceful_timeout",
@@ -65,9 +59,7 @@ HAND_MAPPED: dict[str, set[str]] = {
         "forwarded_allow_ips",
         "limit_concurrency",
     },
-    "uvicorn-reload": {"host", "port", "interface", "websockets", "log_level", "access_log"},
     "waitress": {"interface", "host", "port", "socket", "keepalive", "forwarded_allow_ips", "connection_limit"},
-    "werkzeug": {"host", "port"},
 }
 #: Kinds whose uniform options a backend may leave undeclared only with a reason of its own.
 TASK_KINDS = ("worker", "scheduler")

@@ -31,12 +31,23 @@ from django_prodserver.api import (
 W = WEB_OPTIONS
 NAMESPACE = "prodserver_dev"
 
+
+def read_addrport(text: str) -> dict[str, str]:
+    """runserver's positional ``[addr:]port`` (``8001``, ``0.0.0.0:8001``, ``[::1]:8001``); a bare
+    port binds 127.0.0.1, as runserver does."""
+    host, sep, port = text.rpartition(":")
+    return {"host": host.strip("[]") or "127.0.0.1", "port": port} if sep else {"host": "127.0.0.1", "port": text}
+
+
+#: ``[addr:]port`` in ARGS is read back into host and port (and then it is the one that runs).
+ADDRPORT = (("", read_addrport),)
 HOST = W["host"].declare(
     default="127.0.0.1",
     native="[addr]:port",
+    reads=ADDRPORT,
     reason="a development server listens on loopback unless told otherwise",
 )
-PORT = W["port"].declare(native="[addr]:port")
+PORT = W["port"].declare(native="[addr]:port", reads=ADDRPORT)
 RELOAD = Option(
     "reload",
     "bool",
@@ -62,6 +73,10 @@ INSECURE = Option(
 _SWITCHES = frozenset(
     {"--ipv6", "--noreload", "--nothreading", "--nostatic", "--insecure", "--skip-checks", "--traceback"}
 )
+
+
+#: The source of a value read back from the native arguments after ``--``.
+CLI_SOURCE = "command line --"
 
 
 def is_loopback(host: str) -> bool:
@@ -140,7 +155,10 @@ class RunserverBackend(DevBackend):
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         host = opts["host"]
-        args = [self.command, addrport(host, opts["port"])]
+        # An [addr:]port from ARGS is rendered here from the plan (core leaves it out of ARGS); one
+        # after -- stays where it is (it always sets port, so port's source says so).
+        native = opts.source("port") == CLI_SOURCE
+        args = [self.command] if native else [self.command, addrport(host, opts["port"])]
         if ":" in host:
             args.append("--ipv6")
         # --nostatic only when asked: without django.contrib.staticfiles runserver has no such flag.

@@ -83,8 +83,11 @@ def _readers(options: Sequence[Option], spec: FlagSpec) -> dict[str, list[tuple[
 
 
 def _spelling_and_text(arg: Arg, spec: FlagSpec) -> tuple[str, str | None]:
-    """``("--bind", "0.0.0.0:8111")`` for ``--bind=0.0.0.0:8111``, ``-b 0.0.0.0:8111`` or ``-c8``."""
+    """``("--bind", "0.0.0.0:8111")`` for ``--bind=0.0.0.0:8111``, ``-b 0.0.0.0:8111`` or ``-c8``;
+    ``("", "0.0.0.0:8000")`` for a positional argument (what a ``reads`` entry with flag ``""`` reads)."""
     first = arg.tokens[0]
+    if arg.flag is None:
+        return "", first
     if first.startswith("--") and "=" in first:
         spelling, text = first.split("=", 1)
         return spelling, text
@@ -145,7 +148,8 @@ def read_native(
             else:
                 raw = text
             value = _coerce(opt, raw, f"{where} {given!r}")
-            found[opt.name] = NativeValue(opt.name, value, arg.flag or spelling, given, f"{source} {spelling}")
+            where_from = f"{source} {spelling}" if spelling else source
+            found[opt.name] = NativeValue(opt.name, value, arg.flag or spelling, given, where_from)
     return found
 
 
@@ -200,5 +204,12 @@ def adopt_native(
         opts = opts.with_value(name, native.value, native.source)
     for name, native in from_cli.items():
         opts = opts.with_value(name, native.value, native.source)
-    kept = flatten(a for a in parse(args, spec) if a.flag is None or a.flag not in overridden)
+    # A positional that a declaration reads leaves ARGS: the backend renders it from the plan
+    # (merging cannot replace a positional, so keeping it would pass two).
+    positionals = {n.given for n in from_args.values() if n.flag == ""}
+    kept = flatten(
+        a
+        for a in parse(args, spec)
+        if (a.flag is None and a.tokens[0] not in positionals) or (a.flag is not None and a.flag not in overridden)
+    )
     return Adopted(opts, tuple(kept), tuple(dict.fromkeys(dropped)))

@@ -72,7 +72,9 @@ class Option:
     convert: Convert | None = None
     #: Native flags whose value sets this option and maybe others, each with its reader
     #: (:mod:`.native`): gunicorn's host, port and socket all read ``("-b", bind_reader(8000))``,
-    #: so ``--bind 0.0.0.0:8111`` in ARGS becomes host and port in the plan.
+    #: so ``--bind 0.0.0.0:8111`` in ARGS becomes host and port in the plan. The flag ``""`` reads
+    #: positional arguments (runserver's ``[addr:]port``); one read from ARGS leaves ARGS, and the
+    #: backend renders it from the plan.
     reads: tuple[tuple[str, Callable[[str], Mapping[str, Any]]], ...] = ()
     #: A bool's native ``(on, off)`` tokens, e.g. ``("--access-log", "--no-access-log")``;
     #: ``""`` leaves that side out, spaces separate tokens (``"--access-logfile -"``).
