@@ -47,7 +47,7 @@ class Option:
     default: Any = None
     #: Why this default: shown by ``--dry-run`` and in the docs tables.
     reason: str = ""
-    #: How the server spells it natively (documentation; mapping lives in ``Backend.build_args``).
+    #: How the server spells it natively, for docs and ``--list-options`` (``flag``/``switch`` render it).
     native: str = ""
     #: Environment variables consulted, in order, before the default (platform conventions).
     env: tuple[str, ...] = ()
