@@ -406,3 +406,10 @@ def test_a_broker_transport_that_does_not_import_is_an_import_error_not_an_unrea
     assert "cannot be imported (ModuleNotFoundError: No module named 'pymongo')" in text
     assert 'Fix: pip install "celery[mongodb]"' in text
     assert "cannot reach" not in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize(("given", "level"), [("DEBUG", "debug"), ("warning", "warning"), ("FATAL", "critical")])
+def test_loglevel_in_args_reads_back_in_any_case(given: str, level: str) -> None:
+    plan = worker({}, ARGS=["-l", given]).plan(context())
+    assert (plan.options["log_level"], plan.options.source("log_level")) == (level, "settings ARGS -l")
+    assert worker({"log_level": level}, ARGS=["--loglevel", given]).check(context()) == []  # the same level

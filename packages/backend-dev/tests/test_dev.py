@@ -114,6 +114,42 @@ def test_runserver_without_reload_runs_in_process_for_sigterm() -> None:
     assert "--noreload" in plan.args and plan.in_process and plan.extras["reload"] == "off"
 
 
+def test_runserver_switches_in_args_are_the_plans_values() -> None:
+    """--noreload in ARGS is reload False in the plan: in-process with a SIGTERM handler, as from OPTIONS."""
+    plan = backend(RunserverBackend, ARGS=["--noreload", "--nothreading"]).plan(ctx())
+    assert (plan.options["reload"], plan.options.source("reload")) == (False, "settings ARGS --noreload")
+    assert plan.options["threading"] is False and plan.in_process and plan.extras["reload"] == "off"
+    assert plan.args.count("--noreload") == 1 and plan.args.count("--nothreading") == 1
+
+
+@pytest.mark.parametrize(
+    ("given", "host", "port", "runs"),
+    [
+        ("9001", "127.0.0.1", 9001, "127.0.0.1:9001"),
+        ("0.0.0.0:9001", "0.0.0.0", 9001, "0.0.0.0:9001"),
+        ("[::1]:9001", "::1", 9001, "[::1]:9001"),
+    ],
+)
+def test_runserver_addrport_in_args_is_the_plans_host_and_port(given: str, host: str, port: int, runs: str) -> None:
+    """[addr:]port in ARGS is read back (and rendered from the plan, once); after -- it stays as given."""
+    plan = backend(RunserverBackend, ARGS=[given]).plan(ctx())
+    assert (plan.options["host"], plan.options["port"], plan.options.source("port")) == (host, port, "settings ARGS")
+    assert plan.args[0] == "runserver" and [a for a in plan.args[1:] if not a.startswith("-")] == [runs]
+    assert ("--ipv6" in plan.args) is (":" in host)
+    cli = backend(RunserverBackend).plan(ctx(native_args=(given,)))
+    assert (cli.options["port"], cli.options.source("port")) == (port, "command line --")
+    assert [a for a in cli.args[1:] if not a.startswith("-")] == [given]
+
+
+def test_runserver_addrport_that_contradicts_options_is_a_check_error() -> None:
+    [message] = backend(RunserverBackend, {"host": "0.0.0.0"}, ARGS=["9001"]).check(ctx())
+    assert message.id == "prodserver.E021" and "is '0.0.0.0' but ARGS '9001' sets host to '127.0.0.1'" in message.msg
+    plan = backend(RunserverBackend, {"port": 9001}, ARGS=["127.0.0.1:9001"]).plan(ctx())
+    assert plan.args.count("127.0.0.1:9001") == 1
+    overridden = backend(RunserverBackend, ARGS=["0.0.0.0:9001"]).plan(ctx(overrides={"port": "9002"}))
+    assert overridden.args[1] == "0.0.0.0:9002" and "0.0.0.0:9001" not in overridden.args  # --set wins
+
+
 def test_runserver_ipv6_and_refused_app() -> None:
     plan = backend(RunserverBackend, {"host": "::1"}).plan(ctx())
     assert "[::1]:8000" in plan.args and "--ipv6" in plan.args

@@ -58,6 +58,19 @@ def test_uniform_options_become_q_cluster_overrides() -> None:
     assert not plan.in_process
 
 
+def test_cluster_name_in_args_is_the_plans_queue() -> None:
+    """qcluster has no flag for workers/recycle (prodserver writes Q_CLUSTER), but --name is the queue."""
+    plan = plan_for(ARGS=["--name", "emails"])
+    assert (plan.options["queues"], plan.options.source("queues")) == (["emails"], "settings ARGS --name")
+    assert plan.env["Q_CLUSTER_NAME"] == "emails"
+    backend = DjangoQ2Backend(
+        load_process("w", {"BACKEND": "django-q2", "OPTIONS": {"queues": ["low"]}, "ARGS": ["-n", "high"]})
+    )
+    [message] = backend.check(ctx())
+    assert message.id == "prodserver.E021"
+    assert "['OPTIONS']['queues']: is ['low'] but ARGS '-n high' sets queues to ['high']" in message.msg
+
+
 def test_unset_options_leave_q_cluster_alone_and_run_in_process() -> None:
     """Q_CLUSTER is where the project keeps its config: defaults must not override it, and
     with nothing to change before setup qcluster runs in-process (Django set up once)."""

@@ -71,6 +71,28 @@ def test_native_reload_replaces_no_reload() -> None:
     assert "--no-reload" not in plan.args and plan.args.count("--reload") == 1
 
 
+def test_native_flags_in_args_are_the_plans_values() -> None:
+    """-v, --queue-name, --backend and --max-tasks in ARGS read back; -v 1 agrees with 'warning'."""
+    plan = plan_for(ARGS=["-v", "2", "--queue-name=emails,default", "--backend", "other", "--max-tasks", "7"])
+    values = {
+        n: (plan.options[n], plan.options.source(n)) for n in ("log_level", "queues", "task_backend", "max_tasks")
+    }
+    assert values == {
+        "log_level": ("debug", "settings ARGS -v"),
+        "queues": (["emails", "default"], "settings ARGS --queue-name"),
+        "task_backend": ("other", "settings ARGS --backend"),
+        "max_tasks": (7, "settings ARGS --max-tasks"),
+    }
+    assert plan.args.count("-v") == 1 and plan.args.count("--queue-name=emails,default") == 1
+    agree = plan_for({"log_level": "warning"}, ARGS=["-v", "1"])
+    assert (agree.options["log_level"], agree.options.source("log_level")) == ("warning", "settings OPTIONS")
+    backend = DjangoTasksBackend(
+        load_process("w", {"BACKEND": "django-tasks", "OPTIONS": {"max_tasks": 3}, "ARGS": ["--max-tasks", "7"]})
+    )
+    [message] = [m for m in backend.check(ctx()) if m.id == "prodserver.E021"]
+    assert "['OPTIONS']['max_tasks']: is 3 but ARGS '--max-tasks 7' sets max_tasks to 7" in message.msg
+
+
 def test_concurrency_above_one_says_run_n_processes() -> None:
     with pytest.raises(ConfigError) as info:
         plan_for({"concurrency": 3})

@@ -193,3 +193,25 @@ def test_threads_and_processes_in_args_are_the_plans_values(broker: Any) -> None
     assert (p.options["concurrency"], p.options.source("concurrency")) == (3, "settings ARGS -t")
     assert (p.options["processes"], p.options.source("processes")) == (2, "settings ARGS --processes")
     assert p.args.count("--threads") + p.args.count("-t") == 1 and p.args.count("--processes") == 0
+
+
+def test_queues_shutdown_timeout_and_verbose_in_args_are_the_plans_values(broker: Any) -> None:
+    """-Q (several values), milliseconds and -v read back into the plan: --dry-run shows what runs."""
+    p = plan(ARGS=["-Q", "high", "low", "--worker-shutdown-timeout", "10000", "-v"])
+    assert (p.options["queues"], p.options.source("queues")) == (["high", "low"], "settings ARGS -Q")
+    assert (p.options["graceful_timeout"], p.graceful_timeout) == (10.0, 10.0 + 5)
+    assert p.options["log_level"] == "debug" and p.env["PRODSERVER_DRAMATIQ_LOG_LEVEL"] == "debug"
+    assert p.args.count("--worker-shutdown-timeout") == 1 and p.args.count("--queues") + p.args.count("-Q") == 1
+    assert "graceful_timeout = 10.0  [settings ARGS --worker-shutdown-timeout]" in p.describe()
+
+
+def test_options_and_args_that_disagree_are_a_check_error(broker: Any) -> None:
+    from django_prodserver.backends.base import LaunchContext
+
+    ctx = LaunchContext(environ={}, cwd="/srv", settings_module=TEST_SETTINGS)
+    entry = {"BACKEND": "dramatiq", "OPTIONS": {"graceful_timeout": 30, "queues": ["a"]}}
+    agree = DramatiqBackend(load_process("w", {**entry, "ARGS": ["--worker-shutdown-timeout=30000", "-Q", "a"]}))
+    assert agree.check(ctx) == []  # the same value in milliseconds is no conflict
+    [message] = DramatiqBackend(load_process("w", {**entry, "ARGS": ["--worker-shutdown-timeout", "5000"]})).check(ctx)
+    assert message.id == "prodserver.E021"
+    assert "['OPTIONS']['graceful_timeout']: is 30.0 but ARGS '--worker-shutdown-timeout 5000' sets" in message.msg

@@ -58,6 +58,16 @@ def test_binds_loopback_by_default_always_with_an_explicit_address() -> None:
     assert p.ready.http_url == "http://127.0.0.1:5555/healthcheck"
 
 
+def test_conf_and_port_in_args_are_the_plans_values() -> None:
+    p = plan({}, ARGS=["--conf=/srv/flowerconfig.py", "--port=5600"])
+    assert (p.options["config_file"], p.options.source("config_file")) == (
+        "/srv/flowerconfig.py",
+        "settings ARGS --conf",
+    )
+    assert p.options["port"] == 5600 and p.ready.http_url == "http://127.0.0.1:5600/healthcheck"
+    assert [a for a in p.args if a.startswith("--conf")] == ["--conf=/srv/flowerconfig.py"]
+
+
 @pytest.mark.parametrize("how", ["options", "args"])
 def test_exposed_without_auth_warns_loudly(how: str) -> None:
     p = plan({"host": "0.0.0.0"}) if how == "options" else plan({}, ARGS={"address": "0.0.0.0"})

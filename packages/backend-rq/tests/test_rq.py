@@ -178,3 +178,28 @@ def test_max_tasks_recycles_the_worker(tmp_path: Path, redis_ready: None) -> Non
         assert proc.wait(timeout=30) == 0, proc.output()[-3000:]
     finally:
         proc.stop()
+
+
+@pytest.mark.parametrize("args", [["--verbosity", "2"], ["-v", "2"], ["--verbosity=2"]])
+def test_verbosity_in_args_is_the_plans_log_level(rq: Any, args: list[str]) -> None:
+    p = plan(ARGS=args)
+    assert (p.options["log_level"], p.options.source("log_level").startswith("settings ARGS")) == ("debug", True)
+    assert sum(a in ("-v", "--verbosity") or a.startswith("--verbosity=") for a in p.args) == 1
+
+
+def test_num_workers_in_args_is_the_plans_concurrency(rq: Any) -> None:
+    """--num-workers 3 in ARGS: the plan says concurrency 3 and runs rqworker-pool, which has the flag."""
+    p = plan({"queues": ["high"]}, ARGS=["--num-workers", "3"])
+    assert (p.options["concurrency"], p.options.source("concurrency")) == (3, "settings ARGS --num-workers")
+    assert p.command == ["py", "-m", "django", "rqworker-pool", "high", "--verbosity", "1", "--num-workers", "3"]
+
+
+def test_options_and_args_that_disagree_are_a_check_error(rq: Any) -> None:
+    ctx = LaunchContext(environ={}, cwd="/srv", settings_module=TEST_SETTINGS, python="py")
+    [message] = RQBackend(
+        load_process("w", {"BACKEND": "rq", "OPTIONS": {"concurrency": 2}, "ARGS": ["--num-workers", "4"]})
+    ).check(ctx)
+    assert message.id == "prodserver.E021"
+    assert "['OPTIONS']['concurrency']: is 2 but ARGS '--num-workers 4' sets concurrency to 4" in message.msg
+    with_info = {"BACKEND": "rq", "OPTIONS": {"log_level": "info"}, "ARGS": ["--verbosity", "1"]}
+    assert RQBackend(load_process("w", with_info)).check(ctx) == []

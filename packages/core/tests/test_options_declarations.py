@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from django_prodserver.backends.options import CONTRACT_OPTIONS, WEB_OPTIONS, Option, check_pairs, resolve_options
+from django_prodserver.backends.options import (
+    CONTRACT_OPTIONS,
+    WEB_OPTIONS,
+    WORKER_OPTIONS,
+    Option,
+    check_pairs,
+    resolve_options,
+)
 from django_prodserver.errors import ConfigError
 
 W = WEB_OPTIONS
@@ -80,3 +87,31 @@ def test_pairs_are_checked_from_the_declarations(configured: dict[str, Any], key
         check_pairs(declared, resolve(declared, configured), lambda k: f"P[{k!r}]", "x")
     assert f"P[{key!r}]" in str(info.value) and text in str(info.value)
     check_pairs(declared, resolve(declared, {"websockets": True, "interface": "asgi"}), str, "x")
+
+
+def test_converted_values_render_and_read_back_in_the_servers_spelling() -> None:
+    from django_prodserver.backends.options import scaled, value_map
+
+    level = WORKER_OPTIONS["log_level"].declare(flag="--verbosity", convert=value_map({"info": "1", "debug": "2"}))
+    assert level.render("debug") == ["--verbosity", "2"] and level.from_native("1", "w") == "info"
+    with pytest.raises(ConfigError, match="'7' is not a value prodserver can read as log_level"):
+        level.from_native("7", "w")
+    stop = WORKER_OPTIONS["graceful_timeout"].declare(flag="--shutdown-ms", convert=scaled(1000))
+    assert stop.render(12.5) == ["--shutdown-ms", "12500"] and stop.from_native("500", "w") == 0.5
+
+
+def test_lists_of_separate_tokens_and_positionals() -> None:
+    queues = WORKER_OPTIONS["queues"].declare(flag="--queues", separator=" ")
+    assert queues.render(["a", "b"]) == ["--queues", "a", "b"] and queues.from_native("a b", "w") == ["a", "b"]
+    positional = WORKER_OPTIONS["queues"].declare(flag="{}", separator=" ")
+    assert positional.render(["a", "b"]) == ["a", "b"] and positional.native_text() == "positional QUEUES"
+    assert positional.native_name() == ""  # a positional is not read back from ARGS
+
+
+def test_every_option_says_how_it_reaches_the_server() -> None:
+    assert Option("a", "int", "", flag="-w").declaration() == "flag"
+    assert Option("a", "bool", "", switch=("", "--no-a")).declaration() == "flag"
+    assert Option("a", "str", "", reads=(("-b", lambda t: {"a": t}),)).declaration() == "read"
+    assert Option("a", "int", "", support="prodserver").declaration() == "prodserver"
+    assert Option("a", "int", "", native="-k (computed)").declaration() == ""
+    assert WORKER_OPTIONS["preflight_timeout"].declaration() == W["log_format"].declaration() == "prodserver"

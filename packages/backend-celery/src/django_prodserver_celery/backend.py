@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -53,6 +54,12 @@ CELERY_AMBIENT_ENV = (
 
 #: The uniform ``preflight_timeout`` (every worker backend has it), declared for celery's
 #: worker, beat and flower alike: one kombu connection before celery starts.
+#: ``-l LEVEL``: celery writes levels in capitals; ARGS may give either case, and FATAL (critical).
+LOG_LEVEL = W["log_level"].declare(
+    flag="-l",
+    native="-l LEVEL",
+    convert=(str.upper, lambda text: {"fatal": "critical"}.get(text.lower(), text.lower())),
+)
 BROKER_CHECK = WORKER_OPTIONS["preflight_timeout"].declare(
     doc="Seconds prodserver waits to connect to the broker before celery starts; a missing or unreachable "
     "broker then fails at start naming the setting (0 skips the check).",
@@ -173,7 +180,7 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
             "from the cgroup CPU quota), else the CPU count",
         ),
         W["queues"].declare(flag="-Q", native="-Q a,b", reason="unset: celery's task_default_queue / task_queues"),
-        W["log_level"].declare(flag="-l", native="-l LEVEL"),
+        LOG_LEVEL,
         W["max_tasks"].declare(flag="--max-tasks-per-child", native="--max-tasks-per-child N (prefork only)"),
         W["pool"].declare(
             flag="-P", native="-P NAME", choices=POOLS, reason="unset: celery's worker_pool setting, else prefork"
@@ -181,6 +188,7 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
         W["graceful_timeout"].declare(
             native="bounded stop: worker_soft_shutdown_timeout; warm stop: how long a supervisor waits",
             reason="fits in Kubernetes' 30 s grace period",
+            support="prodserver",
         ),
         Option(
             "stop",
@@ -191,6 +199,7 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
             choices=("warm", "bounded"),
             native="bounded: REMAP_SIGTERM=SIGQUIT + worker_soft_shutdown_timeout=<graceful_timeout>",
             reason="never lose a running task unless a platform's kill deadline is asked for",
+            support="prodserver",
         ),
         Option("hostname", "str", "Node name, e.g. 'w1@%h'.", flag="-n", native="-n NAME"),
         Option(
@@ -250,8 +259,7 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
             )
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
-        args = self.global_args()
-        args += ["-l", opts["log_level"].upper()]
+        args = self.global_args() + self.native_args(opts, "log_level")
         # Unset pool/concurrency leave the project's CELERY_WORKER_POOL/_CONCURRENCY in charge.
         args += self.native_args(opts, "pool", "concurrency", "queues")
         for name in ("max_tasks", "max_memory_per_child"):
@@ -334,9 +342,14 @@ class CeleryBeat(CeleryCLI, Backend):
     catalog = WORKER_OPTIONS
     check_namespace = "prodserver_celery"
     flags: ClassVar[FlagSpec] = BEAT_FLAGS
+    refused: ClassVar[Mapping[str, str]] = {
+        **dict.fromkeys(("concurrency", "pool", "queues", "max_tasks"), "beat sends tasks on schedule and runs none"),
+        "graceful_timeout": "beat saves its schedule and exits at once on SIGTERM: nothing to wait for",
+        "log_format": "beat's log lines are celery's own text; JSON lines cover web and worker processes",
+    }
 
     options: ClassVar[tuple[Option, ...]] = (
-        W["log_level"].declare(flag="-l", native="-l LEVEL"),
+        LOG_LEVEL,
         Option(
             "schedule",
             "path",
@@ -372,9 +385,10 @@ class CeleryBeat(CeleryCLI, Backend):
         return self.adopt_app_setting(super().resolve(ctx), "scheduler", "beat_scheduler")
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
-        args = self.global_args()
-        args += ["-l", opts["log_level"].upper()]
-        args += ["-s", opts["schedule"] or default_schedule(ctx, self.config.name)]
+        args = self.global_args() + self.native_args(opts, "log_level")
+        if not opts["schedule"]:
+            opts = opts.with_value("schedule", default_schedule(ctx, self.config.name), "default")
+        args += self.native_args(opts, "schedule")
         if opts.source("scheduler") != f"{APP_SOURCE} beat_scheduler":
             args += self.native_args(opts, "scheduler")  # the app's own value needs no flag
         return args + self.native_args(opts, "max_interval")

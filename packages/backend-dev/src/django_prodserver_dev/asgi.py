@@ -8,6 +8,7 @@ watching the project with watchfiles and skipping virtualenvs, VCS data, media a
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import ClassVar
 
 from django_prodserver.api import WEB_OPTIONS, Capability, ConfigError, FlagSpec, LaunchContext, OptionTable, where
@@ -16,7 +17,10 @@ from ._ignore import IGNORE_DIRS, output_roots, unique
 from .backend import HOST, PORT, RELOAD, DevBackend, is_loopback
 
 W = WEB_OPTIONS
-LOG_LEVEL = W["log_level"].declare(native="--log-level")
+#: uvicorn and granian bind with --host/--port (not runserver's positional [addr:]port).
+ASGI_HOST = HOST.declare(flag="--host", native="", reads=())
+ASGI_PORT = PORT.declare(flag="--port", native="", reads=())
+LOG_LEVEL = W["log_level"].declare(flag="--log-level")
 ACCESS_LOG = W["access_log"].declare(native="--access-log / --no-access-log")
 WEBSOCKETS = W["websockets"].declare(default=True, native="--ws", reason="websocket work is why you pick this")
 INTERFACE = W["interface"].declare(
@@ -42,7 +46,18 @@ def _output_dirs(cwd: str) -> list[str]:
 
 class _ReloadingAsgi(DevBackend):
     capabilities: ClassVar[frozenset[Capability]] = frozenset({"http", "asgi", "websockets"})
-    options = (HOST, PORT, RELOAD, INTERFACE, WEBSOCKETS, LOG_LEVEL, ACCESS_LOG)
+    refused: ClassVar[Mapping[str, str]] = {
+        "interface": "a reloading ASGI server serves ASGI only; use runserver for WSGI"
+    }
+    options = (
+        ASGI_HOST,
+        ASGI_PORT,
+        RELOAD.declare(switch=("--reload", "")),
+        INTERFACE,
+        WEBSOCKETS,
+        LOG_LEVEL,
+        ACCESS_LOG,
+    )
 
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
         super().validate(opts, ctx)
@@ -68,17 +83,21 @@ class UvicornReloadBackend(_ReloadingAsgi):
 
     name = "uvicorn-reload"
     module = "uvicorn"
+    options = (
+        *_ReloadingAsgi.options[:4],
+        WEBSOCKETS.declare(reads=(("--ws", lambda kind: {"websockets": kind != "none"}),)),
+        LOG_LEVEL,
+        ACCESS_LOG.declare(switch=("", "--no-access-log")),
+    )
     ambient_env = ("UVICORN_",)
     flags: ClassVar[FlagSpec] = FlagSpec(
         switches=frozenset({"--reload", "--no-access-log", "--access-log", "--proxy-headers", "--no-proxy-headers"})
     )
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
-        args = [self.app_path(opts, ctx), "--host", opts["host"], "--port", str(opts["port"])]
-        args += ["--interface", "asgi3", "--lifespan", "off", "--log-level", opts["log_level"]]
-        args += ["--ws", "auto" if opts["websockets"] else "none"]
-        if not opts["access_log"]:
-            args.append("--no-access-log")
+        args = [self.app_path(opts, ctx), *self.native_args(opts, "host", "port")]
+        args += ["--interface", "asgi3", "--lifespan", "off", *self.native_args(opts, "log_level")]
+        args += ["--ws", "auto" if opts["websockets"] else "none", *self.native_args(opts, "access_log")]
         if opts["reload"]:
             args += ["--reload", "--reload-dir", ctx.cwd]
             # uvicorn resolves exclude names against its cwd (the project): directories there are skipped.
@@ -97,6 +116,12 @@ class GranianReloadBackend(_ReloadingAsgi):
 
     name = "granian-reload"
     module = "granian"
+    options = (
+        *_ReloadingAsgi.options[:4],
+        WEBSOCKETS.declare(switch=("--ws", "--no-ws")),
+        LOG_LEVEL,
+        ACCESS_LOG.declare(switch=("--access-log", "--no-access-log")),
+    )
     ambient_env = ("GRANIAN_",)
     flags: ClassVar[FlagSpec] = FlagSpec(
         switches=frozenset({"--reload", "--no-reload", "--access-log", "--no-access-log", "--ws", "--no-ws"}),
@@ -104,10 +129,9 @@ class GranianReloadBackend(_ReloadingAsgi):
     )
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
-        args = ["--interface", "asginl", "--host", opts["host"], "--port", str(opts["port"])]
-        args += ["--working-dir", ctx.cwd, "--log-level", opts["log_level"]]
-        args.append("--access-log" if opts["access_log"] else "--no-access-log")
-        args.append("--ws" if opts["websockets"] else "--no-ws")
+        args = ["--interface", "asginl", *self.native_args(opts, "host", "port")]
+        args += ["--working-dir", ctx.cwd, *self.native_args(opts, "log_level")]
+        args += self.native_args(opts, "access_log", "websockets")
         if opts["reload"]:
             args += ["--reload", "--reload-paths", ctx.cwd]
             for name in IGNORE_DIRS:

@@ -32,33 +32,52 @@ from django_prodserver.api import (
 W = WEB_OPTIONS
 NAMESPACE = "prodserver_dev"
 
+
+def read_addrport(text: str) -> dict[str, str]:
+    """runserver's positional ``[addr:]port`` (``8001``, ``0.0.0.0:8001``, ``[::1]:8001``); a bare
+    port binds 127.0.0.1, as runserver does."""
+    host, sep, port = text.rpartition(":")
+    return {"host": host.strip("[]") or "127.0.0.1", "port": port} if sep else {"host": "127.0.0.1", "port": text}
+
+
+#: ``[addr:]port`` in ARGS is read back into host and port (and then it is the one that runs).
+ADDRPORT = (("", read_addrport),)
 HOST = W["host"].declare(
     default="127.0.0.1",
     native="[addr]:port",
+    reads=ADDRPORT,
     reason="a development server listens on loopback unless told otherwise",
 )
-PORT = W["port"].declare(native="[addr]:port")
+PORT = W["port"].declare(native="[addr]:port", reads=ADDRPORT)
 RELOAD = Option(
     "reload",
     "bool",
     "Restart the server when code changes (the server's own reloader).",
     default=True,
-    native="--noreload when False",
+    switch=("", "--noreload"),
     reason="the point of a development server",
 )
-THREADING = Option("threading", "bool", "Serve each request in its own thread.", default=True, native="--nothreading")
+THREADING = Option(
+    "threading", "bool", "Serve each request in its own thread.", default=True, switch=("", "--nothreading")
+)
 STATIC = Option(
     "static",
     "bool",
     "Serve STATIC_URL from the apps' static folders (django.contrib.staticfiles; DEBUG only).",
     default=True,
-    native="--nostatic when False",
+    switch=("", "--nostatic"),
 )
-INSECURE = Option("insecure", "bool", "Serve static files even with DEBUG = False.", default=False, native="--insecure")
+INSECURE = Option(
+    "insecure", "bool", "Serve static files even with DEBUG = False.", default=False, switch=("--insecure", "")
+)
 
 _SWITCHES = frozenset(
     {"--ipv6", "--noreload", "--nothreading", "--nostatic", "--insecure", "--skip-checks", "--traceback"}
 )
+
+
+#: The source of a value read back from the native arguments after ``--``.
+CLI_SOURCE = "command line --"
 
 
 def is_loopback(host: str) -> bool:
@@ -133,17 +152,15 @@ class RunserverBackend(DevBackend):
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         host = opts["host"]
-        args = [self.command, host_port(host, opts["port"])]
+        # An [addr:]port from ARGS is rendered here from the plan (core leaves it out of ARGS); one
+        # after -- stays where it is (it always sets port, so port's source says so).
+        native = opts.source("port") == CLI_SOURCE
+        args = [self.command] if native else [self.command, host_port(host, opts["port"])]
         if ":" in host:
             args.append("--ipv6")
-        if not opts["reload"]:
-            args.append("--noreload")
-        if not opts["threading"]:
-            args.append("--nothreading")
-        if opts.explicit("static") and not opts["static"]:
-            args.append("--nostatic")
-        if opts["insecure"]:
-            args.append("--insecure")
+        # --nostatic only when asked: without django.contrib.staticfiles runserver has no such flag.
+        static = ("static",) if opts.explicit("static") else ()
+        args += self.native_args(opts, "reload", "threading", *static, "insecure")
         # prodserver/devserver ran the system checks before the hand-over.
         args.append("--skip-checks")
         return args
@@ -216,6 +233,7 @@ ALLOW_REMOTE = Option(
     "Allow a non-loopback bind and --nopin although Werkzeug's debugger runs any code a visitor types.",
     default=False,
     native="(prodserver: refuses non-loopback binds and --nopin unless True)",
+    support="prodserver",
     reason="the interactive debugger is remote code execution for anyone who can reach it",
 )
 PIN = Option(
@@ -223,9 +241,9 @@ PIN = Option(
     "bool",
     "Protect the debugger console with a PIN (False = --nopin; needs allow_remote_debugger).",
     default=True,
-    native="--nopin when False",
+    switch=("", "--nopin"),
 )
-PRINT_SQL = Option("print_sql", "bool", "Print every SQL query as it runs.", default=False, native="--print-sql")
+PRINT_SQL = Option("print_sql", "bool", "Print every SQL query as it runs.", default=False, switch=("--print-sql", ""))
 
 
 class RunserverPlusBackend(RunserverBackend):
@@ -243,8 +261,8 @@ class RunserverPlusBackend(RunserverBackend):
         THREADING,
         STATIC,
         INSECURE,
-        W["tls_cert"].declare(native="--cert-file"),
-        W["tls_key"].declare(native="--key-file"),
+        W["tls_cert"].declare(flag="--cert-file"),
+        W["tls_key"].declare(flag="--key-file"),
         PIN,
         PRINT_SQL,
         ALLOW_REMOTE,
@@ -266,16 +284,7 @@ class RunserverPlusBackend(RunserverBackend):
             )
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
-        args = super().build_args(opts, ctx)
-        if not opts["pin"]:
-            args.append("--nopin")
-        if opts["print_sql"]:
-            args.append("--print-sql")
-        if opts["tls_cert"]:
-            args += ["--cert-file", opts["tls_cert"]]
-        if opts["tls_key"]:
-            args += ["--key-file", opts["tls_key"]]
-        return args
+        return super().build_args(opts, ctx) + self.native_args(opts, "pin", "print_sql", "tls_cert", "tls_key")
 
     def plan(self, ctx: LaunchContext) -> LaunchPlan:
         plan = super().plan(ctx)

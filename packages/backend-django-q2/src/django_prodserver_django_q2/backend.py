@@ -10,6 +10,7 @@ which applies them before setup: a fresh process is the only faithful way.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -36,6 +37,8 @@ W = WORKER_OPTIONS
 #: Environment variable carrying the Q_CLUSTER overrides to the launcher (JSON).
 OVERRIDES_ENV = "PRODSERVER_Q_CLUSTER"
 LAUNCHER = "django_prodserver_django_q2"
+#: The options prodserver writes into Q_CLUSTER (log_level too, upper case, when set explicitly).
+Q_CLUSTER_KEYS = {"concurrency": "workers", "max_tasks": "recycle"}
 
 #: Check ids (``manage.py check``) and their texts.
 E001 = "'django_q' is not in INSTALLED_APPS"
@@ -52,19 +55,33 @@ class DjangoQ2Backend(WorkerBackend):
     module = LAUNCHER
     check_namespace = "prodserver_django_q2"
     ambient_env = ("Q_CLUSTER_NAME",)
+    refused: ClassVar[Mapping[str, str]] = {
+        "pool": "a django-q2 cluster always runs worker processes",
+        "graceful_timeout": "on SIGTERM the cluster finishes its running and prefetched tasks, bounded only by "
+        "Q_CLUSTER['timeout']: set that instead",
+    }
     flags: ClassVar[FlagSpec] = FlagSpec(
         aliases={"-n": "--name", "-v": "--verbosity"},
         switches=frozenset({"--run-once", "--skip-checks", "--traceback", "--no-color", "--force-color"}),
     )
 
+    # qcluster has no flag for these: prodserver writes them into Q_CLUSTER (see ``overrides``).
     options: ClassVar[tuple[Option, ...]] = (
-        W["concurrency"].declare(native="Q_CLUSTER['workers']", reason="Q_CLUSTER's own (CPU count) when not set"),
-        W["queues"].declare(
-            native="Q_CLUSTER_NAME (one queue per cluster)",
-            doc="The one queue (cluster name) to consume; per-name settings come from Q_CLUSTER['ALT_CLUSTERS'].",
+        W["concurrency"].declare(
+            native="Q_CLUSTER['workers']", support="prodserver", reason="Q_CLUSTER's own (CPU count) when not set"
         ),
-        W["log_level"].declare(native="Q_CLUSTER['log_level']", reason="Q_CLUSTER's own when not set"),
-        W["max_tasks"].declare(native="Q_CLUSTER['recycle']", reason="Q_CLUSTER's own (500) when not set"),
+        W["queues"].declare(
+            native="Q_CLUSTER_NAME (one queue per cluster; -n/--name NAME in ARGS)",
+            doc="The one queue (cluster name) to consume; per-name settings come from Q_CLUSTER['ALT_CLUSTERS'].",
+            support="prodserver",
+            reads=(("--name", lambda name: {"queues": [name]}),),
+        ),
+        W["log_level"].declare(
+            native="Q_CLUSTER['log_level']", support="prodserver", reason="Q_CLUSTER's own when not set"
+        ),
+        W["max_tasks"].declare(
+            native="Q_CLUSTER['recycle']", support="prodserver", reason="Q_CLUSTER's own (500) when not set"
+        ),
         W["preflight_timeout"].declare(native="(prodserver: broker ping before the cluster starts)"),
     )
 
@@ -80,11 +97,7 @@ class DjangoQ2Backend(WorkerBackend):
 
     def overrides(self, opts: OptionTable) -> dict[str, Any]:
         """The Q_CLUSTER keys this process overrides: only the options the user set."""
-        out: dict[str, Any] = {}
-        if opts["concurrency"] is not None:
-            out["workers"] = opts["concurrency"]
-        if opts["max_tasks"] is not None:
-            out["recycle"] = opts["max_tasks"]
+        out: dict[str, Any] = {key: opts[name] for name, key in Q_CLUSTER_KEYS.items() if opts[name] is not None}
         if opts.explicit("log_level"):
             out["log_level"] = opts["log_level"].upper()
         return out

@@ -7,6 +7,7 @@ in-process lets prodserver bound the graceful stop and set the exact log level.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -30,6 +31,10 @@ W = WORKER_OPTIONS
 #: db_worker's verbosity: 0 = CRITICAL only, 1 = INFO, 2+ = DEBUG. Levels in between are
 #: set exactly in-process; the argv keeps the nearest verbosity that hides nothing asked for.
 VERBOSITY = {"critical": 0, "error": 1, "warning": 1, "info": 1, "debug": 2}
+#: ``-v N`` in ARGS read back: 0 critical, 1 info, 2 and 3 debug.
+LEVEL_OF_VERBOSITY = ("critical", "info", "debug")
+#: Why ``concurrency`` above 1 is refused.
+ONE_AT_A_TIME = "db_worker runs one task at a time in one process"
 
 #: Check ids (``manage.py check``) and their texts.
 E001 = "the database task backend's app is not in INSTALLED_APPS"
@@ -58,6 +63,13 @@ class DjangoTasksBackend(WorkerBackend):
         negations={"--no-reload": "--reload"},
     )
 
+    #: concurrency is declared (1 is db_worker's only value) and any other value refused, for this reason.
+    refused: ClassVar[Mapping[str, str]] = {
+        "concurrency": f"{ONE_AT_A_TIME}: run N processes for N",
+        "pool": f"{ONE_AT_A_TIME}: there is no pool to choose",
+        "preflight_timeout": "the queue is the project's database: there is no separate broker to check",
+    }
+
     options: ClassVar[tuple[Option, ...]] = (
         W["concurrency"].declare(
             native="(one task per process: run N processes for N)",
@@ -65,10 +77,22 @@ class DjangoTasksBackend(WorkerBackend):
             default=1,
             reason="db_worker is single-threaded",
         ),
-        W["queues"].declare(native="--queue-name a,b ('*' = all)", default=["default"], reason="db_worker's default"),
-        W["log_level"].declare(native="-v 0|1|2 (+ exact logger level in-process)"),
-        W["max_tasks"].declare(native="--max-tasks N", default=0, reason="never recycle unless asked"),
+        W["queues"].declare(
+            flag="--queue-name",
+            native="--queue-name a,b ('*' = all)",
+            default=["default"],
+            reason="db_worker's default",
+        ),
+        W["log_level"].declare(
+            flag="-v",
+            convert=(lambda level: str(VERBOSITY[level]), lambda text: LEVEL_OF_VERBOSITY[min(int(text), 2)]),
+            native="-v 0|1|2 (+ exact logger level in-process)",
+        ),
+        W["max_tasks"].declare(
+            flag="--max-tasks", native="--max-tasks N", default=0, reason="never recycle unless asked"
+        ),
         W["graceful_timeout"].declare(
+            support="prodserver",
             native="(prodserver: after N s a second stop signal marks the task FAILED)",
             doc="Seconds the running task gets after SIGTERM; then it is interrupted and recorded "
             "as FAILED (0 = wait for it however long it takes).",
@@ -79,6 +103,7 @@ class DjangoTasksBackend(WorkerBackend):
             "str",
             "Alias in settings.TASKS of the database backend to consume.",
             default="default",
+            flag="--backend",
             native="--backend ALIAS",
             reason="db_worker's default",
         ),
@@ -102,7 +127,7 @@ class DjangoTasksBackend(WorkerBackend):
             n = opts["concurrency"]
             raise ConfigError(
                 where(self.config.name, "OPTIONS", "concurrency"),
-                f"db_worker runs one task at a time in one process, found concurrency={n}",
+                f"{ONE_AT_A_TIME}, found concurrency={n}",
                 f"run {n} processes instead: define {n} entries in PRODUCTION_PROCESSES "
                 f"(e.g. 'worker-1' ... 'worker-{n}') with this BACKEND and no 'concurrency', "
                 "and start them together with `python manage.py prodserver --all`",
@@ -115,14 +140,10 @@ class DjangoTasksBackend(WorkerBackend):
             )
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
-        args = ["db_worker", "--no-reload", "--queue-name", ",".join(opts["queues"])]
-        args += ["--backend", opts["task_backend"]]
-        args += ["-v", str(VERBOSITY[opts["log_level"]])]
-        if opts["max_tasks"]:
-            args += ["--max-tasks", str(opts["max_tasks"])]
+        recycle = ("max_tasks",) if opts["max_tasks"] else ()  # 0 = never: no flag
+        args = ["db_worker", "--no-reload", *self.native_args(opts, "queues", "task_backend", "log_level", *recycle)]
         # prodserver ran the system checks (including ours) before the hand-over.
-        args += ["--skip-checks"]
-        return args
+        return [*args, "--skip-checks"]
 
     def graceful_timeout(self, opts: OptionTable) -> float:
         timeout = float(opts["graceful_timeout"])

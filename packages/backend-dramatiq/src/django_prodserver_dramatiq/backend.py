@@ -7,6 +7,7 @@ DRAMATIQ_BROKER answers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from django_prodserver.api import (
@@ -20,6 +21,7 @@ from django_prodserver.api import (
     ReadyProbe,
     WorkerBackend,
     one_per_cpu,
+    scaled,
     timeout_of,
     unreachable,
     where,
@@ -62,11 +64,18 @@ class DramatiqBackend(WorkerBackend):
             "-x": "--watch-exclude",
         },
         switches=frozenset({"--skip-logging", "--use-spawn", "--watch-use-polling", "--version", "--verbose"}),
+        # --queues takes several values, so a native -Q replaces the planned one whole.
+        multi=frozenset({"--queues"}),
     )
+
+    refused: ClassVar[Mapping[str, str]] = {
+        "max_tasks": "dramatiq has no way to recycle a worker process after N messages",
+        "pool": "dramatiq always runs processes x threads; set processes and concurrency",
+    }
 
     options: ClassVar[tuple[Option, ...]] = (
         W["concurrency"].declare(
-            flag="-t",
+            flag="--threads",
             native="-t/--threads N (per process)",
             default=8,
             env=("DRAMATIQ_NTHREADS",),
@@ -77,17 +86,26 @@ class DramatiqBackend(WorkerBackend):
             "int",
             "Worker processes, each running `concurrency` threads.",
             default=one_per_cpu,
-            flag="-p",
+            flag="--processes",
             native="-p/--processes N",
             env=("DRAMATIQ_NPROCS",),
             reason="one per CPU (dramatiq's default)",
             minimum=1,
         ),
-        W["queues"].declare(native="-Q/--queues A B (space separated)", reason="none given: every queue"),
+        W["queues"].declare(
+            flag="--queues",
+            separator=" ",
+            native="-Q/--queues A B (space separated)",
+            reason="none given: every queue",
+        ),
         W["log_level"].declare(
             native="-v for debug; other levels set on the 'dramatiq' logger in each worker process",
+            support="prodserver",
+            reads=(("--verbose", lambda _: {"log_level": "debug"}),),
         ),
         W["graceful_timeout"].declare(
+            flag="--worker-shutdown-timeout",
+            convert=scaled(1000),
             native="--worker-shutdown-timeout MS (milliseconds)",
             reason="fits Kubernetes' 30 s; unfinished messages are requeued after it",
         ),
@@ -95,6 +113,8 @@ class DramatiqBackend(WorkerBackend):
             "modules",
             "list",
             "Extra modules that define actors, imported in every worker process.",
+            flag="{}",
+            separator=" ",
             native="positional modules after the broker module",
         ),
         Option(
@@ -103,6 +123,7 @@ class DramatiqBackend(WorkerBackend):
             "Import each installed app's tasks modules (DRAMATIQ_AUTODISCOVER_MODULES, like rundramatiq).",
             default=True,
             native="(prodserver: django_prodserver_dramatiq.boot)",
+            support="prodserver",
         ),
         W["preflight_timeout"].declare(native="(prodserver: broker probe before the exec)"),
     )
@@ -118,20 +139,12 @@ class DramatiqBackend(WorkerBackend):
         _project_broker()
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
-        args = [BOOT_MODULE, *(opts["modules"] or [])]
-        args += ["--processes", str(opts["processes"]), "--threads", str(opts["concurrency"])]
-        args += ["--worker-shutdown-timeout", str(round(opts["graceful_timeout"] * 1000))]
+        args = [BOOT_MODULE, *self.native_args(opts, "modules", "processes", "concurrency", "graceful_timeout")]
         if opts["log_level"] == "debug":
             args.append("--verbose")
         if opts["log_format"] == "json":
             args.append("--skip-logging")  # prodserver's JSON handler is on root already (logs.run)
-        # --queues takes several values, so it goes last; a native -Q replaces it whole
-        # (merging cannot tell "-Q a b" apart from "-Q a" plus a stray positional "b").
-        native = [*self.config.args, *ctx.native_args]
-        given = any(self.flags.canonical(a.split("=", 1)[0]) == "--queues" for a in native)
-        if opts["queues"] and not given:
-            args += ["--queues", *opts["queues"]]
-        return args
+        return args + self.native_args(opts, "queues")  # it takes several values: last
 
     def environment(self, opts: OptionTable, ctx: LaunchContext) -> dict[str, str]:
         env = super().environment(opts, ctx)

@@ -113,6 +113,7 @@ class Flower(CeleryCLI, Backend):
             "config_file",
             "path",
             "A flowerconfig.py to load. By default none is read, not even ./flowerconfig.py.",
+            flag="--conf={}",
             native="--conf=PATH",
             reason="a stray config file in the cwd must not change production silently",
         ),
@@ -120,22 +121,16 @@ class Flower(CeleryCLI, Backend):
     )
 
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
-        self.celery_app()
-        key = where(self.config.name, "OPTIONS")
-        if bool(opts["tls_cert"]) != bool(opts["tls_key"]):
-            missing = "tls_key" if opts["tls_cert"] else "tls_cert"
-            raise ConfigError(f"{key}[{missing!r}]", "tls_cert and tls_key go together", f"set {missing!r} as well")
-        if opts["socket"] and opts.explicit("port"):
-            raise ConfigError(f"{key}['socket']", "give 'socket' or 'port', not both", "remove one of them")
+        self.celery_app()  # tls_cert/tls_key and socket/port pairs: checked by core from the declarations
         check_native(self.config.args, where(self.config.name, "ARGS"))
         check_native(ctx.native_args, "native arguments after --")
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         args = self.global_args()
         args += self.native_args(opts, "socket") if opts["socket"] else self.native_args(opts, "host", "port")
-        args += self.native_args(opts, "log_level")
-        args.append(f"--conf={opts['config_file'] or os.devnull}")
-        return args + self.native_args(opts, "tls_cert", "tls_key", "url_prefix")
+        if not opts["config_file"]:
+            opts = opts.with_value("config_file", os.devnull, "default")  # not ./flowerconfig.py
+        return args + self.native_args(opts, "log_level", "config_file", "tls_cert", "tls_key", "url_prefix")
 
     def reads_env(self, prefix: str, name: str) -> bool:
         """flower reads ``FLOWER_<OPTION>`` for its own options only (``FLOWER_HOST`` is nothing

@@ -7,6 +7,7 @@ queues' Redis answers (bounded) before the worker starts. The worker keeps this 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from django_prodserver.api import (
@@ -21,6 +22,7 @@ from django_prodserver.api import (
     WorkerBackend,
     timeout_of,
     unreachable,
+    value_map,
     where,
 )
 
@@ -51,24 +53,40 @@ class RQBackend(WorkerBackend):
         switches=frozenset({"--burst", "--with-scheduler", "--traceback", "--no-color", "--force-color"}),
     )
 
+    refused: ClassVar[Mapping[str, str]] = {
+        "pool": "RQ forks a work horse per job; concurrency > 1 runs rqworker-pool instead",
+    }
+
     options: ClassVar[tuple[Option, ...]] = (
         W["concurrency"].declare(
+            flag="--num-workers",
             native="1: rqworker; N > 1: rqworker-pool --num-workers N",
             default=1,
             reason="RQ runs one job at a time per worker",
         ),
-        W["queues"].declare(native="positional QUEUE..., checked in order", reason="none given: every RQ_QUEUES entry"),
-        W["max_tasks"].declare(native="--max-jobs N (rqworker only)", default=0, reason="RQ's default: never"),
-        W["log_level"].declare(native="--verbosity 2/1/0 (debug/info/warning)"),
+        W["queues"].declare(
+            flag="{}",
+            separator=" ",
+            native="positional QUEUE..., checked in order",
+            reason="none given: every RQ_QUEUES entry",
+        ),
+        W["max_tasks"].declare(
+            flag="--max-jobs", native="--max-jobs N (rqworker only)", default=0, reason="RQ's default: never"
+        ),
+        W["log_level"].declare(
+            flag="--verbosity", convert=value_map(VERBOSITY), native="--verbosity 2/1/0 (debug/info/warning)"
+        ),
         W["graceful_timeout"].declare(
             native="(none: RQ's warm stop waits for the running job; its job_timeout bounds it)",
             reason="a supervisor's SIGKILL deadline; fits Kubernetes' 30 s",
+            support="prodserver",
         ),
         Option(
             "with_scheduler",
             "bool",
             "Also run RQ's scheduler (enqueue_in/enqueue_at, retries with intervals).",
             default=False,
+            switch=("--with-scheduler", ""),
             native="--with-scheduler (rqworker-pool always runs it)",
         ),
         W["preflight_timeout"].declare(native="(prodserver: Redis PING before the start)"),
@@ -124,14 +142,11 @@ class RQBackend(WorkerBackend):
             )
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
-        args = [*self.queues(opts), "--verbosity", VERBOSITY[opts["log_level"]]]
-        if opts["concurrency"] > 1:
-            return [*args, "--num-workers", str(opts["concurrency"])]
-        if opts["max_tasks"]:
-            args += ["--max-jobs", str(opts["max_tasks"])]
-        if opts["with_scheduler"]:
-            args.append("--with-scheduler")
-        return args
+        args = self.native_args(opts.with_value("queues", self.queues(opts), "plan"), "queues", "log_level")
+        if opts["concurrency"] > 1:  # rqworker-pool: it has no --max-jobs and always schedules
+            return args + self.native_args(opts, "concurrency")
+        recycle = ("max_tasks",) if opts["max_tasks"] else ()  # 0 = never: no flag
+        return args + self.native_args(opts, *recycle, "with_scheduler")
 
     def command(self, opts: OptionTable) -> str:
         return "rqworker-pool" if opts["concurrency"] > 1 else "rqworker"

@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # for type checkers; the names are grouped in GROUPS below
     from django_prodserver.backends.options import Option as Option
     from django_prodserver.backends.options import one_per_cpu as one_per_cpu
     from django_prodserver.backends.options import request_deadline as request_deadline
+    from django_prodserver.backends.options import scaled as scaled
+    from django_prodserver.backends.options import value_map as value_map
     from django_prodserver.backends.registry import resolve_backend as resolve_backend
     from django_prodserver.drain import Drain as Drain
     from django_prodserver.drain import Phase as Phase
@@ -108,6 +110,8 @@ GROUPS: dict[str, dict[str, str]] = {
         "WORKER_OPTIONS": "backends.options:WORKER_OPTIONS",
         "one_per_cpu": "backends.options:one_per_cpu",
         "request_deadline": "backends.options:request_deadline",
+        "value_map": "backends.options:value_map",
+        "scaled": "backends.options:scaled",
     },
     # The server's own command line: how it spells flags, and merging the user's ``ARGS``.
     "Native flags": {
@@ -261,10 +265,12 @@ __all__ = [
     "resolve_backend",
     "run_copies",
     "run_plan",
+    "scaled",
     "sets_for",
     "supervise",
     "timeout_of",
     "unreachable",
+    "value_map",
     "where",
 ]
 

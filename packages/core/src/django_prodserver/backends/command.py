@@ -27,6 +27,7 @@ class CommandBackend(Backend):
             default=25.0,
             minimum=0,
             native="(prodserver: SIGTERM, then SIGKILL after this many seconds)",
+            support="prodserver",
         ),
     )
 

@@ -84,8 +84,11 @@ def _readers(options: Sequence[Option], spec: FlagSpec) -> dict[str, list[tuple[
 
 
 def _spelling_and_text(arg: Arg, spec: FlagSpec) -> tuple[str, str | None]:
-    """``("--bind", "0.0.0.0:8111")`` for ``--bind=0.0.0.0:8111``, ``-b 0.0.0.0:8111`` or ``-c8``."""
+    """``("--bind", "0.0.0.0:8111")`` for ``--bind=0.0.0.0:8111``, ``-b 0.0.0.0:8111`` or ``-c8``;
+    ``("", "0.0.0.0:8000")`` for a positional argument (what a ``reads`` entry with flag ``""`` reads)."""
     first = arg.tokens[0]
+    if arg.flag is None:
+        return "", first
     if first.startswith("--") and "=" in first:
         spelling, text = first.split("=", 1)
         return spelling, text
@@ -99,10 +102,22 @@ def _coerce(opt: Option, raw: Any, where: str) -> Any:
     choice the server knows and prodserver does not (``--log-level trace``) is kept as written."""
     if not isinstance(raw, str):
         return opt.validate(raw, where)
-    if opt.kind == "choice" or (opt.kind == "str" and opt.choices):
+    if opt.convert is None and (opt.kind == "choice" or (opt.kind == "str" and opt.choices)):
         lowered = {c.lower(): c for c in opt.choices}
         return lowered.get(raw.lower(), raw)
-    return opt.coerce_text(raw, where)
+    return opt.from_native(raw, where)
+
+
+def _same(opt: Option | None, a: Any, b: Any) -> bool:
+    """Equal values, or values the server spells alike (``warning`` and ``info`` are both ``-v 1``)."""
+    if a == b:
+        return True
+    if opt is None or a is None or b is None:
+        return False
+    try:
+        return opt.native_value(a) == opt.native_value(b)
+    except (KeyError, ValueError, TypeError):
+        return False
 
 
 def read_native(
@@ -134,7 +149,8 @@ def read_native(
             else:
                 raw = text
             value = _coerce(opt, raw, f"{where} {given!r}")
-            found[opt.name] = NativeValue(opt.name, value, arg.flag or spelling, given, f"{source} {spelling}")
+            where_from = f"{source} {spelling}" if spelling else source
+            found[opt.name] = NativeValue(opt.name, value, arg.flag or spelling, given, where_from)
     return found
 
 
@@ -166,6 +182,7 @@ def adopt_native(
     values: one of them is a mistake, and the server would silently run the ARGS value."""
     from_args = read_native(options, spec, args, source=ARGS_SOURCE, where=args_where)
     from_cli = read_native(options, spec, cli, source=CLI_SOURCE, where="native arguments after --")
+    declared = {o.name: o for o in options}
     overridden: set[str] = set()
     dropped: list[str] = []
     for name, native in from_args.items():
@@ -176,7 +193,7 @@ def adopt_native(
             dropped.append(f"{native.given} (--set {name} wins)")
             continue
         if source == "settings OPTIONS":
-            if current is not None and current.value != native.value:
+            if current is not None and not _same(declared.get(name), current.value, native.value):
                 raise ConfigError(
                     options_where(name),
                     f"is {current.value!r} but ARGS {native.given!r} sets {name} to {native.value!r} (the server "
@@ -188,5 +205,12 @@ def adopt_native(
         opts = opts.with_value(name, native.value, native.source)
     for name, native in from_cli.items():
         opts = opts.with_value(name, native.value, native.source)
-    kept = flatten(a for a in parse(args, spec) if a.flag is None or a.flag not in overridden)
+    # A positional that a declaration reads leaves ARGS: the backend renders it from the plan
+    # (merging cannot replace a positional, so keeping it would pass two).
+    positionals = {n.given for n in from_args.values() if n.flag == ""}
+    kept = flatten(
+        a
+        for a in parse(args, spec)
+        if (a.flag is None and a.tokens[0] not in positionals) or (a.flag is not None and a.flag not in overridden)
+    )
     return Adopted(opts, tuple(kept), tuple(dict.fromkeys(dropped)))

@@ -24,6 +24,10 @@ Support = Literal["native", "prodserver", "approximated", "ignored"]
 #: A default is a value, or a function of the environment (``PORT``, ``WEB_CONCURRENCY``...).
 DefaultFactory = Callable[[Mapping[str, str]], Any]
 
+#: A value's native text and back, for a server that spells it its own way (see :func:`value_map`
+#: and :func:`scaled`): ``(to_native, from_native)``.
+Convert = tuple[Callable[[Any], str], Callable[[str], Any]]
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -44,7 +48,7 @@ class Option:
     default: Any = None
     #: Why this default: shown by ``--dry-run`` and in the docs tables.
     reason: str = ""
-    #: How the server spells it natively (documentation; mapping lives in ``Backend.build_args``).
+    #: How the server spells it natively, for docs and ``--list-options`` (``flag``/``switch`` render it).
     native: str = ""
     #: Environment variables consulted, in order, before the default (platform conventions).
     env: tuple[str, ...] = ()
@@ -58,11 +62,20 @@ class Option:
     #: never an error, at worst approximated or ignored with a warning.
     contract: bool = False
     #: Native spelling core renders: ``"--port"`` (flag, then the value), ``"--threads={}"``
-    #: (joined), ``"-b unix:{}"`` (tokens, ``{}`` replaced); lists are joined with commas.
+    #: (joined), ``"-b unix:{}"`` (tokens, ``{}`` replaced), ``"{}"`` (a positional argument);
+    #: lists are joined with ``separator``.
     flag: str = ""
+    #: How a list is written: one token joined with commas, or (``" "``) one token per item
+    #: (``--queues a b``; give the flag in ``FlagSpec.multi`` so ARGS replace it whole).
+    separator: str = ","
+    #: The value's native text and back when the server spells it otherwise (``--verbosity 2``
+    #: for ``debug``, milliseconds for seconds): :func:`value_map`, :func:`scaled`.
+    convert: Convert | None = None
     #: Native flags whose value sets this option and maybe others, each with its reader
     #: (:mod:`.native`): gunicorn's host, port and socket all read ``("-b", bind_reader(8000))``,
-    #: so ``--bind 0.0.0.0:8111`` in ARGS becomes host and port in the plan.
+    #: so ``--bind 0.0.0.0:8111`` in ARGS becomes host and port in the plan. The flag ``""`` reads
+    #: positional arguments (runserver's ``[addr:]port``); one read from ARGS leaves ARGS, and the
+    #: backend renders it from the plan.
     reads: tuple[tuple[str, Callable[[str], Mapping[str, Any]]], ...] = ()
     #: A bool's native ``(on, off)`` tokens, e.g. ``("--access-log", "--no-access-log")``;
     #: ``""`` leaves that side out, spaces separate tokens (``"--access-logfile -"``).
@@ -85,6 +98,17 @@ class Option:
         """Return this option adopted by a backend, with backend-specific fields changed."""
         return dataclasses.replace(self, **changes)
 
+    def declaration(self) -> str:
+        """How this option reaches the server, as declared: ``"flag"`` (core renders the native flag
+        and reads it back from ARGS), ``"read"`` (the backend composes the native tokens, core reads
+        them back), ``"prodserver"`` / ``"approximated"`` / ``"ignored"`` (its support), or ``""``
+        when nothing is declared (a backend mapping it by hand)."""
+        if self.support != "native":
+            return self.support
+        if self.flag or self.switch:
+            return "flag"
+        return "read" if self.reads else ""
+
     def native_text(self) -> str:
         """The native spelling for docs and ``--list-options``."""
         if self.native:
@@ -93,6 +117,8 @@ class Option:
             return " / ".join(s for s in self.switch if s) or "-"
         if not self.flag:
             return ""
+        if self.flag == "{}":
+            return "positional " + self.name.upper()
         return self.flag.replace("{}", "N") if "{}" in self.flag else f"{self.flag} N"
 
     def native_name(self) -> str:
@@ -110,11 +136,36 @@ class Option:
             return chosen.split() if chosen else []
         if not self.flag or value is None or value is False:
             return []
-        text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else _text(value)
+        if self.separator == " " and isinstance(value, (list, tuple)):
+            parts = [_text(v) for v in value]
+        else:
+            parts = [self.native_value(value)]
         tokens = self.flag.split()
         if any("{}" in t for t in tokens):
-            return [t.replace("{}", text) for t in tokens]
-        return [*tokens, text]
+            return [out for t in tokens for out in ([t.replace("{}", p) for p in parts] if "{}" in t else [t])]
+        return [*tokens, *parts]
+
+    def native_value(self, value: Any) -> str:
+        """``value`` as the server spells it (``"2"`` for ``debug`` under ``--verbosity``)."""
+        if self.convert is not None:
+            return self.convert[0](value)
+        if isinstance(value, (list, tuple)):
+            return self.separator.join(map(_text, value))
+        return _text(value)
+
+    def from_native(self, text: str, where: str) -> Any:
+        """A native flag's value (as written in ARGS) in this option's type, or :class:`ConfigError`."""
+        if self.convert is not None:
+            try:
+                value = self.convert[1](text)
+            except (KeyError, ValueError):
+                raise ConfigError(
+                    where, f"{text!r} is not a value prodserver can read as {self.name}", "check the flag's value"
+                ) from None
+            return self.validate(value, where)
+        if self.kind == "list" and self.separator != ",":
+            text = ",".join(text.split(self.separator.strip() or None))
+        return self.coerce_text(text, where)
 
     def default_for(self, environ: Mapping[str, str]) -> tuple[Any, str]:
         """Return ``(value, source)`` from the environment conventions or the default."""
@@ -222,6 +273,20 @@ def _text(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def value_map(table: Mapping[Any, str]) -> Convert:
+    """A server that spells values by a table (rq's ``--verbosity``: ``{"debug": "2", ...}``).
+    Reading back takes the first value listed with that text, so list the usual one first."""
+    back: dict[str, Any] = {}
+    for value, text in table.items():
+        back.setdefault(text, value)
+    return (lambda value: table[value], lambda text: back[text.strip()])
+
+
+def scaled(factor: float) -> Convert:
+    """A server that takes a unit ``factor`` times smaller (``scaled(1000)``: seconds as milliseconds)."""
+    return (lambda value: str(round(value * factor)), lambda text: float(text) / factor)
+
+
 def cpu_count() -> int:
     """CPUs this process may run on (affinity and cgroup aware where Python can see it)."""
     try:
@@ -308,6 +373,8 @@ LOG_FORMAT = _uniform(
     env=("PRODSERVER_LOG_FORMAT",),
     choices=("text", "json"),
     reason="settings.PRODSERVER_LOG_FORMAT, else text",
+    native="(prodserver: json is one schema for every server; text is the server's own)",
+    support="prodserver",
 )
 
 #: The uniform web options. A web backend adopts those it can honour; the rest are refused.
@@ -394,6 +461,7 @@ WEB_OPTIONS: Mapping[str, Option] = {
             "status below 500 means ready).",
             default="/",
             native="(prodserver ops endpoint)",
+            support="prodserver",
             reason="the site's root answers in most projects; ALLOWED_HOSTS/SSL redirects still count",
         ),
     )
@@ -436,6 +504,8 @@ WORKER_OPTIONS: Mapping[str, Option] = {
             default=5.0,
             minimum=0,
             reason="a broker on the network answers well within 5 s; a start should not hang",
+            native="(prodserver: one broker connection before the start)",
+            support="prodserver",
         ),
     )
 }
