@@ -482,14 +482,29 @@ class Backend:
     # -- checks ------------------------------------------------------------------------
 
     def check(self, ctx: LaunchContext) -> list[Any]:
-        """System-check messages for this process (``manage.py check``). Default: plan it."""
+        """System-check messages for this process (``manage.py check``). Default: plan it.
+
+        Planning stops at the first mistake; when that mistake is one ``OPTIONS`` key, the
+        process is planned again without it, so every wrong key is reported in one run (a
+        later error is kept only when it names another key the user wrote)."""
         from django.core import checks
 
-        try:
-            self.plan(ctx)
-        except ConfigError as e:
-            return [checks.Error(e.problem_text, hint=e.fix or None, id=e.check_id, obj=self.config.where)]
-        return []
+        messages: list[Any] = []
+        backend: Backend = self
+        for _ in range(len(self.config.options) + 1):
+            try:
+                backend.plan(ctx)
+                break
+            except ConfigError as e:
+                if messages and not _names_option(backend.config, e.where):
+                    break  # a consequence of leaving a key out, not a mistake of its own
+                messages.append(checks.Error(e.problem_text, hint=e.fix or None, id=e.check_id, obj=self.config.where))
+                key = _names_option(backend.config, e.where)
+                if key is None:
+                    break
+                rest = {k: v for k, v in backend.config.options.items() if k != key}
+                backend = type(self)(replace(backend.config, options=rest))
+        return messages
 
     # -- running (the only side effect) -------------------------------------------------
 
@@ -573,6 +588,11 @@ class WorkerBackend(Backend):
 
     kind: ClassVar[Kind] = "worker"
     catalog: ClassVar[Mapping[str, Option]] = WORKER_OPTIONS
+
+
+def _names_option(config: ProcessConfig, key_where: str) -> str | None:
+    """The ``OPTIONS`` key of ``config`` that an error's ``where`` names, if any."""
+    return next((k for k in config.options if where(config.name, "OPTIONS", k) == key_where), None)
 
 
 def _off(name: str, value: Any) -> bool:

@@ -17,6 +17,13 @@ from django_prodserver.errors import ConfigError
 from django_prodserver.plan import LaunchPlan
 from django_prodserver.settings.config import ProcessConfig, load_processes
 
+#: Printed under the errors when the checks before a start fail.
+SKIP_HINT = (
+    "{command} ran these system checks before starting. Fix them (python manage.py check lists them all), "
+    'silence one with SILENCED_SYSTEM_CHECKS = ["<id>"] in settings, or start without the checks by '
+    "adding --skip-checks to the same command (python manage.py {command} web --skip-checks)"
+)
+
 #: Set to 1 to let prodserver start a development backend (kind ``dev``) anyway.
 ALLOW_ENV = "PRODSERVER_ALLOW_DEV"
 
@@ -88,8 +95,19 @@ class ProcessCommand(BaseCommand):
     #: True for ``prodserver`` itself: ``prodserver probe|export|bench ...`` dispatch.
     has_subcommands = False
 
+    def get_version(self) -> str:
+        """``--version``: prodserver's version and each installed backend distribution's (not Django's)."""
+        from django_prodserver.backends.registry import installed_versions
+
+        return installed_versions()
+
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
+        for action in parser._actions:  # read the installed distributions only when --version is given
+            if isinstance(action, argparse._VersionAction):
+                action.__class__ = _LazyVersion
+                action.version = None
+                action.command = self  # type: ignore[attr-defined]
         parser.__class__ = NativeArgsParser
         if self.has_subcommands:
             from django_prodserver.management import subcommands
@@ -116,6 +134,9 @@ class ProcessCommand(BaseCommand):
         names = [*args, *(options.get("names") or [])]
         if any(options.get(k) for k in ("list", "list_options", "schema")):
             collector.resume(freeze=False)
+            # They only describe, and --list shows what is wrong with each process itself: a
+            # failing check must not hide the table that helps fix it.
+            options["skip_checks"] = True
         starts = not any(options.get(k) for k in ("all", "list", "list_options", "schema"))
         self._starting = frozenset(names) if names and starts else None
         return super().execute(*args, **options)
@@ -123,11 +144,16 @@ class ProcessCommand(BaseCommand):
     def check(self, *args: Any, **kwargs: Any) -> None:
         """Django's system checks before a start (or --dry-run), without the two whose cost grows
         with the project and whose verdict the code alone decides (see :mod:`.startchecks`)."""
+        from django.core.management.base import SystemCheckError
+
         from django_prodserver.checks import only_processes
         from django_prodserver.management.startchecks import start_checks_only
 
         with start_checks_only(), only_processes(self._starting):
-            super().check(*args, **kwargs)
+            try:
+                super().check(*args, **kwargs)
+            except SystemCheckError as e:
+                raise SystemCheckError(f"{e}\n{SKIP_HINT.format(command=self.command_name)}") from None
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("names", nargs="*", metavar="NAME", help="process names (default: 'web')")
@@ -336,6 +362,15 @@ class ProcessCommand(BaseCommand):
         # One process beside the ops endpoint: its first start is a fork that runs it as planned here.
         first_run = partial(runner.run, plans[0][1], plans[0][0]) if len(plans) == 1 else None
         sys.exit(supervise([p for _, p in plans], options, first_run))
+
+
+class _LazyVersion(argparse._VersionAction):
+    """``--version`` that asks the command for its text when given, not at every parse."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: Any, values: Any, option_string: Any = None) -> None:
+        text = self.command.get_version()  # type: ignore[attr-defined]
+        parser._print_message(text + "\n", sys.stdout)  # as written: the help formatter would rewrap the lines
+        parser.exit()
 
 
 def _starting_line(plan: LaunchPlan, what: str) -> str:
