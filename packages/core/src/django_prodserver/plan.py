@@ -62,6 +62,8 @@ class LaunchPlan:
     #: Where the server listens (``http://0.0.0.0:8111/``, ``unix:PATH``; empty for workers): the
     #: banner prints this, the bind the server really gets, not the ready check's loopback URL.
     listen: str = ""
+    #: Why it listens there (``from PORT``, ``default: loopback, ...``): printed beside ``listen``.
+    listen_why: str = ""
     #: Server-affecting environment variables found in the environment (reported, not hidden).
     ambient_env: Mapping[str, str] = field(default_factory=dict)
     distribution: str = ""
@@ -82,7 +84,7 @@ class LaunchPlan:
         lines.append(f"  launch: {'in-process (no exec)' if self.in_process else 'exec'}")
         lines.append(f"  cwd: {self.cwd}")
         if self.listen:
-            lines.append(f"  listen: {self.listen}")
+            lines.append(f"  listen: {self.listen}" + (f" ({self.listen_why})" if self.listen_why else ""))
         lines.append("  command: " + " ".join(shlex.quote(mask(a)) for a in self.command))
         if self.options.values:
             lines.append("  options:")

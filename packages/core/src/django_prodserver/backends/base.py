@@ -331,6 +331,13 @@ class Backend:
         scheme = "https" if opts.get("tls_cert") else "http"
         return f"{scheme}://{join(opts.get('host') or '0.0.0.0', port)}/"
 
+    def listen_why(self, opts: OptionTable, ctx: LaunchContext) -> str:
+        """Why :meth:`listen` is where it is (``from PORT``; the loopback default and how to
+        change it), printed beside it by the banner and ``--dry-run``."""
+        from django_prodserver.backends.bind import bind_reason
+
+        return bind_reason(opts, ctx.environ) if self.listen(opts) else ""
+
     def graceful_timeout(self, opts: OptionTable) -> float:
         value = opts.get("graceful_timeout")
         delay = opts.get("drain_delay") or 0.0
@@ -469,6 +476,7 @@ class Backend:
             ),
             warnings=(*self.warnings(opts, ctx), *dropped_env),
             listen=self.listen(opts),
+            listen_why=self.listen_why(opts, ctx),
             ambient_env=ambient,
         )
 
