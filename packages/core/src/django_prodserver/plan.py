@@ -59,6 +59,8 @@ class LaunchPlan:
     notes: tuple[str, ...] = ()
     #: Tuning options this server approximates or ignores, one line each (printed at start).
     warnings: tuple[str, ...] = ()
+    #: What changed without being asked for (a WSGI project served as ASGI): printed at every start.
+    announcements: tuple[str, ...] = ()
     #: Where the server listens (``http://0.0.0.0:8111/``, ``unix:PATH``; empty for workers): the
     #: banner prints this, the bind the server really gets, not the ready check's loopback URL.
     listen: str = ""
@@ -106,6 +108,8 @@ class LaunchPlan:
         sig = signal.Signals(self.stop_signal).name
         whom = "process group" if self.signal_group else "main process only"
         lines.append(f"  stop: {sig} to the {whom}, graceful timeout {self.graceful_timeout:g}s")
+        for line in self.announcements:
+            lines.append(f"  {line}")
         for note in self.notes:
             lines.append(f"  note: {note}")
         for warning in self.warnings:

@@ -427,6 +427,16 @@ class Backend:
 
         return [f"ASGI app {found} from the {SOURCE}; set ASGI_APPLICATION or APP to choose another"]
 
+    def announcements(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        """Lines every start prints (not only ``-v 2``) about what changed without being asked
+        for: a WSGI project served as ASGI (:func:`.asgi_discovery.serves_asgi_line`)."""
+        found = self.discovered_asgi_app(opts, ctx)
+        if not found:
+            return []
+        from django_prodserver.backends.asgi_discovery import serves_asgi_line
+
+        return [serves_asgi_line(self.name or type(self).__name__, found)]
+
     def plan(self, ctx: LaunchContext) -> LaunchPlan:
         """Compute the launch without starting anything (also what ``--dry-run`` prints)."""
         adopted = self.adopt_native(self.resolve(ctx), ctx)
@@ -475,6 +485,7 @@ class Backend:
                 *(f"left out of ARGS: {d}" for d in adopted.dropped),
             ),
             warnings=(*self.warnings(opts, ctx), *dropped_env),
+            announcements=tuple(self.announcements(opts, ctx)),
             listen=self.listen(opts),
             listen_why=self.listen_why(opts, ctx),
             ambient_env=ambient,

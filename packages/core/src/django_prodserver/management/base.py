@@ -345,6 +345,8 @@ class ProcessCommand(BaseCommand):
                     self.stderr.write(self.style.WARNING(f"[{plan.process}] note: {note}"))
             for warning in plan.warnings if not supervised else ():
                 self.stderr.write(self.style.WARNING(f"[{plan.process}] warning: {warning}"))
+            for line in plan.announcements if verbosity >= 1 and not supervised else ():
+                self.stderr.write(self.style.NOTICE(f"[{plan.process}] {line}"))
         for backend, plan in plans:
             try:
                 backend.preflight(plan)
