@@ -289,7 +289,7 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
         return self.adopt_app_setting(super().resolve(ctx), "events", "worker_send_task_events")
 
     def check(self, ctx: LaunchContext) -> list[Any]:
-        from .checks import queue_messages
+        from ._checks import queue_messages
 
         return super().check(ctx) or queue_messages(self, ctx)
 

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, Protocol
 
-from django_prodserver.api import ConfigError, LaunchContext, where
+from django_prodserver.api import ConfigError, LaunchContext, LaunchPlan, ProcessConfig, where
 
-if TYPE_CHECKING:
-    from .backend import CeleryWorker
+
+class CeleryWorker(Protocol):
+    """What the checks read of the worker backend (this module does not import it back)."""
+
+    config: ProcessConfig
+    check_namespace: ClassVar[str]
+
+    def plan(self, ctx: LaunchContext) -> LaunchPlan: ...
+
+    def app_setting(self, name: str) -> Any: ...
+
 
 #: ``queues`` leaves out the queue where the app sends every task it does not route elsewhere.
 W001 = (
@@ -48,8 +57,6 @@ def consumed_elsewhere(worker: CeleryWorker, ctx: LaunchContext, queue: str) -> 
     (no ``queues``: the app's default queue, or ``queue`` among its queues)."""
     from django_prodserver.api import get_processes_setting, load_backend, load_process
 
-    from .backend import CeleryWorker
-
     try:
         raw = get_processes_setting()
     except ConfigError:
@@ -59,7 +66,7 @@ def consumed_elsewhere(worker: CeleryWorker, ctx: LaunchContext, queue: str) -> 
             continue
         try:
             other, _ = load_backend(load_process(name, entry))
-            if not isinstance(other, CeleryWorker) or not _same_app(other.config.app, worker.config.app):
+            if not isinstance(other, type(worker)) or not _same_app(other.config.app, worker.config.app):
                 continue
             queues = other.plan(ctx).options.get("queues")
         except ConfigError:
@@ -73,8 +80,6 @@ def queue_messages(worker: CeleryWorker, ctx: LaunchContext) -> list[Any]:
     """``prodserver_celery.W001`` when ``queues`` can never receive what the app sends by default."""
     from django.core import checks
 
-    from .backend import UNKNOWN
-
     try:
         queues = worker.plan(ctx).options.get("queues")
     except ConfigError:
@@ -82,7 +87,7 @@ def queue_messages(worker: CeleryWorker, ctx: LaunchContext) -> list[Any]:
     if not queues:
         return []  # celery consumes the app's default queue (and task_queues)
     default = worker.app_setting("task_default_queue")
-    if default is UNKNOWN or not isinstance(default, str) or default in queues:
+    if not isinstance(default, str) or default in queues:  # not a str: APP does not load here
         return []
     if catch_all_queue(worker.app_setting("task_routes")) in queues:
         return []  # task_routes sends every task to a queue it consumes
