@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -58,13 +59,22 @@ def test_the_trade_off_link_is_a_section_of_the_docs() -> None:
 
 @pytest.mark.live
 @pytest.mark.timeout(60)
-def test_the_start_of_uvicorn_on_a_wsgi_project_prints_the_line(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_the_start_of_uvicorn_on_a_wsgi_project_prints_the_line(
+    tmp_path: Path, request: pytest.FixtureRequest, log_format: str
+) -> None:
     port = free_port()
-    processes = {"web": {"BACKEND": "uvicorn", "OPTIONS": {"host": "127.0.0.1", "port": port, "workers": 1}}}
-    env = project_environ(processes, tmp_path, settings={"ASGI_APPLICATION": None})
+    options = {"host": "127.0.0.1", "port": port, "workers": 1, "log_format": log_format}
+    env = project_environ(
+        {"web": {"BACKEND": "uvicorn", "OPTIONS": options}}, tmp_path, settings={"ASGI_APPLICATION": None}
+    )
     proc = start(prodserver_argv("web"), env, tmp_path, tmp_path / "web.log")
     request.addfinalizer(lambda: proc.stop(timeout=10))
     wait_for_output(proc, f"starting 'web': uvicorn on http://127.0.0.1:{port}/", timeout=30)
     [line] = [x for x in proc.output().splitlines() if "serves ASGI" in x]
+    if log_format == "json":
+        record = json.loads(line)
+        assert record["process"] == "web", record
+        line = f"[web] {record['message']}"
     assert line.startswith(f"[web] serves ASGI: uvicorn runs {ASGI_FOUND} through Django's ASGI handler"), line
     assert line.endswith(TRADEOFF_URL), line

@@ -346,7 +346,7 @@ class ProcessCommand(BaseCommand):
             for warning in plan.warnings if not supervised else ():
                 self.stderr.write(self.style.WARNING(f"[{plan.process}] warning: {warning}"))
             for line in plan.announcements if verbosity >= 1 and not supervised else ():
-                self.stderr.write(self.style.NOTICE(f"[{plan.process}] {line}"))
+                self.stderr.write(_own_line(plan, line, f"[{plan.process}] {line}"))
         for backend, plan in plans:
             try:
                 backend.preflight(plan)
@@ -378,11 +378,16 @@ class _LazyVersion(argparse._VersionAction):
 def _starting_line(plan: LaunchPlan, what: str) -> str:
     """``prodserver: starting 'web': gunicorn on http://...`` (a JSON line in JSON mode)."""
     text = f"starting {plan.process!r}: {what}"
+    return _own_line(plan, text, f"prodserver: {text}")
+
+
+def _own_line(plan: LaunchPlan, message: str, text: str) -> str:
+    """``text``, or ``message`` as one JSON line when the process logs JSON."""
     if plan.options.get("log_format") == "json":
         from django_prodserver.launch.supervisor.output import json_line
 
-        return json_line(text, process=plan.process).decode().rstrip("\n")
-    return f"prodserver: {text}"
+        return json_line(message, process=plan.process).decode().rstrip("\n")
+    return text
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:
