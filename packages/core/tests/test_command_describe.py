@@ -63,7 +63,7 @@ def test_a_failed_start_check_lists_every_error_and_how_to_skip(settings: Any) -
     text = str(caught.value)
     for key in ("wokers", "timeout", "backlog"):
         assert f"['OPTIONS']['{key}']" in text, text
-    assert "--skip-checks" in text and "SILENCED_SYSTEM_CHECKS" in text
+    assert "python manage.py prodserver web --skip-checks" in text and "SILENCED_SYSTEM_CHECKS" in text
 
 
 def test_a_consequence_of_leaving_a_key_out_is_not_reported() -> None:

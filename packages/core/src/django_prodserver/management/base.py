@@ -21,7 +21,7 @@ from django_prodserver.settings.config import ProcessConfig, load_processes
 SKIP_HINT = (
     "{command} ran these system checks before starting. Fix them (python manage.py check lists them all), "
     'silence one with SILENCED_SYSTEM_CHECKS = ["<id>"] in settings, or start without the checks by '
-    "adding --skip-checks to the same command (python manage.py {command} web --skip-checks)"
+    "adding --skip-checks to the same command (python manage.py {command} {names} --skip-checks)"
 )
 
 #: Set to 1 to let prodserver start a development backend (kind ``dev``) anyway.
@@ -153,7 +153,8 @@ class ProcessCommand(BaseCommand):
             try:
                 super().check(*args, **kwargs)
             except SystemCheckError as e:
-                raise SystemCheckError(f"{e}\n{SKIP_HINT.format(command=self.command_name)}") from None
+                names = " ".join(sorted(self._starting)) if self._starting else "..."
+                raise SystemCheckError(f"{e}\n{SKIP_HINT.format(command=self.command_name, names=names)}") from None
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("names", nargs="*", metavar="NAME", help="process names (default: 'web')")
