@@ -473,6 +473,36 @@ def test_the_documented_dockerfile_lints_clean_and_execs_prodserver(tmp_path: Pa
     assert not [a for w, a in steps if w in ("ENTRYPOINT", "SHELL")]
 
 
+def test_the_documented_dockerfile_serves_outside_the_container(tmp_path: Path) -> None:
+    """Its ENV and CMD, planned as the container would run them: the web server binds an
+    interface `docker run -p` reaches (not loopback), and the plan says why."""
+    import json
+
+    from django_prodserver.testing.processes import project_environ, run_django
+
+    doc = (ROOT / "docs" / "deploying.md").read_text()
+    [block] = re.findall(r"```dockerfile\n(.*?)```", doc, re.S)
+    steps = dockerfile_instructions(block)
+    final = steps[max(i for i, (w, _) in enumerate(steps) if w == "FROM") :]
+    image_env = {}
+    for word, args in final:
+        if word == "ENV":
+            for pair in shlex.split(args):
+                key, _, value = pair.partition("=")
+                if "$" not in value:  # PATH=/venv/bin:$PATH only matters inside the image
+                    image_env[key] = value
+    cmd = json.loads([a for w, a in final if w == "CMD"][-1])
+    assert cmd[:2] == ["python", "manage.py"]
+    env = project_environ({"web": {"BACKEND": "gunicorn"}}, tmp_path, extra=image_env)
+    result = run_django(env, tmp_path, *cmd[2:], "--dry-run")
+    assert result.returncode == 0, result.stderr
+    listen = re.search(r"^  listen: (\S+) \((.*)\)$", result.stdout, re.M)
+    assert listen is not None, result.stdout
+    host = listen[1].split("//")[1].rsplit(":", 1)[0].strip("[]")
+    assert host not in ("127.0.0.1", "::1", "localhost"), listen[0]
+    assert listen[2] == "from PORT", listen[0]
+
+
 # -- collectstatic belongs in the image ---------------------------------------------------
 
 STATIC_SETTINGS = """

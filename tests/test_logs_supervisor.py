@@ -67,8 +67,8 @@ def test_supervisor_json_lines_follow_the_schema_without_prefixes(tmp_path: Path
     assert {r["logger"] for r in own} <= {"prodserver.supervisor"}, own
     started = sorted(r["message"] for r in own if r["message"].startswith("started "))
     assert len(started) == 2, own
-    assert re.fullmatch(rf"started 'api' \(pid \d+\): gunicorn on http://127.0.0.1:{api}/", started[0])
-    assert re.fullmatch(rf"started 'web' \(pid \d+\): waitress on http://127.0.0.1:{web}/", started[1])
+    assert re.fullmatch(rf"started 'api' \(pid \d+\): gunicorn on http://127.0.0.1:{api}/ \(from OPTIONS\)", started[0])
+    assert re.fullmatch(rf"started 'web' \(pid \d+\): waitress on http://127.0.0.1:{web}/ \(from OPTIONS\)", started[1])
     paths = {(r["process"], r["http.path"]) for r in records if r["logger"] == "prodserver.access"}
     assert {("web", "/db/"), ("api", "/db/")} <= paths
     assert not any(r["message"].startswith("starting ") for r in records), "the re-run child said it again"
@@ -81,8 +81,8 @@ def test_text_mode_is_unchanged_but_quieter(tmp_path: Path) -> None:
     started = [line for line in lines if " | started " in line]
     assert len(started) == 2, output
     for name, what in (
-        ("web", f"waitress on http://127.0.0.1:{web}/"),
-        ("api", f"gunicorn on http://127.0.0.1:{api}/"),
+        ("web", f"waitress on http://127.0.0.1:{web}/ (from OPTIONS)"),
+        ("api", f"gunicorn on http://127.0.0.1:{api}/ (from OPTIONS)"),
     ):
         pattern = rf"prodserver \| started '{name}' \(pid \d+\): {re.escape(what)}"
         assert any(re.fullmatch(pattern, s) for s in started), started
@@ -105,6 +105,7 @@ def test_single_process_start_says_what_started_where_and_notes_need_v2(tmp_path
             proc.stop()
         outputs.append(proc.output())
     quiet, verbose = outputs
-    assert quiet.splitlines()[0] == f"prodserver: starting 'web': gunicorn on http://127.0.0.1:{port}/", quiet
+    banner = f"prodserver: starting 'web': gunicorn on http://127.0.0.1:{port}/ (from OPTIONS)"
+    assert quiet.splitlines()[0] == banner, quiet
     assert "note:" not in quiet
     assert "[web] note: runs in-process" in verbose, verbose

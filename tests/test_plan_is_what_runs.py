@@ -51,7 +51,8 @@ def test_upstream_args_bind_is_where_the_banner_and_readyz_look(tmp_path: Path, 
     request.addfinalizer(lambda: proc.stop(timeout=10))
     wait_for_output(proc, "started 'web'", timeout=60)
     banner = re.search(r"started 'web' \(pid \d+\): (.+)", proc.output())
-    assert banner is not None and banner.group(1).strip() == f"gunicorn on http://127.0.0.1:{port}/", proc.output()
+    expected = f"gunicorn on http://127.0.0.1:{port}/ (from ARGS --bind)"
+    assert banner is not None and banner.group(1).strip() == expected, proc.output()
     deadline = time.monotonic() + 60
     while status(ops, "/readyz", timeout=1) != 200:  # 503 forever when it probed 127.0.0.1:8000
         assert time.monotonic() < deadline, proc.output()[-3000:]

@@ -247,7 +247,7 @@ def test_listen_is_the_real_bind_with_platform_port() -> None:
     assert p.listen == "http://0.0.0.0:8123/" and p.ready.http_url == "http://127.0.0.1:8123/"
     from django_prodserver.launch.supervision import what_starts
 
-    assert what_starts(p) == "server on http://0.0.0.0:8123/"
+    assert what_starts(p) == "server on http://0.0.0.0:8123/ (host from PORT, port from OPTIONS)"
 
 
 def test_a_removed_operator_variable_is_a_warning() -> None:

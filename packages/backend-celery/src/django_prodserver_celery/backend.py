@@ -294,6 +294,11 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
     def resolve(self, ctx: LaunchContext) -> OptionTable:
         return self.adopt_app_setting(super().resolve(ctx), "events", "worker_send_task_events")
 
+    def check(self, ctx: LaunchContext) -> list[Any]:
+        from ._checks import queue_messages
+
+        return super().check(ctx) or queue_messages(self, ctx)
+
     def graceful_timeout(self, opts: OptionTable) -> float:
         timeout = float(opts["graceful_timeout"])
         return timeout + COLD_SHUTDOWN_MARGIN if opts["stop"] == "bounded" else timeout

@@ -95,9 +95,13 @@ class LaunchPlan:
     notes: tuple[str, ...] = ()
     #: Tuning options this server approximates or ignores, one line each (printed at start).
     warnings: tuple[str, ...] = ()
+    #: What changed without being asked for (a WSGI project served as ASGI): printed at every start.
+    announcements: tuple[str, ...] = ()
     #: Where the server listens (``http://0.0.0.0:8111/``, ``unix:PATH``; empty for workers): the
     #: banner prints this, the bind the server really gets, not the ready check's loopback URL.
     listen: str = ""
+    #: Why it listens there (``from PORT``, ``default: loopback, ...``): printed beside ``listen``.
+    listen_why: str = ""
     #: Server-affecting environment variables found in the environment (reported, not hidden).
     ambient_env: Mapping[str, str] = field(default_factory=dict)
     distribution: str = ""
@@ -118,7 +122,7 @@ class LaunchPlan:
         lines.append(f"  launch: {'in-process (no exec)' if self.in_process else 'exec'}")
         lines.append(f"  cwd: {self.cwd}")
         if self.listen:
-            lines.append(f"  listen: {self.listen}")
+            lines.append(f"  listen: {self.listen}" + (f" ({self.listen_why})" if self.listen_why else ""))
         lines.append("  command: " + " ".join(shlex.quote(mask(a)) for a in self.command))
         if self.options.values:
             lines.append("  options:")
@@ -140,6 +144,8 @@ class LaunchPlan:
         sig = signal.Signals(self.stop_signal).name
         whom = "process group" if self.signal_group else "main process only"
         lines.append(f"  stop: {sig} to the {whom}, graceful timeout {self.graceful_timeout:g}s")
+        for line in self.announcements:
+            lines.append(f"  {line}")
         for note in self.notes:
             lines.append(f"  note: {note}")
         for warning in self.warnings:

@@ -59,3 +59,16 @@ def _file_exists(module: str, roots: Sequence[str]) -> bool:
         if os.path.isfile(base + ".py") or os.path.isfile(os.path.join(base, "__init__.py")):
             return True
     return False
+
+
+#: The docs section that weighs WSGI against ASGI for a project of sync views.
+TRADEOFF_URL = "https://github.com/nanorepublica/django-prodserver/blob/main/docs/tuning.md#wsgi-or-asgi"
+
+
+def serves_asgi_line(backend: str, app: str) -> str:
+    """The one line every start prints when a project that configures only WSGI is served as
+    ASGI (an ASGI-only server, or ``interface: asgi``): it changes speed, not behaviour."""
+    return (
+        f"serves ASGI: {backend} runs {app} through Django's ASGI handler (sync views run in a thread "
+        f"each), not settings.WSGI_APPLICATION; WSGI or ASGI: {TRADEOFF_URL}"
+    )

@@ -345,6 +345,13 @@ class Backend:
         scheme = "https" if opts.get("tls_cert") else "http"
         return f"{scheme}://{host_port(opts.get('host') or '0.0.0.0', port)}/"
 
+    def listen_why(self, opts: OptionTable, ctx: LaunchContext) -> str:
+        """Why :meth:`listen` is where it is (``from PORT``; the loopback default and how to
+        change it), printed beside it by the banner and ``--dry-run``."""
+        from django_prodserver.backends.bind import bind_reason
+
+        return bind_reason(opts, ctx.environ) if self.listen(opts) else ""
+
     def graceful_timeout(self, opts: OptionTable) -> float:
         value = opts.get("graceful_timeout")
         delay = opts.get("drain_delay") or 0.0
@@ -434,6 +441,16 @@ class Backend:
 
         return [f"ASGI app {found} from the {SOURCE}; set ASGI_APPLICATION or APP to choose another"]
 
+    def announcements(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        """Lines every start prints (not only ``-v 2``) about what changed without being asked
+        for: a WSGI project served as ASGI (:func:`.asgi_discovery.serves_asgi_line`)."""
+        found = self.discovered_asgi_app(opts, ctx)
+        if not found:
+            return []
+        from django_prodserver.backends.asgi_discovery import serves_asgi_line
+
+        return [serves_asgi_line(self.name or type(self).__name__, found)]
+
     def plan(self, ctx: LaunchContext) -> LaunchPlan:
         """Compute the launch without starting anything (also what ``--dry-run`` prints)."""
         adopted = self.adopt_native(self.resolve(ctx), ctx)
@@ -484,7 +501,9 @@ class Backend:
                 *(f"left out of ARGS: {d}" for d in adopted.dropped),
             ),
             warnings=(*self.warnings(opts, ctx), *dropped_env),
+            announcements=tuple(self.announcements(opts, ctx)),
             listen=self.listen(opts),
+            listen_why=self.listen_why(opts, ctx),
             ambient_env=ambient,
         )
 
@@ -498,14 +517,29 @@ class Backend:
     # -- checks ------------------------------------------------------------------------
 
     def check(self, ctx: LaunchContext) -> list[Any]:
-        """System-check messages for this process (``manage.py check``). Default: plan it."""
+        """System-check messages for this process (``manage.py check``). Default: plan it.
+
+        Planning stops at the first mistake; when that mistake is one ``OPTIONS`` key, the
+        process is planned again without it, so every wrong key is reported in one run (a
+        later error is kept only when it names another key the user wrote)."""
         from django.core import checks
 
-        try:
-            self.plan(ctx)
-        except ConfigError as e:
-            return [checks.Error(e.problem_text, hint=e.fix or None, id=e.check_id, obj=self.config.where)]
-        return []
+        messages: list[Any] = []
+        backend: Backend = self
+        for _ in range(len(self.config.options) + 1):
+            try:
+                backend.plan(ctx)
+                break
+            except ConfigError as e:
+                if messages and not _names_option(backend.config, e.where):
+                    break  # a consequence of leaving a key out, not a mistake of its own
+                messages.append(checks.Error(e.problem_text, hint=e.fix or None, id=e.check_id, obj=self.config.where))
+                key = _names_option(backend.config, e.where)
+                if key is None:
+                    break
+                rest = {k: v for k, v in backend.config.options.items() if k != key}
+                backend = type(self)(replace(backend.config, options=rest))
+        return messages
 
     # -- running (the only side effect) -------------------------------------------------
 
@@ -591,6 +625,11 @@ class WorkerBackend(Backend):
 
     kind: ClassVar[Kind] = "worker"
     catalog: ClassVar[Mapping[str, Option]] = WORKER_OPTIONS
+
+
+def _names_option(config: ProcessConfig, key_where: str) -> str | None:
+    """The ``OPTIONS`` key of ``config`` that an error's ``where`` names, if any."""
+    return next((k for k in config.options if where(config.name, "OPTIONS", k) == key_where), None)
 
 
 def _off(name: str, value: Any) -> bool:

@@ -239,3 +239,27 @@ def _distribution_of(module_name: str) -> tuple[str, str]:
         except metadata.PackageNotFoundError:  # pragma: no cover
             continue
     return "(not installed; on sys.path)", ""
+
+
+def installed_versions() -> str:
+    """What ``prodserver --version`` prints: core's version, the meta package's when installed,
+    each distribution that provides backends (with their names), then Django's and Python's."""
+    import platform
+
+    import django
+
+    from django_prodserver.__about__ import __version__
+
+    core = "django-prodserver-core"
+    provides: dict[tuple[str, str], list[str]] = {(core, __version__): []}
+    for item in installed_backends().values():
+        provides.setdefault((item.distribution, item.version), []).append(item.name)
+    try:
+        provides.setdefault(("django-prodserver", metadata.version("django-prodserver")), [])
+    except metadata.PackageNotFoundError:
+        pass
+    lines = []
+    for (dist, version), names in sorted(provides.items(), key=lambda kv: (kv[0][0] != core, kv[0])):
+        lines.append(f"{dist} {version}" + (f" ({', '.join(sorted(names))})" if names else ""))
+    lines.append(f"Django {django.get_version()}, Python {platform.python_version()}")
+    return "\n".join(lines)

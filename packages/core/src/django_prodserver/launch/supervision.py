@@ -27,7 +27,9 @@ SUPERVISED_ENV = "PRODSERVER_SUPERVISED"
 def what_starts(plan: LaunchPlan) -> str:
     """``gunicorn on http://127.0.0.1:8000/`` (or just the backend for workers): the one line
     a normal start prints per process."""
-    url = plan.listen or plan.ready.http_url
+    if plan.listen:
+        return f"{plan.backend} on {plan.listen}" + (f" ({plan.listen_why})" if plan.listen_why else "")
+    url = plan.ready.http_url
     return f"{plan.backend} on {url}" if url else plan.backend
 
 

@@ -17,6 +17,13 @@ from django_prodserver.errors import ConfigError
 from django_prodserver.plan import LaunchPlan
 from django_prodserver.settings.config import ALLOW_DEV_ENV, SUBCOMMANDS, ProcessConfig, dev_allowed, load_processes
 
+#: Printed under the errors when the checks before a start fail.
+SKIP_HINT = (
+    "{command} ran these system checks before starting. Fix them (python manage.py check lists them all), "
+    'silence one with SILENCED_SYSTEM_CHECKS = ["<id>"] in settings, or start without the checks by '
+    "adding --skip-checks to the same command (python manage.py {command} {names} --skip-checks)"
+)
+
 
 class NativeArgsParser(CommandParser):
     """A CommandParser that keeps everything after ``--`` as native server arguments, and
@@ -79,8 +86,19 @@ class ProcessCommand(BaseCommand):
     #: True for ``prodserver`` itself: ``prodserver probe|export|bench ...`` dispatch.
     has_subcommands = False
 
+    def get_version(self) -> str:
+        """``--version``: prodserver's version and each installed backend distribution's (not Django's)."""
+        from django_prodserver.backends.registry import installed_versions
+
+        return installed_versions()
+
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
+        for action in parser._actions:  # read the installed distributions only when --version is given
+            if isinstance(action, argparse._VersionAction):
+                action.__class__ = _LazyVersion
+                action.version = None
+                action.command = self  # type: ignore[attr-defined]
         parser.__class__ = NativeArgsParser
         if self.has_subcommands:
             assert isinstance(parser, NativeArgsParser)
@@ -105,6 +123,9 @@ class ProcessCommand(BaseCommand):
         names = [*args, *(options.get("names") or [])]
         if any(options.get(k) for k in ("list", "list_options", "schema")):
             collector.resume(freeze=False)
+            # They only describe, and --list shows what is wrong with each process itself: a
+            # failing check must not hide the table that helps fix it.
+            options["skip_checks"] = True
         starts = not any(options.get(k) for k in ("all", "list", "list_options", "schema"))
         self._starting = frozenset(names) if names and starts else None
         return super().execute(*args, **options)
@@ -112,11 +133,17 @@ class ProcessCommand(BaseCommand):
     def check(self, *args: Any, **kwargs: Any) -> None:
         """Django's system checks before a start (or --dry-run), without the two whose cost grows
         with the project and whose verdict the code alone decides (see :mod:`.startchecks`)."""
+        from django.core.management.base import SystemCheckError
+
         from django_prodserver.checks import only_processes
         from django_prodserver.management.startchecks import start_checks_only
 
         with start_checks_only(), only_processes(self._starting):
-            super().check(*args, **kwargs)
+            try:
+                super().check(*args, **kwargs)
+            except SystemCheckError as e:
+                names = " ".join(sorted(self._starting)) if self._starting else "..."
+                raise SystemCheckError(f"{e}\n{SKIP_HINT.format(command=self.command_name, names=names)}") from None
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("names", nargs="*", metavar="NAME", help="process names (default: 'web')")
@@ -309,6 +336,8 @@ class ProcessCommand(BaseCommand):
                     self.stderr.write(self.style.WARNING(f"[{plan.process}] note: {note}"))
             for warning in plan.warnings if not supervised else ():
                 self.stderr.write(self.style.WARNING(f"[{plan.process}] warning: {warning}"))
+            for line in plan.announcements if verbosity >= 1 and not supervised else ():
+                self.stderr.write(_own_line(plan, line, f"[{plan.process}] {line}"))
         for backend, plan in plans:
             try:
                 backend.preflight(plan)
@@ -328,14 +357,28 @@ class ProcessCommand(BaseCommand):
         sys.exit(supervise([p for _, p in plans], options, first_run))
 
 
+class _LazyVersion(argparse._VersionAction):
+    """``--version`` that asks the command for its text when given, not at every parse."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: Any, values: Any, option_string: Any = None) -> None:
+        text = self.command.get_version()  # type: ignore[attr-defined]
+        parser._print_message(text + "\n", sys.stdout)  # as written: the help formatter would rewrap the lines
+        parser.exit()
+
+
 def _starting_line(plan: LaunchPlan, what: str) -> str:
     """``prodserver: starting 'web': gunicorn on http://...`` (a JSON line in JSON mode)."""
     text = f"starting {plan.process!r}: {what}"
+    return _own_line(plan, text, f"prodserver: {text}")
+
+
+def _own_line(plan: LaunchPlan, message: str, text: str) -> str:
+    """``text``, or ``message`` as one JSON line when the process logs JSON."""
     if plan.options.get("log_format") == "json":
         from django_prodserver.launch.supervisor.output import json_line
 
-        return json_line(text, process=plan.process).decode().rstrip("\n")
-    return f"prodserver: {text}"
+        return json_line(message, process=plan.process).decode().rstrip("\n")
+    return text
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:
