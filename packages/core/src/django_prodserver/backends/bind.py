@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from django_prodserver.backends.options import OptionTable
+from django_prodserver.plan import OptionTable
 
 #: Files a container runtime leaves in the container's root (Docker, Podman/CRI-O).
 CONTAINER_MARKERS = ("/.dockerenv", "/run/.containerenv")
