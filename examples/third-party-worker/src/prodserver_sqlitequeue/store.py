@@ -62,7 +62,7 @@ def database_path() -> Path:
 
 def connect(path: Path | str) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), the table created."""
-    conn = sqlite3.connect(os.fspath(path), timeout=30, isolation_level=None, check_same_thread=True)
+    conn = sqlite3.connect(os.fspath(path), timeout=30, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
     for statement in SCHEMA:
         conn.execute(statement)
