@@ -181,6 +181,7 @@ class WorkerContract(BackendContract):
         if "log_format" not in declared:
             pytest.skip("the backend declares no 'log_format'")
         settings = {"LOGGING": user_logging(tmp_path / "app.log")}  # the task's record at INFO
+        # The same tmp_path as worker_env, whose setup commands (migrate...) prepared it.
         env = self.worker_environ(tmp_path, {"log_format": "json"}, settings)
         proc = start_worker(env)
         token = uuid.uuid4().hex
