@@ -12,11 +12,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from django_prodserver.logs.schema import REQUIRED
+from django_prodserver.logs.access import LOGGER as ACCESS_LOGGER
+from django_prodserver.logs.schema import ACCESS, LEVELS, REQUIRED
 from django_prodserver.testing.processes import prodserver_argv, project_environ, start, wait_for_output
 
 #: The record the shipped ``touch`` task logs (see ``testing/project/tasks.py``).
 TASK_MESSAGE = "task touch {token}"
+#: The ``level`` values of the schema.
+LEVEL_NAMES = frozenset(LEVELS.values())
 
 
 def user_logging(path: Path, level: str = "INFO") -> dict[str, Any]:
@@ -33,25 +36,55 @@ def user_logging(path: Path, level: str = "INFO") -> dict[str, Any]:
     }
 
 
+def schema_problems(obj: Any, process: str) -> list[str]:
+    """What makes one parsed line break prodserver's JSON log schema (empty: it matches)."""
+    if not isinstance(obj, dict):
+        return [f"a JSON {type(obj).__name__}, not an object"]
+    problems = [f"{f!r} missing" for f in REQUIRED if f not in obj]
+    stamp = obj.get("timestamp")
+    if "timestamp" in obj and not (isinstance(stamp, str) and stamp.endswith("Z") and len(stamp) == 24):
+        problems.append(f"timestamp {stamp!r} is not RFC 3339 UTC with milliseconds (2026-12-02T13:36:03.123Z)")
+    if "level" in obj and obj["level"] not in LEVEL_NAMES:
+        problems.append(f"level {obj['level']!r} is not one of {sorted(LEVEL_NAMES)}")
+    for name in ("logger", "message"):
+        if name in obj and not isinstance(obj[name], str):
+            problems.append(f"{name} {obj[name]!r} is not a string")
+    if "process" in obj and obj["process"] != process:
+        problems.append(f"process {obj['process']!r}, expected {process!r}")
+    if "pid" in obj and (not isinstance(obj["pid"], int) or isinstance(obj["pid"], bool)):
+        problems.append(f"pid {obj['pid']!r} is not an integer")
+    if obj.get("logger") == ACCESS_LOGGER:
+        problems += [f"access line without {f!r}" for f in ACCESS if f not in obj]
+        if "http.status" in obj and not isinstance(obj["http.status"], int):
+            problems.append(f"http.status {obj['http.status']!r} is not an integer")
+    return problems
+
+
 def parse_json_lines(text: str, process: str) -> list[dict[str, Any]]:
-    """Every non-empty line as a JSON object with the required fields; AssertionError naming
-    the first line that is not."""
-    records = []
-    for line in text.splitlines():
+    """Every non-empty line as a JSON object matching the schema (``logs.schema``: the required
+    fields with their types, the access fields on access lines); AssertionError naming every
+    line that is not, with its number."""
+    records: list[dict[str, Any]] = []
+    bad: list[str] = []
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
-        except ValueError:
-            raise AssertionError(f"a line that is not JSON: {line!r}\n--- whole output ---\n{text}") from None
-        assert isinstance(obj, dict), line
-        missing = [f for f in REQUIRED if f not in obj]
-        assert not missing, f"{missing} missing in {line}"
-        assert obj["process"] == process, f"process {obj['process']!r}, expected {process!r}: {line}"
-        assert isinstance(obj["pid"], int), line
-        stamp = obj["timestamp"]
-        assert isinstance(stamp, str) and stamp.endswith("Z") and len(stamp) == 24, line
-        records.append(obj)
+        except ValueError as e:
+            bad.append(f"line {number} is not JSON ({e}): {line!r}")
+            continue
+        problems = schema_problems(obj, process)
+        if problems:
+            bad.append(f"line {number} breaks the log schema ({'; '.join(problems)}): {line!r}")
+        else:
+            records.append(obj)
+    if bad:
+        shown = "\n".join(bad[:20]) + (f"\n... and {len(bad) - 20} more" if len(bad) > 20 else "")
+        raise AssertionError(
+            f"{len(bad)} of the output's lines are not JSON log lines of the schema:\n{shown}\n"
+            f"--- whole output ---\n{text[-6000:]}"
+        )
     return records
 
 

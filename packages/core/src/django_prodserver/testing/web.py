@@ -6,6 +6,7 @@ import signal
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -13,6 +14,8 @@ from typing import Any, ClassVar
 import pytest
 
 from django_prodserver.errors import ConfigError
+from django_prodserver.logs.access import LOGGER as ACCESS_LOGGER
+from django_prodserver.testing.jsonlogs import parse_json_lines, user_logging
 from django_prodserver.testing.load import load_past_deadline, receive, shutdown_under_load
 from django_prodserver.testing.processes import (
     RunningProcess,
@@ -91,7 +94,8 @@ class WebServerContract(BackendContract):
 
     @pytest.fixture
     def start_server(self, tmp_path: Path) -> Iterator[ServerFactory]:
-        """Start ``prodserver web`` with given OPTIONS on a free port; stopped by PID after."""
+        """Start ``prodserver web`` with given OPTIONS (and project ``settings`` over
+        ``project_settings``) on a free port; stopped by PID after."""
         started: list[RunningProcess] = []
 
         def factory(
@@ -99,6 +103,7 @@ class WebServerContract(BackendContract):
             *,
             extra_env: Mapping[str, str] | None = None,
             wait: bool = True,
+            settings: Mapping[str, Any] | None = None,
             **entry: Any,
         ) -> tuple[RunningProcess, int]:
             port = free_port()
@@ -107,7 +112,8 @@ class WebServerContract(BackendContract):
             if self.example_app:
                 process["APP"] = self.example_app
             process.update(entry)
-            env = project_environ({"web": process}, tmp_path, settings=self.project_settings, extra=extra_env)
+            project = {**self.project_settings, **(settings or {})}
+            env = project_environ({"web": process}, tmp_path, settings=project, extra=extra_env)
             proc = start(prodserver_argv("web"), env, tmp_path, tmp_path / f"server-{len(started)}.log")
             started.append(proc)
             if wait:
@@ -156,6 +162,30 @@ class WebServerContract(BackendContract):
         while self.count_workers(proc.pid) != n and time.monotonic() < deadline:
             time.sleep(0.1)
         assert self.count_workers(proc.pid) == n, proc.output()[-2000:]
+
+    def test_json_logs_every_line_matches_the_schema(self, start_server: ServerFactory, tmp_path: Path) -> None:
+        """With ``log_format: "json"`` every line the server writes, from start to exit (stdout
+        and stderr), is one JSON object of prodserver's log schema (``logs.schema``): the
+        request's access line and the view's own record included.
+        Fix: route the server's own loggers through ``django_prodserver.api.formatter()`` (or
+        run its logging through ``configure_from_env``); never write log text to fd 1/2 directly."""
+        declared = {o.name for o in self.backend_class.declared_options()}
+        if "log_format" not in declared:
+            pytest.skip("the backend declares no 'log_format'")
+        options: dict[str, Any] = {"log_format": "json"}
+        if "drain_delay" in declared:
+            options["drain_delay"] = 0.0  # nothing to drain: stop at once
+        token = uuid.uuid4().hex
+        settings = {"LOGGING": user_logging(tmp_path / "app.log")}  # the project's records at INFO
+        proc, port = start_server(options, settings=settings)
+        assert http_get(port, "/").status == 200
+        assert http_get(port, f"/log/?token={token}").status == 200
+        proc.signal(signal.SIGTERM)
+        assert proc.wait(30) is not None, f"no exit within 30 s of SIGTERM:\n{proc.output()[-3000:]}"
+        records = parse_json_lines(proc.output(), "web")
+        access = [r for r in records if r["logger"] == ACCESS_LOGGER]
+        assert any(r["http.path"] == "/" and r["http.status"] == 200 for r in access), access
+        assert any(r["message"] == f"view log record {token}" for r in records), records
 
     def test_graceful_shutdown_under_load(self, start_server: ServerFactory) -> None:
         """SIGTERM while clients keep sending for 1 s more (slow requests among them): every

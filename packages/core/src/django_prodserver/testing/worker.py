@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from django_prodserver.testing.jsonlogs import TASK_MESSAGE, parse_json_lines, user_logging
 from django_prodserver.testing.processes import RunningProcess, prodserver_argv, project_environ, start, wait_for_output
 from django_prodserver.testing.static import BackendContract
 
@@ -55,17 +56,26 @@ class WorkerContract(BackendContract):
 
     # -- fixtures ----------------------------------------------------------------------
 
+    def worker_environ(
+        self, workdir: Path, options: Mapping[str, Any] | None = None, settings: Mapping[str, Any] | None = None
+    ) -> dict[str, str]:
+        """The environment of a worker in ``workdir``: ``example_options`` with ``options`` over
+        them, ``settings_for(workdir)`` with ``settings`` over them (no setup commands run)."""
+        process: dict[str, Any] = {
+            "BACKEND": self.entry_point_name,
+            "OPTIONS": {**self.example_options, **(options or {})},
+        }
+        if self.example_app:
+            process["APP"] = self.example_app
+        project = {**self.settings_for(workdir), **(settings or {})}
+        return project_environ({"worker": process}, workdir, settings=project, extra=self.project_env)
+
     @pytest.fixture
     def worker_env(self, tmp_path: Path) -> dict[str, str]:
         reason = self.broker_available()
         if reason:
             pytest.skip(reason)
-        process: dict[str, Any] = {"BACKEND": self.entry_point_name, "OPTIONS": dict(self.example_options)}
-        if self.example_app:
-            process["APP"] = self.example_app
-        env = project_environ(
-            {"worker": process}, tmp_path, settings=self.settings_for(tmp_path), extra=self.project_env
-        )
+        env = self.worker_environ(tmp_path)
         for command in self.setup_commands:
             subprocess.run(
                 [sys.executable, "-m", "django", *command],
@@ -79,10 +89,13 @@ class WorkerContract(BackendContract):
 
     @pytest.fixture
     def start_worker(self, tmp_path: Path, worker_env: dict[str, str]) -> Iterator[WorkerFactory]:
+        """``start_worker()`` starts ``prodserver worker`` in ``worker_env`` (or in ``env``,
+        one from ``worker_environ``) and waits for ``ready_text``; stopped by PID after."""
         started: list[RunningProcess] = []
 
-        def factory() -> RunningProcess:
-            proc = start(prodserver_argv("worker"), worker_env, tmp_path, tmp_path / f"worker-{len(started)}.log")
+        def factory(env: Mapping[str, str] | None = None) -> RunningProcess:
+            chosen = worker_env if env is None else env
+            proc = start(prodserver_argv("worker"), chosen, tmp_path, tmp_path / f"worker-{len(started)}.log")
             started.append(proc)
             if self.ready_text:
                 wait_for_output(proc, self.ready_text, timeout=self.startup_timeout)
@@ -155,3 +168,27 @@ class WorkerContract(BackendContract):
         code = proc.wait(timeout=30)
         assert (tmp_path / f"done-{token}").exists(), f"task was cut:\n{proc.output()[-3000:]}"
         assert code in self.clean_exit_codes, f"exit {code}:\n{proc.output()[-3000:]}"
+
+    def test_json_logs_every_line_matches_the_schema(
+        self, start_worker: WorkerFactory, worker_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """With ``log_format: "json"`` every line the worker writes, from start to exit after
+        SIGTERM (stdout and stderr), is one JSON object of prodserver's log schema
+        (``logs.schema``), and the task's own log record is one of them.
+        Fix: route the worker's own loggers through ``django_prodserver.api.formatter()`` (or
+        run its logging through ``configure_from_env``); never write log text to fd 1/2 directly."""
+        declared = {o.name for o in self.backend_class.declared_options()}
+        if "log_format" not in declared:
+            pytest.skip("the backend declares no 'log_format'")
+        settings = {"LOGGING": user_logging(tmp_path / "app.log")}  # the task's record at INFO
+        # The same tmp_path as worker_env, whose setup commands (migrate...) prepared it.
+        env = self.worker_environ(tmp_path, {"log_format": "json"}, settings)
+        proc = start_worker(env)
+        token = uuid.uuid4().hex
+        self.enqueue(env, tmp_path, token, 0.0)
+        self.wait_file(tmp_path / f"done-{token}", proc, self.task_timeout)
+        proc.signal(signal.SIGTERM)
+        assert proc.wait(30) is not None, f"no exit within 30 s of SIGTERM:\n{proc.output()[-3000:]}"
+        records = parse_json_lines(proc.output(), "worker")
+        message = TASK_MESSAGE.format(token=token)
+        assert any(r["message"] == message for r in records), f"{message!r} not logged:\n{proc.output()[-3000:]}"
