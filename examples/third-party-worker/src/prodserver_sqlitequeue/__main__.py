@@ -1,5 +1,5 @@
-"""``python -m prodserver_sqlitequeue [--queues a,b] [--concurrency N] [--graceful-timeout S] ...``
-(with ``DJANGO_SETTINGS_MODULE`` set: the tasks are the project's code)."""
+"""``python -m prodserver_sqlitequeue``, with ``DJANGO_SETTINGS_MODULE`` set (the tasks are the
+project's code) and the options in ``PRODSERVER_HOST_PLAN`` (``--dry-run`` prints both)."""
 
 from __future__ import annotations
 

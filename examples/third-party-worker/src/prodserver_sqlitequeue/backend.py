@@ -37,11 +37,25 @@ class SqliteQueueBackend(WorkerBackend):
     host = "prodserver_sqlitequeue.host:run"
     check_namespace = "prodserver_sqlitequeue"
     flags: ClassVar[FlagSpec] = FlagSpec(aliases={"-c": "--concurrency", "-Q": "--queues"})
+    #: The host reads these from the host plan (``PRODSERVER_HOST_PLAN``), never from argv; the
+    #: flags declared below still read them back from a user's ``ARGS``.
+    host_options: ClassVar[tuple[str, ...]] = (
+        "queues",
+        "concurrency",
+        "graceful_timeout",
+        "poll_interval",
+        "log_level",
+    )
     options: ClassVar[tuple[Option, ...]] = (
-        W["concurrency"].declare(native="--concurrency N (threads)", default=1, reason="one task at a time"),
-        W["queues"].declare(native="--queues a,b", default=["default"], reason="enqueue()'s default queue"),
-        W["log_level"].declare(native="--log-level"),
+        W["concurrency"].declare(
+            flag="--concurrency", native="--concurrency N (threads)", default=1, reason="one task at a time"
+        ),
+        W["queues"].declare(
+            flag="--queues", native="--queues a,b", default=["default"], reason="enqueue()'s default queue"
+        ),
+        W["log_level"].declare(flag="--log-level", native="--log-level"),
         W["graceful_timeout"].declare(
+            flag="--graceful-timeout",
             native="--graceful-timeout S",
             doc="Seconds running tasks get to finish after SIGTERM; then they are recorded as failed.",
             reason="fits in Kubernetes' 30 s grace period",
@@ -52,6 +66,7 @@ class SqliteQueueBackend(WorkerBackend):
             "Seconds between two looks at an empty queue (SQLite cannot notify).",
             default=0.5,
             minimum=0.01,
+            flag="--poll-interval",
             native="--poll-interval S",
             reason="a task waits half a second at most; an idle worker stays cheap",
         ),
@@ -72,13 +87,7 @@ class SqliteQueueBackend(WorkerBackend):
             )
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
-        return [
-            "--queues", ",".join(opts["queues"]),
-            "--concurrency", str(opts["concurrency"]),
-            "--graceful-timeout", f"{opts['graceful_timeout']:g}",
-            "--poll-interval", f"{opts['poll_interval']:g}",
-            "--log-level", opts["log_level"],
-        ]  # fmt: skip
+        return []  # every option reaches the host in the host plan
 
     def graceful_timeout(self, opts: OptionTable) -> float:
         return float(opts["graceful_timeout"]) + STOP_MARGIN

@@ -1,17 +1,20 @@
-"""The in-process host, ``run(plan)``, and ``python -m prodserver_sqlitequeue``: one parser, one worker.
+"""The in-process host, ``run(plan)``, and ``python -m prodserver_sqlitequeue``: one worker.
 
 prodserver calls ``run(plan)`` in the ``manage.py`` process (Django is set up, and with
-``log_format: "json"`` its logging is JSON already); ``--dry-run`` shows the same argv as
-``python -m prodserver_sqlitequeue``, which runs the same code.
+``log_format: "json"`` its logging is JSON already); ``--dry-run`` shows the same command and the
+environment it runs with: the options come in ``PRODSERVER_HOST_PLAN``
+(``SqliteQueueBackend.host_options``), read with ``HostPlan``, never parsed from argv.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from django_prodserver.api import HostPlan
 
 from .store import database_path
 from .worker import Worker, log
@@ -34,23 +37,31 @@ def setup_logging(level: str) -> None:
     log.addHandler(handler)
 
 
+@dataclass(frozen=True)
+class Settings:
+    """What the host plan gives (these defaults when ``python -m prodserver_sqlitequeue`` runs alone)."""
+
+    queues: Any = None  # a list of queue names in priority order; None: ["default"]
+    concurrency: int = 1
+    graceful_timeout: float = 25.0
+    poll_interval: float = 0.5
+    log_level: str = "info"
+
+
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m prodserver_sqlitequeue")
-    parser.add_argument("-Q", "--queues", default="default", help="queues in priority order, comma-separated")
-    parser.add_argument("-c", "--concurrency", type=int, default=1, help="threads running tasks")
-    parser.add_argument("--graceful-timeout", type=float, default=25.0)
-    parser.add_argument("--poll-interval", type=float, default=0.5)
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error", "critical"])
-    args = parser.parse_args(list(argv))
-    setup_logging(args.log_level)
+    if argv:
+        print("usage: python -m prodserver_sqlitequeue (options come in PRODSERVER_HOST_PLAN)", file=sys.stderr)
+        return 2
+    own = HostPlan.from_environ().read(Settings)
+    setup_logging(own.log_level)
     from django.db import close_old_connections
 
     worker = Worker(
         database_path(),
-        [q for q in args.queues.split(",") if q],
-        concurrency=args.concurrency,
-        graceful_timeout=args.graceful_timeout,
-        poll_interval=args.poll_interval,
+        list(own.queues or ["default"]),
+        concurrency=own.concurrency,
+        graceful_timeout=own.graceful_timeout,
+        poll_interval=own.poll_interval,
         after_task=close_old_connections,
     )
     return worker.run()
