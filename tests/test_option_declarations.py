@@ -40,16 +40,6 @@ HAND_MAPPED: dict[str, set[str]] = {
         "workers_max_rss",
         "tls_min_version",
     },
-    "gunicorn": {
-        "interface",
-        "threads",
-        "drain_delay",
-        "http2",
-        "websockets",
-        "config_file",
-        "read_env_args",
-        "control_socket",
-    },
     "hypercorn": {"interface", "host", "port", "socket", "websockets", "log_level"},
     "uvicorn": {
         "interface",
