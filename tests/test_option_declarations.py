@@ -41,14 +41,6 @@ HAND_MAPPED: dict[str, set[str]] = {
         "tls_min_version",
     },
     "hypercorn": {"interface", "host", "port", "socket", "websockets", "log_level"},
-    "uvicorn": {
-        "interface",
-        "graceful_timeout",
-        "drain_delay",
-        "websockets",
-        "forwarded_allow_ips",
-        "limit_concurrency",
-    },
     "waitress": {"interface", "host", "port", "socket", "keepalive", "forwarded_allow_ips", "connection_limit"},
 }
 #: Kinds whose uniform options a backend may leave undeclared only with a reason of its own.
