@@ -40,7 +40,6 @@ HAND_MAPPED: dict[str, set[str]] = {
         "workers_max_rss",
         "tls_min_version",
     },
-    "hypercorn": {"interface", "host", "port", "socket", "websockets", "log_level"},
     "waitress": {"interface", "host", "port", "socket", "keepalive", "forwarded_allow_ips", "connection_limit"},
 }
 #: Kinds whose uniform options a backend may leave undeclared only with a reason of its own.
