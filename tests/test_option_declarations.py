@@ -27,19 +27,6 @@ HAND_MAPPED: dict[str, set[str]] = {
         "log_level",
         "backlog",
     },
-    "granian": {
-        "interface",
-        "threads",
-        "graceful_timeout",
-        "drain_delay",
-        "http2",
-        "forwarded_allow_ips",
-        "backpressure",
-        "respawn_failed_workers",
-        "workers_lifetime",
-        "workers_max_rss",
-        "tls_min_version",
-    },
     "waitress": {"interface", "host", "port", "socket", "keepalive", "forwarded_allow_ips", "connection_limit"},
 }
 #: Kinds whose uniform options a backend may leave undeclared only with a reason of its own.
