@@ -27,7 +27,6 @@ HAND_MAPPED: dict[str, set[str]] = {
         "log_level",
         "backlog",
     },
-    "waitress": {"interface", "host", "port", "socket", "keepalive", "forwarded_allow_ips", "connection_limit"},
 }
 #: Kinds whose uniform options a backend may leave undeclared only with a reason of its own.
 TASK_KINDS = ("worker", "scheduler")
