@@ -13,20 +13,7 @@ from django_prodserver.backends.registry import installed_backends
 #: Options a backend still maps in its own code, with no declaration core can render or read
 #: back: the web servers' composite spellings. Shrink it; never grow it.
 HAND_MAPPED: dict[str, set[str]] = {
-    "daphne": {
-        "interface",
-        "host",
-        "port",
-        "socket",
-        "tls_cert",
-        "tls_key",
-        "http2",
-        "websockets",
-        "access_log",
-        "forwarded_allow_ips",
-        "log_level",
-        "backlog",
-    },
+    "daphne": {"http2"},
 }
 #: Kinds whose uniform options a backend may leave undeclared only with a reason of its own.
 TASK_KINDS = ("worker", "scheduler")
