@@ -13,53 +13,7 @@ from django_prodserver.backends.registry import installed_backends
 #: Options a backend still maps in its own code, with no declaration core can render or read
 #: back: the web servers' composite spellings. Shrink it; never grow it.
 HAND_MAPPED: dict[str, set[str]] = {
-    "daphne": {
-        "interface",
-        "host",
-        "port",
-        "socket",
-        "tls_cert",
-        "tls_key",
-        "http2",
-        "websockets",
-        "access_log",
-        "forwarded_allow_ips",
-        "log_level",
-        "backlog",
-    },
-    "granian": {
-        "interface",
-        "threads",
-        "graceful_timeout",
-        "drain_delay",
-        "http2",
-        "forwarded_allow_ips",
-        "backpressure",
-        "respawn_failed_workers",
-        "workers_lifetime",
-        "workers_max_rss",
-        "tls_min_version",
-    },
-    "gunicorn": {
-        "interface",
-        "threads",
-        "drain_delay",
-        "http2",
-        "websockets",
-        "config_file",
-        "read_env_args",
-        "control_socket",
-    },
-    "hypercorn": {"interface", "host", "port", "socket", "websockets", "log_level"},
-    "uvicorn": {
-        "interface",
-        "graceful_timeout",
-        "drain_delay",
-        "websockets",
-        "forwarded_allow_ips",
-        "limit_concurrency",
-    },
-    "waitress": {"interface", "host", "port", "socket", "keepalive", "forwarded_allow_ips", "connection_limit"},
+    "daphne": {"http2"},
 }
 #: Kinds whose uniform options a backend may leave undeclared only with a reason of its own.
 TASK_KINDS = ("worker", "scheduler")

@@ -89,7 +89,7 @@ def test_http2_on_waitress_is_refused_with_the_reason() -> None:
         ("uvicorn", [], ("--workers", "3"), "workers", 3, "command line -- --workers"),
         ("uvicorn", ["--no-access-log"], (), "access_log", False, "settings ARGS --no-access-log"),
         ("gunicorn", ["-w", "5"], (), "workers", 5, "settings ARGS -w"),
-        ("granian", {"blocking-threads": 3}, (), "threads", 8, "default"),  # computed flag: not modelled
+        ("granian", {"blocking-threads": 3}, (), "threads", 3, "settings ARGS --blocking-threads"),
         ("waitress", {"threads": "6"}, (), "threads", 6, "settings ARGS --threads"),
         ("hypercorn", ["--keep-alive", "9"], (), "keepalive", 9, "settings ARGS --keep-alive"),
         ("daphne", ["--workers", "2"], (), "workers", 2, "settings ARGS --workers"),

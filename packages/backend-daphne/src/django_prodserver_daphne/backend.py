@@ -7,8 +7,10 @@ daphne cancels every pending request on SIGTERM; hosting it lets a drain come fi
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django_prodserver.api import (
     WEB_OPTIONS,
@@ -34,7 +36,43 @@ _ALIASES = {
     "-t": "--http-timeout",
     "-s": "--server-name",
 }
-_VERBOSITY = {"critical": 0, "error": 0, "warning": 0, "info": 1, "debug": 2}
+#: ``-v 0..2`` (3 is daphne's most verbose): Python's levels fold onto daphne's verbosity.
+_VERBOSITY = {"critical": "0", "error": "0", "warning": "0", "info": "1", "debug": "2"}
+_LEVEL = {"0": "warning", "1": "info", "2": "debug", "3": "debug"}
+VERBOSITY = (lambda level: _VERBOSITY[level], lambda text: _LEVEL[text])
+#: The endpoint key each option of a ``-e`` endpoint string sets.
+_ENDPOINT_KEYS = {
+    "port": "port",
+    "interface": "host",
+    "backlog": "backlog",
+    "privateKey": "tls_key",
+    "certKey": "tls_cert",
+}
+
+
+def _unescape(value: str) -> str:
+    return re.sub(r"\\(.)", r"\1", value)
+
+
+def _read_endpoint(text: str) -> Mapping[str, Any]:
+    """``-e tcp:port=8000:interface=127.0.0.1:backlog=N`` (or ``ssl:...:privateKey=K:certKey=C``,
+    ``unix:path=P``): the options the endpoint string sets, as prodserver composes it."""
+    kind, *parts = re.split(r"(?<!\\):", text.strip())
+    # Twisted listens on every IPv4 interface when the endpoint names none.
+    found: dict[str, Any] = {} if kind == "unix" else {"host": "0.0.0.0"}
+    for position, part in enumerate(parts):
+        key, sep, value = part.partition("=")
+        if not sep and position == 0:  # positional: tcp:8000, unix:/path
+            key, value = ("path" if kind == "unix" else "port"), part
+        if kind == "unix" and key == "path":
+            found["socket"] = _unescape(value)
+        elif key in _ENDPOINT_KEYS:
+            found[_ENDPOINT_KEYS[key]] = _unescape(value)
+    return found
+
+
+#: ``-e/--endpoint`` sets the bind, backlog and TLS files it names.
+ENDPOINT = (("-e", _read_endpoint),)
 
 
 def _escape(value: str) -> str:
@@ -69,10 +107,16 @@ class DaphneBackend(WebBackend):
     )
 
     options: ClassVar[tuple[Option, ...]] = (
-        W["interface"].declare(native="(ASGI only)", default="asgi", reason="daphne serves ASGI only"),
-        W["host"].declare(native="-e tcp:port=P:interface=HOST"),
-        W["port"].declare(native="-e tcp:port=P:interface=HOST"),
-        W["socket"].declare(native="-u PATH"),
+        W["interface"].declare(
+            native="(ASGI only)",
+            default="asgi",
+            reason="daphne serves ASGI only",
+            support="prodserver",
+            instead="prodserver passes the ASGI application (daphne serves ASGI only)",
+        ),
+        W["host"].declare(native="-e tcp:port=P:interface=HOST", reads=ENDPOINT),
+        W["port"].declare(native="-e tcp:port=P:interface=HOST", reads=ENDPOINT),
+        W["socket"].declare(flag="-u", native="-u PATH", reads=ENDPOINT),
         W["workers"].declare(
             flag="--workers",
             native="(prodserver: N copies of daphne sharing one socket, supervised; TLS: one process)",
@@ -101,18 +145,31 @@ class DaphneBackend(WebBackend):
             support="prodserver",
         ),
         W["max_requests_jitter"].declare(flag="--max-requests-jitter", support="prodserver"),
-        W["tls_cert"].declare(native="-e ssl:...:certKey=FILE"),
-        W["tls_key"].declare(native="-e ssl:...:privateKey=FILE"),
+        W["tls_cert"].declare(native="-e ssl:...:certKey=FILE", reads=ENDPOINT),
+        W["tls_key"].declare(native="-e ssl:...:privateKey=FILE", reads=ENDPOINT),
         W["http2"].declare(
             native="automatic on TLS with twisted[http2,tls]",
             default=True,
             reason="daphne negotiates HTTP/2 on TLS whenever h2 is installed; it cannot be turned off",
         ),
-        W["websockets"].declare(native="(built in; False: prodserver answers each handshake 403)"),
-        W["access_log"].declare(native="--access-log - (False: --access-log to the null device)"),
-        W["forwarded_allow_ips"].declare(native='--proxy-headers (only ["*"]: daphne has no allow-list)'),
-        W["log_level"].declare(native="-v 0..2"),
-        W["backlog"].declare(native="-e tcp:...:backlog=N", reason="Twisted's 50 overflows under a burst"),
+        W["websockets"].declare(
+            native="(built in; False: prodserver answers each handshake 403)",
+            support="prodserver",
+            instead="daphne serves them; False: prodserver answers each handshake 403",
+        ),
+        W["access_log"].declare(
+            switch=("--access-log -", f"--access-log {os.devnull}"),
+            reads=(("--access-log", lambda path: {"access_log": path != os.devnull}),),
+            native="--access-log - (False: --access-log to the null device)",
+        ),
+        W["forwarded_allow_ips"].declare(
+            native='--proxy-headers (only ["*"]: daphne has no allow-list)',
+            reads=(("--proxy-headers", lambda _: {"forwarded_allow_ips": ["*"]}),),
+        ),
+        W["log_level"].declare(flag="-v", convert=VERBOSITY, native="-v 0..2"),
+        W["backlog"].declare(
+            native="-e tcp:...:backlog=N", reads=ENDPOINT, reason="Twisted's 50 overflows under a burst"
+        ),
     )
 
     def validate(self, opts: OptionTable, ctx: LaunchContext) -> None:
@@ -149,19 +206,20 @@ class DaphneBackend(WebBackend):
             raise ConfigError(opt("socket"), "give 'socket' or 'port'/TLS, not both", "remove one of them")
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        # One Twisted endpoint string holds host, port, backlog and the TLS files (read back by ENDPOINT).
         if opts["socket"]:
-            args = ["-u", opts["socket"]]
+            args = self.native_args(opts, "socket")
         else:
             kind = "ssl" if opts["tls_cert"] else "tcp"
             endpoint = f"{kind}:port={opts['port']}:interface={_escape(opts['host'])}:backlog={opts['backlog']}"
             if opts["tls_cert"]:
                 endpoint += f":privateKey={_escape(opts['tls_key'])}:certKey={_escape(opts['tls_cert'])}"
             args = ["-e", endpoint]
-        args += ["-v", str(_VERBOSITY[opts["log_level"]])]
         # JSON mode: daphne writes its access lines straight to a stream; prodserver's layer logs them.
-        native_access = opts["access_log"] and opts["log_format"] != "json"
-        args += ["--access-log", "-" if native_access else os.devnull]
-        if opts["forwarded_allow_ips"]:
+        json_logs = opts["log_format"] == "json"
+        native = opts.with_value("access_log", False, "log_format json") if json_logs else opts
+        args += self.native_args(native, "log_level", "access_log")
+        if opts["forwarded_allow_ips"]:  # a switch: daphne trusts every peer's headers or none
             args.append("--proxy-headers")
         args.append(self.app_path(opts, ctx))
         return args

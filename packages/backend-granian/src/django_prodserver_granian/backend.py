@@ -25,6 +25,12 @@ from . import proxies
 W = WEB_OPTIONS
 #: granian caps --workers-kill-timeout at 30 minutes.
 MAX_KILL_TIMEOUT = 1800
+#: ``--workers-kill-timeout`` takes whole seconds, 1 to :data:`MAX_KILL_TIMEOUT`.
+KILL_TIMEOUT = (lambda value: str(min(MAX_KILL_TIMEOUT, max(1, math.ceil(value)))), float)
+#: ``--interface``: granian's ``asginl`` (ASGI without lifespan, which Django rejects) is ``asgi``;
+#: granian's ``asgi`` reads back as ``asgi`` too; ``rsgi`` is not Django (an error naming ARGS).
+_INTERFACE_BACK = {"asginl": "asgi", "asgi": "asgi", "wsgi": "wsgi"}
+INTERFACE = (lambda value: "asginl" if value == "asgi" else "wsgi", lambda text: _INTERFACE_BACK[text.lower()])
 
 
 def _command() -> Any:
@@ -50,6 +56,8 @@ class GranianBackend(WebBackend):
 
     options: ClassVar[tuple[Option, ...]] = (
         W["interface"].declare(
+            flag="--interface",
+            convert=INTERFACE,
             native="--interface wsgi | asginl",
             reason="always explicit: granian's default 'rsgi' is not Django; 'asginl' because Django rejects lifespan",
         ),
@@ -62,13 +70,22 @@ class GranianBackend(WebBackend):
             reason="one process per CPU: granian's Rust runtime does the I/O, threads run the views",
         ),
         W["threads"].declare(
+            flag="--blocking-threads",
             native="--blocking-threads N (WSGI; ASGI always 1)",
             default=8,
             reason="granian's WSGI default is 512 threads, each may hold a DB connection",
         ),
         request_deadline("granian"),
-        W["graceful_timeout"].declare(native="--workers-kill-timeout N (whole seconds, 1..1800)"),
-        W["drain_delay"].declare(native="(prodserver: keeps serving after SIGTERM, then granian stops gracefully)"),
+        W["graceful_timeout"].declare(
+            flag="--workers-kill-timeout",
+            convert=KILL_TIMEOUT,
+            native="--workers-kill-timeout N (whole seconds, 1..1800)",
+        ),
+        W["drain_delay"].declare(
+            native="(prodserver: keeps serving after SIGTERM, then granian stops gracefully)",
+            support="prodserver",
+            instead="on SIGTERM prodserver keeps serving this long, then granian stops gracefully",
+        ),
         W["keepalive"].declare(
             switch=("--http1-keep-alive", "--no-http1-keep-alive"),
             support="approximated",
@@ -83,7 +100,11 @@ class GranianBackend(WebBackend):
         W["max_requests_jitter"].declare(support="ignored", instead="granian has no max_requests"),
         W["tls_cert"].declare(flag="--ssl-certificate"),
         W["tls_key"].declare(flag="--ssl-keyfile", native="--ssl-keyfile (PKCS#8 preferred)"),
-        W["http2"].declare(native="--http auto (h2 via ALPN, h2c prior knowledge) / --http 1"),
+        W["http2"].declare(
+            switch=("--http auto", "--http 1"),
+            reads=(("--http", lambda version: {"http2": version != "1"}),),
+            native="--http auto (h2 via ALPN, h2c prior knowledge) / --http 1",
+        ),
         W["websockets"].declare(
             switch=("--ws", "--no-ws"), native="--ws (False: prodserver answers each handshake 403)"
         ),
@@ -92,6 +113,9 @@ class GranianBackend(WebBackend):
         ),
         W["forwarded_allow_ips"].declare(
             native="(no flag: --factory wraps the app with granian.utils.proxies)",
+            support="prodserver",
+            instead="granian has no proxy-header flag: prodserver serves the app wrapped in "
+            "granian.utils.proxies through --factory",
         ),
         W["log_level"].declare(flag="--log-level"),
         W["backlog"].declare(flag="--backlog", native="--backlog (granian's minimum is 128)"),
@@ -99,6 +123,7 @@ class GranianBackend(WebBackend):
             "backpressure",
             "int",
             "Requests one worker handles at once; more wait in the listen queue for a free worker.",
+            flag="--backpressure",
             native="--backpressure N",
             minimum=1,
             reason="WSGI: equal to threads, so a busy worker leaves new requests to an idle one",
@@ -108,6 +133,7 @@ class GranianBackend(WebBackend):
             "bool",
             "Replace a worker that dies unexpectedly instead of stopping the whole server.",
             default=True,
+            switch=("--respawn-failed-workers", "--no-respawn-failed-workers"),
             native="--respawn-failed-workers",
             reason="granian's default stops every worker when one crashes",
         ),
@@ -115,6 +141,7 @@ class GranianBackend(WebBackend):
             "workers_lifetime",
             "int",
             "Respawn each worker after this many seconds (granian's answer to max_requests).",
+            flag="--workers-lifetime",
             native="--workers-lifetime N (>= 60)",
             minimum=60,
         ),
@@ -122,6 +149,7 @@ class GranianBackend(WebBackend):
             "workers_max_rss",
             "int",
             "Respawn a worker whose memory exceeds this many MiB.",
+            flag="--workers-max-rss",
             native="--workers-max-rss N",
             minimum=1,
         ),
@@ -131,6 +159,7 @@ class GranianBackend(WebBackend):
             "Oldest TLS version accepted when tls_cert is set.",
             default="tls1.2",
             choices=("tls1.2", "tls1.3"),
+            flag="--ssl-protocol-min",
             native="--ssl-protocol-min",
             reason="granian defaults to TLS 1.3 only, which refuses many load balancers and older clients",
         ),
@@ -154,28 +183,31 @@ class GranianBackend(WebBackend):
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         asgi = opts["interface"] == "asgi"
-        args = [self._target(opts, ctx), "--interface", "asginl" if asgi else "wsgi"]
+        args = [self._target(opts, ctx), *self.native_args(opts, "interface")]
         if opts["forwarded_allow_ips"]:
             args.append("--factory")
         args += self.native_args(opts, "socket") if opts["socket"] else self.native_args(opts, "host", "port")
-        workers = opts["workers"]
+        # ASGI views run on the event loop with one blocking thread; backpressure defaults to the
+        # threads (WSGI) or the worker's share of the backlog (ASGI).
         threads = 1 if asgi else opts["threads"]
-        backpressure = opts["backpressure"] or (max(1, opts["backlog"] // workers) if asgi else threads)
-        args += ["--workers", str(workers), "--blocking-threads", str(threads), "--backpressure", str(backpressure)]
-        kill_timeout = min(MAX_KILL_TIMEOUT, max(1, math.ceil(opts["graceful_timeout"])))
-        args += ["--workers-kill-timeout", str(kill_timeout)]
-        args.append("--respawn-failed-workers" if opts["respawn_failed_workers"] else "--no-respawn-failed-workers")
-        if opts["workers_lifetime"]:
-            args += ["--workers-lifetime", str(opts["workers_lifetime"])]
-        if opts["workers_max_rss"]:
-            args += ["--workers-max-rss", str(opts["workers_max_rss"])]
-        args += self.native_args(opts, "keepalive")
-        args += ["--http", "auto" if opts["http2"] else "1"]
+        backpressure = opts["backpressure"] or (max(1, opts["backlog"] // opts["workers"]) if asgi else threads)
+        computed = opts.with_value("threads", threads, "interface").with_value("backpressure", backpressure, "computed")
+        args += self.native_args(
+            computed,
+            "workers",
+            "threads",
+            "backpressure",
+            "graceful_timeout",
+            "respawn_failed_workers",
+            "workers_lifetime",
+            "workers_max_rss",
+            "keepalive",
+            "http2",
+        )
         if asgi:  # websockets False: --no-ws would pass upgrades on as HTTP; prodserver refuses them
             args.append("--ws")
         if opts["tls_cert"]:
-            args += self.native_args(opts, "tls_cert", "tls_key")
-            args += ["--ssl-protocol-min", opts["tls_min_version"]]
+            args += self.native_args(opts, "tls_cert", "tls_key", "tls_min_version")
         json_logs = opts["log_format"] == "json"  # access lines come from prodserver's layer then
         native = opts.with_value("access_log", False, "log_format json") if json_logs else opts
         args += self.native_args(native, "access_log", "log_level")

@@ -78,18 +78,30 @@ class GunicornBackend(WebBackend):
     flags: ClassVar[FlagSpec] = _flag_spec()
 
     options: ClassVar[tuple[Option, ...]] = (
-        W["interface"].declare(native="-k (wsgi: sync/gthread; asgi: uvicorn worker)"),
+        W["interface"].declare(
+            native="-k (wsgi: sync/gthread; asgi: uvicorn worker)",
+            support="prodserver",
+            instead="prodserver passes the WSGI or ASGI application and picks the worker class: -k sync, "
+            "-k gthread with threads > 1, or its uvicorn worker for ASGI",
+        ),
         W["host"].declare(native="-b HOST:PORT", reads=BIND),
         W["port"].declare(native="-b HOST:PORT", reads=BIND),
         W["socket"].declare(native="-b unix:PATH", reads=BIND),
         W["workers"].declare(flag="-w", reason="2 x CPUs + 1 (gunicorn's advice), at most 12"),
-        W["threads"].declare(native="--threads N (switches to -k gthread; ASGI: ignored, with a warning)"),
+        W["threads"].declare(
+            flag="--threads", native="--threads N (switches to -k gthread; ASGI: ignored, with a warning)"
+        ),
         W["timeout"].declare(
             flag="-t",
             native="-t N (sync worker: a silent worker is killed; gthread/ASGI: prodserver answers 504)",
         ),
         W["graceful_timeout"].declare(flag="--graceful-timeout"),
-        W["drain_delay"].declare(native="(prodserver: keep serving after SIGTERM, then wait for an empty backlog)"),
+        W["drain_delay"].declare(
+            native="(prodserver: keep serving after SIGTERM, then wait for an empty backlog)",
+            support="prodserver",
+            instead="on SIGTERM prodserver's arbiter keeps serving this long and until the listen backlog is "
+            "empty, then gunicorn stops gracefully",
+        ),
         W["keepalive"].declare(flag="--keep-alive"),
         W["max_requests"].declare(flag="--max-requests", default=1000, reason="recycle leaky workers"),
         W["max_requests_jitter"].declare(
@@ -97,8 +109,16 @@ class GunicornBackend(WebBackend):
         ),
         W["tls_cert"].declare(flag="--certfile"),
         W["tls_key"].declare(flag="--keyfile"),
-        W["http2"].declare(native="--http-protocols h2,h1 (needs TLS, threads > 1, package h2)"),
-        W["websockets"].declare(native="(ASGI: uvicorn worker, ws auto; False: prodserver answers each handshake 403)"),
+        W["http2"].declare(
+            switch=("--http-protocols h2,h1", ""),
+            reads=(("--http-protocols", lambda protocols: {"http2": "h2" in protocols.split(",")}),),
+            native="--http-protocols h2,h1 (needs TLS, threads > 1, package h2)",
+        ),
+        W["websockets"].declare(
+            native="(ASGI: uvicorn worker, ws auto; False: prodserver answers each handshake 403)",
+            support="prodserver",
+            instead="the uvicorn worker serves them under ASGI; False: prodserver answers each handshake 403",
+        ),
         W["access_log"].declare(switch=("--access-logfile -", ""), reason="gunicorn's access log is off by default"),
         W["forwarded_allow_ips"].declare(flag="--forwarded-allow-ips"),
         W["log_level"].declare(flag="--log-level"),
@@ -107,6 +127,7 @@ class GunicornBackend(WebBackend):
             "config_file",
             "path",
             "A gunicorn.conf.py to load. By default none is read, not even ./gunicorn.conf.py.",
+            flag="-c",
             native="-c PATH",
             reason="a stray config file in cwd must not change production silently",
         ),
@@ -116,12 +137,15 @@ class GunicornBackend(WebBackend):
             "Honour GUNICORN_CMD_ARGS from the environment.",
             default=False,
             native="GUNICORN_CMD_ARGS",
+            support="prodserver",
+            instead="prodserver removes GUNICORN_CMD_ARGS from gunicorn's environment unless this is True",
             reason="an inherited variable must not change production silently",
         ),
         Option(
             "control_socket",
             "path",
             "Path of gunicorn's control socket; none by default (two instances would clobber one).",
+            flag="--control-socket",
             native="--control-socket PATH / --no-control-socket",
         ),
     )
@@ -180,15 +204,14 @@ class GunicornBackend(WebBackend):
         if opts["interface"] == "asgi":
             args += ["-k", "django_prodserver_gunicorn.workers.DjangoUvicornWorker"]
         elif opts["threads"] > 1:
-            args += ["-k", "gthread", "--threads", str(opts["threads"])]
+            args += ["-k", "gthread", *self.native_args(opts, "threads")]
         else:
             args += ["-k", "sync"]
         args += self.native_args(opts, "timeout", "graceful_timeout", "keepalive")
         if opts["max_requests"]:
             args += self.native_args(opts, "max_requests", "max_requests_jitter")
         args += self.native_args(opts, "tls_cert", "tls_key")
-        if opts["http2"]:
-            args += ["--http-protocols", "h2,h1"]
+        args += self.native_args(opts, "http2")
         json_logs = opts["log_format"] == "json"  # access lines come from prodserver's layer then
         native = opts.with_value("access_log", False, "log_format json") if json_logs else opts
         args += self.native_args(native, "access_log")
@@ -197,11 +220,8 @@ class GunicornBackend(WebBackend):
             args += ["--logger-class", "django_prodserver_gunicorn.jsonlog.JsonLogger"]
         if os.path.isdir("/dev/shm"):
             args += ["--worker-tmp-dir", "/dev/shm"]
-        if opts["control_socket"]:
-            args += ["--control-socket", opts["control_socket"]]
-        else:
-            args += ["--no-control-socket"]
-        args += ["-c", opts["config_file"] or "python:django_prodserver_gunicorn.no_config"]
+        args += self.native_args(opts, "control_socket") or ["--no-control-socket"]
+        args += self.native_args(opts, "config_file") or ["-c", "python:django_prodserver_gunicorn.no_config"]
         return args
 
     def unset_env(self, opts: OptionTable, ctx: LaunchContext) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from django_prodserver.api import (
     OptionTable,
     ReadyProbe,
     WebBackend,
+    bind_reader,
     host_port,
     request_deadline,
 )
@@ -27,6 +28,10 @@ from django_prodserver.api import (
 from . import _lifespan as lifespan
 
 W = WEB_OPTIONS
+#: ``-b/--bind HOST:PORT`` (or ``unix:PATH``) sets host and port (or socket); no port means 8000.
+BIND = (("-b", bind_reader(8000)),)
+#: hypercorn's ``--log-level`` is a Python logging level name: ``DEBUG``, ``INFO``...
+UPPER = (str.upper, str.lower)
 
 _ALIASES = {
     "-b": "--bind",
@@ -58,10 +63,14 @@ class HypercornBackend(WebBackend):
     host_options: ClassVar[tuple[str, ...]] = ("drain_delay", "http2", "max_requests_jitter")
 
     options: ClassVar[tuple[Option, ...]] = (
-        W["interface"].declare(native="APP prefix wsgi: / asgi:"),
-        W["host"].declare(native="-b HOST:PORT"),
-        W["port"].declare(native="-b HOST:PORT"),
-        W["socket"].declare(native="-b unix:PATH"),
+        W["interface"].declare(
+            native="APP prefix wsgi: / asgi:",
+            support="prodserver",
+            instead="prodserver passes the WSGI or ASGI application as hypercorn's wsgi:APP or asgi:APP",
+        ),
+        W["host"].declare(native="-b HOST:PORT", reads=BIND),
+        W["port"].declare(native="-b HOST:PORT", reads=BIND),
+        W["socket"].declare(native="-b unix:PATH", reads=BIND),
         W["workers"].declare(flag="-w", reason="2 x CPUs + 1, at most 12: Django views mostly run in threads"),
         W["threads"].declare(
             support="ignored",
@@ -90,9 +99,13 @@ class HypercornBackend(WebBackend):
             default=True,
             reason="hypercorn negotiates HTTP/2 natively over TLS; it matters only with tls_cert",
         ),
-        W["websockets"].declare(native="(built in for ASGI; False: prodserver answers each handshake 403)"),
+        W["websockets"].declare(
+            native="(built in for ASGI; False: prodserver answers each handshake 403)",
+            support="prodserver",
+            instead="hypercorn serves them under ASGI; False: prodserver answers each handshake 403",
+        ),
         W["access_log"].declare(switch=("--access-logfile -", ""), reason="hypercorn's access log is off by default"),
-        W["log_level"].declare(native="--log-level"),
+        W["log_level"].declare(flag="--log-level", convert=UPPER, native="--log-level LEVEL (upper case)"),
         W["backlog"].declare(flag="--backlog", reason="hypercorn's 100 overflows under a burst"),
     )
     refused: ClassVar[Mapping[str, str]] = {
@@ -119,7 +132,7 @@ class HypercornBackend(WebBackend):
         json_logs = opts["log_format"] == "json"  # access lines come from prodserver's layer then
         native = opts.with_value("access_log", False, "log_format json") if json_logs else opts
         args += self.native_args(native, "access_log")
-        args += ["--error-logfile", "-", "--log-level", opts["log_level"].upper()]
+        args += ["--error-logfile", "-", *self.native_args(opts, "log_level")]
         if json_logs:
             from django_prodserver.api import SERVER_LOGGING_FILE
 

@@ -23,6 +23,10 @@ from django_prodserver.api import (
 )
 
 W = WEB_OPTIONS
+#: ``--interface``: uvicorn's ``asgi3`` (and ``auto``/``asgi2``, read back) is prodserver's ``asgi``.
+INTERFACE = (lambda value: "asgi3" if value == "asgi" else "wsgi", lambda text: "wsgi" if text == "wsgi" else "asgi")
+#: ``--timeout-graceful-shutdown`` takes whole seconds: prodserver rounds up.
+WHOLE_SECONDS = (lambda value: str(math.ceil(value)), float)
 
 
 def _command() -> Any:
@@ -49,6 +53,8 @@ class UvicornBackend(WebBackend):
 
     options: ClassVar[tuple[Option, ...]] = (
         W["interface"].declare(
+            flag="--interface",
+            convert=INTERFACE,
             native="--interface asgi3 | wsgi",
             default="asgi",
             reason="uvicorn is an ASGI server; its WSGI adapter is deprecated upstream",
@@ -67,18 +73,28 @@ class UvicornBackend(WebBackend):
         ),
         request_deadline("uvicorn"),
         W["graceful_timeout"].declare(
+            flag="--timeout-graceful-shutdown",
+            convert=WHOLE_SECONDS,
             native="--timeout-graceful-shutdown N (whole seconds)",
             reason="uvicorn's own default waits forever",
         ),
-        W["drain_delay"].declare(native="(prodserver: keeps serving after SIGTERM, then uvicorn stops gracefully)"),
+        W["drain_delay"].declare(
+            native="(prodserver: keeps serving after SIGTERM, then uvicorn stops gracefully)",
+            support="prodserver",
+            instead="on SIGTERM prodserver keeps serving this long, then uvicorn stops gracefully",
+        ),
         W["keepalive"].declare(flag="--timeout-keep-alive"),
         W["max_requests"].declare(flag="--limit-max-requests", native="--limit-max-requests N (needs workers >= 2)"),
         W["max_requests_jitter"].declare(flag="--limit-max-requests-jitter"),
         W["tls_cert"].declare(flag="--ssl-certfile"),
         W["tls_key"].declare(flag="--ssl-keyfile"),
-        W["websockets"].declare(native="--ws auto (False: prodserver answers each handshake 403)"),
+        W["websockets"].declare(
+            native="--ws auto (False: prodserver answers each handshake 403)",
+            reads=(("--ws", lambda kind: {"websockets": kind != "none"}),),
+        ),
         W["access_log"].declare(switch=("--access-log", "--no-access-log")),
         W["forwarded_allow_ips"].declare(
+            flag="--forwarded-allow-ips",
             native="--proxy-headers --forwarded-allow-ips CSV (else --no-proxy-headers)",
             reason="uvicorn trusts 127.0.0.1 by default; prodserver trusts only proxies you list",
         ),
@@ -88,6 +104,7 @@ class UvicornBackend(WebBackend):
             "limit_concurrency",
             "int",
             "Connections or tasks served at once before uvicorn answers 503.",
+            flag="--limit-concurrency",
             native="--limit-concurrency N",
             minimum=1,
         ),
@@ -109,22 +126,20 @@ class UvicornBackend(WebBackend):
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         asgi = opts["interface"] == "asgi"
-        args = [self.app_path(opts, ctx), "--interface", "asgi3" if asgi else "wsgi", "--lifespan", "off"]
+        args = [self.app_path(opts, ctx), *self.native_args(opts, "interface"), "--lifespan", "off"]
         args += self.native_args(opts, "socket") if opts["socket"] else self.native_args(opts, "host", "port")
         args += self.native_args(opts, "workers")
-        args += ["--timeout-graceful-shutdown", str(math.ceil(opts["graceful_timeout"]))]
-        args += self.native_args(opts, "keepalive")
+        args += self.native_args(opts, "graceful_timeout", "keepalive")
         if opts["max_requests"] and opts["workers"] >= 2:
             args += self.native_args(opts, "max_requests")
             if opts["max_requests_jitter"]:
                 args += self.native_args(opts, "max_requests_jitter")
-        if opts["limit_concurrency"]:
-            args += ["--limit-concurrency", str(opts["limit_concurrency"])]
+        args += self.native_args(opts, "limit_concurrency")
         if asgi:  # websockets False: uvicorn's --ws none would pass upgrades on as HTTP; prodserver refuses them
             args += ["--ws", "auto"]
         args += self.native_args(opts, "tls_cert", "tls_key")
         if opts["forwarded_allow_ips"]:
-            args += ["--proxy-headers", "--forwarded-allow-ips", ",".join(opts["forwarded_allow_ips"])]
+            args += ["--proxy-headers", *self.native_args(opts, "forwarded_allow_ips")]
         else:
             args.append("--no-proxy-headers")
         json_logs = opts["log_format"] == "json"  # access lines come from prodserver's layer then

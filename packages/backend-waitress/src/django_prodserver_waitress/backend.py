@@ -23,6 +23,7 @@ from django_prodserver.api import (
     ProcessConfig,
     ReadyProbe,
     WebBackend,
+    bind_reader,
     host_port,
     parse,
     request_deadline,
@@ -31,6 +32,21 @@ from django_prodserver.api import (
 
 W = WEB_OPTIONS
 
+_read_bind = bind_reader(8080)
+
+
+def _read_listen(text: str) -> Mapping[str, Any]:
+    """``--listen=HOST:PORT``: host and port (no port: waitress' 8080; ``*``: every interface)."""
+    found = dict(_read_bind(text))
+    if found.get("host") == "*":
+        found["host"] = "0.0.0.0"
+    return found
+
+
+#: ``--listen=HOST:PORT`` sets host and port.
+LISTEN = (("--listen", _read_listen),)
+#: ``--channel-timeout`` takes whole seconds, at least 1.
+WHOLE_SECONDS = (lambda value: str(max(1, int(value))), float)
 #: Headers trusted from ``forwarded_allow_ips`` (waitress wants them space-separated).
 TRUSTED_PROXY_HEADERS = "x-forwarded-for x-forwarded-proto"
 
@@ -80,10 +96,14 @@ class WaitressBackend(WebBackend):
     }
 
     options: ClassVar[tuple[Option, ...]] = (
-        W["interface"].declare(native="(WSGI only)"),
-        W["host"].declare(native="--listen=HOST:PORT", reason="never waitress' own 0.0.0.0:8080 default"),
-        W["port"].declare(native="--listen=HOST:PORT"),
-        W["socket"].declare(native="--unix-socket=PATH"),
+        W["interface"].declare(
+            native="(WSGI only)",
+            support="prodserver",
+            instead="prodserver passes the WSGI application (waitress serves WSGI only)",
+        ),
+        W["host"].declare(native="--listen=HOST:PORT", reads=LISTEN, reason="never waitress' own 0.0.0.0:8080 default"),
+        W["port"].declare(native="--listen=HOST:PORT", reads=LISTEN),
+        W["socket"].declare(flag="--unix-socket={}", native="--unix-socket=PATH"),
         W["workers"].declare(
             flag="--workers={}",
             native="(prodserver: N copies of waitress sharing one socket, supervised)",
@@ -104,6 +124,8 @@ class WaitressBackend(WebBackend):
         ),
         W["drain_delay"].declare(flag="--drain-delay={}", native="(prodserver: keep accepting after SIGTERM)"),
         W["keepalive"].declare(
+            flag="--channel-timeout={}",
+            convert=WHOLE_SECONDS,
             native="--channel-timeout=N (+ --cleanup-interval)",
             reason="idle connections close after this; waitress' own 120 s holds threads' sockets",
         ),
@@ -119,6 +141,7 @@ class WaitressBackend(WebBackend):
             reason="one line per request on stdout, like every other backend",
         ),
         W["forwarded_allow_ips"].declare(
+            flag="--trusted-proxy={}",
             native=f'--trusted-proxy=IP --trusted-proxy-headers="{TRUSTED_PROXY_HEADERS}"',
         ),
         W["log_level"].declare(flag="--log-level={}", native="(level of the 'waitress' logger)"),
@@ -129,6 +152,7 @@ class WaitressBackend(WebBackend):
             "Open connections before waitress stops accepting (waitress' default is 100).",
             default=100,
             minimum=1,
+            flag="--connection-limit={}",
             native="--connection-limit=N",
             reason="waitress' own default; raise it behind a connection-pooling proxy",
         ),
@@ -159,18 +183,13 @@ class WaitressBackend(WebBackend):
                     )
 
     def build_args(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
-        args = []
-        if opts["socket"]:
-            args.append(f"--unix-socket={opts['socket']}")
-        else:
-            args.append(f"--listen={host_port(opts['host'], opts['port'])}")
-        args += self.native_args(opts, "threads", "backlog")
-        args += [f"--connection-limit={opts['connection_limit']}"]
-        keepalive = max(1, int(opts["keepalive"]))
-        args += [f"--channel-timeout={keepalive}", f"--cleanup-interval={min(30, keepalive)}"]
-        ips = opts["forwarded_allow_ips"]
-        if ips:
-            args += [f"--trusted-proxy={ips[0]}", f"--trusted-proxy-headers={TRUSTED_PROXY_HEADERS}"]
+        # --listen is HOST:PORT composed from two options (read back by LISTEN).
+        args = self.native_args(opts, "socket") or [f"--listen={host_port(opts['host'], opts['port'])}"]
+        args += self.native_args(opts, "threads", "backlog", "connection_limit", "keepalive")
+        # waitress checks idle channels every cleanup interval: at most 30 s, never longer than the timeout.
+        args.append(f"--cleanup-interval={min(30, int(WHOLE_SECONDS[0](opts['keepalive'])))}")
+        if opts["forwarded_allow_ips"]:
+            args += [*self.native_args(opts, "forwarded_allow_ips"), f"--trusted-proxy-headers={TRUSTED_PROXY_HEADERS}"]
         args.append(self.app_path(opts, ctx))
         return args
 
