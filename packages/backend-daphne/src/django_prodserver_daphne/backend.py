@@ -54,7 +54,7 @@ def _unescape(value: str) -> str:
     return re.sub(r"\\(.)", r"\1", value)
 
 
-def _read_endpoint(text: str) -> Mapping[str, Any]:
+def read_endpoint(text: str) -> Mapping[str, Any]:
     """``-e tcp:port=8000:interface=127.0.0.1:backlog=N`` (or ``ssl:...:privateKey=K:certKey=C``,
     ``unix:path=P``): the options the endpoint string sets, as prodserver composes it."""
     kind, *parts = re.split(r"(?<!\\):", text.strip())
@@ -72,7 +72,7 @@ def _read_endpoint(text: str) -> Mapping[str, Any]:
 
 
 #: ``-e/--endpoint`` sets the bind, backlog and TLS files it names.
-ENDPOINT = (("-e", _read_endpoint),)
+ENDPOINT = (("-e", read_endpoint),)
 
 
 def _escape(value: str) -> str:

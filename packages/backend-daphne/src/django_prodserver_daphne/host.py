@@ -61,34 +61,18 @@ def serve_copies(own: Own, rest: list[str]) -> int:
 
 def _bind_endpoint(rest: list[str], bind_tcp: Any, bind_unix: Any) -> tuple[socket.socket, list[str]]:
     """Bind the one ``-e tcp:...`` or ``-u PATH`` in ``rest``; return it and ``rest`` with an fd endpoint."""
+    from .backend import read_endpoint  # the one reader of the endpoint string prodserver composes
+
     for i, token in enumerate(rest[:-1]):
         if token in ("-e", "--endpoint") and rest[i + 1].startswith("tcp:"):
-            fields = _endpoint_fields(rest[i + 1])
-            host = fields.get("interface", "0.0.0.0")
-            sock = bind_tcp(host, int(fields["port"]), int(fields.get("backlog", "50")))
+            fields = read_endpoint(rest[i + 1])
+            sock = bind_tcp(fields["host"], int(fields["port"]), int(fields.get("backlog", 50)))
             domain = "INET6" if sock.family == socket.AF_INET6 else "INET"
             return sock, [*rest[:i], "-e", f"fd:fileno={sock.fileno()}:domain={domain}", *rest[i + 2 :]]
         if token in ("-u", "--unix-socket"):
             sock = bind_unix(rest[i + 1], 2048)
             return sock, [*rest[:i], "-e", f"fd:fileno={sock.fileno()}:domain=UNIX", *rest[i + 2 :]]
     raise SystemExit("django_prodserver_daphne: --workers needs one tcp: endpoint (-e) or -u PATH to share")
-
-
-def _endpoint_fields(endpoint: str) -> dict[str, str]:
-    """``tcp:port=8000:interface=\\:\\:1`` -> {"port": "8000", "interface": "::1"} (Twisted escapes)."""
-    parts: list[str] = []
-    current = ""
-    chars = iter(endpoint)
-    for ch in chars:
-        if ch == "\\":
-            current += next(chars, "")
-        elif ch == ":":
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-    parts.append(current)
-    return dict(p.split("=", 1) for p in parts[1:] if "=" in p)
 
 
 def serve(own: Own, rest: list[str]) -> int:
