@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any, NoReturn
 
-from django_prodserver.api import Drain, LaunchPlan, Phase, Step, TurnAway, listen_backlog, listeners_in
+from django_prodserver.api import Drain, LaunchPlan, Phase, Step, TurnAway, child_pids, listen_backlog, listeners_in
 
 logger = logging.getLogger("_granian")
 
@@ -56,7 +56,7 @@ def draining_server_class(base: type[Any], drain_delay: float, graceful_timeout:
                     return  # a second signal already handed the stop to granian
 
         def _stop_listening(self, drain: Drain, port: int | None) -> None:
-            listeners = listeners_in(children(), port) if port else []
+            listeners = listeners_in(child_pids(os.getpid()), port) if port else []
             self._turn = TurnAway(listeners, logger, until=drain.deadline)
             self.workers_kill_timeout = drain.remaining()  # the one deadline, not a second timeout
             drain.stopped_listening()
@@ -70,22 +70,6 @@ def draining_server_class(base: type[Any], drain_delay: float, graceful_timeout:
 
     DrainingServer.__qualname__ = DrainingServer.__name__ = f"Draining{base.__name__}"
     return DrainingServer
-
-
-def children() -> list[int]:
-    """This process' children (granian's workers), from /proc; empty where it cannot say."""
-    pids: list[int] = []
-    try:
-        tasks = os.listdir("/proc/self/task")
-    except OSError:
-        return pids
-    for task in tasks:
-        try:
-            with open(f"/proc/self/task/{task}/children") as f:
-                pids += [int(pid) for pid in f.read().split()]
-        except OSError:
-            continue
-    return pids
 
 
 def run(plan: LaunchPlan) -> NoReturn:

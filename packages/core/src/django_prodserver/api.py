@@ -68,6 +68,7 @@ if TYPE_CHECKING:  # for type checkers; the names are grouped in GROUPS below
     from django_prodserver.ops.address import from_params as from_params
     from django_prodserver.ops.address import from_url as from_url
     from django_prodserver.ops.address import host_port as host_port
+    from django_prodserver.ops.procfs import children as child_pids
     from django_prodserver.plan import LaunchPlan as LaunchPlan
     from django_prodserver.plan import OptionTable as OptionTable
     from django_prodserver.plan import ReadyProbe as ReadyProbe
@@ -161,6 +162,7 @@ GROUPS: dict[str, dict[str, str]] = {
         "duplicates": "served.turnaway:duplicates",
         "hold": "served.turnaway:hold",
         "listeners_in": "served.turnaway:listeners_in",
+        "child_pids": "ops.procfs:children",
     },
     # One log schema for every server and worker (``log_format: json``).
     "JSON logs": {
@@ -235,6 +237,7 @@ __all__ = [
     "bind_unix",
     "bounded",
     "child_environ",
+    "child_pids",
     "click_env_names",
     "click_flag_spec",
     "configure_from_env",
