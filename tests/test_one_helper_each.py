@@ -14,6 +14,11 @@ ALL_SOURCES = sorted([*ROOT.glob("packages/*/src/**/*.py"), *ROOT.glob("examples
 #: The one host:port helper.
 HOST_PORT = ROOT / "packages/core/src/django_prodserver/ops/address.py"
 
+#: The one process-tree walker (who is whose child, from /proc).
+PROCFS = ROOT / "packages/core/src/django_prodserver/ops/procfs.py"
+#: Reading parentage from /proc: ``/proc/<pid>/stat``/``status`` (ppid) or ``.../children``.
+TREE_READ = re.compile(r"""/proc/[^"'\s]*/(?:stat|status|children)["']""")
+
 #: ``f"[{host}]..." if ":" in host``: an IPv6 address bracketed by hand.
 BRACKETING = re.compile(r"""f(["'])\[\{(?P<name>\w+)[^}]*\}\][^"']*\1\s+if\s+["']:["']\s+in\s+(?P=name)\b""")
 
@@ -69,6 +74,18 @@ def own_option_keys(path: Path) -> list[str]:
     return found
 
 
+def own_tree_walks(path: Path) -> list[str]:
+    text = path.read_text()
+    return [f"{shown(path)}:{text.count(chr(10), 0, m.start()) + 1}: {m.group(0)}" for m in TREE_READ.finditer(text)]
+
+
+def test_one_process_tree_walker() -> None:
+    """Fix: ``django_prodserver.ops.procfs`` (``tree``, ``children``; backends: ``api.child_pids``)."""
+    sources = [*ALL_SOURCES, *sorted((ROOT / "benchmarks").glob("*.py"))]
+    offenders = [hit for path in sources if path != PROCFS for hit in own_tree_walks(path)]
+    assert not offenders, "walk the process tree with ops.procfs:\n" + "\n".join(offenders)
+
+
 def test_no_backend_parses_prodserver_flags_again() -> None:
     """Fix: list the options in ``host_options`` and read them with ``HostPlan.from_environ()``."""
     assert BACKEND_SOURCES
@@ -98,6 +115,8 @@ def test_the_checkers_see_what_they_forbid(tmp_path: Path) -> None:
         'h = f"[{host}]" if ":" in host and not host.startswith("[") else host\n'
         "def opt(key):\n"
         '    return where(name, "OPTIONS", key)\n'
+        'open(f"/proc/self/task/{task}/children")\n'
+        'open(f"/proc/{pid}/stat")\n'
     )
     assert own_parsers(sample) == [
         "host.py:2: argparse.ArgumentParser",
@@ -106,3 +125,4 @@ def test_the_checkers_see_what_they_forbid(tmp_path: Path) -> None:
     ]
     assert [hit.split(":")[1] for hit in own_brackets(sample)] == ["4", "5"]
     assert own_option_keys(sample) == ["host.py:6: def opt"]
+    assert [hit.split(":")[1] for hit in own_tree_walks(sample)] == ["8", "9"]
