@@ -20,7 +20,7 @@ in INSTALLED_APPS unless the page's own settings add it. A settings line
 `mysite.celery:app` get the `mysite/celery.py` that docs/how-to/celery.md shows. Each settings
 state is checked once: by `manage.py check` before the next block, or by that block's first
 command when it is `check` or a `prodserver` plan (every command fails here on any check
-message). The pages run in parallel threads; the whole set costs about 20 s of CPU.
+message). The pages run in parallel threads; the whole set costs about 30 s of CPU.
 """
 
 from __future__ import annotations
@@ -253,7 +253,8 @@ def scenario_for(page: Path, tmp_path: Path, fresh_project: Path, check: bool = 
     shutil.copytree(fresh_project, tmp_path / "mysite")
     scenario = Scenario(tmp_path / "mysite", tmp_path, check)
     own_apps = any(
-        b.kind == "settings" and re.search(r'^INSTALLED_APPS.*"django_prodserver"', b.text, re.M) for b in blocks_of(page)
+        b.kind == "settings" and re.search(r'^INSTALLED_APPS.*"django_prodserver"', b.text, re.M)
+        for b in blocks_of(page)
     )
     if page in REFERENCE and not own_apps:  # the tutorial's project: the app is installed
         with scenario.settings.open("a") as f:
@@ -340,6 +341,13 @@ def test_a_broken_settings_block_fails(tmp_path: Path, fresh_project: Path) -> N
     shutil.copytree(fresh_project, tmp_path / "mysite")
     with pytest.raises(AssertionError, match=r"prodserver\.E003"):
         play(page, Scenario(tmp_path / "mysite", tmp_path))
+
+
+def test_a_compile_block_with_a_syntax_error_fails(tmp_path: Path) -> None:
+    page = tmp_path / "backend.md"
+    page.write_text("<!-- doc-test: compile -->\n```python\nclass MyServerBackend(WebBackend)\n    name = 'x'\n```\n")
+    with pytest.raises(SyntaxError, match="expected ':'"):
+        play(page, Scenario(tmp_path, tmp_path))
 
 
 # --- the tutorial's real start --------------------------------------------------------------------
