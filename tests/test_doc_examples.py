@@ -1,5 +1,5 @@
-"""Every fenced block of README.md, the tutorial and the how-to guides is run, or marked skipped
-with a reason, by an HTML comment on the line before it:
+"""Every fenced block of README.md and of every hand-written page under docs/ is run, or marked
+skipped with a reason, by an HTML comment on the line before it:
 
     <!-- doc-test: settings -->          appended to the page's project settings; `manage.py check`
                                          must then report no issues
@@ -9,15 +9,18 @@ with a reason, by an HTML comment on the line before it:
     <!-- doc-test: run dry-run example --> the same, in example/ instead of the page's project
     <!-- doc-test: serve -->             the tutorial's real start: `--dry-run` here, a real start
                                          with requests and a SIGTERM in the live test below
+    <!-- doc-test: compile -->           python for backend authors: byte-compiled, not run
     <!-- doc-test: skip: REASON -->      not run (pip from PyPI, docker, kubectl, sample output)
 
 Each page is one project, built block by block in page order: a fresh `django-admin
-startproject mysite` (or the one the page's own commands create). A settings line
+startproject mysite` (or the one the page's own commands create). Reference pages (outside the
+tutorial, the how-to guides and README.md) assume the tutorial's project: `django_prodserver` is
+in INSTALLED_APPS unless the page's own settings add it. A settings line
 `NAME = [..., "x"]` means "what NAME already holds, plus x". Settings that name
 `mysite.celery:app` get the `mysite/celery.py` that docs/how-to/celery.md shows. Each settings
 state is checked once: by `manage.py check` before the next block, or by that block's first
 command when it is `check` or a `prodserver` plan (every command fails here on any check
-message). The pages run in parallel threads; the whole set costs about 20 s of CPU.
+message). The pages run in parallel threads; the whole set costs about 30 s of CPU.
 """
 
 from __future__ import annotations
@@ -40,15 +43,22 @@ from django_prodserver.testing.processes import RunningProcess, free_port, http_
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example"
-PAGES = sorted(
+GUIDES = sorted(
     [ROOT / "README.md", *(ROOT / "docs" / "tutorial").glob("*.md"), *(ROOT / "docs" / "how-to").glob("*.md")]
 )
+#: Every other hand-written page; the generated option tables of backends/*.md hold no fenced block.
+REFERENCE = sorted(
+    page
+    for pattern in ("*.md", "backends/*.md", "explanation/*.md", "reference/*.md", "decisions/*.md")
+    for page in (ROOT / "docs").glob(pattern)
+)
+PAGES = GUIDES + REFERENCE
 TUTORIAL = ROOT / "docs" / "tutorial" / "index.md"
 CELERY_GUIDE = ROOT / "docs" / "how-to" / "celery.md"
 
 MARK = re.compile(r"^\s*<!--\s*doc-test:\s*(.*?)\s*-->\s*$")
 FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)")
-KINDS = ("settings", "file", "run", "serve", "skip")
+KINDS = ("settings", "file", "run", "serve", "compile", "skip")
 #: Variables of the developer's or CI's shell that would change what a documented command does.
 SCRUBBED = ("PORT", "WEB_CONCURRENCY", "DJANGO_SETTINGS_MODULE", "GUNICORN_CMD_ARGS", "PRODSERVER_OPS_PORT")
 
@@ -241,7 +251,15 @@ def scenario_for(page: Path, tmp_path: Path, fresh_project: Path, check: bool = 
     if own:
         return Scenario(tmp_path, tmp_path, check)
     shutil.copytree(fresh_project, tmp_path / "mysite")
-    return Scenario(tmp_path / "mysite", tmp_path, check)
+    scenario = Scenario(tmp_path / "mysite", tmp_path, check)
+    own_apps = any(
+        b.kind == "settings" and re.search(r'^INSTALLED_APPS.*"django_prodserver"', b.text, re.M)
+        for b in blocks_of(page)
+    )
+    if page in REFERENCE and not own_apps:  # the tutorial's project: the app is installed
+        with scenario.settings.open("a") as f:
+            f.write('\nINSTALLED_APPS = [*INSTALLED_APPS, "django_prodserver"]\n')
+    return scenario
 
 
 def checks_first(b: Block) -> bool:
@@ -274,6 +292,8 @@ def play(page: Path, scenario: Scenario, until: str = "") -> None:
             pending = scenario.check
         elif b.kind == "file":
             scenario.write_file(b)
+        elif b.kind == "compile":
+            compile(b.text, b.where(), "exec")  # a SyntaxError names the page and line
     if pending:
         scenario.check_settings()
 
@@ -304,7 +324,7 @@ def played(
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_page_examples_run(page: Path, played: dict[Path, BaseException | None]) -> None:
-    if not any(b.kind in ("run", "serve", "settings", "file") for b in blocks_of(page)):
+    if not any(b.kind in ("run", "serve", "settings", "file", "compile") for b in blocks_of(page)):
         pytest.skip("no block of this page runs")  # every block marked skip, with its reason
     error = played[page]
     if error is not None:
@@ -321,6 +341,13 @@ def test_a_broken_settings_block_fails(tmp_path: Path, fresh_project: Path) -> N
     shutil.copytree(fresh_project, tmp_path / "mysite")
     with pytest.raises(AssertionError, match=r"prodserver\.E003"):
         play(page, Scenario(tmp_path / "mysite", tmp_path))
+
+
+def test_a_compile_block_with_a_syntax_error_fails(tmp_path: Path) -> None:
+    page = tmp_path / "backend.md"
+    page.write_text("<!-- doc-test: compile -->\n```python\nclass MyServerBackend(WebBackend)\n    name = 'x'\n```\n")
+    with pytest.raises(SyntaxError, match="expected ':'"):
+        play(page, Scenario(tmp_path, tmp_path))
 
 
 # --- the tutorial's real start --------------------------------------------------------------------
