@@ -73,6 +73,13 @@ class TaskEvents:
         """This run ended and the task will run again (``retries``: retries before this one)."""
         self._ended("retried", task_id, name, queue, retries, duration, None)
 
+    def flush(self) -> None:
+        """Write this process' counts to the metrics files now: call it at the end of each task
+        in a process that exits with ``os._exit`` (a forked child per task, like rq's work horse),
+        where the background writer and ``atexit`` never run."""
+        if self.metrics is not None:
+            self.metrics.flush()
+
     def _ended(
         self,
         status: str,
