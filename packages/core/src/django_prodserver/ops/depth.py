@@ -1,8 +1,9 @@
 """``prodserver_queue_depth``: the tasks waiting in each worker's queues, read at scrape time.
 
 A worker's plan may carry a :class:`~django_prodserver.plan.QueueDepth`; the supervisor imports
-its reader at the first scrape and calls the sampler it returned at every scrape, in a thread
-bounded by ``SAMPLE_TIMEOUT`` (a silent broker delays no scrape and piles up no threads)."""
+its reader at the first scrape and calls the sampler it returned at every scrape, on one thread
+per worker, waiting at most ``SAMPLE_TIMEOUT`` (a silent broker delays no scrape and piles up
+no threads)."""
 
 from __future__ import annotations
 
@@ -26,34 +27,49 @@ def load_reader(depth: QueueDepth) -> Sampler:
 
 
 class DepthSampler:
-    """One worker's sampler, built on first use; rebuilt after an error (a reconnect)."""
+    """One worker's sampler on a thread of its own (clients that keep a connection per thread,
+    like pika's, reuse it), built on first use and rebuilt after an error (a reconnect)."""
 
     def __init__(self, depth: QueueDepth) -> None:
         self.depth = depth
         self.sampler: Sampler | None = None
-        self.busy = threading.Lock()
+        self.lock = threading.Lock()
+        self.wanted = threading.Event()
+        self.answered = threading.Event()
+        self.answer: Mapping[str, int] | None = None
+        self.thread: threading.Thread | None = None
+
+    @property
+    def busy(self) -> bool:
+        """A read is still waiting for the broker."""
+        return self.wanted.is_set()
 
     def sample(self, timeout: float = SAMPLE_TIMEOUT) -> Mapping[str, int] | None:
         """``{queue: depth}``, or None when the broker did not answer in time or failed."""
-        if not self.busy.acquire(blocking=False):
-            return None  # the last scrape's read is still waiting for the broker
-        result: list[Mapping[str, int] | None] = []
+        with self.lock:  # one scrape at a time per worker
+            if self.wanted.is_set():
+                return None  # the last scrape's read is still waiting for the broker
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._loop, name="prodserver-queue-depth", daemon=True)
+                self.thread.start()
+            self.answered.clear()
+            self.wanted.set()
+            if not self.answered.wait(timeout):
+                return None
+            return self.answer
 
-        def read() -> None:
+    def _loop(self) -> None:
+        while True:
+            self.wanted.wait()
             try:
                 if self.sampler is None:
                     self.sampler = load_reader(self.depth)
-                result.append(dict(self.sampler()))
+                self.answer = dict(self.sampler())
             except Exception:  # a broker error leaves the samples out; the next scrape reconnects
                 self.sampler = None
-                result.append(None)
-            finally:
-                self.busy.release()
-
-        thread = threading.Thread(target=read, name="prodserver-queue-depth", daemon=True)
-        thread.start()
-        thread.join(timeout)
-        return result[0] if result else None
+                self.answer = None
+            self.answered.set()  # before ``wanted`` clears: a new request never sees this answer
+            self.wanted.clear()
 
 
 def samples(samplers: Mapping[str, DepthSampler]) -> Iterator[tuple[str, str, int]]:
