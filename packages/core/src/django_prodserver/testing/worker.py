@@ -210,37 +210,17 @@ class WorkerContract(BackendContract):
         ended = task_lines(records, "succeeded", self.task_name_part)[0]
         assert any(r["task.id"] == ended["task.id"] for r in task_lines(records, "started")), ended
 
-    def test_task_metrics_move_after_a_real_task(
+    def test_task_metrics_and_queue_depth_follow_real_tasks(
         self, start_worker: WorkerFactory, worker_env: dict[str, str], tmp_path: Path
     ) -> None:
-        """With the ops endpoint on, a real task moves ``prodserver_tasks_total`` (started,
-        succeeded) and ``prodserver_task_duration_seconds`` on its /metrics, and the worker's
-        queue depth is there as ``prodserver_queue_depth``.
-        Fix: call ``django_prodserver.api.task_events()`` in the worker and report each task's
-        start and end to it; give the plan a ``QueueDepth``."""
-        pytest.importorskip("prometheus_client")
-        ops = free_port()
-        proc = start_worker({**worker_env, "PRODSERVER_OPS_PORT": str(ops)})
-        token = uuid.uuid4().hex
-        self.enqueue(worker_env, tmp_path, token, 0.0)
-        self.wait_file(tmp_path / f"done-{token}", proc, self.task_timeout)
-
-        def counted() -> bool:
-            samples = metric_samples(ops)
-            return metric(samples, "prodserver_tasks_total", process="worker", outcome="succeeded") >= 1
-
-        until(counted, 10, lambda: f"a succeeded task on /metrics\n{proc.output()[-3000:]}")
-        samples = metric_samples(ops)
-        assert metric(samples, "prodserver_tasks_total", process="worker", outcome="started") >= 1
-        assert metric(samples, "prodserver_task_duration_seconds_count", process="worker") >= 1
-        assert metric(samples, "prodserver_tasks_total", outcome="failed") == 0
-        queues = {dict(labels).get("queue") for (name, labels) in samples if name == "prodserver_queue_depth"}
-        assert queues - {None}, f"no prodserver_queue_depth sample: {sorted(n for n, _ in samples)}"
-
-    def test_queue_depth_counts_waiting_tasks(self, worker_env: dict[str, str], tmp_path: Path) -> None:
         """Two tasks enqueued while no worker runs raise the queue depth the ops endpoint reads
-        (the plan's ``QueueDepth`` reader, over the real broker) by two.
-        Fix: give the plan a ``QueueDepth`` whose reader counts the queues ``enqueue_code`` uses."""
+        (the plan's ``QueueDepth`` reader, over the real broker) by two; a worker started with
+        the ops endpoint on runs them and its /metrics shows them in ``prodserver_tasks_total``
+        (started, succeeded), ``prodserver_task_duration_seconds`` and ``prodserver_queue_depth``.
+        Fix: call ``django_prodserver.api.task_events()`` in the worker and report each task's
+        start and end to it; return a ``QueueDepth`` from ``queue_depth()`` whose reader counts
+        the queues ``enqueue_code`` uses."""
+        pytest.importorskip("prometheus_client")
         tokens = [uuid.uuid4().hex for _ in range(2)]
         code = (
             "import json\nfrom django_prodserver.testing.ops import queue_depth_now\n"
@@ -252,4 +232,21 @@ class WorkerContract(BackendContract):
         assert out.returncode == 0, f"{out.stdout}\n{out.stderr}"
         before, after = json.loads(out.stdout.strip().splitlines()[-1])
         assert before is not None, "the plan carries no QueueDepth"
-        assert sum(after.values()) - sum(before.values()) == 2, (before, after)
+        assert sum(after.values()) - sum(before.values()) == 2, f"depth before {before}, after two tasks {after}"
+
+        ops = free_port()
+        proc = start_worker({**worker_env, "PRODSERVER_OPS_PORT": str(ops)})
+        for token in tokens:
+            self.wait_file(tmp_path / f"done-{token}", proc, self.task_timeout)
+
+        def counted() -> bool:
+            samples = metric_samples(ops)
+            return metric(samples, "prodserver_tasks_total", process="worker", outcome="succeeded") >= 2
+
+        until(counted, 10, lambda: f"two succeeded tasks on /metrics\n{proc.output()[-3000:]}")
+        samples = metric_samples(ops)
+        assert metric(samples, "prodserver_tasks_total", process="worker", outcome="started") >= 2
+        assert metric(samples, "prodserver_task_duration_seconds_count", process="worker") >= 2
+        assert metric(samples, "prodserver_tasks_total", outcome="failed") == 0
+        depths = {dict(labels).get("queue") for (name, labels) in samples if name == "prodserver_queue_depth"}
+        assert set(after) <= depths, f"prodserver_queue_depth has queues {depths}, expected {sorted(after)}"
