@@ -45,4 +45,13 @@ def _receivers(events: TaskEvents) -> dict[str, Any]:
         request = request or sender.request
         events.retried(request.id, sender.name, _queue(sender), request.retries or 0)
 
-    return {"task_prerun": prerun, "task_success": success, "task_failure": failure, "task_retry": retry}
+    def process_shutdown(**kwargs: Any) -> None:
+        events.flush()  # a prefork child (recycled by max_tasks) ends without atexit
+
+    return {
+        "task_prerun": prerun,
+        "task_success": success,
+        "task_failure": failure,
+        "task_retry": retry,
+        "worker_process_shutdown": process_shutdown,
+    }
