@@ -50,6 +50,14 @@ class TaskRecorder:
         )
         self.bounds: list[float] = list(BUCKETS)
         self.lock = threading.Lock()
+        self.pid = 0  # the process whose writer thread runs (0: none yet)
+        self._reset()
+        # A forked child (a prefork pool, rq's work horse) starts with no counts and no writer:
+        # told at the fork, so that no task pays for os.getpid() (a system call).
+        os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        self.lock = threading.Lock()  # the parent's writer may have held it at the fork
         self.pid = 0
         self._reset()
 
@@ -60,7 +68,7 @@ class TaskRecorder:
 
     def count(self, outcome: str, queue: str) -> None:
         with self.lock:
-            if self.pid != os.getpid():
+            if not self.pid:
                 self._start()
             key = (outcome, queue)
             self.counts[key] = self.counts.get(key, 0) + 1
@@ -68,7 +76,7 @@ class TaskRecorder:
     def ended(self, outcome: str, queue: str, seconds: float) -> None:
         """Count the outcome and observe the duration, under one lock."""
         with self.lock:
-            if self.pid != os.getpid():
+            if not self.pid:
                 self._start()
             key = (outcome, queue)
             self.counts[key] = self.counts.get(key, 0) + 1
