@@ -79,10 +79,16 @@ def rounds_of(cfg: Settings) -> tuple[int, float]:
 
 
 def start(
-    backend: str, cfg: Settings, log: Path, sets: Sequence[str] = (), timeout: float = START_TIMEOUT
+    backend: str,
+    cfg: Settings,
+    log: Path,
+    sets: Sequence[str] = (),
+    timeout: float = START_TIMEOUT,
+    quick: bool = False,
 ) -> tuple[Server, int, BackendResult]:
     """``backend`` started on a free loopback port (with ``--set`` items), answered, settled
-    and warmed up; the caller stops the server. Raises RuntimeError when it does not answer."""
+    and warmed up; the caller stops the server. Raises RuntimeError when it does not answer.
+    ``quick`` (tune's many starts): shorter settling and warm-up, no idle memory."""
     result = BackendResult(backend)
     port = free_port()
     argv = [*cfg.project.argv(cfg.host, port), *[f"--set={item}" for item in sets]]
@@ -90,11 +96,12 @@ def start(
     try:
         seconds, status = server.first_answer(cfg.host, port, cfg.paths[0], timeout)
         result.first_answer_ms, result.first_status = seconds * 1000, status
-        server.settle()
+        server.settle(quiet=0.4 if quick else 1.0)
         run_load(cfg.wrk, cfg.host, port, cfg.paths[0], min(1.0, cfg.duration), cfg.connections)
-        time.sleep(0.5)
         result.processes = len(server.tree())
-        result.idle_pss_mib = server.pss_kib() / 1024
+        if not quick:
+            time.sleep(0.5)
+            result.idle_pss_mib = server.pss_kib() / 1024
     except BaseException:
         server.stop()
         raise

@@ -167,18 +167,18 @@ def tunable(backend: str) -> dict[str, str]:
 
 def grid(process: Any, backend: str, configured: str, cpus: int, has_asgi: bool, limit: int = 0) -> list[Candidate]:
     """The configurations of ``backend`` to try, most telling first, without duplicates: the
-    current settings, workers 1 / CPUs / 2 x CPUs + 1, threads at workers = CPUs, the other
-    interface, then the rest of workers x threads, then a long keep-alive."""
+    current settings, workers 1 / CPUs / 2 x CPUs + 1, the other interface, threads at
+    workers = CPUs, then the rest of workers x threads, then a long keep-alive."""
     can = tunable(backend)
     current = resolve(process, backend, {}, configured)
     workers = [1, cpus, 2 * cpus + 1] if "workers" in can else []
     threads = list(THREADS) if "threads" in can else []
     wanted: list[dict[str, Any]] = [{}]
     wanted += [{"workers": w} for w in workers]
-    wanted += [{"workers": cpus, "threads": t} if workers else {"threads": t} for t in threads]
     if "interface" in can and has_asgi:
         other = "asgi" if current.get("interface") != "asgi" else "wsgi"
         wanted.append({"workers": cpus, "interface": other} if workers else {"interface": other})
+    wanted += [{"workers": cpus, "threads": t} if workers else {"threads": t} for t in threads]
     wanted += [{"workers": w, "threads": t} for w in workers for t in threads]
     if can.get("keepalive") == "native":
         wanted.append({"keepalive": LONG_KEEPALIVE})
@@ -226,7 +226,7 @@ class Clock:
         return self.budget - self.used
 
     def start_cost(self) -> float:
-        return max(self.starts) if self.starts else START_GUESS
+        return max(self.starts[-3:]) if self.starts else START_GUESS
 
     def fits(self, seconds: float, until: float | None = None) -> bool:
         return self.used + seconds <= (self.budget if until is None else until)
@@ -244,7 +244,7 @@ def _measure_round(server: Server, port: int, cfg: runner.Settings, seconds: flo
 def _start(cand: Candidate, cfg: runner.Settings, work: Path, clock: Clock, n: int) -> tuple[Server, int]:
     began = time.monotonic()
     log = work / f"{cand.backend}-{n}.log"
-    server, port, result = runner.start(cand.backend, cfg, log, cand.sets(), timeout=max(10.0, clock.left))
+    server, port, result = runner.start(cand.backend, cfg, log, cand.sets(), max(10.0, clock.left), quick=True)
     clock.starts.append(time.monotonic() - began)
     cand.first_answer_ms = result.first_answer_ms
     return server, port

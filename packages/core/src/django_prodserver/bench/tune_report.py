@@ -98,13 +98,18 @@ def snippet(process: Any, raw: Mapping[str, Any], cand: Candidate, configured: s
 
 
 def fastest(tunes: Sequence[ServerTune]) -> tuple[ServerTune | None, str]:
-    """The server whose best configuration is fastest, and whether that holds beyond noise."""
+    """The server whose best configuration is fastest (of several within noise of it, the one
+    with the least memory), and in words whether that holds beyond noise."""
     bests = {t.backend: t.best for t in tunes}
     measured = {b: c.rounds for b, c in bests.items() if c is not None}
     if not measured:
         return None, "no server answered your paths cleanly"
     v = verdict(measured)
-    return next(t for t in tunes if t.backend == v.best), v.text
+    if v.stable or len(v.tied) < 2:
+        return next(t for t in tunes if t.backend == v.best), v.text
+    tied = [t for t in tunes if t.backend in v.tied]
+    lighter = min(tied, key=lambda t: t.best.rss_mib if t.best else 0.0)
+    return lighter, f"{v.text}; the snippet is for the one with the least memory, {lighter.backend}"
 
 
 def text(plan: Plan, tunes: Sequence[ServerTune], used: float, process: str, raw: Mapping[str, Any]) -> str:
