@@ -37,8 +37,8 @@ def gain_text(tune: ServerTune) -> str:
             f"keep your current settings: the fastest other, {rival.label} ({f:+.0%}), had one round: too few to tell"
         )
     return (
-        f"keep your current settings: the fastest other, {rival.label}, was {f:+.0%} over "
-        f"{min(len(rival.rounds), len(now.rounds))} rounds in turns, within noise"
+        f"keep your current settings: the fastest other, {rival.label}, measured {f:+.0%} against "
+        f"them in {min(len(rival.rounds), len(now.rounds))} rounds in turns, within noise"
     )
 
 
