@@ -233,6 +233,7 @@ class Command(BaseCommand):
         total = sum(len(g) for g in grids.values())
         takes = min(budget, plan.estimate())
         done_by = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + takes))
+        self.stderr.style_func = None  # progress, not errors: no red on a terminal
         progress = _Progress(self.stderr, budget, quiet)
         progress.say(
             f"tune: up to {total} configurations of {', '.join(cfg.backends)} on {', '.join(cfg.paths)}; "
