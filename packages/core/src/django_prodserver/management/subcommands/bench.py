@@ -3,7 +3,8 @@
 Starts the project's web process under each installed web backend (or ``--backends``) with
 the project's own OPTIONS, on loopback, loads the given paths for a bounded time and prints
 one table plus a recommendation (``--json`` for machines). Every server it started is
-stopped, also on Ctrl-C or SIGTERM.
+stopped, also on Ctrl-C or SIGTERM. ``--tune`` searches each server's options within
+``--budget`` instead (:mod:`django_prodserver.bench.tune`).
 """
 
 from __future__ import annotations
