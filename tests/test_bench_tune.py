@@ -162,11 +162,45 @@ def test_the_snippet_is_a_valid_settings_entry(tuned: dict[str, Any], tmp_path: 
     assert "workers" in done.stdout and "3" in done.stdout and "gthread" in done.stdout + done.stderr
 
 
+def run_with_terminal_stderr(tmp: Path, *args: str, timeout: float = 120) -> tuple[int, str, str]:
+    """``manage.py prodserver ARGS`` with stderr on a pseudo-terminal (as in a shell), stdout piped."""
+    import pty
+
+    leader, follower = pty.openpty()
+    argv = [sys.executable, "manage.py", "prodserver", *args]
+    try:
+        proc = subprocess.Popen(
+            argv, cwd=EXAMPLE, env=example_env(tmp), stdout=subprocess.PIPE, stderr=follower, text=True
+        )
+        os.close(follower)
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        err = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            err += chunk
+    finally:
+        os.close(leader)
+    return proc.returncode, out, err.decode(errors="replace")
+
+
 @pytest.mark.live
 def test_tune_text_shows_each_configuration_and_a_snippet(tmp_path: Path) -> None:
-    done = manage(tmp_path, "bench", "--tune", "--budget", "10s", "--backends", "granian", "--path", "/")
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
+    code, out, err = run_with_terminal_stderr(
+        tmp_path, "bench", "--tune", "--budget", "10s", "--backends", "granian", "--path", "/"
+    )
+    assert code == 0, err[-3000:]
+    assert "\r\x1b[K[" in err and "/10 s  granian workers=" in err, err  # a bar redrawn in place
+    assert "tune:   0/10 s" not in err, err  # not the plain lines of a log
     assert out.startswith("tune: 1 path(s) /; 8 connections; rounds of 1 s per path"), out
     assert "granian: " in out and " configuration(s) tried" in out
     head = next(line for line in out.splitlines() if "configuration" in line and "req/s" in line)
