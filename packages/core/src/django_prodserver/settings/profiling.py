@@ -18,7 +18,7 @@ from django_prodserver.errors import ConfigError
 
 SETTING = "PRODSERVER_PROFILE_REQUESTS"
 CHECK_ID = "prodserver.E030"
-DEFAULT_TOKEN_ENV = "PRODSERVER_PROFILE_TOKEN"
+DEFAULT_TOKEN_ENV = "PRODSERVER_PROFILE_TOKEN"  # noqa: S105  (a variable name, not a token)
 #: The request header that carries the token.
 HEADER = "X-Prodserver-Profile"
 #: The response header naming the stored profile (``DIR`` set).
@@ -63,7 +63,9 @@ def load_profile_config(settings: Any = None) -> ProfileConfig | None:
     if raw is True:
         return ProfileConfig()
     if not isinstance(raw, Mapping):
-        raise ConfigError(SETTING, f"expected True or a dict, found {type(raw).__name__}", f"write {_EXAMPLE}", check_id=CHECK_ID)
+        raise ConfigError(
+            SETTING, f"expected True or a dict, found {type(raw).__name__}", f"write {_EXAMPLE}", check_id=CHECK_ID
+        )
     if "TOKEN" in raw:
         raise ConfigError(
             f"{SETTING}['TOKEN']",
@@ -74,7 +76,10 @@ def load_profile_config(settings: Any = None) -> ProfileConfig | None:
     unknown = [k for k in raw if k not in KEYS]
     if unknown:
         raise ConfigError(
-            f"{SETTING}[{unknown[0]!r}]", f"unknown key {unknown[0]!r}", f"allowed keys are {', '.join(KEYS)}", check_id=CHECK_ID
+            f"{SETTING}[{unknown[0]!r}]",
+            f"unknown key {unknown[0]!r}",
+            f"allowed keys are {', '.join(KEYS)}",
+            check_id=CHECK_ID,
         )
     if "TOKEN_ENV" in raw and "TOKEN_FILE" in raw:
         raise ConfigError(SETTING, "has both 'TOKEN_ENV' and 'TOKEN_FILE'", "keep one of them", check_id=CHECK_ID)
@@ -82,7 +87,10 @@ def load_profile_config(settings: Any = None) -> ProfileConfig | None:
         value = raw.get(key)
         if key in raw and (not isinstance(value, str) or not value.strip()):
             raise ConfigError(
-                f"{SETTING}[{key!r}]", f"expected a non-empty string, found {value!r}", f"write {_EXAMPLE}", check_id=CHECK_ID
+                f"{SETTING}[{key!r}]",
+                f"expected a non-empty string, found {value!r}",
+                f"write {_EXAMPLE}",
+                check_id=CHECK_ID,
             )
     token_env = raw.get("TOKEN_ENV", DEFAULT_TOKEN_ENV) if "TOKEN_FILE" not in raw else None
     if token_env is not None and ("=" in token_env or any(c.isspace() for c in token_env)):
@@ -115,7 +123,9 @@ def read_token(config: ProfileConfig, environ: Mapping[str, str] | None = None) 
         token = env.get(config.token_env or DEFAULT_TOKEN_ENV, "").strip()
         fix = f"export {config.token_env}=$({_MAKE})"
     if not token:
-        raise ConfigError(config.token_source, "is empty or not set, and request profiling is on", fix, check_id=CHECK_ID)
+        raise ConfigError(
+            config.token_source, "is empty or not set, and request profiling is on", fix, check_id=CHECK_ID
+        )
     if len(token) < MIN_TOKEN_LENGTH:
         raise ConfigError(
             config.token_source, f"holds a token shorter than {MIN_TOKEN_LENGTH} characters", fix, check_id=CHECK_ID
