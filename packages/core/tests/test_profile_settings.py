@@ -92,8 +92,11 @@ def test_the_layer_is_in_the_plan_exactly_when_profiling_is_on(backend: str) -> 
     """Off: the app is served as is (no wrapper, no layer). On: the profiler is the innermost layer."""
     plain = plan_for(backend)
     assert "PRODSERVER_APP_LAYERS" not in plain.env
+    assert not any("profiling" in line for line in plain.announcements)
     with override_settings(PRODSERVER_PROFILE_REQUESTS=True):
         plan = plan_for(backend, {"log_format": "json"})
     layers = plan.env["PRODSERVER_APP_LAYERS"].split(",")
     assert layers[0] == LAYER and len(layers) > 1
     assert "django_prodserver.served." in " ".join(plan.args)
+    # Every start says so: profiling is something an operator turns off again.
+    assert any("request profiling is on" in line and "PRODSERVER_PROFILE_TOKEN" in line for line in plan.announcements)

@@ -448,13 +448,25 @@ class Backend:
 
     def announcements(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         """Lines every start prints (not only ``-v 2``) about what changed without being asked
-        for: a WSGI project served as ASGI (:func:`.asgi_discovery.serves_asgi_line`)."""
+        for: a WSGI project served as ASGI (:func:`.asgi_discovery.serves_asgi_line`), and that
+        requests carrying the profiling token are profiled (``PRODSERVER_PROFILE_REQUESTS``)."""
+        lines: list[str] = []
         found = self.discovered_asgi_app(opts, ctx)
-        if not found:
-            return []
-        from django_prodserver.backends.asgi_discovery import serves_asgi_line
+        if found:
+            from django_prodserver.backends.asgi_discovery import serves_asgi_line
 
-        return [serves_asgi_line(self.name or type(self).__name__, found)]
+            lines.append(serves_asgi_line(self.name or type(self).__name__, found))
+        if self.kind == "web" and "http" in self.capabilities and _profiling_on():
+            from django_prodserver.settings.profiling import HEADER, load_profile_config
+
+            config = load_profile_config()
+            if config is not None:
+                to = f"stored in {config.directory}" if config.directory else "answered with its profile"
+                lines.append(
+                    f"request profiling is on: a request whose {HEADER} header holds the token from "
+                    f"{config.token_source} is {to} (PRODSERVER_PROFILE_REQUESTS)"
+                )
+        return lines
 
     def plan(self, ctx: LaunchContext) -> LaunchPlan:
         """Compute the launch without starting anything (also what ``--dry-run`` prints)."""
