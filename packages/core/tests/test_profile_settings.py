@@ -13,7 +13,13 @@ from django.test import override_settings
 from django_prodserver.errors import ConfigError
 from django_prodserver.masking import mask_env
 from django_prodserver.served.profiling import LAYER
-from django_prodserver.settings.profiling import ProfileConfig, check_profile_requests, load_profile_config, read_token
+from django_prodserver.settings.profiling import (
+    ProfileConfig,
+    check_profile_requests,
+    load_profile_config,
+    prepare_directory,
+    read_token,
+)
 from django_prodserver.testing.plugin import plan_for
 
 TOKEN = "a-token-of-enough-length-42"
@@ -100,3 +106,11 @@ def test_the_layer_is_in_the_plan_exactly_when_profiling_is_on(backend: str) -> 
     assert "django_prodserver.served." in " ".join(plan.args)
     # Every start says so: profiling is something an operator turns off again.
     assert any("request profiling is on" in line and "PRODSERVER_PROFILE_TOKEN" in line for line in plan.announcements)
+
+
+def test_a_directory_that_cannot_be_created_is_refused_naming_dir(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ConfigError, match=r"PRODSERVER_PROFILE_REQUESTS\['DIR'\]: .*cannot be created"):
+        prepare_directory(ProfileConfig(directory=str(tmp_path / "a-file" / "profiles")))
+    prepare_directory(ProfileConfig(directory=str(tmp_path / "profiles")))
+    assert (tmp_path / "profiles").stat().st_mode & 0o777 == 0o700

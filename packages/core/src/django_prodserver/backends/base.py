@@ -639,11 +639,12 @@ class WebBackend(Backend):
         from django_prodserver.served import profiling
 
         if profiling.LAYER in serving.layer_paths(plan.env):
-            from django_prodserver.settings.profiling import load_profile_config, read_token
+            from django_prodserver.settings.profiling import load_profile_config, prepare_directory, read_token
 
             config = load_profile_config()
             if config is not None:  # the token is read now: empty or missing, nothing starts
                 read_token(config, {**os.environ, **plan.env})
+                prepare_directory(config)
 
 
 class WorkerBackend(Backend):

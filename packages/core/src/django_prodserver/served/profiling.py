@@ -21,7 +21,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django_prodserver.served._profilers import Session, pyinstrument_available, session_factory
-from django_prodserver.settings.profiling import FILE_HEADER, HEADER, load_profile_config, read_token
+from django_prodserver.settings.profiling import (
+    FILE_HEADER,
+    HEADER,
+    ProfileConfig,
+    load_profile_config,
+    prepare_directory,
+    read_token,
+)
 
 LAYER = "django_prodserver.served.profiling:profile_layer"
 _WSGI_KEY = "HTTP_" + HEADER.upper().replace("-", "_")
@@ -43,7 +50,7 @@ def profile_layer(app: Any, interface: str) -> Any:
     if config is None:
         return app
     token = read_token(config)
-    store = Store(config.directory) if config.directory else None
+    store = Store(config) if config.directory else None
     make = session_factory(interface)
     if interface == "asgi":
         return AsgiProfile(app, token, make, store)
@@ -53,22 +60,29 @@ def profile_layer(app: Any, interface: str) -> Any:
 class Store:
     """Profiles written into one directory (mode 0700), each file mode 0600, never overwritten."""
 
-    def __init__(self, directory: str) -> None:
-        self.directory = directory
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+    def __init__(self, config: ProfileConfig) -> None:
+        prepare_directory(config)
+        self.directory = config.directory or "."
 
     def name(self, method: str, path: str, suffix: str) -> str:
         slug = re.sub(r"[^A-Za-z0-9]+", "-", path).strip("-")[:60] or "root"
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         return f"{stamp}-{os.getpid()}-{method.lower()}-{slug}-{secrets.token_hex(3)}{suffix}"
 
-    def write(self, name: str, data: bytes) -> str:
+    def write(self, name: str, data: bytes, what: str) -> bool:
+        """Write one profile; False (and the error logged) when it cannot be: the request is
+        answered normally all the same."""
         path = os.path.join(self.directory, name)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(path, flags, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        return path
+        try:
+            fd = os.open(path, flags, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except OSError:
+            logger.exception("profile of %s could not be stored in %s", what, path)
+            return False
+        logger.warning("profile of %s stored in %s", what, path)
+        return True
 
 
 def _matches(given: bytes, token: bytes) -> bool:
@@ -124,8 +138,9 @@ class WsgiProfile:
         report = session.render(f"{method} {path}")
         if self.store is not None:
             name = self.store.name(method, path, session.suffix)
-            logger.warning("profile of %s %s stored in %s", method, path, self.store.write(name, report))
-            start_response(status, [*headers, (FILE_HEADER, name)], exc_info)
+            if self.store.write(name, report, f"{method} {path}"):
+                headers = [*headers, (FILE_HEADER, name)]
+            start_response(status, headers, exc_info)
             return body
         start_response("200 OK", _report_headers(session, report, status))
         return [report]
@@ -199,7 +214,7 @@ class AsgiProfile:
             session.stop()
         report = session.render(f"{method} {path}")
         if self.store is not None:
-            logger.warning("profile of %s %s stored in %s", method, path, self.store.write(name, report))
+            self.store.write(name, report, f"{method} {path}")  # the header already named it
             for message in held:
                 await send(message)
             return

@@ -133,6 +133,25 @@ def read_token(config: ProfileConfig, environ: Mapping[str, str] | None = None) 
     return token.encode("utf-8")
 
 
+def prepare_directory(config: ProfileConfig) -> None:
+    """Create ``DIR`` (mode 0700) when set and make sure profiles can be written into it.
+    Raises ConfigError naming the key: nothing starts that would fail at its first profile."""
+    if not config.directory:
+        return
+    try:
+        os.makedirs(config.directory, mode=0o700, exist_ok=True)
+        writable = os.access(config.directory, os.W_OK | os.X_OK)
+    except OSError as e:
+        problem = f"{config.directory} cannot be created ({type(e).__name__}: {e.strerror or e})"
+    else:
+        if writable:
+            return
+        problem = f"{config.directory} is not writable by this process"
+    raise ConfigError(
+        f"settings.{SETTING}['DIR']", problem, "point DIR at a directory this process can write", check_id=CHECK_ID
+    )
+
+
 @checks.register("prodserver")
 def check_profile_requests(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     try:
