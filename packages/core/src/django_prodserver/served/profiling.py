@@ -65,9 +65,11 @@ class Store:
         self.directory = config.directory or "."
 
     def name(self, method: str, path: str, suffix: str) -> str:
+        # Both come from the client: only letters and digits reach the file name.
         slug = re.sub(r"[^A-Za-z0-9]+", "-", path).strip("-")[:60] or "root"
+        verb = re.sub(r"[^a-z]", "", method.lower())[:10] or "request"
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        return f"{stamp}-{os.getpid()}-{method.lower()}-{slug}-{secrets.token_hex(3)}{suffix}"
+        return f"{stamp}-{os.getpid()}-{verb}-{slug}-{secrets.token_hex(3)}{suffix}"
 
     def write(self, name: str, data: bytes, what: str) -> bool:
         """Write one profile; False (and the error logged) when it cannot be: the request is
