@@ -14,6 +14,7 @@ from django_prodserver.api import (
     LaunchContext,
     Option,
     OptionTable,
+    QueueDepth,
     ReadyProbe,
     WorkerBackend,
     where,
@@ -94,6 +95,10 @@ class SqliteQueueBackend(WorkerBackend):
 
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
         return ReadyProbe(log_line=READY)
+
+    def queue_depth(self, opts: OptionTable, ctx: LaunchContext) -> QueueDepth:
+        """The ops endpoint counts the queued tasks of ``queues`` (``depth.reader``, one COUNT)."""
+        return QueueDepth("prodserver_sqlitequeue.depth:reader", tuple(opts["queues"]))
 
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         return [

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from django_prodserver.api import HostPlan
+from django_prodserver.api import HostPlan, task_events
 
 from .store import database_path
 from .worker import Worker, log
@@ -63,6 +63,7 @@ def main(argv: Sequence[str]) -> int:
         graceful_timeout=own.graceful_timeout,
         poll_interval=own.poll_interval,
         after_task=close_old_connections,
+        events=task_events(),  # None unless JSON logs or the ops endpoint's metrics are on
     )
     return worker.run()
 

@@ -143,3 +143,11 @@ def state_of(conn: sqlite3.Connection, task_id: int) -> str | None:
     """``queued``, ``running``, ``done`` or ``failed`` (None: no such task)."""
     row = conn.execute("SELECT state FROM sqlitequeue_task WHERE id = ?", (task_id,)).fetchone()
     return None if row is None else str(row[0])
+
+
+def waiting(conn: sqlite3.Connection, queues: Sequence[str]) -> dict[str, int]:
+    """Tasks queued and not yet claimed, per queue of ``queues`` (one grouped COUNT)."""
+    marks = ",".join("?" * len(queues))
+    query = f"SELECT queue, COUNT(*) FROM sqlitequeue_task WHERE state = 'queued' AND queue IN ({marks}) GROUP BY queue"  # noqa: S608
+    counts = dict(conn.execute(query, tuple(queues)).fetchall())
+    return {q: int(counts.get(q, 0)) for q in queues}

@@ -20,9 +20,12 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import store
+
+if TYPE_CHECKING:
+    from django_prodserver.api import TaskEvents
 
 log = logging.getLogger("prodserver_sqlitequeue")
 
@@ -51,6 +54,7 @@ class Worker:
         graceful_timeout: float = 25.0,
         poll_interval: float = 0.5,
         after_task: Callable[[], None] = lambda: None,
+        events: TaskEvents | None = None,
     ) -> None:
         self.database = database
         self.queues = tuple(queues)
@@ -58,6 +62,8 @@ class Worker:
         self.graceful_timeout = graceful_timeout
         self.poll_interval = poll_interval
         self.after_task = after_task  # e.g. Django's close_old_connections
+        #: prodserver's task lines and metrics (None: JSON logs and metrics are off).
+        self.events = events
         self.stopping = threading.Event()
         self.running: dict[str, store.Task] = {}  # thread name -> the task it runs
         self.ended = 0  # consumer threads that returned
@@ -154,14 +160,21 @@ class Worker:
 
     def execute(self, conn: sqlite3.Connection, task: store.Task) -> None:
         log.info("task %d %s started", task.id, task.func)
+        events, task_id = self.events, str(task.id)
+        if events is not None:
+            events.started(task_id, task.func, task.queue)
         started = time.monotonic()
         try:
             result = load(task.func)(*task.args, **task.kwargs)
-        except Exception:
+        except Exception as e:
             store.finish(conn, task.id, error=traceback.format_exc())
             log.exception("task %d %s failed", task.id, task.func)
+            if events is not None:
+                events.failed(task_id, task.func, task.queue, exc_info=e)
         else:
             if store.finish(conn, task.id, result=result):
                 log.info("task %d %s done in %.3fs", task.id, task.func, time.monotonic() - started)
+            if events is not None:
+                events.succeeded(task_id, task.func, task.queue)
         finally:
             self.after_task()

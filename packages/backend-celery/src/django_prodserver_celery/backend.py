@@ -24,6 +24,7 @@ from django_prodserver.api import (
     LaunchPlan,
     Option,
     OptionTable,
+    QueueDepth,
     ReadyProbe,
     WorkerBackend,
     flatten,
@@ -298,6 +299,11 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
         from ._checks import queue_messages
 
         return super().check(ctx) or queue_messages(self, ctx)
+
+    def queue_depth(self, opts: OptionTable, ctx: LaunchContext) -> QueueDepth:
+        """The ops endpoint reads ``queues`` (else the app's default queue) from APP's broker."""
+        queues = tuple(str(q) for q in opts.get("queues") or ())
+        return QueueDepth("django_prodserver_celery._depth:reader", queues, {"app": self.celery_app()})
 
     def graceful_timeout(self, opts: OptionTable) -> float:
         timeout = float(opts["graceful_timeout"])

@@ -16,9 +16,9 @@ def run(plan: LaunchPlan) -> NoReturn:
 
     use_prodserver_logging()
     if plan.kind == "worker":
-        from ._metrics import count_tasks
+        from ._tasks import report_tasks
 
-        count_tasks()  # for the ops endpoint, when it turned metrics on (its environment says so)
+        report_tasks()  # task lines (JSON logs) and metrics (ops endpoint), when either is on
 
     code = celery_cli.main(args=list(plan.args), prog_name="celery", auto_envvar_prefix="CELERY")
     sys.exit(code or 0)

@@ -22,6 +22,7 @@ from django_prodserver.api import (
     LaunchPlan,
     Option,
     OptionTable,
+    QueueDepth,
     ReadyProbe,
     WorkerBackend,
     merge,
@@ -149,6 +150,10 @@ class DjangoQ2Backend(WorkerBackend):
 
     def graceful_timeout(self, opts: OptionTable) -> float:
         return 30.0
+
+    def queue_depth(self, opts: OptionTable, ctx: LaunchContext) -> QueueDepth:
+        """The ops endpoint counts the tasks waiting in the cluster's queue (``queues``, else its name)."""
+        return QueueDepth("django_prodserver_django_q2._depth:reader", tuple(opts["queues"] or ()))
 
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
         """Ready: qcluster's ``running.`` line, and a live connection to Q_CLUSTER's Redis

@@ -60,9 +60,11 @@ def run_command(args: Sequence[str], log_level: str = "") -> NoReturn:
         # django-q2 sets its logger's level only when no handler exists anywhere up the
         # tree; with a project LOGGING config the level would silently not apply.
         logging.getLogger("django-q").setLevel(log_level)
+    from ._tasks import report_tasks
     from .preflight import preflight
 
     preflight()
+    report_tasks()  # task lines (JSON logs) and metrics (ops endpoint), when either is on
     from django.core.management import get_commands, load_command_class
 
     app = get_commands().get(args[0])

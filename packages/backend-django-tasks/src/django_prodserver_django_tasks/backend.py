@@ -19,6 +19,7 @@ from django_prodserver.api import (
     LaunchPlan,
     Option,
     OptionTable,
+    QueueDepth,
     ReadyProbe,
     WorkerBackend,
     where,
@@ -151,6 +152,11 @@ class DjangoTasksBackend(WorkerBackend):
 
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
         return ReadyProbe(log_line="Starting worker worker_id=")
+
+    def queue_depth(self, opts: OptionTable, ctx: LaunchContext) -> QueueDepth:
+        """The ops endpoint counts the ready tasks of ``queues`` (``*``: each queue found)."""
+        params = {"app": self.provider().app, "backend": str(opts["task_backend"])}
+        return QueueDepth("django_prodserver_django_tasks._depth:reader", tuple(opts["queues"] or ()), params)
 
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         notes = [

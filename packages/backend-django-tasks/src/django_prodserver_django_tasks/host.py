@@ -92,6 +92,9 @@ def run(plan: LaunchPlan) -> NoReturn:
     command = importlib.import_module(provider.command_module)
     timeout = float(plan.options.get("graceful_timeout") or 0)
     setattr(command, "Worker", bounded_worker(command.Worker, timeout, logging.getLogger(provider.app)))
+    from ._tasks import report_tasks
+
+    report_tasks(command)  # task lines (JSON logs) and metrics (ops endpoint), when either is on
     cmd = exact_log_level(command.Command, str(plan.options.get("log_level") or "info"))()
     cmd.run_from_argv([plan.program[0], *plan.args])
     sys.exit(0)

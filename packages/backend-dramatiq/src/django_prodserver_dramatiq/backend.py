@@ -18,6 +18,7 @@ from django_prodserver.api import (
     LaunchPlan,
     Option,
     OptionTable,
+    QueueDepth,
     ReadyProbe,
     WorkerBackend,
     one_per_cpu,
@@ -161,6 +162,11 @@ class DramatiqBackend(WorkerBackend):
 
     def graceful_timeout(self, opts: OptionTable) -> float:
         return float(opts["graceful_timeout"]) + STOP_MARGIN
+
+    def queue_depth(self, opts: OptionTable, ctx: LaunchContext) -> QueueDepth:
+        """The ops endpoint counts the messages waiting in ``queues`` (else ``default``)."""
+        queues = tuple(str(q) for q in opts.get("queues") or ()) or ("default",)
+        return QueueDepth("django_prodserver_dramatiq._depth:reader", queues)
 
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
         """Ready: each worker process' ready line, and a live connection to the broker's URL

@@ -71,6 +71,11 @@ def boot() -> None:
     if os.environ.get(AUTODISCOVER_ENV, "1") == "1":
         for module in discover_task_modules():
             importlib.import_module(module)
+    import dramatiq
+
+    from ._tasks import report_tasks
+
+    report_tasks(dramatiq.get_broker())  # task lines (JSON logs) and metrics (ops endpoint), when on
 
 
 boot()

@@ -18,6 +18,7 @@ from django_prodserver.api import (
     LaunchPlan,
     Option,
     OptionTable,
+    QueueDepth,
     ReadyProbe,
     WorkerBackend,
     timeout_of,
@@ -156,6 +157,14 @@ class RQBackend(WorkerBackend):
 
         plan = super().plan(ctx)
         return replace(plan, program=(ctx.python, "-m", "django", self.command(plan.options)))
+
+    def queue_depth(self, opts: OptionTable, ctx: LaunchContext) -> QueueDepth:
+        """The ops endpoint counts the jobs waiting in the worker's queues (one LLEN each)."""
+        try:
+            queues = tuple(self.queues(opts))
+        except Exception:  # settings that do not configure are reported by the checks
+            queues = ()
+        return QueueDepth("django_prodserver_rq._depth:reader", queues)
 
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
         """Ready: rq's start line, and a live connection to the first queue's Redis."""

@@ -13,8 +13,10 @@ def run(plan: LaunchPlan) -> NoReturn:
     its workers' stop bounded (see ``_teardown``)."""
     from django.core.management import call_command
 
+    from ._tasks import report_tasks
     from ._teardown import install
 
     install()
+    report_tasks()  # task lines (JSON logs) and metrics (ops endpoint), when either is on
     call_command(plan.program[-1], *plan.args)
     sys.exit(0)

@@ -21,7 +21,7 @@ from django_prodserver.backends.options import (
     resolve_options,
 )
 from django_prodserver.errors import ConfigError
-from django_prodserver.plan import LaunchPlan, OptionTable, ReadyProbe
+from django_prodserver.plan import LaunchPlan, OptionTable, QueueDepth, ReadyProbe
 from django_prodserver.served import deadline, websockets
 from django_prodserver.settings.config import ProcessConfig, where
 
@@ -360,6 +360,11 @@ class Backend:
     def ready_probe(self, opts: OptionTable, ctx: LaunchContext) -> ReadyProbe:
         return ReadyProbe()
 
+    def queue_depth(self, opts: OptionTable, ctx: LaunchContext) -> QueueDepth | None:
+        """How the ops endpoint reads this worker's waiting tasks (``prodserver_queue_depth``);
+        None: not reported. A worker backend returns ``QueueDepth("pkg._depth:reader", queues)``."""
+        return None
+
     def in_process(self, opts: OptionTable, ctx: LaunchContext) -> bool:
         """True when :attr:`host` runs the server in this process instead of an exec; from
         :attr:`launch` (override only where options choose, e.g. a reloader needs an exec)."""
@@ -512,6 +517,7 @@ class Backend:
             signal_group=self.signal_group,
             graceful_timeout=self.graceful_timeout(opts),
             ready=self.ready_probe(opts, ctx),
+            queue_depth=self.queue_depth(opts, ctx),
             notes=(
                 *self.notes(opts, ctx),
                 *self.app_notes(opts, ctx),

@@ -57,6 +57,20 @@ def metric(samples: dict[Any, float], name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and set(labels.items()) <= set(ls))
 
 
+def queue_depth_now(process: str = "worker") -> dict[str, int] | None:
+    """In a process with Django set up: ``process``'s queue depth read as the ops endpoint reads
+    it at a scrape (its plan's ``QueueDepth``); None when the plan carries none."""
+    from django_prodserver.backends.base import LaunchContext
+    from django_prodserver.backends.loading import plan_process
+    from django_prodserver.ops.depth import load_reader
+    from django_prodserver.settings.config import load_processes
+
+    _, plan = plan_process(load_processes()[process], LaunchContext.from_django())
+    if plan.queue_depth is None:
+        return None
+    return {queue: int(n) for queue, n in load_reader(plan.queue_depth)().items()}
+
+
 class Proxy:
     """A TCP proxy in a thread in front of a real broker; ``close()`` drops it and every connection."""
 

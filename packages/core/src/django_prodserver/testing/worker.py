@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -13,8 +14,17 @@ from typing import Any, ClassVar
 
 import pytest
 
-from django_prodserver.testing.jsonlogs import TASK_MESSAGE, parse_json_lines, user_logging
-from django_prodserver.testing.processes import RunningProcess, prodserver_argv, project_environ, start, wait_for_output
+from django_prodserver.testing.jsonlogs import TASK_MESSAGE, parse_json_lines, task_lines, user_logging
+from django_prodserver.testing.ops import metric, metric_samples, until
+from django_prodserver.testing.processes import (
+    RunningProcess,
+    free_port,
+    prodserver_argv,
+    project_environ,
+    run_with_django,
+    start,
+    wait_for_output,
+)
 from django_prodserver.testing.static import BackendContract
 
 WorkerFactory = Any  # Callable[..., RunningProcess]
@@ -41,6 +51,8 @@ class WorkerContract(BackendContract):
     clean_exit_codes: ClassVar[frozenset[int]] = frozenset({0})
     #: Management commands to run before the worker starts (e.g. ``("migrate", "--noinput")``).
     setup_commands: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    #: A part of the ``touch`` task's name as the worker reports it in ``task.name``.
+    task_name_part: ClassVar[str] = "touch"
 
     def enqueue_code(self, token: str, seconds: float) -> str:
         raise NotImplementedError("say how to enqueue touch(token, seconds) through the real broker")
@@ -189,6 +201,52 @@ class WorkerContract(BackendContract):
         self.wait_file(tmp_path / f"done-{token}", proc, self.task_timeout)
         proc.signal(signal.SIGTERM)
         assert proc.wait(30) is not None, f"no exit within 30 s of SIGTERM:\n{proc.output()[-3000:]}"
-        records = parse_json_lines(proc.output(), "worker")
+        records = parse_json_lines(proc.output(), "worker")  # task lines: every task field, typed
         message = TASK_MESSAGE.format(token=token)
         assert any(r["message"] == message for r in records), f"{message!r} not logged:\n{proc.output()[-3000:]}"
+        for status in ("started", "succeeded"):
+            lines = task_lines(records, status, self.task_name_part)
+            assert lines, f"no prodserver.tasks line with task.status {status!r}:\n{proc.output()[-3000:]}"
+        ended = task_lines(records, "succeeded", self.task_name_part)[0]
+        assert any(r["task.id"] == ended["task.id"] for r in task_lines(records, "started")), ended
+
+    def test_task_metrics_and_queue_depth_follow_real_tasks(
+        self, start_worker: WorkerFactory, worker_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """Two tasks enqueued while no worker runs raise the queue depth the ops endpoint reads
+        (the plan's ``QueueDepth`` reader, over the real broker) by two; a worker started with
+        the ops endpoint on runs them and its /metrics shows them in ``prodserver_tasks_total``
+        (started, succeeded), ``prodserver_task_duration_seconds`` and ``prodserver_queue_depth``.
+        Fix: call ``django_prodserver.api.task_events()`` in the worker and report each task's
+        start and end to it; return a ``QueueDepth`` from ``queue_depth()`` whose reader counts
+        the queues ``enqueue_code`` uses."""
+        pytest.importorskip("prometheus_client")
+        tokens = [uuid.uuid4().hex for _ in range(2)]
+        code = (
+            "import json\nfrom django_prodserver.testing.ops import queue_depth_now\n"
+            "before = queue_depth_now()\n"
+            + "".join(self.enqueue_code(t, 0.0) + "\n" for t in tokens)
+            + "print(json.dumps([before, queue_depth_now()]))\n"
+        )
+        out = run_with_django(worker_env, tmp_path, code, timeout=60)
+        assert out.returncode == 0, f"{out.stdout}\n{out.stderr}"
+        before, after = json.loads(out.stdout.strip().splitlines()[-1])
+        assert before is not None, "the plan carries no QueueDepth"
+        assert sum(after.values()) - sum(before.values()) == 2, f"depth before {before}, after two tasks {after}"
+
+        ops = free_port()
+        proc = start_worker({**worker_env, "PRODSERVER_OPS_PORT": str(ops)})
+        for token in tokens:
+            self.wait_file(tmp_path / f"done-{token}", proc, self.task_timeout)
+
+        def counted() -> bool:
+            samples = metric_samples(ops)
+            return metric(samples, "prodserver_tasks_total", process="worker", outcome="succeeded") >= 2
+
+        until(counted, 10, lambda: f"two succeeded tasks on /metrics\n{proc.output()[-3000:]}")
+        samples = metric_samples(ops)
+        assert metric(samples, "prodserver_tasks_total", process="worker", outcome="started") >= 2
+        assert metric(samples, "prodserver_task_duration_seconds_count", process="worker") >= 2
+        assert metric(samples, "prodserver_tasks_total", outcome="failed") == 0
+        depths = {dict(labels).get("queue") for (name, labels) in samples if name == "prodserver_queue_depth"}
+        assert set(after) <= depths, f"prodserver_queue_depth has queues {depths}, expected {sorted(after)}"
