@@ -207,8 +207,6 @@ class HueyBackend(WorkerBackend):
                 "remove 'APP'",
                 check_id="prodserver_huey.E003",
             )
-        if opts["pool"] not in POOLS:
-            raise ConfigError(opt("pool"), f"huey has no worker type {opts['pool']!r}", f"use one of {', '.join(POOLS)}")
         apps = settings.INSTALLED_APPS
         queues = list(opts["queues"] or ())
         if queues:
