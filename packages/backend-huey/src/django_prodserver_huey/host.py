@@ -11,11 +11,12 @@ from django_prodserver.api import LaunchPlan, json_enabled
 
 def use_prodserver_logging(level: str, pool: str) -> None:
     """The 'huey' logger at the plan's exact level. run_huey gives it a text handler of its own
-    only when it has none: in JSON mode it gets a NullHandler instead, so its records reach
-    prodserver's JSON handlers (through the root logger) and nothing else."""
+    only when it has none; when the root logger already writes (prodserver's JSON mode, or the
+    project's LOGGING) it gets a NullHandler instead, so each record is written once, by the
+    root's handlers (JSON in JSON mode)."""
     logger = logging.getLogger("huey")
     if not logger.handlers:
-        if json_enabled():
+        if json_enabled() or logging.getLogger().handlers:
             logger.addHandler(logging.NullHandler())
         else:
             from huey.consumer_options import ConsumerConfig
