@@ -4,9 +4,6 @@ the graceful signal, the consumer settings as defaults, and the task counters.""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +145,8 @@ def test_unreachable_redis_is_a_clear_error(tmp_path: Path) -> None:
     """A closed port: exit 1 quickly, naming settings.HUEY and the address, no traceback."""
     port = free_port()
     settings = s.redis_settings(tmp_path, f"redis://:secret@127.0.0.1:{port}/0")
-    env = project_environ({"worker": {"BACKEND": "huey"}}, tmp_path, settings=settings, extra={"PYTHONPATH": s.TESTS_DIR})
+    extra = {"PYTHONPATH": s.TESTS_DIR}
+    env = project_environ({"worker": {"BACKEND": "huey"}}, tmp_path, settings=settings, extra=extra)
     proc = start(prodserver_argv("worker"), env, tmp_path, tmp_path / "worker.log")
     try:
         code = proc.wait(timeout=60)

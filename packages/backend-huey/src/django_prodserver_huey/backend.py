@@ -234,11 +234,12 @@ class HueyBackend(WorkerBackend):
                     check_id="prodserver_huey.E004",
                 )
         elif not h.installed(apps, h.DJHUEY_APP):
+            multi = h.installed(apps, h.DJANGO_HUEY_APP)
             raise ConfigError(
                 "settings.INSTALLED_APPS",
                 f"the huey backend runs run_huey, but {h.DJHUEY_APP!r} is not installed as an app",
                 f"add {h.DJHUEY_APP!r} to INSTALLED_APPS and set {h.EXAMPLE}"
-                + (" (or, with django-huey, name the queue in OPTIONS 'queues')" if h.installed(apps, h.DJANGO_HUEY_APP) else ""),
+                + (" (or, with django-huey, name the queue in OPTIONS 'queues')" if multi else ""),
                 check_id="prodserver_huey.E001",
             )
         h.storage_of(settings, self.queue(opts))
