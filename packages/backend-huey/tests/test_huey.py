@@ -4,6 +4,8 @@ the graceful signal, the consumer settings as defaults, and the task counters.""
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,15 @@ from django_prodserver.backends.base import LaunchContext
 from django_prodserver.errors import ConfigError
 from django_prodserver.plan import LaunchPlan
 from django_prodserver.settings.config import load_process
-from django_prodserver.testing.processes import TEST_SETTINGS, free_port, prodserver_argv, project_environ, start
+from django_prodserver.testing import WorkerContract
+from django_prodserver.testing.processes import (
+    TEST_SETTINGS,
+    free_port,
+    prodserver_argv,
+    project_environ,
+    start,
+    wait_for_output,
+)
 from django_prodserver_huey import HueyBackend
 
 from . import _support as s
@@ -154,5 +164,30 @@ def test_unreachable_redis_is_a_clear_error(tmp_path: Path) -> None:
         assert code == 1, out
         assert "settings.HUEY" in out and f"127.0.0.1:{port}" in out, out
         assert "Traceback" not in out and "secret" not in out, out
+    finally:
+        proc.stop()
+
+
+@pytest.mark.live
+def test_process_workers_finish_their_task_on_sigterm(tmp_path: Path) -> None:
+    """pool process: huey's forked workers ignore SIGTERM (the graceful signal), the consumer
+    waits for the running task, and exits 0; the task ran in a child, not the main process."""
+    options = {"pool": "process", "concurrency": 1, "poll_interval": 0.2}
+    env = project_environ(
+        {"worker": {"BACKEND": "huey", "OPTIONS": options}},
+        tmp_path,
+        settings=s.sqlite_settings(tmp_path),
+        extra={"PYTHONPATH": s.TESTS_DIR},
+    )
+    proc = start(prodserver_argv("worker"), env, tmp_path, tmp_path / "worker.log")
+    try:
+        wait_for_output(proc, "Huey consumer started with 1 process", 60)
+        code = "import django; django.setup()\n" + s.ENQUEUE.format(token="t", seconds=2.0)
+        subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, check=True, timeout=60)
+        WorkerContract.wait_file(tmp_path / "started-t", proc, 30)
+        proc.signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, proc.output()[-3000:]
+        assert (tmp_path / "done-t").exists(), f"task was cut:\n{proc.output()[-3000:]}"
+        assert int((tmp_path / "done-t").read_text()) != proc.pid
     finally:
         proc.stop()
