@@ -191,3 +191,30 @@ def test_process_workers_finish_their_task_on_sigterm(tmp_path: Path) -> None:
         assert int((tmp_path / "done-t").read_text()) != proc.pid
     finally:
         proc.stop()
+
+
+@pytest.mark.live
+def test_django_huey_consumes_the_named_queue(tmp_path: Path) -> None:
+    """queues ["emails"] with django-huey: djangohuey --queue emails runs that queue's task."""
+    queue = {"huey_class": "huey.SqliteHuey", "name": "emails", "immediate": False, "filename": str(tmp_path / "q.db")}
+    settings = {
+        "EXTRA_INSTALLED_APPS": ["django_huey", "huey_multi_app"],
+        "DJANGO_HUEY": {"default": "emails", "queues": {"emails": queue}},
+    }
+    options = {"queues": ["emails"], "poll_interval": 0.2}
+    env = project_environ(
+        {"worker": {"BACKEND": "huey", "OPTIONS": options}},
+        tmp_path,
+        settings=settings,
+        extra={"PYTHONPATH": s.TESTS_DIR},
+    )
+    proc = start(prodserver_argv("worker"), env, tmp_path, tmp_path / "worker.log")
+    try:
+        wait_for_output(proc, "Huey consumer started with", 60)
+        code = "import django; django.setup()\nfrom huey_multi_app.tasks import touch_task\ntouch_task('m')\n"
+        subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, check=True, timeout=60)
+        WorkerContract.wait_file(tmp_path / "done-m", proc, 30)
+        proc.signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, proc.output()[-3000:]
+    finally:
+        proc.stop()
