@@ -8,7 +8,7 @@ import json
 import pytest
 
 from django_prodserver.logs.formatter import timestamp
-from django_prodserver.logs.schema import ACCESS
+from django_prodserver.logs.schema import ACCESS, TASK
 from django_prodserver.testing.jsonlogs import parse_json_lines, schema_problems
 
 GOOD = {
@@ -26,10 +26,21 @@ ACCESS_LINE = {
     "http.status": 200,
 }
 
+TASK_LINE = {
+    **GOOD,
+    "logger": "prodserver.tasks",
+    **{f: "x" for f in TASK},
+    "task.status": "succeeded",
+    "task.retries": 0,
+    "task.duration_ms": 1.5,
+}
+STARTED_LINE = {k: v for k, v in {**TASK_LINE, "task.status": "started"}.items() if k != "task.duration_ms"}
+
 
 def test_lines_of_the_schema_pass() -> None:
-    text = json.dumps(GOOD) + "\n\n" + json.dumps(ACCESS_LINE) + "\n"
-    assert parse_json_lines(text, "web") == [GOOD, ACCESS_LINE]
+    lines = [GOOD, ACCESS_LINE, TASK_LINE, STARTED_LINE]
+    text = json.dumps(GOOD) + "\n\n" + "\n".join(json.dumps(line) for line in lines[1:]) + "\n"
+    assert parse_json_lines(text, "web") == lines
 
 
 @pytest.mark.parametrize(
@@ -46,6 +57,12 @@ def test_lines_of_the_schema_pass() -> None:
         ({**ACCESS_LINE, "http.status": "200"}, "http.status '200' is not an integer"),
         ({k: v for k, v in ACCESS_LINE.items() if k != "request_id"}, "access line without 'request_id'"),
         ([GOOD], "a JSON list, not an object"),
+        ({k: v for k, v in TASK_LINE.items() if k != "task.queue"}, "task line without 'task.queue'"),
+        ({k: v for k, v in TASK_LINE.items() if k != "task.duration_ms"}, "task line without 'task.duration_ms'"),
+        ({**TASK_LINE, "task.status": "ok"}, "task.status 'ok' is not one of"),
+        ({**TASK_LINE, "task.retries": "0"}, "task.retries '0' is not an integer"),
+        ({**TASK_LINE, "task.duration_ms": "1.5"}, "task.duration_ms '1.5' is not a number"),
+        ({**TASK_LINE, "task.id": ""}, "task.id '' is not a non-empty string"),
     ],
 )
 def test_each_break_of_the_schema_is_named(line: object, problem: str) -> None:

@@ -71,6 +71,7 @@ if TYPE_CHECKING:  # for type checkers; the names are grouped in GROUPS below
     from django_prodserver.ops.procfs import children as child_pids
     from django_prodserver.plan import LaunchPlan as LaunchPlan
     from django_prodserver.plan import OptionTable as OptionTable
+    from django_prodserver.plan import QueueDepth as QueueDepth
     from django_prodserver.plan import ReadyProbe as ReadyProbe
     from django_prodserver.preflight import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
     from django_prodserver.preflight import bounded as bounded
@@ -87,6 +88,8 @@ if TYPE_CHECKING:  # for type checkers; the names are grouped in GROUPS below
     from django_prodserver.settings.config import get_processes_setting as get_processes_setting
     from django_prodserver.settings.config import load_process as load_process
     from django_prodserver.settings.config import where as where
+    from django_prodserver.tasks import TaskEvents as TaskEvents
+    from django_prodserver.tasks import task_events as task_events
 
 #: Each group of names with what it is for (docs/writing-a-backend.md has one section each):
 #: name -> "module:attribute" inside django_prodserver, where the name lives today.
@@ -174,6 +177,12 @@ GROUPS: dict[str, dict[str, str]] = {
         "json_program": "logs.run:json_program",
         "CountingBody": "logs.access:CountingBody",
     },
+    # What a worker reports per task (log line + metrics), and how /metrics reads its queues.
+    "Task telemetry": {
+        "task_events": "tasks:task_events",
+        "TaskEvents": "tasks:TaskEvents",
+        "QueueDepth": "plan:QueueDepth",
+    },
     # For a management command like ``devserver``: settings to plans to a supervisor.
     "Commands that start processes": {
         "ProcessCommand": "management.base:ProcessCommand",
@@ -223,10 +232,12 @@ __all__ = [
     "Phase",
     "ProcessCommand",
     "ProcessConfig",
+    "QueueDepth",
     "ReadyProbe",
     "RestartRequests",
     "Step",
     "Supervisor",
+    "TaskEvents",
     "TurnAway",
     "Wait",
     "WebBackend",
@@ -271,6 +282,7 @@ __all__ = [
     "scaled",
     "sets_for",
     "supervise",
+    "task_events",
     "timeout_of",
     "unreachable",
     "value_map",

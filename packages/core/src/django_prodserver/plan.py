@@ -64,6 +64,21 @@ class ReadyProbe:
 
 
 @dataclass(frozen=True)
+class QueueDepth:
+    """How the ops endpoint counts the tasks waiting in a worker's queues, at each scrape.
+
+    ``reader`` is ``"module:function"``; the supervisor (Django set up) imports it at the first
+    scrape and calls ``function(self)`` once, which returns the sampler: a callable answering
+    ``{queue: waiting tasks}`` with one cheap broker call per queue (LLEN, a COUNT) and its own
+    short timeouts. ``params`` are plain strings the reader needs (an app path, a broker alias);
+    never secrets: they show in ``--dry-run``."""
+
+    reader: str
+    queues: tuple[str, ...] = ()
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class LaunchPlan:
     """The resolved launch of one process: argv, environment, cwd and provenance.
 
@@ -107,6 +122,8 @@ class LaunchPlan:
     distribution: str = ""
     version: str = ""
     extras: Mapping[str, Any] = field(default_factory=dict)
+    #: How the ops endpoint reads this worker's queue depth (None: it reports none).
+    queue_depth: QueueDepth | None = None
 
     @property
     def command(self) -> list[str]:

@@ -245,7 +245,10 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Calla
         from django_prodserver.ops.runtime import OpsRuntime, Watched
         from django_prodserver.ops.server import bind
 
-        watched = [Watched(p.process, p.kind, p.ready, service=not policy[p.process].oneshot) for p in plans]
+        watched = [
+            Watched(p.process, p.kind, p.ready, service=not policy[p.process].oneshot, depth=p.queue_depth)
+            for p in plans
+        ]
         try:
             runtime = OpsRuntime(config, watched, bind)  # binds now: a busy port stops us before any child
         except ConfigError as e:

@@ -1,7 +1,8 @@
 """The field names of prodserver's JSON log lines and what each is called elsewhere.
 
 One table drives the docs (docs/logging.md) and the tests: ``REQUIRED`` on every line,
-``ACCESS`` on access lines, and each field's name in OpenTelemetry, ECS, GCP and Datadog."""
+``ACCESS`` on access lines, ``TASK`` on task lines, and each field's name in OpenTelemetry,
+ECS, GCP and Datadog."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ ACCESS = (
     "http.user_agent",
     "request_id",
 )
+#: The logger of task lines (one per task start and end, every worker family).
+TASK_LOGGER = "prodserver.tasks"
+#: Fields every task line has; ``task.duration_ms`` is on every line but a start's.
+TASK = ("task.id", "task.name", "task.queue", "task.status", "task.retries", "task.duration_ms")
+#: The values of ``task.status`` (and of the ``outcome`` label of ``prodserver_tasks_total``).
+TASK_STATUSES = ("started", "succeeded", "failed", "retried")
 
 #: our name -> (OpenTelemetry, ECS, GCP Cloud Logging, Datadog)
 MAPPING: dict[str, tuple[str, str, str, str]] = {
@@ -46,6 +53,12 @@ MAPPING: dict[str, tuple[str, str, str, str]] = {
     "client.address": ("client.address", "client.address", "httpRequest.remoteIp", "network.client.ip"),
     "http.user_agent": ("user_agent.original", "user_agent.original", "httpRequest.userAgent", "http.useragent"),
     "request_id": ("http.request.header.x-request-id", "http.request.id", "labels.request_id", "http.request_id"),
+    "task.id": ("messaging.message.id", "event.id", "labels.task_id", "task.id"),
+    "task.name": ("messaging.operation.name", "event.action", "labels.task_name", "task.name"),
+    "task.queue": ("messaging.destination.name", "labels.queue", "labels.task_queue", "task.queue"),
+    "task.status": ("task.status (attribute)", "event.outcome", "labels.task_status", "task.status"),
+    "task.retries": ("task.retries (attribute)", "labels.retries", "labels.task_retries", "task.retries"),
+    "task.duration_ms": ("task.duration (s)", "event.duration (ns)", "labels.task_duration_ms", "duration (ns)"),
 }
 
 #: Python level name -> our ``level`` (lower case, the same words as the log_level option).

@@ -16,6 +16,7 @@ from typing import Any
 from django_prodserver.logs import FORMAT_ENV, PROCESS_ENV
 from django_prodserver.logs.access import LOGGER as ACCESS_LOGGER
 from django_prodserver.logs.requestid import RequestIdFilter
+from django_prodserver.logs.schema import TASK_LOGGER
 
 #: Logger of uncaught exceptions (``sys.excepthook`` / ``threading.excepthook``).
 UNCAUGHT = "prodserver.uncaught"
@@ -87,15 +88,16 @@ def configure(process: str) -> None:
     if not any(is_std_stream(h) for h in root.handlers):
         root.addHandler(logging.StreamHandler(sys.stderr))
     jsonify(all_loggers(), fmt)
-    access = logging.getLogger(ACCESS_LOGGER)
-    if not access.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(fmt)
-        handler.addFilter(RequestIdFilter())
-        access.addHandler(handler)
-        access.propagate = False
-    if access.level == logging.NOTSET:
-        access.setLevel(logging.INFO)
+    for name in (ACCESS_LOGGER, TASK_LOGGER):  # one line per request / task, whatever root's level
+        own = logging.getLogger(name)
+        if not own.handlers:
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(fmt)
+            handler.addFilter(RequestIdFilter())
+            own.addHandler(handler)
+            own.propagate = False
+        if own.level == logging.NOTSET:
+            own.setLevel(logging.INFO)
     last = logging.StreamHandler(sys.stderr)
     last.setFormatter(fmt)
     logging.lastResort = last

@@ -18,6 +18,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from django_prodserver.ops import procfs
+from django_prodserver.ops.depth import samples
 
 if TYPE_CHECKING:
     from django_prodserver.ops.runtime import OpsRuntime
@@ -93,6 +94,24 @@ class ChildrenCollector:
         yield from families.values()
 
 
+class QueueCollector:
+    """``prodserver_queue_depth{process, queue}``: tasks waiting, read from each worker's broker now."""
+
+    def __init__(self, runtime: OpsRuntime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        if not self.runtime.depths:
+            return
+        depth = GaugeMetricFamily(
+            "prodserver_queue_depth", "Tasks waiting in the queue (read from the broker at scrape time).",
+            labels=["process", "queue"],
+        )  # fmt: skip
+        for process, queue, count in samples(self.runtime.depths):
+            depth.add_metric([process, queue], float(count))
+        yield depth
+
+
 def forget_dead(path: str, files: Iterable[str]) -> None:
     """``mark_process_dead`` for every PID whose files are there but whose process is gone
     (a recycled or crashed worker): its live gauges must not be summed any more."""
@@ -111,5 +130,6 @@ def render(runtime: OpsRuntime) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SupervisorCollector(runtime))  # type: ignore[arg-type]
     registry.register(ChildrenCollector(runtime))  # type: ignore[arg-type]
+    registry.register(QueueCollector(runtime))  # type: ignore[arg-type]
     out: Any = generate_latest(registry)
     return bytes(out)

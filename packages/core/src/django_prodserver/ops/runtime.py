@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 
 from django_prodserver.ops.config import CHILD_ENV, OpsConfig
+from django_prodserver.ops.depth import DepthSampler
 from django_prodserver.ops.watch import Facts, Watch
-from django_prodserver.plan import ReadyProbe
+from django_prodserver.plan import QueueDepth, ReadyProbe
 
 #: The environment variable prometheus-client's multiprocess mode reads in each child.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -36,6 +37,8 @@ class Watched:
     kind: str
     probe: ReadyProbe | None
     service: bool
+    #: How /metrics reads this worker's queue depth (None: not reported).
+    depth: QueueDepth | None = None
 
 
 class OpsRuntime:
@@ -50,6 +53,7 @@ class OpsRuntime:
         """``bind`` is ``ops.server.bind``: the HTTP side reads this runtime, never the reverse."""
         self.config = config
         self.watches = {p.name: Watch(p.name, p.kind, p.probe, service=p.service) for p in processes}
+        self.depths = {p.name: DepthSampler(p.depth) for p in processes if p.depth is not None}
         self.failed = False
         self.draining = False
         self.started_at = time.monotonic()

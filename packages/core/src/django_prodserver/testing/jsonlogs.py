@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from django_prodserver.logs.access import LOGGER as ACCESS_LOGGER
-from django_prodserver.logs.schema import ACCESS, LEVELS, REQUIRED
+from django_prodserver.logs.schema import ACCESS, LEVELS, REQUIRED, TASK, TASK_LOGGER, TASK_STATUSES
 from django_prodserver.testing.processes import prodserver_argv, project_environ, start, wait_for_output
 
 #: The record the shipped ``touch`` task logs (see ``testing/project/tasks.py``).
@@ -57,7 +57,40 @@ def schema_problems(obj: Any, process: str) -> list[str]:
         problems += [f"access line without {f!r}" for f in ACCESS if f not in obj]
         if "http.status" in obj and not isinstance(obj["http.status"], int):
             problems.append(f"http.status {obj['http.status']!r} is not an integer")
+    if obj.get("logger") == TASK_LOGGER:
+        problems += task_problems(obj)
     return problems
+
+
+def task_problems(obj: dict[str, Any]) -> list[str]:
+    """What makes a ``prodserver.tasks`` line break the task fields (``logs.schema.TASK``)."""
+    status = obj.get("task.status")
+    wanted = [f for f in TASK if not (f == "task.duration_ms" and status == "started")]
+    problems = [f"task line without {f!r}" for f in wanted if f not in obj]
+    for name in ("task.id", "task.name", "task.queue"):
+        if name in obj and not (isinstance(obj[name], str) and obj[name]):
+            problems.append(f"{name} {obj[name]!r} is not a non-empty string")
+    if "task.status" in obj and status not in TASK_STATUSES:
+        problems.append(f"task.status {status!r} is not one of {list(TASK_STATUSES)}")
+    retries = obj.get("task.retries")
+    if "task.retries" in obj and (not isinstance(retries, int) or isinstance(retries, bool) or retries < 0):
+        problems.append(f"task.retries {retries!r} is not an integer >= 0")
+    duration = obj.get("task.duration_ms")
+    if "task.duration_ms" in obj and (
+        not isinstance(duration, (int, float)) or isinstance(duration, bool) or duration < 0
+    ):
+        problems.append(f"task.duration_ms {duration!r} is not a number >= 0")
+    return problems
+
+
+def task_lines(records: list[dict[str, Any]], status: str, name_part: str = "") -> list[dict[str, Any]]:
+    """The ``prodserver.tasks`` records with ``task.status`` ``status`` whose ``task.name``
+    contains ``name_part``."""
+    return [
+        r
+        for r in records
+        if r.get("logger") == TASK_LOGGER and r.get("task.status") == status and name_part in str(r.get("task.name"))
+    ]
 
 
 def parse_json_lines(text: str, process: str) -> list[dict[str, Any]]:
