@@ -151,6 +151,12 @@ def test_worker_readiness_follows_its_broker(worker: str, tmp_path: Path, reques
         until(lambda: (tmp_path / f"done-{token}").exists(), 30, "the task")
         until(lambda: metric(metric_samples(ops), "prodserver_tasks_total", outcome="succeeded") == 1, 10, "count")
         assert metric(metric_samples(ops), "prodserver_tasks_total", process="worker", outcome="started") == 1
+    if worker == "huey":  # by queue (the huey instance's name), and that queue's waiting tasks
+        name = settings["HUEY"]["name"]
+        samples = metric_samples(ops)
+        assert metric(samples, "prodserver_tasks_total", outcome="succeeded", queue=name) == 1, samples
+        depth = [v for (n, ls), v in samples.items() if n == "prodserver_queue_depth" and ("queue", name) in ls]
+        assert depth == [0], samples
     if proxy is None:
         return
     proxy.close()  # the broker is gone for this worker; the shared Redis never stops

@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from django_prodserver.errors import ConfigError
 from django_prodserver.plan import LaunchPlan
 from django_prodserver.settings.config import load_process
 from django_prodserver.testing import WorkerContract
+from django_prodserver.testing.jsonlogs import parse_json_lines, task_lines, user_logging
 from django_prodserver.testing.processes import (
     TEST_SETTINGS,
     free_port,
@@ -218,3 +220,72 @@ def test_django_huey_consumes_the_named_queue(tmp_path: Path) -> None:
         assert proc.wait(timeout=30) == 0, proc.output()[-3000:]
     finally:
         proc.stop()
+
+
+@pytest.mark.live
+def test_task_log_lines_carry_the_task_fields(tmp_path: Path) -> None:
+    """log_format json: prodserver.tasks lines for each start and end, from huey's signals: a
+    success with its duration, and a task with one retry: retried, then failed with retries 1."""
+    settings = {**s.sqlite_settings(tmp_path), "LOGGING": user_logging(tmp_path / "app.log")}
+    options = {"concurrency": 1, "poll_interval": 0.2, "log_format": "json"}
+    env = project_environ(
+        {"worker": {"BACKEND": "huey", "OPTIONS": options}},
+        tmp_path,
+        settings=settings,
+        extra={"PYTHONPATH": s.TESTS_DIR},
+    )
+    proc = start(prodserver_argv("worker"), env, tmp_path, tmp_path / "worker.log")
+    try:
+        wait_for_output(proc, "Huey consumer started with", 60)
+        code = (
+            "import django; django.setup()\nfrom huey_contract_app.tasks import flaky, touch_task\n"
+            "flaky()\ntouch_task('ok')\n"
+        )
+        subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, check=True, timeout=60)
+        wait_for_output(proc, '"task.status": "failed"', 30)
+        proc.signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, proc.output()[-3000:]
+    finally:
+        proc.stop()
+    records = parse_json_lines(proc.output(), "worker")
+    queue = s.huey_name(tmp_path)
+    [ok] = task_lines(records, "succeeded", "touch")
+    assert ok["task.queue"] == queue and ok["task.retries"] == 0 and ok["task.duration_ms"] >= 0, ok
+    [retried] = task_lines(records, "retried", "flaky")
+    [failed] = task_lines(records, "failed", "flaky")
+    assert (retried["task.retries"], failed["task.retries"]) == (0, 1)
+    assert retried["task.id"] == failed["task.id"] != ok["task.id"]
+    assert len(task_lines(records, "started", "")) == 3, [r["message"] for r in records]
+
+
+@pytest.mark.parametrize("kind", [pytest.param("redis", marks=pytest.mark.live), "sqlite"])
+def test_queue_depth_counts_waiting_tasks_with_short_timeouts(kind: str, tmp_path: Path) -> None:
+    """The ops endpoint's reader: huey's own queue size of the storage, on Redis through a pool
+    of its own whose sockets give up after REDIS_TIMEOUT."""
+    from huey import RedisHuey, SqliteHuey
+
+    from django_prodserver_huey._depth import REDIS_TIMEOUT, bounded_storage
+
+    name = f"depth-{uuid.uuid4().hex[:10]}"
+    if kind == "redis":
+        if reason := s.unreachable():
+            pytest.skip(reason)
+        huey: Any = RedisHuey(name, url=s.REDIS_URL)
+    else:
+        huey = SqliteHuey(name, filename=str(tmp_path / "q.db"))
+    try:
+        for _ in range(3):
+            huey.storage.enqueue(b"task")
+        storage = bounded_storage(huey)
+        assert storage.queue_size() == 3
+        if kind == "redis":
+            kwargs = storage.conn.connection_pool.connection_kwargs
+            assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == REDIS_TIMEOUT
+    finally:
+        huey.storage.flush_all()
+
+
+def test_plan_names_its_queue_for_the_depth_reader(huey: Any) -> None:
+    depth = plan().queue_depth
+    assert depth is not None and depth.reader == "django_prodserver_huey._depth:reader"
+    assert depth.queues == ("site",) and dict(depth.params) == {}

@@ -124,6 +124,23 @@ def storage_of(settings: Any, queue: str | None) -> Storage:
     return read_config(conf["queues"][queue], where, debug=bool(settings.DEBUG))
 
 
+def queue_label(settings: Any, queue: str | None) -> str:
+    """The huey instance's name (its queue, in metrics' ``queue`` label), from settings alone:
+    ``name``, else djhuey's default (the default database's NAME) or django-huey's queue key."""
+    if queue is None:
+        value = getattr(settings, SETTING, None)
+        try:
+            default = str(settings.DATABASES["default"]["NAME"])
+        except (AttributeError, KeyError, TypeError):
+            default = "huey"
+    else:
+        value = getattr(settings, MULTI_SETTING)["queues"][queue]
+        default = queue
+    if isinstance(value, Mapping):
+        return str(value.get("name", default))
+    return str(getattr(value, "name", default))
+
+
 def instance(queue: str | None) -> Any:
     """The live huey instance the consumer runs (built by djhuey or django-huey from settings)."""
     if queue is None:

@@ -22,6 +22,7 @@ from django_prodserver.api import (
     LaunchPlan,
     Option,
     OptionTable,
+    QueueDepth,
     ReadyProbe,
     WorkerBackend,
     timeout_of,
@@ -257,8 +258,16 @@ class HueyBackend(WorkerBackend):
         return [*self.native_args(opts, *names), "--graceful-signal", "TERM"]
 
     def plan(self, ctx: LaunchContext) -> LaunchPlan:
+        from django.conf import settings
+
         plan = super().plan(ctx)
-        return replace(plan, program=(ctx.python, "-m", "django", self.command(plan.options)))
+        queue = self.queue(plan.options)
+        depth = QueueDepth(
+            "django_prodserver_huey._depth:reader",
+            queues=(h.queue_label(settings, queue),),
+            params={"queue": queue} if queue else {},
+        )
+        return replace(plan, program=(ctx.python, "-m", "django", self.command(plan.options)), queue_depth=depth)
 
     def graceful_timeout(self, opts: OptionTable) -> float:
         return float(opts["graceful_timeout"]) + STOP_MARGIN

@@ -26,15 +26,16 @@ def use_prodserver_logging(level: str, pool: str) -> None:
 
 
 def run(plan: LaunchPlan) -> NoReturn:
-    """Django is set up and ``preflight`` has seen the storage answer: connect the task signals,
-    then run the consumer; it returns once a stop signal has been handled."""
+    """Django is set up and ``preflight`` has seen the storage answer: connect huey's task
+    signals to prodserver's task telemetry, then run the consumer; it returns once a stop
+    signal has been handled."""
     from django.core.management import call_command
 
-    from . import _huey, _metrics
+    from . import _events, _huey
 
     options = plan.options
     use_prodserver_logging(str(options.get("log_level") or "info"), str(options.get("pool") or "thread"))
     queues = options.get("queues") or ()
-    _metrics.count_tasks(_huey.instance(str(queues[0]) if queues else None))
+    _events.connect(_huey.instance(str(queues[0]) if queues else None))  # task log lines and metrics
     call_command(plan.program[-1], *plan.args)
     sys.exit(0)
