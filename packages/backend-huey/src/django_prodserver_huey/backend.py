@@ -283,10 +283,19 @@ class HueyBackend(WorkerBackend):
         return ReadyProbe(log_line=READY_LINE, broker=broker)
 
     def notes(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
+        from django.conf import settings
+
         command = self.command(opts)
+        try:
+            kind = h.storage_of(settings, self.queue(opts)).kind
+        except (ConfigError, KeyError, TypeError, AttributeError):
+            kind = "other"
+        check = {
+            "redis": f"prodserver checks that its Redis answers within {timeout_of(opts):g}s",
+            "sqlite": "no storage check (SQLite: Django opened the file when it loaded the app)",
+        }.get(kind, "no storage check (prodserver checks Redis storage only)")
         notes = [
-            f"runs {command} in this process (Django is set up once); before that, prodserver checks that "
-            f"a Redis storage answers within {timeout_of(opts):g}s",
+            f"runs {command} in this process (Django is set up once); before that, {check}",
             f"SIGTERM (--graceful-signal TERM): running tasks finish within {opts['graceful_timeout']:g}s "
             "(--shutdown-timeout), then they are interrupted; a second SIGTERM or SIGINT interrupts at once; "
             "signal the main process only",
