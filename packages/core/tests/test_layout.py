@@ -27,7 +27,7 @@ def test_core_top_level_shows_the_pipeline() -> None:
         "management",
         "testing",
     }
-    assert modules == {"api", "apps", "checks", "describe", "drain", "errors", "masking", "plan", "preflight"}
+    assert modules == {"api", "apps", "checks", "describe", "drain", "errors", "masking", "plan", "preflight", "tasks"}
 
 
 @pytest.mark.parametrize(

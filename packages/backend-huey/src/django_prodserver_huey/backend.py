@@ -258,16 +258,20 @@ class HueyBackend(WorkerBackend):
         return [*self.native_args(opts, *names), "--graceful-signal", "TERM"]
 
     def plan(self, ctx: LaunchContext) -> LaunchPlan:
+        plan = super().plan(ctx)
+        program = (ctx.python, "-m", "django", self.command(plan.options))
+        return replace(plan, program=program, queue_depth=self.queue_depth(plan.options, ctx))
+
+    def queue_depth(self, opts: OptionTable, ctx: LaunchContext) -> QueueDepth:
+        """The ops endpoint counts the tasks waiting in the huey instance's storage."""
         from django.conf import settings
 
-        plan = super().plan(ctx)
-        queue = self.queue(plan.options)
-        depth = QueueDepth(
+        queue = self.queue(opts)
+        return QueueDepth(
             "django_prodserver_huey._depth:reader",
             queues=(h.queue_label(settings, queue),),
             params={"queue": queue} if queue else {},
         )
-        return replace(plan, program=(ctx.python, "-m", "django", self.command(plan.options)), queue_depth=depth)
 
     def graceful_timeout(self, opts: OptionTable) -> float:
         return float(opts["graceful_timeout"]) + STOP_MARGIN
