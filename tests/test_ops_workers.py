@@ -27,6 +27,7 @@ REDIS_URL = os.environ.get("PRODSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/
 REDIS = urlsplit(REDIS_URL)
 REDIS_ADDR = (REDIS.hostname or "127.0.0.1", REDIS.port or 6379)
 DRAMATIQ_TESTS = str(Path(__file__).resolve().parents[1] / "packages" / "backend-dramatiq" / "tests")
+HUEY_TESTS = str(Path(__file__).resolve().parents[1] / "packages" / "backend-huey" / "tests")
 
 
 def redis_url(port: int | None = None) -> str:
@@ -67,6 +68,18 @@ def dramatiq(url: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     return entry, settings, {"PYTHONPATH": DRAMATIQ_TESTS}
 
 
+def huey(url: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    conf = {
+        "huey_class": "huey.RedisHuey",
+        "name": f"ops-{uuid.uuid4().hex[:10]}",
+        "immediate": False,
+        "results": False,
+        "connection": {"url": url},
+    }
+    settings = {"EXTRA_INSTALLED_APPS": ["huey.contrib.djhuey", "huey_contract_app"], "HUEY": conf}
+    return {"BACKEND": "huey", "OPTIONS": {"concurrency": 1}}, settings, {"PYTHONPATH": HUEY_TESTS}
+
+
 def django_q2(url: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     cluster = {
         "name": f"ops-{uuid.uuid4().hex[:10]}",
@@ -89,9 +102,21 @@ def django_tasks(url: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, st
     return {"BACKEND": "django-tasks", "OPTIONS": {"queues": ["default"]}}, settings_for(), {}
 
 
-WORKERS = {"celery": celery, "rq": rq, "dramatiq": dramatiq, "django-q2": django_q2, "django-tasks": django_tasks}
+WORKERS = {
+    "celery": celery,
+    "rq": rq,
+    "dramatiq": dramatiq,
+    "huey": huey,
+    "django-q2": django_q2,
+    "django-tasks": django_tasks,
+}
 #: Workers whose broker connection the test cuts with its own proxy.
-CUT = {"celery", "rq", "dramatiq", "django-q2"}
+CUT = {"celery", "rq", "dramatiq", "huey", "django-q2"}
+#: Workers that count their tasks for /metrics: how to enqueue the contract's touch(token).
+COUNTED = {
+    "celery": "from django_prodserver_celery.testing import touch\ntouch.delay({token!r})",
+    "huey": "from huey_contract_app.tasks import touch_task\ntouch_task({token!r})",
+}
 #: Need their tables first.
 MIGRATE = {"django-q2", "django-tasks"}
 
@@ -119,15 +144,19 @@ def test_worker_readiness_follows_its_broker(worker: str, tmp_path: Path, reques
     took = wait_status(proc, ops, "/readyz", 200, 60)
     print(f"{worker}: /readyz 200 {took:.2f}s after the endpoint answered")
     assert status(ops, "/readyz/worker") == 200 and status(ops, "/startupz") == 200
-    if worker == "celery":  # task counters from celery's signals, in the prefork child that ran it
+    if worker in COUNTED:  # task counters from the worker's task signals, in the process that ran it
         token = uuid.uuid4().hex
-        code = (
-            f"import django; django.setup()\nfrom django_prodserver_celery.testing import touch\ntouch.delay({token!r})"
-        )
+        code = "import django; django.setup()\n" + COUNTED[worker].format(token=token)
         subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, check=True, timeout=60)
         until(lambda: (tmp_path / f"done-{token}").exists(), 30, "the task")
         until(lambda: metric(metric_samples(ops), "prodserver_tasks_total", outcome="succeeded") == 1, 10, "count")
         assert metric(metric_samples(ops), "prodserver_tasks_total", process="worker", outcome="started") == 1
+    if worker == "huey":  # by queue (the huey instance's name), and that queue's waiting tasks
+        name = settings["HUEY"]["name"]
+        samples = metric_samples(ops)
+        assert metric(samples, "prodserver_tasks_total", outcome="succeeded", queue=name) == 1, samples
+        depth = [v for (n, ls), v in samples.items() if n == "prodserver_queue_depth" and ("queue", name) in ls]
+        assert depth == [0], samples
     if proxy is None:
         return
     proxy.close()  # the broker is gone for this worker; the shared Redis never stops

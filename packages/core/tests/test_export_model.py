@@ -25,9 +25,16 @@ from django_prodserver.testing.helpers import project_context
 BACKEND_SETTINGS: dict[str, Any] = {
     "DRAMATIQ_BROKER": {"BROKER": "dramatiq.brokers.redis.RedisBroker", "OPTIONS": {"url": "redis://127.0.0.1:6379/0"}},
     "RQ_QUEUES": {"default": {"URL": "redis://127.0.0.1:6379/0"}},
+    "HUEY": {
+        "huey_class": "huey.RedisHuey",
+        "name": "proj",
+        "immediate": False,
+        "connection": {"url": "redis://127.0.0.1:6379/0"},
+    },
 }
 #: Apps some backends require; only those installed (the core-only matrix has none of them).
 EXTRA_APPS = [a for a in ("daphne", "django_rq", "django_extensions") if importlib.util.find_spec(a)]
+EXTRA_APPS += ["huey.contrib.djhuey"] if importlib.util.find_spec("huey") else []
 
 
 def entry_for(name: str, **extra: Any) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""A Django app with a django-huey task on a named queue (the contract's touch)."""
