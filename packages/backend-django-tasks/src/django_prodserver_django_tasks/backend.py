@@ -205,7 +205,7 @@ class DjangoTasksBackend(WorkerBackend):
             messages.append(
                 checks.Error(
                     f"{obj}: {E002} ({problem})",
-                    hint=f'set TASKS = {{"{alias}": {{"BACKEND": "{provider.backend}"}}}}',
+                    hint=_e002_hint(alias, provider),
                     id=f"{self.check_namespace}.E002",
                     obj=obj,
                 )
@@ -233,3 +233,16 @@ def _tasks_setting_problem(alias: str, provider: _provider.Provider) -> str:
     if not (isinstance(cls, type) and issubclass(cls, expected)):
         return f"TASKS[{alias!r}]['BACKEND'] is {path!r}, which db_worker cannot consume"
     return ""
+
+
+def _e002_hint(alias: str, provider: _provider.Provider) -> str:
+    """Set the database backend, or, when TASKS names a task backend another worker runs, use
+    ``"BACKEND": "tasks"``, which picks that worker (framework.TASK_BACKENDS)."""
+    from .framework import route_for, tasks_setting
+
+    fix = f'set TASKS = {{"{alias}": {{"BACKEND": "{provider.backend}"}}}}'
+    entry = tasks_setting().get(alias)
+    route = route_for(str(entry.get("BACKEND"))) if isinstance(entry, dict) and entry.get("BACKEND") else None
+    if route is not None and route.worker and route.worker != "django-tasks":
+        return f'{fix}, or keep it and write "BACKEND": "tasks", which runs its {route.worker!r} worker'
+    return fix

@@ -1,0 +1,151 @@
+"""``"BACKEND": "tasks"``: settings.TASKS picks the worker, from a declared table the docs show."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from django_tasks_db import DatabaseBackend
+
+from django_prodserver.backends.base import LaunchContext
+from django_prodserver.backends.loading import load_backend, plan_process
+from django_prodserver.errors import ConfigError
+from django_prodserver.settings.config import load_process
+from django_prodserver_django_tasks import DjangoTasksBackend
+from django_prodserver_django_tasks.framework import TASK_BACKENDS, route_for
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "backends" / "tasks.md"
+RQ_QUEUES = {name: {"HOST": "127.0.0.1", "PORT": 6379, "DB": 0} for name in ("default", "emails")}
+
+
+class OwnDatabaseBackend(DatabaseBackend):  # type: ignore[misc]
+    """A project's subclass of a backend in the table."""
+
+
+def ctx() -> LaunchContext:
+    return LaunchContext(environ={}, cwd="/srv/app", settings_module="x", python="python")
+
+
+def plan_for(tasks: dict[str, Any], entry: dict[str, Any] | None = None, **settings: Any) -> Any:
+    raw = {"BACKEND": "tasks", **(entry or {})}
+    with override_settings(TASKS=tasks, **settings):
+        return plan_process(load_process("worker", raw), ctx())[1]
+
+
+def check_for(tasks: dict[str, Any] | None, entry: dict[str, Any] | None = None) -> list[Any]:
+    raw = {"BACKEND": "tasks", **(entry or {})}
+    with override_settings(TASKS=tasks) if tasks is not None else override_settings():
+        if tasks is None:
+            from django.conf import settings
+
+            del settings.TASKS
+        backend, _ = load_backend(load_process("worker", raw))
+        return list(backend.check(ctx()))
+
+
+def arg_after(plan: Any, flag: str) -> str:
+    args = list(plan.args)
+    return str(args[args.index(flag) + 1])
+
+
+def test_database_backend_runs_db_worker_with_the_tasks_queues() -> None:
+    tasks = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "emails"]}}
+    plan = plan_for(tasks)
+    assert plan.backend == "django-tasks" and plan.args[0] == "db_worker"
+    assert arg_after(plan, "--queue-name") == "default,emails"
+    assert "TASKS['default'] is django_tasks_db.DatabaseBackend" in plan.notes[0]
+    assert "'django-tasks' worker" in plan.notes[0]
+
+
+def test_options_queues_and_alias_win_over_tasks() -> None:
+    tasks = {
+        "default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"},
+        "db": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["a", "b"]},
+    }
+    plan = plan_for(tasks, {"OPTIONS": {"task_backend": "db", "queues": ["b"], "max_tasks": 5}})
+    assert arg_after(plan, "--queue-name") == "b"
+    assert arg_after(plan, "--backend") == "db"
+    assert arg_after(plan, "--max-tasks") == "5"
+
+
+def test_rq_backend_runs_rqworker_with_the_job_class() -> None:
+    tasks = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["emails", "default"]}}
+    apps = ["django.contrib.contenttypes", "django_prodserver", "django_rq"]
+    plan = plan_for(tasks, RQ_QUEUES=RQ_QUEUES, INSTALLED_APPS=apps)
+    assert plan.backend == "rq" and plan.program[-1] == "rqworker"
+    assert arg_after(plan, "--job-class") == "django_tasks_rq.Job"
+    assert [a for a in plan.args if a in RQ_QUEUES] == ["emails", "default"]
+
+
+def test_celery_backends_get_their_app_and_queues() -> None:
+    fennel = plan_for({"default": {"BACKEND": "django_tasks_fennel.CeleryBackend", "QUEUES": ["default", "x"]}})
+    assert fennel.backend == "celery-worker"
+    assert arg_after(fennel, "-A") == "django_tasks_fennel.app:app"
+    assert arg_after(fennel, "-Q") == "default,x"
+    # django-tasks-celery sends the 'default' queue to celery's own default queue.
+    only_default = {"BACKEND": "django_tasks_celery.CeleryBackend", "OPTIONS": {"CELERY_APP": "proj.celery.app"}}
+    plan = plan_for({"default": only_default})
+    assert arg_after(plan, "-A") == "proj.celery.app" and "-Q" not in plan.args
+    two = {**only_default, "QUEUES": ["default", "emails"]}
+    assert arg_after(plan_for({"default": two}, {"APP": "mysite.celery:app"}), "-Q") == "celery,emails"
+    assert arg_after(plan_for({"default": two}, {"APP": "mysite.celery:app"}), "-A") == "mysite.celery:app"
+
+
+@pytest.mark.parametrize(
+    ("tasks", "why"),
+    [
+        ({"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}, "runs tasks in the web process"),
+        ({"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}, "only stores them"),
+        (None, "runs tasks in the web process"),  # no TASKS: Django's default, immediate
+    ],
+)
+def test_no_worker_backends_are_a_check_error(tasks: dict[str, Any] | None, why: str) -> None:
+    [message] = check_for(tasks)
+    assert message.id == "prodserver_tasks.E001"
+    assert "nothing to run" in message.msg and why in message.msg
+    assert "settings.TASKS['default']['BACKEND']" in message.msg
+
+
+def test_unknown_backend_names_the_table() -> None:
+    [message] = check_for({"default": {"BACKEND": "somewhere.else.Backend"}})
+    assert message.id == "prodserver_tasks.E002"
+    assert "'somewhere.else.Backend'" in message.msg and "django_tasks_rq.RQBackend" in message.msg
+    with override_settings(TASKS={"default": {"BACKEND": "somewhere.else.Backend"}}), pytest.raises(ConfigError):
+        plan_process(load_process("worker", {"BACKEND": "tasks"}), ctx())
+
+
+def test_missing_alias_is_a_check_error() -> None:
+    [message] = check_for(
+        {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}, {"OPTIONS": {"task_backend": "x"}}
+    )
+    assert message.id == "prodserver_tasks.E002" and "no 'x' entry" in message.msg
+
+
+def test_chosen_workers_own_checks_are_reported() -> None:
+    """db_worker's app missing from INSTALLED_APPS is still its E001, through "tasks"."""
+    ids = {m.id for m in check_for({"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}})}
+    assert ids == {"prodserver_django_tasks.E001"}
+
+
+def test_subclass_of_a_known_backend_takes_its_row() -> None:
+    route = route_for(f"{__name__}.OwnDatabaseBackend")
+    assert route is not None and route.worker == "django-tasks"
+    assert route_for("no.such.Module") is None
+
+
+def test_django_tasks_backend_points_at_tasks_for_another_family() -> None:
+    with override_settings(TASKS={"default": {"BACKEND": "django_tasks_rq.RQBackend"}}):
+        backend = DjangoTasksBackend(load_process("worker", {"BACKEND": "django-tasks"}))
+        [error] = [m for m in backend.check(ctx()) if m.id == "prodserver_django_tasks.E002"]
+    assert '"BACKEND": "tasks"' in error.hint and "'rq'" in error.hint
+
+
+def test_the_docs_table_is_the_declared_table() -> None:
+    """docs/backends/tasks.md lists exactly TASK_BACKENDS, in order, with the same worker."""
+    rows = re.findall(r"^\| `([\w.]+Backend)` \| [^|]+ \| ([^|]+) \|", DOCS.read_text(), re.M)
+    documented = [(path, re.sub(r"[`*]", "", worker).strip()) for path, worker in rows]
+    declared = [(r.task_backend, f'"{r.worker}"' if r.worker else "none") for r in TASK_BACKENDS]
+    assert [(p, w.split(" ")[0]) for p, w in documented] == declared
