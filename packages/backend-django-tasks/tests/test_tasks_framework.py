@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,12 @@ from django_prodserver.backends.base import LaunchContext
 from django_prodserver.backends.loading import load_backend, plan_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.settings.config import load_process
+from django_prodserver.testing.ops import until
+from django_prodserver.testing.plugin import ProcessStarter
+from django_prodserver.testing.processes import prodserver_argv, project_environ, run_django, run_with_django, start
 from django_prodserver_django_tasks import DjangoTasksBackend
 from django_prodserver_django_tasks.framework import TASK_BACKENDS, route_for
+from django_prodserver_django_tasks.testing import settings_for
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "backends" / "tasks.md"
 RQ_QUEUES = {name: {"HOST": "127.0.0.1", "PORT": 6379, "DB": 0} for name in ("default", "emails")}
@@ -72,6 +78,7 @@ def test_options_queues_and_alias_win_over_tasks() -> None:
 
 
 def test_rq_backend_runs_rqworker_with_the_job_class() -> None:
+    pytest.importorskip("django_prodserver_rq", reason="the rq worker backend is not installed (Django 6.1 leg)")
     tasks = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["emails", "default"]}}
     apps = ["django.contrib.contenttypes", "django_prodserver", "django_rq"]
     plan = plan_for(tasks, RQ_QUEUES=RQ_QUEUES, INSTALLED_APPS=apps)
@@ -81,6 +88,7 @@ def test_rq_backend_runs_rqworker_with_the_job_class() -> None:
 
 
 def test_celery_backends_get_their_app_and_queues() -> None:
+    pytest.importorskip("django_prodserver_celery", reason="the celery backend is not installed (Django 6.1 leg)")
     fennel = plan_for({"default": {"BACKEND": "django_tasks_fennel.CeleryBackend", "QUEUES": ["default", "x"]}})
     assert fennel.backend == "celery-worker"
     assert arg_after(fennel, "-A") == "django_tasks_fennel.app:app"
@@ -149,3 +157,46 @@ def test_the_docs_table_is_the_declared_table() -> None:
     documented = [(path, re.sub(r"[`*]", "", worker).strip()) for path, worker in rows]
     declared = [(r.task_backend, f'"{r.worker}"' if r.worker else "none") for r in TASK_BACKENDS]
     assert [(p, w.split(" ")[0]) for p, w in documented] == declared
+
+
+# -- live: enqueue through the task API, the chosen worker runs it ---------------------
+
+WAIT_FOR_RESULT = """
+import json, time
+from django_prodserver_django_tasks.testing import touch
+result = touch.enqueue({token!r})
+deadline = time.monotonic() + 60
+while result.status.name not in ("SUCCESSFUL", "FAILED") and time.monotonic() < deadline:
+    time.sleep(0.1)
+    result.refresh()
+value = result.return_value if result.status.name == "SUCCESSFUL" else None
+print(json.dumps([type(touch).__module__, result.status.name, value]))
+"""
+
+
+def test_tasks_backend_runs_an_enqueued_task_end_to_end(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
+    """``@task`` enqueued through the task API (django.tasks on Django 6, the backport on 5.2),
+    run by the worker that "BACKEND": "tasks" chose for TASKS, seen SUCCESSFUL by refresh()."""
+    settings = settings_for()
+    settings["TASKS"]["default"]["QUEUES"] = ["default", "emails"]
+    env = project_environ({"worker": {"BACKEND": "tasks"}}, tmp_path, settings=settings)
+    assert run_django(env, tmp_path, "migrate", "--noinput").returncode == 0
+    dry = run_django(env, tmp_path, "prodserver", "worker", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "TASKS['default'] is django_tasks_db.DatabaseBackend" in dry.stdout + dry.stderr
+    proc = start(prodserver_argv("worker"), env, tmp_path, tmp_path / "worker.log")
+    prodserver_process.adopt(proc)
+    until(lambda: "Starting worker" in proc.output(), 60, lambda: proc.output()[-3000:])
+    token = uuid.uuid4().hex
+    out = run_with_django(env, tmp_path, WAIT_FOR_RESULT.format(token=token))
+    assert out.returncode == 0, out.stderr
+    module, status, value = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (status, value) == ("SUCCESSFUL", token), proc.output()[-3000:]
+    assert (tmp_path / f"done-{token}").exists()
+    assert module.startswith("django.tasks" if _django_has_tasks() else "django_tasks")
+
+
+def _django_has_tasks() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("django.tasks") is not None
