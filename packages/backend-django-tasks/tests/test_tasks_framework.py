@@ -64,6 +64,10 @@ def test_database_backend_runs_db_worker_with_the_tasks_queues() -> None:
     assert arg_after(plan, "--queue-name") == "default,emails"
     assert "TASKS['default'] is django_tasks_db.DatabaseBackend" in plan.notes[0]
     assert "'django-tasks' worker" in plan.notes[0]
+    assert plan.options.source("queues") == "settings TASKS['default']['QUEUES']"
+    assert plan_for({"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}).options.source("queues") == (
+        "Django's default QUEUES"
+    )
 
 
 def test_options_queues_and_alias_win_over_tasks() -> None:
@@ -75,6 +79,7 @@ def test_options_queues_and_alias_win_over_tasks() -> None:
     assert arg_after(plan, "--queue-name") == "b"
     assert arg_after(plan, "--backend") == "db"
     assert arg_after(plan, "--max-tasks") == "5"
+    assert plan.options.source("queues") == plan.options.source("task_backend") == "settings OPTIONS"
 
 
 def test_rq_backend_runs_rqworker_with_the_job_class() -> None:

@@ -23,6 +23,7 @@ from django_prodserver.api import (
     LaunchContext,
     LaunchPlan,
     Option,
+    OptionTable,
     WorkerBackend,
     load_backend,
     where,
@@ -266,7 +267,18 @@ class TasksBackend(WorkerBackend):
             f"({route.command}), queues {list(plan.options.get('queues') or [])}"
         )
         extras = {**plan.extras, "tasks_alias": alias, "task_backend": path, "worker_backend": route.worker}
-        return replace(plan, notes=(line, *plan.notes), extras=extras)
+        return replace(plan, options=self.relabel(plan.options, alias), notes=(line, *plan.notes), extras=extras)
+
+    def relabel(self, opts: OptionTable, alias: str) -> OptionTable:
+        """``--dry-run`` says where the values this backend filled in came from: TASKS, not OPTIONS."""
+        given = self.config.options
+        if "queues" in opts.values and "queues" not in given and opts.source("queues") == "settings OPTIONS":
+            entry = tasks_setting()[alias]
+            origin = f"settings TASKS[{alias!r}]['QUEUES']" if entry.get("QUEUES") else "Django's default QUEUES"
+            opts = opts.with_value("queues", opts["queues"], origin)
+        if "task_backend" in opts.values and "task_backend" not in given:
+            opts = opts.with_value("task_backend", alias, "default")
+        return opts
 
     def check(self, ctx: LaunchContext) -> list[Any]:
         from django.core import checks
