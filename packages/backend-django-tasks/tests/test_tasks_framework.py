@@ -205,3 +205,31 @@ def _django_has_tasks() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("django.tasks") is not None
+
+
+def test_rq_task_backend_runs_on_rqworker_end_to_end(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
+    """django-tasks-rq: "BACKEND": "tasks" starts rqworker with the job class that runs a Task."""
+    pytest.importorskip("django_tasks_rq", reason="django-tasks-rq is not installed (Django 6.1 leg)")
+    pytest.importorskip("django_prodserver_rq", reason="the rq worker backend is not installed (Django 6.1 leg)")
+    from django_prodserver.testing.plugin import broker_unreachable
+
+    url = "redis://127.0.0.1:6379/12"
+    if broker_unreachable(url, timeout=3):
+        pytest.skip(f"no Redis at {url}")
+    queue = f"tasks-{uuid.uuid4().hex[:12]}"  # shared Redis: this run's own queue
+    apps = [*settings_for()["EXTRA_INSTALLED_APPS"][:-1], "django_rq", "django_tasks_rq"]
+    settings = {
+        "EXTRA_INSTALLED_APPS": apps,
+        "RQ_QUEUES": {queue: {"URL": url}, "default": {"URL": url}},
+        "TASKS": {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [queue, "default"]}},
+    }
+    env = project_environ({"worker": {"BACKEND": "tasks"}}, tmp_path, settings=settings)
+    proc = start(prodserver_argv("worker"), env, tmp_path, tmp_path / "worker.log")
+    prodserver_process.adopt(proc)
+    token = uuid.uuid4().hex
+    code = WAIT_FOR_RESULT.format(token=token).replace("touch.enqueue(", f"touch.using(queue_name={queue!r}).enqueue(")
+    out = run_with_django(env, tmp_path, code)
+    assert out.returncode == 0, out.stderr
+    _, status, value = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (status, value) == ("SUCCESSFUL", token), proc.output()[-3000:]
+    assert "--job-class" in proc.output() or (tmp_path / f"done-{token}").exists()
