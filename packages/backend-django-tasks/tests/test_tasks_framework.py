@@ -20,7 +20,7 @@ from django_prodserver.testing.ops import until
 from django_prodserver.testing.plugin import ProcessStarter
 from django_prodserver.testing.processes import prodserver_argv, project_environ, run_django, run_with_django, start
 from django_prodserver_django_tasks import DjangoTasksBackend
-from django_prodserver_django_tasks.framework import TASK_BACKENDS, route_for
+from django_prodserver_django_tasks._routes import TASK_BACKENDS, route_for
 from django_prodserver_django_tasks.testing import settings_for
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "backends" / "tasks.md"

@@ -25,6 +25,8 @@ from django_prodserver.testing.helpers import project_context
 BACKEND_SETTINGS: dict[str, Any] = {
     "DRAMATIQ_BROKER": {"BROKER": "dramatiq.brokers.redis.RedisBroker", "OPTIONS": {"url": "redis://127.0.0.1:6379/0"}},
     "RQ_QUEUES": {"default": {"URL": "redis://127.0.0.1:6379/0"}},
+    # "tasks" plans the worker of TASKS' backend (Django's default, immediate, has none).
+    "TASKS": {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}},
 }
 #: Apps some backends require; only those installed (the core-only matrix has none of them).
 EXTRA_APPS = [a for a in ("daphne", "django_rq", "django_extensions") if importlib.util.find_spec(a)]
