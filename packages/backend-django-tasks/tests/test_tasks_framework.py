@@ -70,6 +70,13 @@ def test_database_backend_runs_db_worker_with_the_tasks_queues() -> None:
     )
 
 
+def test_empty_queues_means_every_queue() -> None:
+    """QUEUES = [] lets a task use any queue: db_worker then takes every queue ('*')."""
+    plan = plan_for({"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []}})
+    assert arg_after(plan, "--queue-name") == "*"
+    assert plan.options.source("queues") == "settings TASKS['default']['QUEUES']"
+
+
 def test_options_queues_and_alias_win_over_tasks() -> None:
     tasks = {
         "default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"},

@@ -350,7 +350,12 @@ class TasksBackend(WorkerBackend):
         TASKS' QUEUES unless OPTIONS name queues, the route's native flags before the user's ARGS."""
         options = {k: v for k, v in self.config.options.items() if k != "task_backend"}
         if "queues" not in options and "queues" not in ctx.overrides and not route.default_is_celerys:
-            options["queues"] = list(entry.get("QUEUES") or [DEFAULT_QUEUE])
+            queues = list(entry.get("QUEUES", [DEFAULT_QUEUE]))
+            if queues:
+                options["queues"] = queues
+            elif route.worker == "django-tasks":  # QUEUES = []: the task backend takes any queue
+                options["queues"] = ["*"]
+            # rq and celery without queues consume every RQ_QUEUES entry / the app's own queues
         if route.worker == "django-tasks":
             options["task_backend"] = self.alias(ctx)
         app = self.config.app
@@ -364,9 +369,9 @@ class TasksBackend(WorkerBackend):
         """django-tasks-celery sends the ``default`` queue to the app's task_default_queue."""
         if "queues" in self.config.options:
             return delegate
-        queues = list(entry.get("QUEUES") or [DEFAULT_QUEUE])
-        if queues == [DEFAULT_QUEUE]:
-            return delegate  # celery consumes its own default queue
+        queues = list(entry.get("QUEUES", [DEFAULT_QUEUE]))
+        if queues in ([DEFAULT_QUEUE], []):
+            return delegate  # celery consumes its own default queue (and task_queues)
         default = getattr(delegate, "app_setting", lambda name: None)("task_default_queue")
         default = default if isinstance(default, str) else "celery"
         mapped = [default if q == DEFAULT_QUEUE else q for q in queues]
@@ -398,7 +403,7 @@ class TasksBackend(WorkerBackend):
         given = self.config.options
         if "queues" in opts.values and "queues" not in given and opts.source("queues") == "settings OPTIONS":
             entry = tasks_setting()[alias]
-            origin = f"settings TASKS[{alias!r}]['QUEUES']" if entry.get("QUEUES") else "Django's default QUEUES"
+            origin = f"settings TASKS[{alias!r}]['QUEUES']" if "QUEUES" in entry else "Django's default QUEUES"
             opts = opts.with_value("queues", opts["queues"], origin)
         if "task_backend" in opts.values and "task_backend" not in given:
             opts = opts.with_value("task_backend", alias, "default")
