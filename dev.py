@@ -61,6 +61,11 @@ LOCK_PYTHON = "3.10"
 CORE_ONLY = ["core", "backend-gunicorn"]
 
 
+def core_only(also: tuple[str, ...] = ()) -> list[str]:
+    """The packages of a --core-only run: core, its reference backend, then those named by --with."""
+    return [*CORE_ONLY, *(name for name in also if name not in CORE_ONLY)]
+
+
 def run(argv: list[str], **kw: object) -> None:
     print("+", " ".join(argv), flush=True)
     subprocess.run(argv, check=True, **kw)  # type: ignore[call-overload]
@@ -104,15 +109,22 @@ def constraints_for(venv: Path, django: str | None) -> Path:
     return out
 
 
-def ensure_env(venv: Path, django: str | None, only_core: bool, lint: bool = False, latest: bool = False) -> Path:
+def ensure_env(
+    venv: Path,
+    django: str | None,
+    only_core: bool,
+    lint: bool = False,
+    latest: bool = False,
+    also: tuple[str, ...] = (),
+) -> Path:
     """Create the virtualenv and install the workspace into it when anything changed (pinned by
-    constraints.txt unless ``latest``)."""
+    constraints.txt unless ``latest``); with ``only_core``, core plus ``also`` (package folders)."""
     if sys.version_info < (3, 10):
         sys.exit("django-prodserver needs Python 3.10 or newer; run this script with python3.10+")
     py = venv_python(venv)
     if not py.exists():
         run([sys.executable, "-m", "venv", str(venv)])
-    dirs = [PACKAGES / name for name in CORE_ONLY] if only_core else package_dirs()
+    dirs = [PACKAGES / name for name in core_only(also)] if only_core else package_dirs()
     deps = TEST_DEPS + ([] if only_core else DOCS_DEPS) + (LINT_DEPS if lint else [])
     if not latest and not CONSTRAINTS.exists():
         sys.exit(f"{CONSTRAINTS.name} is missing: run `python3 dev.py lock` (or test with --latest)")
@@ -126,7 +138,10 @@ def ensure_env(venv: Path, django: str | None, only_core: bool, lint: bool = Fal
         return py
     run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "uv"])
     uv = [str(py), "-m", "uv", "pip", "install", "--python", str(py)]
-    reqs = workspace_requirements(dirs)
+    # A --with package comes without its extras: they serve the main venv's Django (a "compat"
+    # extra for Django 5.2 cannot install beside the Django a leg pins).
+    reqs = workspace_requirements([d for d in dirs if d.name not in also])
+    reqs += [token for name in also for token in ("-e", str(PACKAGES / name))]
     if django:
         reqs.append(f"Django~={django}.0")
     pinning = ["--upgrade"] if latest else ["--constraint", str(constraints_for(venv, django))]
@@ -191,7 +206,15 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    py = ensure_env(args.venv, args.django, only_core=args.core_only, lint=not args.skip_lint, latest=args.latest)
+    also = tuple(args.also or ())
+    if also and not args.core_only:
+        sys.exit("--with adds packages to --core-only; without --core-only every package is installed")
+    unknown = [name for name in also if not (PACKAGES / name / "pyproject.toml").exists()]
+    if unknown:
+        sys.exit(f"--with: no package folder {', '.join(unknown)} under packages/")
+    py = ensure_env(
+        args.venv, args.django, only_core=args.core_only, lint=not args.skip_lint, latest=args.latest, also=also
+    )
     env = dict(os.environ)
     if not args.skip_lint:
         run([str(py), "-m", "ruff", "check", "."], cwd=ROOT)
@@ -199,13 +222,14 @@ def cmd_test(args: argparse.Namespace) -> int:
         run([str(py.parent / "lint-imports")], cwd=ROOT)  # .importlinter: core's layers, no cycles
         srcs = [str(d / "src") for d in package_dirs() if (d / "src").exists()]
         if args.core_only:
-            srcs = [str(PACKAGES / name / "src") for name in CORE_ONLY]
+            srcs = [str(PACKAGES / name / "src") for name in core_only(also)]
         env_mypy = dict(env, MYPYPATH=os.pathsep.join(srcs))
         for src in srcs if not args.fast else []:
             run([str(py), "-m", "mypy", src], cwd=ROOT, env=env_mypy)
         if args.fast:
             print("--fast: mypy and the live tests are left to the full `python3 dev.py test`", flush=True)
-    paths = [str(PACKAGES / name) for name in CORE_ONLY] if args.core_only else ["packages", "tests"]
+    paths = [str(PACKAGES / name) for name in core_only(also)] if args.core_only else ["packages", "tests"]
+    paths = args.tests or paths
     compile_sources(py)
     fast = ["-m", "not live"] if args.fast else []  # the `live` marker: django_prodserver.testing.plugin
     argv = [str(py), "-m", "pytest", *paths, *fast, *args.pytest_args]
@@ -267,6 +291,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     te = sub.add_parser("test", help="lint, type-check and run every test")
     te.add_argument("--django", help="pin Django, e.g. 4.2 (uses its own venv with --venv)")
     te.add_argument("--core-only", action="store_true", help="only the core package (for version matrices)")
+    te.add_argument(
+        "--with",
+        dest="also",
+        action="append",
+        metavar="PACKAGE",
+        help="with --core-only: also install (without its extras) and test this package folder",
+    )
+    te.add_argument(
+        "--tests",
+        action="append",
+        metavar="PATH",
+        help="test only these paths (repeatable) instead of every installed package's tests",
+    )
     te.add_argument("--skip-lint", action="store_true")
     te.add_argument(
         "--fast",

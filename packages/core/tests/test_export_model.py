@@ -31,6 +31,8 @@ BACKEND_SETTINGS: dict[str, Any] = {
         "immediate": False,
         "connection": {"url": "redis://127.0.0.1:6379/0"},
     },
+    # "tasks" plans the worker of TASKS' backend (Django's default, immediate, has none).
+    "TASKS": {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}},
 }
 #: Apps some backends require; only those installed (the core-only matrix has none of them).
 EXTRA_APPS = [a for a in ("daphne", "django_rq", "django_extensions") if importlib.util.find_spec(a)]

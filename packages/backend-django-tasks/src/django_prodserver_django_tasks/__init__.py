@@ -1,6 +1,6 @@
 """django-prodserver backend for django-tasks' database worker (``db_worker``)."""
 
 from .__about__ import __version__
-from .backend import DjangoTasksBackend
+from .backend import DjangoTasksBackend, TasksBackend
 
-__all__ = ["DjangoTasksBackend", "__version__"]
+__all__ = ["DjangoTasksBackend", "TasksBackend", "__version__"]

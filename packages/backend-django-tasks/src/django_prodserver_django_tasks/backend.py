@@ -1,4 +1,5 @@
-"""The django-tasks backend: ``db_worker`` of the database task backend, hosted in-process.
+"""The django-tasks backend: ``db_worker`` of the database task backend, hosted in-process; and
+``"BACKEND": "tasks"``, which runs the worker backend that ``settings.TASKS`` calls for (_routes).
 
 Launch: in-process (the command's own class and parser on the plan's argv) because Django is
 already set up by ``prodserver``: an exec would set it up a second time for nothing, and
@@ -13,6 +14,7 @@ from typing import Any, ClassVar
 
 from django_prodserver.api import (
     WORKER_OPTIONS,
+    Backend,
     ConfigError,
     FlagSpec,
     LaunchContext,
@@ -22,10 +24,12 @@ from django_prodserver.api import (
     QueueDepth,
     ReadyProbe,
     WorkerBackend,
+    load_backend,
     where,
 )
 
-from . import _provider
+from . import _provider, _routes
+from ._routes import DEFAULT_QUEUE, Route, route_for, table_text, tasks_setting
 
 W = WORKER_OPTIONS
 
@@ -41,6 +45,11 @@ ONE_AT_A_TIME = "db_worker runs one task at a time in one process"
 E001 = "the database task backend's app is not in INSTALLED_APPS"
 E002 = "settings.TASKS has no database backend under the alias db_worker runs"
 E003 = "no package provides the database task backend"
+
+#: Check ids of "BACKEND": "tasks" (``prodserver_tasks.*``) and their texts.
+TASKS_E001 = "nothing to run"
+TASKS_E002 = "no worker is known for this task backend"
+TASKS_E003 = "the worker backend for this task backend is not installed"
 
 #: Extra seconds a supervisor waits past graceful_timeout for the interrupted task's FAILED row.
 STOP_MARGIN = 5.0
@@ -211,7 +220,7 @@ class DjangoTasksBackend(WorkerBackend):
             messages.append(
                 checks.Error(
                     f"{obj}: {E002} ({problem})",
-                    hint=f'set TASKS = {{"{alias}": {{"BACKEND": "{provider.backend}"}}}}',
+                    hint=_e002_hint(alias, provider),
                     id=f"{self.check_namespace}.E002",
                     obj=obj,
                 )
@@ -239,3 +248,189 @@ def _tasks_setting_problem(alias: str, provider: _provider.Provider) -> str:
     if not (isinstance(cls, type) and issubclass(cls, expected)):
         return f"TASKS[{alias!r}]['BACKEND'] is {path!r}, which db_worker cannot consume"
     return ""
+
+
+def _e002_hint(alias: str, provider: _provider.Provider) -> str:
+    """Set the database backend, or, when TASKS names a task backend another worker runs, use
+    ``"BACKEND": "tasks"``, which picks that worker (framework.TASK_BACKENDS)."""
+    fix = f'set TASKS = {{"{alias}": {{"BACKEND": "{provider.backend}"}}}}'
+    entry = tasks_setting().get(alias)
+    route = route_for(str(entry.get("BACKEND"))) if isinstance(entry, dict) and entry.get("BACKEND") else None
+    if route is not None and route.worker and route.worker != "django-tasks":
+        return f'{fix}, or keep it and write "BACKEND": "tasks", which runs its {route.worker!r} worker'
+    return fix
+
+
+# -- "BACKEND": "tasks" ----------------------------------------------------------------
+
+
+class TasksBackend(WorkerBackend):
+    """The worker of the task backend that ``settings.TASKS`` configures (a declared table)."""
+
+    name = "tasks"
+    check_namespace = "prodserver_tasks"
+    module = "django"
+    # Every worker backend of the table runs in-process; the plan is the chosen one's, and host.run
+    # hands it to that backend's own host.
+    launch = "in-process"
+    host = "django_prodserver_django_tasks.host:run"
+
+    options: ClassVar[tuple[Option, ...]] = (
+        Option(
+            "task_backend",
+            "str",
+            "Alias in settings.TASKS whose backend picks the worker.",
+            default="default",
+            native="(prodserver: TASKS[alias]['BACKEND'] picks the worker backend)",
+            support="prodserver",
+            reason="Django's default alias",
+        ),
+        *(
+            o.declare(
+                native="(passed to the worker chosen for TASKS)",
+                doc=f"{o.doc} Passed to the worker backend chosen for TASKS.",
+                support="prodserver",
+            )
+            for o in WORKER_OPTIONS.values()
+            if o.name != "log_format"
+        ),
+    )
+
+    _delegate: Backend | None = None
+    _route: Route | None = None
+
+    # -- choosing ----------------------------------------------------------------------
+
+    def alias(self, ctx: LaunchContext) -> str:
+        return str(ctx.overrides.get("task_backend") or self.config.options.get("task_backend") or "default")
+
+    def choose(self, ctx: LaunchContext) -> tuple[Route, Backend]:
+        """The row of the configured task backend and the worker backend that runs it."""
+        alias = self.alias(ctx)
+        key = where(self.config.name, "OPTIONS", "task_backend")
+        tasks = tasks_setting()
+        entry = tasks.get(alias)
+        if not isinstance(entry, Mapping) or not entry.get("BACKEND"):
+            raise ConfigError(
+                key,
+                f"settings.TASKS has no {alias!r} entry with a BACKEND (aliases: {', '.join(map(repr, tasks))})",
+                f'set TASKS = {{"{alias}": {{"BACKEND": "django_tasks_db.DatabaseBackend"}}}} or name another alias',
+                check_id=f"{self.check_namespace}.E002",
+            )
+        path = str(entry["BACKEND"])
+        route = route_for(path)
+        setting = f"settings.TASKS[{alias!r}]['BACKEND']"
+        if route is None:
+            raise ConfigError(
+                setting,
+                f"{TASKS_E002}: {path!r} (known: {table_text()})",
+                "use a task backend of the table (docs/backends/tasks.md), or run its own worker with "
+                "the BACKEND of that worker",
+                check_id=f"{self.check_namespace}.E002",
+            )
+        if not route.worker:
+            raise ConfigError(
+                setting,
+                f"{TASKS_E001}: {path} {route.nothing}",
+                'configure a task backend with a worker, e.g. "django_tasks_db.DatabaseBackend", '
+                f"or remove the process {self.config.name!r}",
+                check_id=f"{self.check_namespace}.E001",
+            )
+        config = self.delegate_config(route, entry, ctx)
+        try:
+            delegate, _ = load_backend(config)
+        except ConfigError as e:
+            extra = _routes.WORKER_EXTRAS.get(route.worker, route.worker)
+            raise ConfigError(
+                setting,
+                f"{TASKS_E003}: {path} runs on the {route.worker!r} worker ({e.problem})",
+                f'pip install "django-prodserver[{extra}]"',
+                check_id=f"{self.check_namespace}.E003",
+            ) from None
+        if route.default_is_celerys:
+            delegate = self.celery_queues(delegate, entry)
+        return route, delegate
+
+    def delegate_config(self, route: Route, entry: Mapping[str, Any], ctx: LaunchContext) -> Any:
+        """This entry as the worker backend's own: its BACKEND, the alias as that worker spells it,
+        TASKS' QUEUES unless OPTIONS name queues, the route's native flags before the user's ARGS."""
+        options = {k: v for k, v in self.config.options.items() if k != "task_backend"}
+        if "queues" not in options and "queues" not in ctx.overrides and not route.default_is_celerys:
+            queues = list(entry.get("QUEUES", [DEFAULT_QUEUE]))
+            if queues:
+                options["queues"] = queues
+            elif route.worker == "django-tasks":  # QUEUES = []: the task backend takes any queue
+                options["queues"] = ["*"]
+            # rq and celery without queues consume every RQ_QUEUES entry / the app's own queues
+        if route.worker == "django-tasks":
+            options["task_backend"] = self.alias(ctx)
+        app = self.config.app
+        if route.worker == "celery-worker" and not app:
+            app = route.app or str((entry.get("OPTIONS") or {}).get("CELERY_APP") or "") or None
+        return replace(
+            self.config, backend=route.worker, app=app, options=options, args=(*route.args, *self.config.args)
+        )
+
+    def celery_queues(self, delegate: Backend, entry: Mapping[str, Any]) -> Backend:
+        """django-tasks-celery sends the ``default`` queue to the app's task_default_queue."""
+        if "queues" in self.config.options:
+            return delegate
+        queues = list(entry.get("QUEUES", [DEFAULT_QUEUE]))
+        if queues in ([DEFAULT_QUEUE], []):
+            return delegate  # celery consumes its own default queue (and task_queues)
+        default = getattr(delegate, "app_setting", lambda name: None)("task_default_queue")
+        default = default if isinstance(default, str) else "celery"
+        mapped = [default if q == DEFAULT_QUEUE else q for q in queues]
+        return type(delegate)(replace(delegate.config, options={**delegate.config.options, "queues": mapped}))
+
+    def delegate(self, ctx: LaunchContext) -> Backend:
+        if self._delegate is None:
+            self._route, self._delegate = self.choose(ctx)
+        return self._delegate
+
+    # -- planning: the chosen worker's own ---------------------------------------------
+
+    def plan(self, ctx: LaunchContext) -> LaunchPlan:
+        route, delegate = self.choose(ctx)
+        self._route, self._delegate = route, delegate
+        inner = replace(ctx, overrides={k: v for k, v in ctx.overrides.items() if k != "task_backend"})
+        plan = delegate.plan(inner)
+        alias = self.alias(ctx)
+        path = tasks_setting()[alias]["BACKEND"]
+        line = (
+            f"TASKS[{alias!r}] is {path} ({route.package}): runs the {route.worker!r} worker backend "
+            f"({route.command}), queues {list(plan.options.get('queues') or [])}"
+        )
+        extras = {**plan.extras, "tasks_alias": alias, "task_backend": path, "worker_backend": route.worker}
+        return replace(plan, options=self.relabel(plan.options, alias), notes=(line, *plan.notes), extras=extras)
+
+    def relabel(self, opts: OptionTable, alias: str) -> OptionTable:
+        """``--dry-run`` says where the values this backend filled in came from: TASKS, not OPTIONS."""
+        given = self.config.options
+        if "queues" in opts.values and "queues" not in given and opts.source("queues") == "settings OPTIONS":
+            entry = tasks_setting()[alias]
+            origin = f"settings TASKS[{alias!r}]['QUEUES']" if "QUEUES" in entry else "Django's default QUEUES"
+            opts = opts.with_value("queues", opts["queues"], origin)
+        if "task_backend" in opts.values and "task_backend" not in given:
+            opts = opts.with_value("task_backend", alias, "default")
+        return opts
+
+    def check(self, ctx: LaunchContext) -> list[Any]:
+        from django.core import checks
+
+        try:
+            _, delegate = self.choose(ctx)
+        except ConfigError as e:
+            return [checks.Error(e.problem_text, hint=e.fix or None, id=e.check_id, obj=self.config.where)]
+        inner = replace(ctx, overrides={k: v for k, v in ctx.overrides.items() if k != "task_backend"})
+        return list(delegate.check(inner))
+
+    # -- running: the chosen worker's own ----------------------------------------------
+
+    def preflight(self, plan: LaunchPlan) -> None:
+        self._planned().preflight(plan)
+
+    def _planned(self) -> Backend:
+        if self._delegate is None:
+            return self.delegate(LaunchContext.from_django())
+        return self._delegate

@@ -86,7 +86,10 @@ def exact_log_level(command_class: type[Any], level: str) -> type[Any]:
 
 
 def run(plan: LaunchPlan) -> NoReturn:
-    """Run ``db_worker`` with the plan's argv through its own parser, then exit with its status."""
+    """Run ``db_worker`` with the plan's argv through its own parser, then exit with its status;
+    a plan that ``"BACKEND": "tasks"`` made for another worker backend goes to that one's host."""
+    if plan.backend != "django-tasks":
+        run_other(plan)
     provider = _provider.by_app(str(plan.extras["provider"]))
     preflight(provider)
     command = importlib.import_module(provider.command_module)
@@ -98,3 +101,12 @@ def run(plan: LaunchPlan) -> NoReturn:
     cmd = exact_log_level(command.Command, str(plan.options.get("log_level") or "info"))()
     cmd.run_from_argv([plan.program[0], *plan.args])
     sys.exit(0)
+
+
+def run_other(plan: LaunchPlan) -> NoReturn:
+    """The host of the worker backend the plan is for (rq, celery-worker): it never returns."""
+    from django_prodserver.api import resolve_backend
+
+    module, _, function = resolve_backend(plan.backend).cls.host.partition(":")
+    getattr(importlib.import_module(module), function)(plan)
+    raise SystemExit(0)
