@@ -5,7 +5,8 @@ tasks and then N tasks that wait 10 ms (I/O), is started with the same concurren
 same loopback broker, and is measured for
   - tasks/s: per kind, the last 90% of the N tasks over the span from the start of the first
     of them to the last end (start-up excluded: the rate the worker drains a full queue at);
-  - idle RSS of its process tree (``ops.procfs``), 1 s after the queue is empty;
+  - idle RSS of its process tree (``ops.procfs``), 1 s after the queue is empty, and its PSS
+    (shared pages split between the processes that share them: what the machine really spends);
   - enqueue-to-start latency p50/p99: tasks sent one at a time, 50 ms apart, to the idle worker;
   - SIGTERM to exit with a 1 s task running (the task must finish: it is reported if cut).
 Each task appends a line to a file (benchmarks/worker_tasks), so every number is read the
@@ -51,7 +52,13 @@ from _web_report import Row, med  # noqa: E402
 from worker_tasks import FAMILY_ENV, QUEUE_ENV, RECORDS_ENV  # noqa: E402
 
 from django_prodserver.ops.procfs import rss_bytes  # noqa: E402
-from django_prodserver.testing.processes import RunningProcess, process_tree, project_environ, start  # noqa: E402
+from django_prodserver.testing.processes import (  # noqa: E402
+    RunningProcess,
+    process_tree,
+    project_environ,
+    pss_kib,
+    start,
+)
 
 REDIS_URL = os.environ.get("PRODSERVER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 RUN_TIMEOUT = 120.0  # one side's whole run (fill, drain, idle, latency, SIGTERM), at most
@@ -216,6 +223,7 @@ class Sample:
     noop_rate: float = 0.0
     io_rate: float = 0.0
     rss_mib: float = 0.0
+    pss_mib: float = 0.0
     p50_ms: float = 0.0
     p99_ms: float = 0.0
     term_s: float = 0.0
@@ -279,6 +287,7 @@ def rows(samples: dict[str, list[Sample]]) -> list[Row]:
         row("tasks/s  no-op", "noop_rate", ">=", 0.98),
         row("tasks/s  10 ms I/O", "io_rate", ">=", 0.98),
         row("idle RSS (MiB)", "rss_mib", "<=", 1.00),
+        row("idle PSS (MiB)", "pss_mib"),
         row("enqueue->start p50 (ms)", "p50_ms"),
         row("enqueue->start p99 (ms)", "p99_ms"),
         row("SIGTERM -> exit (s)", "term_s"),
@@ -317,8 +326,8 @@ def table(family: str, shape: str, samples: dict[str, list[Sample]]) -> str:
 def summary(results: list[tuple[str, str, dict[str, list[Sample]]]]) -> str:
     """One Markdown row per family: ratio (spread) for each measure."""
     head = (
-        "| family | both sides | rounds | tasks/s no-op | tasks/s 10 ms I/O | idle RSS | latency p50 | latency p99 "
-        "| SIGTERM to exit |"
+        "| family | both sides | rounds | tasks/s no-op | tasks/s 10 ms I/O | idle RSS | idle PSS "
+        "| latency p50 | latency p99 | SIGTERM to exit |"
     )
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for family, shape, samples in results:
@@ -456,7 +465,8 @@ def one_run(argv: list[str], env: dict[str, str], workdir: Path, tag: str, enque
         got = wait_records(records, proc, lambda r: r.count("noop") >= n and r.count("io") >= n, deadline)
         sample.noop_rate, sample.io_rate = got.rate("noop"), got.rate("io")
         time.sleep(1.0)
-        sample.rss_mib = rss_bytes(process_tree(proc.pid)) / 2**20
+        tree = process_tree(proc.pid)
+        sample.rss_mib, sample.pss_mib = rss_bytes(tree) / 2**20, pss_kib(tree) / 1024
         enqueuer.send("lat", LATENCY_TASKS, 0.0, LATENCY_INTERVAL)
         got = wait_records(records, proc, lambda r: r.count("lat") >= LATENCY_TASKS, deadline)
         lat = got.latencies_ms("lat")
@@ -532,7 +542,8 @@ def run_family(family: Family, args: argparse.Namespace, base: Path) -> tuple[st
                 samples[side].append(s)
                 print(
                     f"  {family.name} round {i + 1} {side:10s} no-op {s.noop_rate:7.1f}/s  I/O {s.io_rate:6.1f}/s  "
-                    f"RSS {s.rss_mib:6.1f} MiB  latency p50 {s.p50_ms:6.1f} p99 {s.p99_ms:6.1f} ms  "
+                    f"RSS {s.rss_mib:6.1f} PSS {s.pss_mib:6.1f} MiB  "
+                    f"latency p50 {s.p50_ms:6.1f} p99 {s.p99_ms:6.1f} ms  "
                     f"SIGTERM->exit {s.term_s:5.2f} s" + "".join(f"  ! {n}" for n in s.notes),
                     flush=True,
                 )
