@@ -304,7 +304,9 @@ def ratio_text(row: Row) -> tuple[str, str]:
     if not med(row.native):
         return "-", "-"
     lo, hi = row.spread()
-    return f"{row.ratio:.2f}", f"{lo:.2f}-{hi:.2f}"
+    # A miss that two decimals would show as the target itself (217.7 MiB vs 217.5: "1.00") gets three.
+    digits = 3 if row.op and row.verdict() != "ok" and round(row.ratio, 2) == row.target else 2
+    return f"{row.ratio:.{digits}f}", f"{lo:.{digits}f}-{hi:.{digits}f}"
 
 
 def table(family: str, shape: str, samples: dict[str, list[Sample]]) -> str:

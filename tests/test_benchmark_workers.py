@@ -99,3 +99,6 @@ def test_report_marks_misses_outside_the_spread_and_noise_inside(workers: Module
         row.startswith("| rq | concurrency 2 | 3 | 0.96 (0.90-1.05) |")
         and "1.01 (1.01-1.01) MISSED | 1.01 (1.01-1.01) | 1.00" in row
     )
+    samples["prodserver"] = [sample(workers, 100.0, 100.2) for _ in range(3)]
+    rss = next(r for r in workers.rows(samples) if r.name == "idle RSS (MiB)")
+    assert rss.verdict() == "MISSED" and workers.ratio_text(rss) == ("1.002", "1.002-1.002")  # not "1.00"
