@@ -512,6 +512,7 @@ def forget_queue(queue: str) -> None:
         keys = list(client.scan_iter(match=f"*{queue}*", count=1000))
         if keys:
             client.delete(*keys)
+        client.srem("rq:queues", f"rq:queue:{queue}")  # rq's index of queue names
     except redis.RedisError:
         pass
     finally:
