@@ -8,15 +8,18 @@ from typing import NoReturn
 
 from django_prodserver.backends.base import Backend
 from django_prodserver.launch import collector
+from django_prodserver.logs import PROCESS_ENV
 from django_prodserver.plan import LaunchPlan
 
 
 def child_environ(plan: LaunchPlan, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment the process gets: ours, minus what the plan removes, plus its own."""
+    """The environment the process gets: ours, minus what the plan removes, plus its own, plus
+    its name (``PRODSERVER_PROCESS``: how ``prodserver dump`` and ``profile`` find it)."""
     env = dict(os.environ if base is None else base)
     for key in plan.unset_env:
         env.pop(key, None)
     env.update(plan.env)
+    env[PROCESS_ENV] = plan.process
     return env
 
 
