@@ -192,3 +192,24 @@ def test_speedscope_profiles_merge_with_process_labels(tmp_path: Path) -> None:
     assert [p["name"] for p in merged["profiles"]] == ["web master 1: Thread 1", "web worker 2: Thread 1"]
     assert merged["profiles"][1]["samples"] == [[2, 3], [2]]
     assert ("main (m.py:1)", "two (m.py:2)") in [s for s, _ in merge.speedscope_stacks(merged)]
+
+
+def test_kubernetes_grants_ptrace_only_in_the_debug_overlay(tmp_path: Path) -> None:
+    env = project_environ({"web": WEB}, tmp_path)
+    plain = run_django(
+        env, tmp_path, "prodserver", "export", "kubernetes", "--name", "shop", "--output", str(tmp_path / "plain")
+    )
+    assert plain.returncode == 0, plain.stderr
+    out = tmp_path / "k8s"
+    debug = run_django(
+        env, tmp_path, "prodserver", "export", "kubernetes", "--name", "shop", "--profiling", "--output", str(out)
+    )
+    assert debug.returncode == 0, debug.stderr
+    base = sorted(p.name for p in out.glob("*.yaml"))
+    assert base == sorted(p.name for p in (tmp_path / "plain").glob("*.yaml"))
+    assert not any("SYS_PTRACE" in p.read_text() for p in [*out.glob("*.yaml"), *(tmp_path / "plain").rglob("*")])
+    patch = (out / "debug" / "web.profiling.yaml").read_text()
+    assert "SYS_PTRACE" in patch and "name: web" in patch, patch
+    assert "--profile=sysadmin" in debug.stderr and "--patch-file" in debug.stderr, debug.stderr
+    refused = run_django(env, tmp_path, "prodserver", "export", "compose", "--profiling")
+    assert refused.returncode != 0 and "--profiling goes with kubernetes only" in refused.stderr
