@@ -213,3 +213,43 @@ def test_kubernetes_grants_ptrace_only_in_the_debug_overlay(tmp_path: Path) -> N
     assert "--profile=sysadmin" in debug.stderr and "--patch-file" in debug.stderr, debug.stderr
     refused = run_django(env, tmp_path, "prodserver", "export", "compose", "--profiling")
     assert refused.returncode != 0 and "--profiling goes with kubernetes only" in refused.stderr
+
+
+@pytest.mark.live
+@pytest.mark.timeout(90)
+def test_tracemalloc_hook_answers_without_ptrace(prodserver_process: ProcessStarter) -> None:
+    port, env = _web(prodserver_process, workers=1)
+    stop = _requests(port, "/hoard/?kib=256", count=3000, seconds=30, threads=1)
+    try:
+        done = run_django(
+            env,
+            prodserver_process.workdir,
+            *("prodserver", "profile", "--memory", "--tracemalloc", NAME, "--duration", "2", "--top", "3"),
+            "--output",
+            str(prodserver_process.workdir / "memory.txt"),
+            timeout=60,
+        )
+    finally:
+        stop.set()
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    worker = next(part for part in out.split("=== ")[1:] if " worker " in part.splitlines()[0])
+    assert "(tracemalloc)" in worker and "top sites by growth of live memory" in worker, out
+    assert "django_prodserver/testing/project/views.py" in worker.splitlines()[2], out
+
+
+@pytest.mark.timeout(60)
+def test_a_process_without_the_hook_is_said_so_at_once(prodserver_process: ProcessStarter) -> None:
+    import sys
+
+    from django_prodserver.testing.processes import start
+
+    workdir = prodserver_process.workdir
+    other = prodserver_process.adopt(
+        start([sys.executable, "-c", "import time; time.sleep(60)"], {}, workdir, workdir / "other.log")
+    )
+    env = project_environ({NAME: WEB}, workdir)
+    began = time.monotonic()
+    done = run_django(env, workdir, "prodserver", "profile", "--memory", "--tracemalloc", "--pid", str(other.pid))
+    assert done.returncode != 0 and f"no answer from pid {other.pid}" in done.stderr, done.stderr
+    assert time.monotonic() - began < 30, "waited for a hook that is not there"

@@ -28,6 +28,7 @@ def apply_environ(plan: LaunchPlan) -> None:
     for key in plan.unset_env:
         os.environ.pop(key, None)
     os.environ.update(plan.env)
+    os.environ[PROCESS_ENV] = plan.process
     os.chdir(plan.cwd)
     if plan.cwd not in sys.path:
         sys.path.insert(0, plan.cwd)
@@ -50,5 +51,8 @@ def run(plan: LaunchPlan, backend: Backend) -> NoReturn:
         from django_prodserver.logs.setup import configure_from_env
 
         configure_from_env()  # log_format json: this process' logging, before the server's
+        from django_prodserver.ops import memhook
+
+        memhook.install()  # the Django setup before the plan did not know it was a prodserver process
         backend.run_in_process(plan)
     exec_plan(plan)

@@ -49,6 +49,11 @@ class Command(BaseCommand):
             help="never pause the processes to read a stack (less overhead, some stacks torn)",
         )
         parser.add_argument("--memory", action="store_true", help="top allocation sites instead of CPU samples")
+        parser.add_argument(
+            "--tracemalloc",
+            action="store_true",
+            help="with --memory: ask prodserver's in-process hook (tracemalloc) instead of attaching memray",
+        )
         parser.add_argument("--top", type=int, default=10, metavar="N", help="lines of the summary (10)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -152,7 +157,13 @@ class Command(BaseCommand):
 
         duration = options["duration"]
         what = f"tracking allocations of {len(targets)} process(es) of {targets[0].name}"
-        reports = memory.profile(targets, duration=duration, top=options["top"], tick=self.progress(what, duration))
+        reports = memory.profile(
+            targets,
+            duration=duration,
+            top=options["top"],
+            tick=self.progress(what, duration),
+            tracemalloc=bool(options.get("tracemalloc")),
+        )
         if sys.stderr.isatty():
             self.stderr.write("")
         lines: list[str] = []
