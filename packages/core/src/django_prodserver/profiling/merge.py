@@ -2,6 +2,8 @@
 
 - speedscope: one file, one profile per thread of each process, named ``<label> <thread>``.
 - raw (collapsed stacks, ``frame;frame;frame count``): every stack starts with the process label.
+
+The thread of prodserver's memory hook is left out: it only ever waits.
 - flamegraph: py-spy draws an SVG from its own samples only, so one SVG per process
   (``FILE`` becomes ``FILE-<pid>.svg``); open a speedscope file for all of them in one view.
 """
@@ -15,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 SPEEDSCOPE_SCHEMA = "https://www.speedscope.app/file-format-schema.json"
+#: prodserver's own waiting thread (``ops.memhook``): left out, it only says "waiting".
+HOOK_THREAD = '"prodserver-profile-hook"'
+HOOK_FRAME = "ops/memhook.py:"
 Stack = tuple[tuple[str, ...], float]  # frames root first, samples (or seconds sampled)
 
 
@@ -27,6 +32,8 @@ def speedscope(parts: Sequence[tuple[str, Path]], title: str) -> dict[str, Any]:
         offset = len(frames)
         frames.extend(doc.get("shared", {}).get("frames", []))
         for profile in doc.get("profiles", []):
+            if HOOK_THREAD in str(profile.get("name", "")):
+                continue
             profile = dict(profile)
             profile["name"] = f"{label}: {profile.get('name', '')}".rstrip(": ")
             if profile.get("type") == "sampled":
@@ -69,7 +76,7 @@ def raw(parts: Sequence[tuple[str, Path]]) -> str:
     lines: list[str] = []
     for label, path in parts:
         for line in path.read_text().splitlines():
-            if line.strip():
+            if line.strip() and HOOK_FRAME not in line:
                 lines.append(f"{label.replace(';', ',')};{line}")
     return "\n".join(lines) + ("\n" if lines else "")
 

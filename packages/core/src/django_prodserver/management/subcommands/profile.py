@@ -81,11 +81,16 @@ class Command(BaseCommand):
         tty = sys.stderr.isatty()
         self.stderr.write(f"{what} for {duration} s ...")
 
+        shown = [0]
+
         def tick(elapsed: float) -> None:
             seconds = min(int(elapsed), duration)
+            if seconds == shown[0]:
+                return
+            shown[0] = seconds
             if tty:
                 self.stderr.write(f"\r  {seconds}/{duration} s", ending="")
-            elif seconds and (seconds % 5 == 0 or seconds == duration):
+            elif seconds % 5 == 0 or seconds == duration:
                 self.stderr.write(f"  {seconds}/{duration} s")
 
         return tick
