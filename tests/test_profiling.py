@@ -178,6 +178,7 @@ def test_raw_profiles_merge_with_process_labels(tmp_path: Path) -> None:
     assert text.splitlines()[0] == "web master 1;main (a.py:1);work (a.py:5) 30"
     total, rows = merge.summary(merge.raw_stacks(text))
     assert total == 100 and rows[0] == ("burn_cpu (b.py:9)", 60.0, 60.0)
+    assert not any(name.startswith("web ") for name, _, _ in rows), rows  # labels are no functions
 
 
 def test_speedscope_profiles_merge_with_process_labels(tmp_path: Path) -> None:

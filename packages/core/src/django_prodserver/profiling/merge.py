@@ -84,12 +84,14 @@ def raw(parts: Sequence[tuple[str, Path]]) -> str:
 _COUNT = re.compile(r"^(.*) (\d+)$")
 
 
-def raw_stacks(text: str) -> list[Stack]:
+def raw_stacks(text: str, *, labelled: bool = True) -> list[Stack]:
+    """The stacks of collapsed text; ``labelled``: each starts with a process label (dropped)."""
     out: list[Stack] = []
     for line in text.splitlines():
         match = _COUNT.match(line.strip())
         if match:
-            out.append((tuple(match.group(1).split(";")), int(match.group(2))))
+            frames = tuple(match.group(1).split(";"))
+            out.append((frames[1:] if labelled else frames, int(match.group(2))))
     return out
 
 
