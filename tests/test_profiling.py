@@ -20,7 +20,7 @@ from django_prodserver.testing.processes import http_get, project_environ, run_d
 
 #: A name no other test's process carries (other test runs may share this machine).
 NAME = "spyweb"
-WEB = {"BACKEND": "gunicorn", "OPTIONS": {"workers": 2, "timeout": 60, "graceful_timeout": 2}}
+WEB = {"BACKEND": "gunicorn", "OPTIONS": {"workers": 2, "timeout": 60, "graceful_timeout": 1, "drain_delay": 0}}
 
 
 def _requests(port: int, path: str, *, count: int, seconds: float, threads: int = 1) -> threading.Event:
