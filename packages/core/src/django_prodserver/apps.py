@@ -15,7 +15,7 @@ class ProdserverConfig(AppConfig):
     def ready(self) -> None:
         from django_prodserver import checks  # noqa: F401  (registers the checks)
         from django_prodserver.logs.setup import configure_from_env
-        from django_prodserver.settings import secret_env  # noqa: F401  (PRODSERVER_SECRET_ENV's)
+        from django_prodserver.settings import profiling, secret_env  # noqa: F401  (their checks)
 
         configure_from_env()  # a child started with log_format json: Django's LOGGING is applied by now
         _resume_collector_unless_our_command()

@@ -42,15 +42,21 @@ def mask(text: str) -> str:
 
 
 def secret_names() -> frozenset[str]:
-    """``settings.PRODSERVER_SECRET_ENV`` (names only; a bad value is the system check's to report)."""
+    """``settings.PRODSERVER_SECRET_ENV`` and the ``TOKEN_ENV`` of ``PRODSERVER_PROFILE_REQUESTS``
+    (names only; a bad value is the system check's to report)."""
     from django.conf import settings
 
     if not settings.configured:
         return frozenset()
     value = getattr(settings, "PRODSERVER_SECRET_ENV", ())
-    if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
-        return frozenset()
-    return frozenset(v for v in value if isinstance(v, str))
+    names = set()
+    if not isinstance(value, str) and isinstance(value, (list, tuple, set, frozenset)):
+        names = {v for v in value if isinstance(v, str)}
+    # The variable PRODSERVER_PROFILE_REQUESTS reads its token from, whatever its name.
+    profile = getattr(settings, "PRODSERVER_PROFILE_REQUESTS", None)
+    if isinstance(profile, dict) and isinstance(profile.get("TOKEN_ENV"), str):
+        names.add(profile["TOKEN_ENV"])
+    return frozenset(names)
 
 
 def is_secret_name(name: str) -> bool:

@@ -371,6 +371,11 @@ class Backend:
         if self.kind != "web" or "http" not in self.capabilities:
             return []
         layers: list[str] = []
+        # The profiler is innermost: it sees the app alone, in the thread that runs it.
+        if _profiling_on():
+            from django_prodserver.served import profiling
+
+            layers.append(profiling.LAYER)
         # Innermost first: the deadline's 504 is what metrics and the access line record, and
         # the request id (outermost) is set for everything below it.
         if websockets.refusing(opts):
@@ -443,13 +448,25 @@ class Backend:
 
     def announcements(self, opts: OptionTable, ctx: LaunchContext) -> list[str]:
         """Lines every start prints (not only ``-v 2``) about what changed without being asked
-        for: a WSGI project served as ASGI (:func:`.asgi_discovery.serves_asgi_line`)."""
+        for: a WSGI project served as ASGI (:func:`.asgi_discovery.serves_asgi_line`), and that
+        requests carrying the profiling token are profiled (``PRODSERVER_PROFILE_REQUESTS``)."""
+        lines: list[str] = []
         found = self.discovered_asgi_app(opts, ctx)
-        if not found:
-            return []
-        from django_prodserver.backends.asgi_discovery import serves_asgi_line
+        if found:
+            from django_prodserver.backends.asgi_discovery import serves_asgi_line
 
-        return [serves_asgi_line(self.name or type(self).__name__, found)]
+            lines.append(serves_asgi_line(self.name or type(self).__name__, found))
+        if self.kind == "web" and "http" in self.capabilities and _profiling_on():
+            from django_prodserver.settings.profiling import HEADER, load_profile_config
+
+            config = load_profile_config()
+            if config is not None:
+                to = f"stored in {config.directory}" if config.directory else "answered with its profile"
+                lines.append(
+                    f"request profiling is on: a request whose {HEADER} header holds the token from "
+                    f"{config.token_source} is {to} (PRODSERVER_PROFILE_REQUESTS)"
+                )
+        return lines
 
     def plan(self, ctx: LaunchContext) -> LaunchPlan:
         """Compute the launch without starting anything (also what ``--dry-run`` prints)."""
@@ -618,6 +635,16 @@ class WebBackend(Backend):
             from django_prodserver.preflight import check_resolvable
 
             check_resolvable(host, self.key_of("host", plan.options.source("host")))
+        from django_prodserver.served import layers as serving
+        from django_prodserver.served import profiling
+
+        if profiling.LAYER in serving.layer_paths(plan.env):
+            from django_prodserver.settings.profiling import load_profile_config, prepare_directory, read_token
+
+            config = load_profile_config()
+            if config is not None:  # the token is read now: empty or missing, nothing starts
+                read_token(config, {**os.environ, **plan.env})
+                prepare_directory(config)
 
 
 class WorkerBackend(Backend):
@@ -630,6 +657,17 @@ class WorkerBackend(Backend):
 def _names_option(config: ProcessConfig, key_where: str) -> str | None:
     """The ``OPTIONS`` key of ``config`` that an error's ``where`` names, if any."""
     return next((k for k in config.options if where(config.name, "OPTIONS", k) == key_where), None)
+
+
+def _profiling_on() -> bool:
+    """True when ``PRODSERVER_PROFILE_REQUESTS`` turns request profiling on (a bad value is
+    reported by its system check, prodserver.E030, and nothing starts)."""
+    from django_prodserver.settings.profiling import load_profile_config
+
+    try:
+        return load_profile_config() is not None
+    except ConfigError:
+        return False
 
 
 def _off(name: str, value: Any) -> bool:

@@ -32,6 +32,15 @@ class Settings:
     connections: int
     host: str
     wrk: str | None
+    #: Each path's ``duration`` is split into this many rounds (their spread tells noise).
+    rounds: int = 1
+    #: When the two fastest are within noise, both are started again and loaded in turns for
+    #: up to this many more rounds each, until the ranking is stable.
+    confirm_rounds: int = 0
+
+    @property
+    def round_seconds(self) -> float:
+        return self.duration / self.rounds
 
 
 @dataclass
@@ -43,6 +52,9 @@ class PathResult:
     requests: int  # answers of any status
     errors: int
     cpu_ms_per_request: float  # CPU of the server's process tree / answers
+    rounds: list[float] = field(default_factory=list)  # requests/s of each round
+    p50_rounds: list[float] = field(default_factory=list)
+    p99_rounds: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -54,50 +66,143 @@ class BackendResult:
     first_status: int = 0
     idle_pss_mib: float = 0.0
     processes: int = 0
+    rss_mib: float = 0.0  # resident memory of the process tree after the load
     paths: list[PathResult] = field(default_factory=list)
+
+
+def rounds_of(cfg: Settings) -> tuple[int, float]:
+    """How many rounds of how many seconds each path gets (wrk counts whole seconds)."""
+    n = max(1, cfg.rounds)
+    if cfg.wrk:
+        n = max(1, min(n, int(cfg.duration)))
+    return n, cfg.duration / n
+
+
+def start(
+    backend: str,
+    cfg: Settings,
+    log: Path,
+    sets: Sequence[str] = (),
+    timeout: float = START_TIMEOUT,
+    quick: bool = False,
+) -> tuple[Server, int, BackendResult]:
+    """``backend`` started on a free loopback port (with ``--set`` items), answered, settled
+    and warmed up; the caller stops the server. Raises RuntimeError when it does not answer.
+    ``quick`` (tune's many starts): shorter settling and warm-up, no idle memory."""
+    result = BackendResult(backend)
+    port = free_port()
+    argv = [*cfg.project.argv(cfg.host, port), *[f"--set={item}" for item in sets]]
+    server = Server(argv, cfg.project.environ(backend), cfg.project.cwd, log)
+    try:
+        seconds, status = server.first_answer(cfg.host, port, cfg.paths[0], timeout)
+        result.first_answer_ms, result.first_status = seconds * 1000, status
+        server.settle(quiet=0.4 if quick else 1.0)
+        run_load(cfg.wrk, cfg.host, port, cfg.paths[0], min(1.0, cfg.duration), cfg.connections)
+        result.processes = len(server.tree())
+        if not quick:
+            time.sleep(0.5)
+            result.idle_pss_mib = server.pss_kib() / 1024
+    except BaseException:
+        server.stop()
+        raise
+    return server, port, result
+
+
+def load_path(server: Server, port: int, cfg: Settings, path: str, seconds: float) -> PathResult:
+    """One round of load on ``path``, with the server's CPU and whether it survived."""
+    before = server.cpu_seconds()
+    got = run_load(cfg.wrk, cfg.host, port, path, seconds, cfg.connections)
+    cpu = server.cpu_seconds() - before
+    if server.popen.poll() is not None:
+        raise RuntimeError(f"exited with {server.popen.returncode} during the load:\n{server.output_tail()}")
+    rate = got.ok_per_second
+    return PathResult(
+        path,
+        rate,
+        got.p50_ms,
+        got.p99_ms,
+        got.answers,
+        got.errors,
+        cpu * 1000 / max(1, got.answers),
+        [rate],
+        [got.p50_ms],
+        [got.p99_ms],
+    )
+
+
+def merge(into: PathResult, more: PathResult) -> None:
+    """Add a round to ``into``: requests/s and latency are medians of the rounds, counts add up."""
+    import statistics
+
+    into.rounds.extend(more.rounds)
+    into.p50_rounds.extend(more.p50_rounds)
+    into.p99_rounds.extend(more.p99_rounds)
+    into.requests_per_second = statistics.median(into.rounds)
+    into.p50_ms = statistics.median(into.p50_rounds)
+    into.p99_ms = statistics.median(into.p99_rounds)
+    cpu = into.cpu_ms_per_request * into.requests + more.cpu_ms_per_request * more.requests
+    into.requests += more.requests
+    into.errors += more.errors
+    into.cpu_ms_per_request = cpu / max(1, into.requests)
 
 
 def bench_one(backend: str, cfg: Settings, log_dir: Path, say: Callable[[str], None]) -> BackendResult:
     """Start ``backend`` on a free loopback port, measure it, and stop it whatever happens."""
     result = BackendResult(backend)
-    port = free_port()
-    server = Server(
-        cfg.project.argv(cfg.host, port), cfg.project.environ(backend), cfg.project.cwd, log_dir / f"{backend}.log"
-    )
+    server: Server | None = None
     try:
-        seconds, status = server.first_answer(cfg.host, port, cfg.paths[0], START_TIMEOUT)
-        result.first_answer_ms, result.first_status = seconds * 1000, status
-        say(f"{backend}: first answer {status} after {seconds * 1000:.0f} ms; warming up")
-        server.settle()
-        run_load(cfg.wrk, cfg.host, port, cfg.paths[0], min(1.0, cfg.duration), cfg.connections)
-        time.sleep(0.5)
-        result.processes = len(server.tree())
-        result.idle_pss_mib = server.pss_kib() / 1024
+        server, port, result = start(backend, cfg, log_dir / f"{backend}.log")
+        say(f"{backend}: first answer {result.first_status} after {result.first_answer_ms:.0f} ms; warmed up")
+        n, seconds = rounds_of(cfg)
         for path in cfg.paths:
-            say(f"{backend}: {path} for {cfg.duration:g}s ({cfg.connections} connections)")
-            before = server.cpu_seconds()
-            got = run_load(cfg.wrk, cfg.host, port, path, cfg.duration, cfg.connections)
-            cpu = server.cpu_seconds() - before
-            if server.popen.poll() is not None:
-                raise RuntimeError(f"exited with {server.popen.returncode} during the load:\n{server.output_tail()}")
-            result.paths.append(
-                PathResult(
-                    path,
-                    got.ok_per_second,
-                    got.p50_ms,
-                    got.p99_ms,
-                    got.answers,
-                    got.errors,
-                    cpu * 1000 / max(1, got.answers),
-                )
-            )
+            rounds = f", {n} rounds" if n > 1 else ""
+            say(f"{backend}: {path} for {cfg.duration:g}s ({cfg.connections} connections{rounds})")
+            got = load_path(server, port, cfg, path, seconds)
+            for _ in range(n - 1):
+                merge(got, load_path(server, port, cfg, path, seconds))
+            result.paths.append(got)
+        result.rss_mib = server.rss_mib()
         result.ok = True
     except RuntimeError as e:
         result.error = str(e).strip()
         say(f"{backend}: failed: {first_line(result.error)}")
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
     return result
+
+
+def confirm(
+    results: Sequence[BackendResult],
+    cfg: Settings,
+    log_dir: Path,
+    say: Callable[[str], None],
+    undecided: Callable[[], bool],
+) -> int:
+    """Start ``results``' backends together and load them in turns, one round of every path
+    each, while ``undecided()`` and at most ``cfg.confirm_rounds`` times; the rounds are added
+    to ``results``. In turns, so that a machine getting busier weighs on each the same.
+    Returns the number of rounds run."""
+    servers: list[tuple[BackendResult, Server, int]] = []
+    done = 0
+    _, seconds = rounds_of(cfg)
+    try:
+        for r in results:
+            server, port, _ = start(r.backend, cfg, log_dir / f"{r.backend}-confirm.log")
+            servers.append((r, server, port))
+        while done < cfg.confirm_rounds and undecided():
+            done += 1
+            say(f"within noise: round {done} of at most {cfg.confirm_rounds} more, "
+                f"{' and '.join(r.backend for r in results)} in turns")  # fmt: skip
+            for r, server, port in servers:
+                for i, path in enumerate(cfg.paths):
+                    merge(r.paths[i], load_path(server, port, cfg, path, seconds))
+    except RuntimeError as e:
+        say(f"confirmation stopped: {first_line(str(e))}")
+    finally:
+        for _, server, _ in servers:
+            server.stop()
+    return done
 
 
 def first_line(text: str) -> str:
@@ -114,8 +219,15 @@ def first_line(text: str) -> str:
     return lines[0][:300] if lines else "failed"
 
 
-def run(cfg: Settings, say: Callable[[str], None]) -> list[BackendResult]:
-    """Every backend of ``cfg`` in turn; a KeyboardInterrupt stops the current server first."""
+def run(
+    cfg: Settings,
+    say: Callable[[str], None],
+    decide: Callable[[list[BackendResult]], list[BackendResult]] | None = None,
+) -> list[BackendResult]:
+    """Every backend of ``cfg`` in turn; a KeyboardInterrupt stops the current server first.
+
+    ``decide(results)`` names the backends still within noise of each other (none: the ranking
+    holds); they are then confirmed with more rounds in turns (:func:`confirm`)."""
     results: list[BackendResult] = []
     with tempfile.TemporaryDirectory(prefix="prodserver-bench-") as tmp:
         work = Path(tmp)
@@ -124,6 +236,10 @@ def run(cfg: Settings, say: Callable[[str], None]) -> list[BackendResult]:
         for i, backend in enumerate(cfg.backends, 1):
             say(f"[{i}/{len(cfg.backends)}] {backend}: starting `prodserver {cfg.project.process}`")
             results.append(bench_one(backend, cfg, work, say))
+        if decide is not None and cfg.confirm_rounds > 0:
+            close = decide(results)
+            if len(close) > 1:
+                confirm(close, cfg, work, say, lambda: len(decide(results)) > 1)
     return results
 
 

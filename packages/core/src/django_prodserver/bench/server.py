@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from django_prodserver.ops.procfs import cpu_seconds, tree
+from django_prodserver.ops.procfs import cpu_seconds, rss_bytes, tree
 from django_prodserver.testing.processes import pss_kib
 
 
@@ -82,6 +82,10 @@ class Server:
 
     def pss_kib(self) -> int:
         return pss_kib(self.tree())
+
+    def rss_mib(self) -> float:
+        """Resident memory of the whole process tree (shared pages counted per process)."""
+        return rss_bytes(self.tree()) / 2**20
 
     def cpu_seconds(self) -> float:
         return cpu_seconds(self.tree(), reaped=True)

@@ -160,11 +160,18 @@ class Response:
         return json.loads(self.body)
 
 
-def http_get(port: int, path: str = "/", *, host: str = "127.0.0.1", timeout: float = 10.0) -> Response:
-    """One GET on a fresh connection; raises on any transport error or short body."""
+def http_get(
+    port: int,
+    path: str = "/",
+    *,
+    host: str = "127.0.0.1",
+    timeout: float = 10.0,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """One GET on a fresh connection (with ``headers`` added); raises on any transport error or short body."""
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        conn.request("GET", path, headers={"Connection": "close"})
+        conn.request("GET", path, headers={**(headers or {}), "Connection": "close"})
         resp = conn.getresponse()
         body = resp.read()  # raises IncompleteRead when the body is cut
         headers = {k.lower(): v for k, v in resp.getheaders()}
