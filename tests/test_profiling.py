@@ -243,6 +243,7 @@ def test_tracemalloc_hook_answers_without_ptrace(prodserver_process: ProcessStar
     assert "django_prodserver/testing/project/views.py" in worker.splitlines()[2], out
 
 
+@pytest.mark.live
 @pytest.mark.timeout(60)
 def test_a_process_without_the_hook_is_said_so_at_once(prodserver_process: ProcessStarter) -> None:
     import sys
