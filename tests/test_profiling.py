@@ -86,11 +86,18 @@ def test_profile_finds_the_function_that_burns_cpu(prodserver_process: ProcessSt
     output = prodserver_process.workdir / "web.speedscope.json"
     # Bounded loopback load: two clients, each at most 300 requests or 12 seconds.
     stop = _requests(port, "/burn/?seconds=0.05", count=300, seconds=12, threads=2)
+    raw = prodserver_process.workdir / "web.txt"
     try:
         done = run_django(
             env,
             prodserver_process.workdir,
             *("prodserver", "profile", NAME, "--duration", "2", "--rate", "50", "--output", str(output)),
+            timeout=60,
+        )
+        collapsed = run_django(
+            env,
+            prodserver_process.workdir,
+            *("prodserver", "profile", NAME, "--duration", "1", "--format", "raw", "--output", str(raw)),
             timeout=60,
         )
     finally:
@@ -110,6 +117,11 @@ def test_profile_finds_the_function_that_burns_cpu(prodserver_process: ProcessSt
     # The summary names it first.
     first = out.split("function\n", 1)[1].splitlines()[0]
     assert "burn_cpu (" in first or "<genexpr> (" in first, out
+    # raw: collapsed stacks of py-spy, each starting with its process' label
+    assert collapsed.returncode == 0, collapsed.stdout + collapsed.stderr
+    lines = raw.read_text().splitlines()
+    assert lines and all(line.startswith(f"{NAME} ") for line in lines), lines[:3]
+    assert any(line.startswith(f"{NAME} worker") and ";burn_cpu (" in line for line in lines), lines[:5]
 
 
 @pytest.mark.live
