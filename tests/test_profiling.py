@@ -20,7 +20,11 @@ from django_prodserver.testing.processes import http_get, project_environ, run_d
 
 #: A name no other test's process carries (other test runs may share this machine).
 NAME = "spyweb"
-WEB = {"BACKEND": "gunicorn", "OPTIONS": {"workers": 2, "timeout": 60, "graceful_timeout": 1, "drain_delay": 0}}
+#: No drain delay (each server stops in a second), no recycling (a worker asked must live on).
+WEB = {
+    "BACKEND": "gunicorn",
+    "OPTIONS": {"workers": 2, "timeout": 60, "graceful_timeout": 1, "drain_delay": 0, "max_requests": 0},
+}
 
 
 def _requests(port: int, path: str, *, count: int, seconds: float, threads: int = 1) -> threading.Event:
@@ -50,9 +54,11 @@ def _skip_unless_attached(out: str) -> None:
 
 def _web(prodserver_process: ProcessStarter, workers: int = 2) -> tuple[int, dict[str, str]]:
     entry = {**WEB, "OPTIONS": {**WEB["OPTIONS"], "workers": workers}}
-    live = prodserver_process(entry, name=NAME)
+    # The memory hook's request files go to the temporary directory: the test's own, on both sides.
+    tmp = {"TMPDIR": str(prodserver_process.workdir)}
+    live = prodserver_process(entry, name=NAME, extra_env=tmp)
     assert live.port is not None
-    env = project_environ({NAME: entry}, prodserver_process.workdir)
+    env = project_environ({NAME: entry}, prodserver_process.workdir, extra=tmp)
     return live.port, env
 
 
@@ -266,7 +272,7 @@ def test_a_process_without_the_hook_is_said_so_at_once(prodserver_process: Proce
     other = prodserver_process.adopt(
         start([sys.executable, "-c", "import time; time.sleep(60)"], {}, workdir, workdir / "other.log")
     )
-    env = project_environ({NAME: WEB}, workdir)
+    env = project_environ({NAME: WEB}, workdir, extra={"TMPDIR": str(workdir)})
     began = time.monotonic()
     done = run_django(env, workdir, "prodserver", "profile", "--memory", "--tracemalloc", "--pid", str(other.pid))
     assert done.returncode != 0 and f"no answer from pid {other.pid}" in done.stderr, done.stderr
