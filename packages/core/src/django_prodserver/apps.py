@@ -19,6 +19,13 @@ class ProdserverConfig(AppConfig):
 
         configure_from_env()  # a child started with log_format json: Django's LOGGING is applied by now
         _resume_collector_unless_our_command()
+        import os
+
+        from django_prodserver.logs import PROCESS_ENV
+        from django_prodserver.ops import memhook
+
+        if os.environ.get(PROCESS_ENV):  # a process prodserver started: answer profile --memory
+            memhook.install()
 
 
 def _resume_collector_unless_our_command() -> None:

@@ -142,8 +142,26 @@ def documents(model: ExportModel) -> list[tuple[str, dict[str, Any]]]:
     return docs
 
 
+def profiling_patch(proc: ExportProcess) -> dict[str, Any]:
+    """A strategic merge patch granting the container SYS_PTRACE, so ``prodserver dump`` and
+    ``prodserver profile`` may attach to its workers (a rollout: new pods get it)."""
+    add = {"securityContext": {"capabilities": {"add": ["SYS_PTRACE"]}}}
+    return {"spec": {"template": {"spec": {"containers": [{"name": proc.slug, **add}]}}}}
+
+
+def profiling_documents(model: ExportModel) -> list[tuple[str, dict[str, Any]]]:
+    """The debug overlay (``--profiling``): one patch per Deployment, under ``debug/`` so that
+    ``kubectl apply -f DIR`` (not recursive) never applies it."""
+    if not model.profiling:
+        return []
+    return [(f"debug/{proc.slug}.profiling.yaml", profiling_patch(proc)) for proc in model.services]
+
+
 def render(model: ExportModel) -> list[tuple[str, str]]:
-    return [(name, HEADER + yaml.dump(doc)) for name, doc in documents(model)]
+    debug = "# Debug overlay: not applied with the manifests. kubectl patch, see the export's instructions.\n"
+    return [(name, HEADER + yaml.dump(doc)) for name, doc in documents(model)] + [
+        (name, HEADER + debug + yaml.dump(doc)) for name, doc in profiling_documents(model)
+    ]
 
 
 def render_stream(model: ExportModel) -> str:
@@ -185,6 +203,26 @@ def instructions(model: ExportModel, where: str) -> list[str]:
             f"Probes ask the ops endpoint, which settings leave off: the export turns it on in each container "
             f"(PRODSERVER_OPS_PORT={model.ops.port}, PRODSERVER_OPS_HOST=0.0.0.0 for the kubelet)."
         )
+    if model.profiling:
+        out.append(
+            "Profiling (prodserver dump / profile need ptrace, which pods lack by default). Without a restart, an "
+            "ephemeral container beside the process (same image, the sysadmin profile grants SYS_PTRACE):"
+        )
+        for proc in model.services:
+            selector = ",".join(f"{k}={v}" for k, v in labels(model, proc).items())
+            out.append(
+                f"  POD=$(kubectl get pods -l {selector} -o name | head -n 1) && kubectl debug -it $POD "
+                f"--image={model.image} --target={proc.slug} --profile=sysadmin -- "
+                f"python manage.py prodserver dump {proc.name}"
+            )
+        if model.services:
+            proc = model.services[0]
+            where_debug = f"{where}/debug" if where != "stdout" else "debug (write with --output DIR)"
+            out.append(
+                f"Or grant it to the pods (a rollout; undo by applying the manifests again), e.g. "
+                f"kubectl patch deployment {model.project}-{proc.slug} --patch-file "
+                f"{where_debug}/{proc.slug}.profiling.yaml"
+            )
     for proc in model.services:
         if check_kind(model, proc) == "ops":
             how = (

@@ -89,6 +89,8 @@ class ExportModel:
     #: True when settings leave the ops endpoint off and the export turns it on for health checks.
     ops_added: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: kubernetes --profiling: also a debug overlay granting SYS_PTRACE (never in the base manifests).
+    profiling: bool = False
 
     @property
     def releases(self) -> list[ExportProcess]:

@@ -8,15 +8,18 @@ from typing import NoReturn
 
 from django_prodserver.backends.base import Backend
 from django_prodserver.launch import collector
+from django_prodserver.logs import PROCESS_ENV
 from django_prodserver.plan import LaunchPlan
 
 
 def child_environ(plan: LaunchPlan, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment the process gets: ours, minus what the plan removes, plus its own."""
+    """The environment the process gets: ours, minus what the plan removes, plus its own, plus
+    its name (``PRODSERVER_PROCESS``: how ``prodserver dump`` and ``profile`` find it)."""
     env = dict(os.environ if base is None else base)
     for key in plan.unset_env:
         env.pop(key, None)
     env.update(plan.env)
+    env[PROCESS_ENV] = plan.process
     return env
 
 
@@ -25,6 +28,7 @@ def apply_environ(plan: LaunchPlan) -> None:
     for key in plan.unset_env:
         os.environ.pop(key, None)
     os.environ.update(plan.env)
+    os.environ[PROCESS_ENV] = plan.process
     os.chdir(plan.cwd)
     if plan.cwd not in sys.path:
         sys.path.insert(0, plan.cwd)
@@ -47,5 +51,8 @@ def run(plan: LaunchPlan, backend: Backend) -> NoReturn:
         from django_prodserver.logs.setup import configure_from_env
 
         configure_from_env()  # log_format json: this process' logging, before the server's
+        from django_prodserver.ops import memhook
+
+        memhook.install()  # the Django setup before the plan did not know it was a prodserver process
         backend.run_in_process(plan)
     exec_plan(plan)

@@ -17,6 +17,7 @@ from django.core.management.base import CommandError
 
 from django_prodserver.errors import ConfigError
 from django_prodserver.launch.runner import child_environ
+from django_prodserver.logs import PROCESS_ENV
 from django_prodserver.masking import mask
 from django_prodserver.plan import LaunchPlan
 
@@ -124,6 +125,7 @@ def child_env(plan: LaunchPlan, base: Mapping[str, str] | None = None) -> dict[s
         if plan.env.get(key):
             environ[key] = plan.env[key]
     environ["PYTHONUNBUFFERED"] = "1"
+    environ[PROCESS_ENV] = plan.process  # at exec, so /proc/<pid>/environ shows it (prodserver dump)
     environ[SUPERVISED_ENV] = "1"  # its start line and notes were ours to print
     return environ
 

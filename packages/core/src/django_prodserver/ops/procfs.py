@@ -192,3 +192,79 @@ def resolve(host: str, port: int) -> set[tuple[str, int]]:
     except OSError:
         return {(host, port)}
     return {(str(info[4][0]), port) for info in infos}
+
+
+def pids() -> list[int]:
+    """Every process we can see, lowest pid first."""
+    try:
+        return sorted(int(e) for e in os.listdir("/proc") if e.isdigit())
+    except OSError:
+        return []
+
+
+def environ(pid: int) -> dict[str, str]:
+    """The environment ``pid`` was started with (what exec gave it; later changes it made to
+    its own ``os.environ`` do not show); empty when gone or not ours to read."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return {}
+    out: dict[str, str] = {}
+    for item in raw.split(b"\0"):
+        key, sep, value = item.partition(b"=")
+        if sep:
+            out[key.decode(errors="replace")] = value.decode(errors="replace")
+    return out
+
+
+def argv(pid: int) -> list[str]:
+    """The command line as a list ("[]" when gone or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.rstrip(b"\0").split(b"\0") if part] if raw else []
+
+
+def cwd(pid: int) -> str:
+    """The working directory of ``pid`` ("" when gone or not ours to read)."""
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
+
+
+def ptrace_scope() -> int | None:
+    """``kernel.yama.ptrace_scope`` (0 classic, 1 descendants only, 2 admin only, 3 never);
+    None where Yama is not in the kernel."""
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+#: Capability bit of CAP_SYS_PTRACE (linux/capability.h).
+CAP_SYS_PTRACE = 19
+
+
+def has_capability(bit: int) -> bool | None:
+    """Whether this process holds capability ``bit`` in its effective set (None: unknown)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> bit & 1)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def owner(pid: int) -> int | None:
+    """The uid owning ``pid`` (None when gone)."""
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None

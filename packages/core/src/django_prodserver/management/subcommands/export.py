@@ -54,11 +54,22 @@ class Command(BaseCommand):
             "--replicas", action="append", default=[], metavar="NAME=N", help="copies of a process (default 1)"
         )
         parser.add_argument("--force", action="store_true", help="write into an output dir that holds other files")
+        parser.add_argument(
+            "--profiling",
+            action="store_true",
+            help="kubernetes: also write debug/NAME.profiling.yaml, patches that grant SYS_PTRACE for "
+            "prodserver dump/profile (a separate overlay: the base manifests never get it)",
+        )
 
     def handle(self, *args: str, **options: Any) -> None:
         fmt = options["format"]
         if fmt not in FORMATS:
             raise CommandError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        if options.get("profiling") and fmt != "kubernetes":
+            raise CommandError(
+                f"--profiling goes with kubernetes only; with {fmt}, run prodserver dump/profile on the host "
+                "as root or as the processes' user (docs/how-to/find-out-why-production-is-slow.md)"
+            )
         env_paths, env_keys = self.env_files(list(options.get("env_file") or []))
         try:
             processes = load_processes()
@@ -189,6 +200,7 @@ class Command(BaseCommand):
             ops=ops if fmt in CONTAINER_FORMATS else None,
             ops_added=ops_added,
             notes=tuple(notes),
+            profiling=bool(options.get("profiling")),
         )
 
     def exported(

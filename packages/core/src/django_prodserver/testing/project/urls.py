@@ -13,4 +13,6 @@ urlpatterns = [
     path("alog/", views.alog),
     path("boom/", views.boom),
     path("gc/", views.collector),
+    path("burn/", views.burn),
+    path("hoard/", views.hoard),
 ]

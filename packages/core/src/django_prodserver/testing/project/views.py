@@ -44,6 +44,37 @@ async def block(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True, "blocked": seconds})
 
 
+def burn_cpu(seconds: float) -> int:
+    """Pure-Python work for ``seconds`` (a profile of ``burn/`` finds its time here)."""
+    end = time.perf_counter() + seconds
+    n = 0
+    while time.perf_counter() < end:
+        n += sum(i * i for i in range(200))
+    return n
+
+
+def burn(request: HttpRequest) -> JsonResponse:
+    """Burns CPU in :func:`burn_cpu` for ``?seconds=`` (profiling tests)."""
+    seconds = min(float(request.GET.get("seconds", "0.05")), 5.0)
+    return JsonResponse({"ok": True, "n": burn_cpu(seconds)})
+
+
+#: What ``hoard/`` keeps (the last 64 blocks): a stand-in for a leak.
+HOARD: list[bytearray] = []
+
+
+def hoard_bytes(size: int) -> int:
+    """Allocates ``size`` bytes and keeps them (a memory profile of ``hoard/`` finds them here)."""
+    HOARD.append(bytearray(size))
+    del HOARD[:-64]
+    return len(HOARD)
+
+
+def hoard(request: HttpRequest) -> JsonResponse:
+    """Keeps ``?kib=`` KiB (default 64) per request, like a leak (profiling tests)."""
+    return JsonResponse({"ok": True, "kept": hoard_bytes(min(int(request.GET.get("kib", "64")), 1024) * 1024)})
+
+
 def log(request: HttpRequest) -> JsonResponse:
     """Logs one info record (the JSON-logs tests find it, with the request id, in the output);
     ``?size=N`` pads its message to N bytes after the token and the worker's pid."""
