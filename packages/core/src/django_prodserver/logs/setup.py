@@ -15,6 +15,7 @@ from typing import Any
 
 from django_prodserver.logs import FORMAT_ENV, PROCESS_ENV
 from django_prodserver.logs.access import LOGGER as ACCESS_LOGGER
+from django_prodserver.logs.access import access_handler
 from django_prodserver.logs.requestid import RequestIdFilter
 
 #: Logger of uncaught exceptions (``sys.excepthook`` / ``threading.excepthook``).
@@ -89,10 +90,7 @@ def configure(process: str) -> None:
     jsonify(all_loggers(), fmt)
     access = logging.getLogger(ACCESS_LOGGER)
     if not access.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(fmt)
-        handler.addFilter(RequestIdFilter())
-        access.addHandler(handler)
+        access.addHandler(access_handler(sys.stdout, fmt))
         access.propagate = False
     if access.level == logging.NOTSET:
         access.setLevel(logging.INFO)
