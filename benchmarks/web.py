@@ -379,7 +379,8 @@ def main() -> int:
     print("\n" + "=" * 78)
     for table in tables:
         print(table + "\n")
-    print("what differs between the two sides (besides the launcher):")
+    if tables:
+        print("what differs between the two sides (besides the launcher):")
     for backend in backends if tables else ():
         note = NOTES.get(backend) or (
             f"native argv = --dry-run command with `python -m {WRAPPERS[backend].module}` -> "
