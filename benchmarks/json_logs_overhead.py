@@ -6,7 +6,9 @@ has none), and log_format json without and with it (prodserver's access layer, t
 every server). They are loaded in interleaved rounds (the order rotates every round) so that
 machine noise hits all four; per view (``/``, a small JSON answer, and ``/db/``, one SQLite
 query) the medians' ratios with-log / without-log are printed with the spread of the per-round
-ratios (min..max under 4 rounds, else quartiles). Output goes to a file, as it would to a log
+ratios (min..max under 4 rounds, else quartiles), for requests per second and for the server's
+CPU time per request (its process tree's user + system CPU during the load over the requests
+served: much less sensitive than req/s to what else runs on the machine). Output goes to a file, as it would to a log
 collector's pipe. Bounded: --rounds x --seconds per measurement. Load: wrk when installed
 (``wrk -t1 -c8``), else Python threads with keep-alive connections.
 
@@ -31,9 +33,11 @@ sys.path.insert(0, str(HERE))
 
 from _web_load import ensure_wrk, load  # noqa: E402
 
+from django_prodserver.ops.procfs import cpu_seconds  # noqa: E402
 from django_prodserver.testing.processes import (  # noqa: E402
     RunningProcess,
     free_port,
+    process_tree,
     prodserver_argv,
     project_environ,
     start,
@@ -98,29 +102,42 @@ def main() -> None:
                     for path in PATHS:
                         load(wrk, procs[mode][1], path, 1.0, args.connections)
                 rates = {(m, p): [] for m in MODES for p in PATHS}  # type: dict[tuple[str, str], list[float]]
+                cpu = {(m, p): [] for m in MODES for p in PATHS}  # type: dict[tuple[str, str], list[float]]
                 for r in range(args.rounds):
                     order = MODES[r % 4 :] + MODES[: r % 4]
                     if r % 2:
                         order = tuple(reversed(order))
                     for mode in order:
                         for path in PATHS:
+                            proc = procs[mode][0]
+                            before = cpu_seconds(process_tree(proc.pid), reaped=True)
                             got = load(wrk, procs[mode][1], path, args.seconds, args.connections)
+                            spent = cpu_seconds(process_tree(proc.pid), reaped=True) - before
                             rates[mode, path].append(got.rps)
+                            cpu[mode, path].append(spent * 1e6 / max(1.0, got.rps * args.seconds))
                 for fmt in ("text", "json"):
                     for path in PATHS:
                         on, off = rates[f"{fmt}-on", path], rates[f"{fmt}-off", path]
                         ratio = statistics.median(on) / statistics.median(off)
                         paired = [a / b for a, b in zip(on, off, strict=True) if b]
+                        c_on, c_off = cpu[f"{fmt}-on", path], cpu[f"{fmt}-off", path]
+                        c_ratio = statistics.median(c_on) / statistics.median(c_off)
+                        c_paired = [a / b for a, b in zip(c_on, c_off, strict=True) if b]
                         line = (
-                            f"{backend:10s}{fmt:5s}{path:5s} no log {statistics.median(off):7.0f} req/s, "
-                            f"access log {statistics.median(on):7.0f} req/s, ratio {ratio:.2f} ({spread(paired)})"
+                            f"{backend:10s}{fmt:5s}{path:5s} req/s {statistics.median(off):6.0f} -> "
+                            f"{statistics.median(on):6.0f}  ratio {ratio:.2f} ({spread(paired)})   "
+                            f"CPU us/req {statistics.median(c_off):5.0f} -> {statistics.median(c_on):5.0f}  "
+                            f"ratio {c_ratio:.2f} ({spread(c_paired)})"
                         )
                         print(line, flush=True)
                         summary.append(line)
             finally:
                 for proc, _ in procs.values():
                     proc.stop()
-    print(f"\naccess log on / off, medians of {args.rounds} interleaved rounds (spread of per-round ratios):")
+    print(
+        f"\naccess log off -> on, medians of {args.rounds} interleaved rounds (spread of per-round ratios); "
+        "server CPU per request is the server's process tree's user+system CPU over the requests it served"
+    )
     print("\n".join(summary))
 
 
