@@ -87,7 +87,7 @@ def test_max_requests_jitter_survives_hypercorns_cli(monkeypatch: pytest.MonkeyP
     assert host.main(plan.args) == 0
     config, drain_delay = seen[0]
     assert (config.max_requests, config.max_requests_jitter, drain_delay) == (1000, 50, 2.0)
-    assert (config.backlog, config.graceful_timeout, config.workers) == (2048, 25.0, min(2 * len_cpus() + 1, 12))
+    assert (config.backlog, config.graceful_timeout, config.workers) == (2048, 25.0, len_cpus())  # one per CPU
 
 
 def len_cpus() -> int:
