@@ -83,6 +83,21 @@ def test_request_id_from_the_context_when_the_layer_has_none(clock: None, logger
         request_id.reset(token)
 
 
+def test_json_mode_configured_twice_still_writes_directly(logger: logging.Logger) -> None:
+    """configure() runs again after a server's own logging setup (gunicorn's logger class,
+    Django's ready()) and gives every stdout handler a new JSON formatter."""
+    from django_prodserver.logs import setup
+
+    import sys
+
+    handler = access.access_handler(sys.stdout, JsonFormatter(process="web"))
+    logger.handlers = [handler]
+    first = handler.formatter
+    setup.jsonify([logger], JsonFormatter(process="web"))
+    assert handler.formatter is not first  # what made every JSON access line take the slow path
+    assert access._direct() is handler
+
+
 def test_anything_else_on_the_logger_goes_through_logging(logger: logging.Logger) -> None:
     out = io.StringIO()
     handler = access.access_handler(out, JsonFormatter(process="web"))
@@ -94,9 +109,11 @@ def test_anything_else_on_the_logger_goes_through_logging(logger: logging.Logger
     logger.propagate = True
     assert access._direct() is None
     logger.propagate = False
-    handler.setFormatter(JsonFormatter(process="other"))
+    handler.setFormatter(JsonFormatter(process="other"))  # JSON mode set up again: still direct
+    assert access._direct() is handler
+    handler.setFormatter(logging.Formatter("%(message)s"))  # a project's own format
     assert access._direct() is None
-    handler.setFormatter(handler.built_with)
+    handler.setFormatter(JsonFormatter(process="web"))
     handler.addFilter(logging.Filter("x"))
     assert access._direct() is None
     handler.filters = handler.filters[:1]

@@ -38,7 +38,9 @@ class AccessHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().__init__(stream)
         self.setFormatter(fmt)
         self.addFilter(RequestIdFilter())
-        self.built_with = fmt  # the direct write stands in for this formatter only
+        # The direct write stands in for this formatter class only (JSON mode's configure() may
+        # set a fresh instance of it on every stdout handler again: that one is as good).
+        self.built_with: type[logging.Formatter] = type(fmt)
 
 
 def access_handler(stream: IO[str], fmt: logging.Formatter) -> AccessHandler:
@@ -53,7 +55,7 @@ def _direct() -> AccessHandler | None:
     handler = handlers[0]
     if type(handler) is not AccessHandler or len(handler.filters) != 1 or handler.level > logging.INFO:
         return None
-    if not logger.isEnabledFor(logging.INFO) or handler.formatter is not handler.built_with:
+    if not logger.isEnabledFor(logging.INFO) or type(handler.formatter) is not handler.built_with:
         return None
     if not isinstance(getattr(handler.formatter, "process_name", None), str):
         return None
