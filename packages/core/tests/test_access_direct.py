@@ -86,9 +86,9 @@ def test_request_id_from_the_context_when_the_layer_has_none(clock: None, logger
 def test_json_mode_configured_twice_still_writes_directly(logger: logging.Logger) -> None:
     """configure() runs again after a server's own logging setup (gunicorn's logger class,
     Django's ready()) and gives every stdout handler a new JSON formatter."""
-    from django_prodserver.logs import setup
-
     import sys
+
+    from django_prodserver.logs import setup
 
     handler = access.access_handler(sys.stdout, JsonFormatter(process="web"))
     logger.handlers = [handler]
@@ -121,3 +121,30 @@ def test_anything_else_on_the_logger_goes_through_logging(logger: logging.Logger
     assert access._direct() is None
     logger.setLevel(logging.INFO)
     assert access._direct() is handler
+
+
+def test_lines_stay_whole_among_threads(logger: logging.Logger) -> None:
+    """Without the handler's lock, one write per line keeps every line whole on a real pipe."""
+    import os
+    import threading
+
+    read_fd, write_fd = os.pipe()
+    stream = os.fdopen(write_fd, "w", buffering=1)
+    logger.handlers = [access.access_handler(stream, JsonFormatter(process="web"))]
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(os.fdopen(read_fd)))
+    reader.start()
+
+    def serve(i: int) -> None:
+        for k in range(1000):
+            access.log_access("GET", f"/t{i}/{k}/" + "p" * 200, 200, 0.0, 12, "127.0.0.1", "ua", f"rid-{i}-{k}")
+
+    threads = [threading.Thread(target=serve, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    stream.close()
+    reader.join(60)
+    assert len(lines) == 8000
+    assert len({json.loads(line)["request_id"] for line in lines}) == 8000

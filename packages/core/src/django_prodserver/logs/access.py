@@ -132,10 +132,11 @@ def log_access(
             rid,
             time.time(),
         )
+        # One write of the whole line, newline included, keeps it whole among threads without
+        # the handler's lock, which a server's threads otherwise queue on.
         stream = handler.stream
-        with handler.lock:  # type: ignore[union-attr]
-            stream.write(line + "\n")
-            stream.flush()
+        stream.write(line + "\n")
+        stream.flush()
         return
     logger.info(
         "%s %s %s %.1fms",
