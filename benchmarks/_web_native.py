@@ -45,7 +45,9 @@ WRAPPERS: dict[str, Wrapper] = {
         "the drain delay acts only after SIGTERM (prodserver's master); http2=false would be "
         "alpn_protocols=['http/1.1'] (TLS only, unused here). "
         "prodserver hosts that master in manage.py and forks hypercorn's own worker function "
-        "from it with the app imported; native hypercorn spawns fresh interpreters",
+        "from it with the app imported; native hypercorn spawns fresh interpreters. prodserver's "
+        "master gives each worker its own SO_REUSEPORT socket (kernel-balanced); native workers "
+        "share one, and the first to wake accepts every connection opened at once",
     ),
     "daphne": Wrapper(
         "django_prodserver_daphne",

@@ -115,15 +115,34 @@ def ours_shape(backend: str, plan: str) -> str:
     return ", ".join(parts)
 
 
-def defaults_table(results: list[tuple[str, str, str, Sample, Sample]], rounds: int) -> str:
-    lines = [
-        f"out-of-the-box defaults: req/s on / ({rounds} interleaved rounds, medians; idle PSS in MiB)",
-        f"  {'backend':10s}{'prodserver defaults':24s}{'req/s':>8s}{'PSS':>7s}   "
-        f"{'native defaults':22s}{'req/s':>8s}{'PSS':>7s}{'ratio':>8s}",
+def defaults_rows(ours: list[Sample], native: list[Sample]) -> list[Row]:
+    """req/s on both views, prodserver's defaults over the server's own: target >= 1.00."""
+    return [
+        Row(f"req/s  {path}", [s.rps[path].rps for s in ours], [s.rps[path].rps for s in native], ">=", 1.0)
+        for path in ("/", "/db/")
     ]
-    for backend, ours, native, a, b in results:
-        lines.append(
-            f"  {backend:10s}{ours:24s}{a.rps['/'].rps:8.0f}{a.pss_kib / 1024:7.0f}   "
-            f"{native:22s}{b.rps['/'].rps:8.0f}{b.pss_kib / 1024:7.0f}{a.rps['/'].rps / b.rps['/'].rps:8.2f}"
-        )
+
+
+def defaults_table(
+    results: list[tuple[str, str, str, list[Sample], list[Sample]]], rounds: int, tried: list[str] | None = None
+) -> str:
+    """Out-of-the-box table: medians, ratio, spread of the per-round ratios, verdict (>= 1.00)."""
+    title = f"out-of-the-box defaults ({rounds} interleaved rounds, medians; spread of per-round ratios; PSS MiB)"
+    if tried:
+        title += f"\n  prodserver side tried with: {' '.join(tried)}"
+    lines = [
+        title,
+        f"  {'backend':10s}{'prodserver defaults':22s}{'native defaults':22s}{'view':6s}"
+        f"{'ours':>8s}{'native':>8s}{'ratio':>7s}{'spread':>11s}  target",
+    ]
+    for backend, ours_shape_, native_shape, ours, native in results:
+        for i, row in enumerate(defaults_rows(ours, native)):
+            lo, hi = row.spread()
+            head = f"  {backend:10s}{ours_shape_:22s}{native_shape:22s}" if i == 0 else f"  {'':54s}"
+            lines.append(
+                f"{head}{row.name[7:]:6s}{med(row.ours):8.0f}{med(row.native):8.0f}{row.ratio:7.2f}"
+                f"{f'{lo:.2f}-{hi:.2f}':>11s}  >= 1.00 {row.verdict()}"
+            )
+        pss = [med([s.pss_kib / 1024 for s in side]) for side in (ours, native)]
+        lines.append(f"  {'':54s}PSS   {pss[0]:8.0f}{pss[1]:8.0f}")
     return "\n".join(lines)

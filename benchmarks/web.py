@@ -51,7 +51,7 @@ from _web_native import (  # noqa: E402
     native_from_plan,
     plan_option,
 )
-from _web_report import Sample, ab_table, defaults_table, med, ours_shape, undecided  # noqa: E402
+from _web_report import Sample, ab_table, defaults_table, ours_shape, undecided  # noqa: E402
 
 from django_prodserver.ops.procfs import cpu_seconds  # noqa: E402
 from django_prodserver.testing.processes import children_of, free_port, process_tree, pss_kib  # noqa: E402
@@ -283,11 +283,15 @@ def run_ab(backend: str, args: argparse.Namespace, var_dirs: dict[str, Path]) ->
     return samples
 
 
-def run_defaults(backend: str, args: argparse.Namespace, var_dirs: dict[str, Path]) -> tuple[str, str, Sample, Sample]:
-    """Out-of-the-box: prodserver with only a port vs the native CLI with only bind and app."""
+def run_defaults(
+    backend: str, args: argparse.Namespace, var_dirs: dict[str, Path]
+) -> tuple[str, str, list[Sample], list[Sample]]:
+    """Out-of-the-box: prodserver with only a port (plus any ``--default-set`` being tried) vs
+    the native CLI with only bind and app, on `/` and `/db/`; the samples of every round."""
     got: dict[str, list[Sample]] = {"prodserver": [], "native": []}
     env = environ(backend, var_dirs["prodserver"])
-    plan = dry_run(MANAGE, env, EXAMPLE, ["--set=port=1"])
+    extra = [f"--set={kv}" for kv in args.default_set]
+    plan = dry_run(MANAGE, env, EXAMPLE, ["--set=port=1", *extra])
     ours_workers = int(plan_option(plan, "workers") or 0)
     children = {"prodserver": ours_workers if ours_workers > 1 or backend == "granian" else 0}
     children["native"] = NATIVE_DEFAULT_SHAPE[backend][1]
@@ -297,22 +301,17 @@ def run_defaults(backend: str, args: argparse.Namespace, var_dirs: dict[str, Pat
             env = environ(backend, var_dirs[side])
             port = free_port()
             if side == "prodserver":
-                argv = [*MANAGE, "prodserver", "web", f"--set=port={port}"]
+                argv = [*MANAGE, "prodserver", "web", f"--set=port={port}", *extra]
             else:
                 argv = native_defaults(backend, port)
-            s = measure(argv, env, port, children[side], ("/",), args)
+            s = measure(argv, env, port, children[side], ("/", "/db/"), args)
             got[side].append(s)
-            print(f"  {backend} defaults round {i + 1} {side:10s} / {s.rps['/'].rps:7.0f} req/s", flush=True)
-
-    def pick(side: str) -> Sample:
-        xs = got[side]
-        return Sample(
-            med([x.first_200 for x in xs]),
-            int(med([x.pss_kib for x in xs])),
-            {"/": Load(med([x.rps["/"].rps for x in xs]), sum(x.rps["/"].errors for x in xs))},
-        )
-
-    return ours_shape(backend, plan), NATIVE_DEFAULT_SHAPE[backend][0], pick("prodserver"), pick("native")
+            print(
+                f"  {backend} defaults round {i + 1} {side:10s} / {s.rps['/'].rps:7.0f} req/s  "
+                f"/db/ {s.rps['/db/'].rps:6.0f} req/s",
+                flush=True,
+            )
+    return ours_shape(backend, plan), NATIVE_DEFAULT_SHAPE[backend][0], got["prodserver"], got["native"]
 
 
 def stop_now(signum: int, frame: object) -> None:
@@ -326,13 +325,21 @@ def main() -> int:
     parser.add_argument(
         "--max-rounds", type=int, default=7, help="more rounds while a ratio is within the spread (default 7)"
     )
-    parser.add_argument("--default-rounds", type=int, default=2, help="defaults rounds per backend (default 2)")
+    parser.add_argument("--default-rounds", type=int, default=4, help="defaults rounds per backend (default 4)")
+    parser.add_argument(
+        "--default-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="try a candidate default: add --set KEY=VALUE to prodserver's defaults side (repeatable)",
+    )
     parser.add_argument("--duration", type=float, default=3.0, help="seconds of load per view (default 3)")
     parser.add_argument("--connections", type=int, default=8, help="keep-alive client connections (default 8)")
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--no-install", action="store_true", help="do not apt-get install wrk when missing")
     parser.add_argument("--var-dir", type=Path, help="where the SQLite files go (default: /dev/shm)")
     parser.add_argument("--skip-defaults", action="store_true", help="only the A/B tables")
+    parser.add_argument("--defaults-only", action="store_true", help="only the defaults table")
     args = parser.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = sorted(set(backends) - set(BACKENDS))
@@ -358,28 +365,30 @@ def main() -> int:
     atexit.register(shutil.rmtree, base, True)
     print(f"SQLite files under {base} (tmpfs keeps /db/ about the server, not the disk's fsync)", flush=True)
     tables: list[str] = []
-    defaults: list[tuple[str, str, str, Sample, Sample]] = []
+    defaults: list[tuple[str, str, str, list[Sample], list[Sample]]] = []
     for backend in backends:
         var_dirs = {side: base / backend / side for side in ("prodserver", "native")}
         for d in var_dirs.values():
             migrate(environ(backend, d))
-        got = run_ab(backend, args, var_dirs)
-        tables.append(ab_table(backend, got, len(got["native"])))
-        print(tables[-1], flush=True)
+        if not args.defaults_only:
+            got = run_ab(backend, args, var_dirs)
+            tables.append(ab_table(backend, got, len(got["native"])))
+            print(tables[-1], flush=True)
         if not args.skip_defaults:
             defaults.append((backend, *run_defaults(backend, args, var_dirs)))
     print("\n" + "=" * 78)
     for table in tables:
         print(table + "\n")
-    print("what differs between the two sides (besides the launcher):")
-    for backend in backends:
+    if tables:
+        print("what differs between the two sides (besides the launcher):")
+    for backend in backends if tables else ():
         note = NOTES.get(backend) or (
             f"native argv = --dry-run command with `python -m {WRAPPERS[backend].module}` -> "
             f"`python -m {WRAPPERS[backend].native}`; {WRAPPERS[backend].why}"
         )
         print(f"  {backend}: {note}")
     if defaults:
-        print("\n" + defaults_table(defaults, args.default_rounds))
+        print("\n" + defaults_table(defaults, args.default_rounds, args.default_set))
     print(f"\ntotal {time.monotonic() - started:.0f} s")
     return 0
 

@@ -52,3 +52,17 @@ def test_only_noise_rows_ask_for_more_rounds(report: ModuleType) -> None:
         "native": [sample(1.0, 100.0)] * 3,
     }
     assert report.undecided(samples) == ["req/s  /", "req/s  /db/"]  # first 200 is MISSED, not noise
+
+
+def test_defaults_table_judges_both_views_against_the_servers_own(report: ModuleType) -> None:
+    """Out-of-the-box: `/` and `/db/`, each ratio >= 1.00 unless the spread says noise."""
+
+    def sample(root: float, db: float) -> object:
+        return report.Sample(0.3, 40 * 1024, {"/": report.Load(root, 0), "/db/": report.Load(db, 0)})
+
+    ours = [sample(110.0, 90.0), sample(105.0, 80.0)]
+    native = [sample(100.0, 100.0), sample(100.0, 100.0)]
+    rows = report.defaults_rows(ours, native)
+    assert [(r.name, r.verdict()) for r in rows] == [("req/s  /", "ok"), ("req/s  /db/", "MISSED")]
+    table = report.defaults_table([("waitress", "1 process, 4 threads", "1 process, 4 threads", ours, native)], 2)
+    assert ">= 1.00 ok" in table and ">= 1.00 MISSED" in table and "0.80-0.90" in table

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import re
 import time
 from functools import partial
@@ -85,7 +87,7 @@ def test_max_requests_jitter_survives_hypercorns_cli(monkeypatch: pytest.MonkeyP
     assert host.main(plan.args) == 0
     config, drain_delay = seen[0]
     assert (config.max_requests, config.max_requests_jitter, drain_delay) == (1000, 50, 2.0)
-    assert (config.backlog, config.graceful_timeout, config.workers) == (2048, 25.0, min(2 * len_cpus() + 1, 12))
+    assert (config.backlog, config.graceful_timeout, config.workers) == (2048, 25.0, len_cpus())  # one per CPU
 
 
 def len_cpus() -> int:
@@ -122,6 +124,32 @@ def test_no_lifespan_warning_from_any_worker(tmp_path: Path, prodserver_process:
     assert len(pids()) == workers, output[-3000:]
     assert "Lifespan" not in output, output[-3000:]
     assert wait_http(proc, port, timeout=30).status == 200
+
+
+def test_connections_opened_at_once_reach_every_worker(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
+    """One shared listening socket let the first worker to wake accept all 16 connections
+    opened at once (the other idle: half of the benchmark rounds); a socket per worker
+    (SO_REUSEPORT, kernel-balanced) spreads them. All 16 on one of 2 sockets by chance:
+    2 in 65536."""
+    workers = 2
+    proc, port = prodserver_process.web("hypercorn", {"workers": workers}, wait=False)
+    running = re.compile(rf"\[(\d+)\] \[INFO\] Running on http://127\.0\.0\.1:{port} ")
+    deadline = time.monotonic() + 90
+    while len(set(running.findall(proc.output()))) < workers and time.monotonic() < deadline:
+        assert proc.popen.poll() is None, proc.output()[-3000:]
+        time.sleep(0.1)
+    clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(16)]
+    try:
+        for client in clients:
+            client.connect()
+        answered = set()
+        for client in clients:
+            client.request("GET", "/")
+            answered.add(json.loads(client.getresponse().read())["pid"])
+    finally:
+        for client in clients:
+            client.close()
+    assert len(answered) == workers, (answered, proc.output()[-3000:])
 
 
 def wait_https(proc: RunningProcess, port: int, client: httpx.Client) -> httpx.Response:

@@ -22,6 +22,7 @@ from django_prodserver.api import (
     WebBackend,
     bind_reader,
     host_port,
+    one_per_cpu,
     request_deadline,
 )
 
@@ -71,7 +72,11 @@ class HypercornBackend(WebBackend):
         W["host"].declare(native="-b HOST:PORT", reads=BIND),
         W["port"].declare(native="-b HOST:PORT", reads=BIND),
         W["socket"].declare(native="-b unix:PATH", reads=BIND),
-        W["workers"].declare(flag="-w", reason="2 x CPUs + 1, at most 12: Django views mostly run in threads"),
+        W["workers"].declare(
+            flag="-w",
+            default=one_per_cpu,
+            reason="one event loop per CPU, each with its own listening socket; WSGI views run in its thread pool",
+        ),
         W["threads"].declare(
             support="ignored",
             instead="hypercorn runs ASGI on one event loop per worker and WSGI views in its thread pool "

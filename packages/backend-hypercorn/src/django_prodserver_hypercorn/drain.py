@@ -17,6 +17,7 @@ import asyncio
 import gc
 import logging
 import signal
+import socket
 import time
 from functools import partial
 from multiprocessing import get_context
@@ -44,6 +45,27 @@ def _worker_func(config: Config) -> Any:
     from hypercorn.asyncio.run import asyncio_worker
 
     return asyncio_worker
+
+
+def balanced(config: Config) -> bool:
+    """True when every worker can have listening sockets of its own on the same addresses.
+
+    With one shared socket, every worker's event loop wakes on a new connection and the first
+    to run accepts the whole queue: wrk's 8 connections all on one worker of two was half of
+    the rounds, on prodserver's and hypercorn's own master alike. hypercorn already binds with
+    ``SO_REUSEPORT`` when ``workers > 1``; a socket per worker on the same TCP address lets the
+    kernel spread connections over them. Not for unix sockets, inherited ``fd://`` sockets or
+    port 0 (each bind would get another port)."""
+    if config.workers < 2 or not hasattr(socket, "SO_REUSEPORT"):
+        return False
+    for bind in (*config.bind, *config.insecure_bind):
+        if bind.startswith(("unix:", "fd://")) or bind.rsplit(":", 1)[-1] in ("", "0") or ":" not in bind:
+            return False
+    return True
+
+
+def listeners(sets: list[Sockets]) -> tuple[socket.socket, ...]:
+    return tuple(sock for s in sets for sock in (*s.secure_sockets, *s.insecure_sockets))
 
 
 def preload(config: Config) -> None:
@@ -87,6 +109,10 @@ class DrainingMaster:
 
     def run(self) -> int:
         sockets = self.config.create_sockets()
+        # One socket set per worker slot (see balanced()); else all workers share the first.
+        extra = [self.config.create_sockets() for _ in range(self.config.workers - 1)] if balanced(self.config) else []
+        self.slots: list[Sockets] = [sockets, *extra]
+        self.slot_of: dict[int, int] = {}
         if self.ctx.get_start_method() == "fork":
             preload(self.config)
         try:
@@ -105,7 +131,7 @@ class DrainingMaster:
                 process.join(5)
             if self.turn is not None:
                 self.turn.close()
-            for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
+            for sock in listeners(self.slots):
                 sock.close()
         return self.exitcode
 
@@ -114,13 +140,16 @@ class DrainingMaster:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             for _ in range(self.config.workers - len(self.processes)):
+                taken = {self.slot_of.get(id(p), 0) for p in self.processes}
+                slot = next((i for i in range(len(self.slots)) if i not in taken), 0)
                 process = self.ctx.Process(  # type: ignore[attr-defined]
                     target=_worker_func(self.config),
-                    kwargs={"config": self.config, "shutdown_event": self.shutdown_event, "sockets": sockets},
+                    kwargs={"config": self.config, "shutdown_event": self.shutdown_event, "sockets": self.slots[slot]},
                 )
                 process.daemon = self.config.daemon
                 process.start()
                 self.processes.append(process)
+                self.slot_of[id(process)] = slot
         finally:
             signal.signal(signal.SIGINT, previous)
 
@@ -134,6 +163,7 @@ class DrainingMaster:
                     for process in self.processes:
                         process.join()
                     self.processes.clear()
+                    self.slot_of.clear()
                     self.shutdown_event.clear()
                     self.populate(sockets)
                 continue
@@ -147,6 +177,7 @@ class DrainingMaster:
         for process in [p for p in self.processes if p.exitcode is not None]:
             process.join()
             self.processes.remove(process)
+            self.slot_of.pop(id(process), None)
             if not self.drain.serving:
                 continue
             if process.exitcode != 0:
@@ -159,8 +190,7 @@ class DrainingMaster:
 
     def advance(self, sockets: Sockets) -> None:
         if self.drain.phase is Phase.DRAINING:
-            listeners = (*sockets.secure_sockets, *sockets.insecure_sockets)
-            if self.drain.check(backlog_of(listeners)) is Step.STOP_LISTENING:
+            if self.drain.check(backlog_of(listeners(self.slots))) is Step.STOP_LISTENING:
                 self.begin_stop(sockets)
         elif self.drain.phase is Phase.STOPPING and time.monotonic() >= self.deadline and self.processes:
             self.drain.cut(len(self.processes))
@@ -172,8 +202,7 @@ class DrainingMaster:
         """The workers stop listening and finish their requests, until the drain's deadline;
         what is still queued on the listeners is answered 503 (``close_listeners``)."""
         if self.turn is None:
-            listeners = (*sockets.secure_sockets, *sockets.insecure_sockets)
-            self.turn = TurnAway(duplicates(listeners), log, until=self.drain.deadline)
+            self.turn = TurnAway(duplicates(listeners(self.slots)), log, until=self.drain.deadline)
         self.shutdown_event.set()
         self.drain.stopped_listening()
         self.deadline = self.drain.deadline

@@ -26,10 +26,22 @@ MARK = " [...] "
 Dumps = Callable[[dict[str, Any]], str]
 
 
+_second: tuple[int, str] = (-1, "")  # a whole second and its "YYYY-MM-DDTHH:MM:SS." text
+
+
 def timestamp(created: float) -> str:
-    """RFC 3339, UTC, milliseconds: ``2026-12-02T13:36:03.123Z``."""
-    moment = datetime.fromtimestamp(created, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """RFC 3339, UTC, milliseconds: ``2026-12-02T13:36:03.123Z``. The text of the seconds is
+    made once per second, not per line; the fraction is rounded as ``datetime`` rounds it."""
+    global _second
+    whole = int(created)
+    micros = round((created - whole) * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    cached = _second
+    if cached[0] != whole:
+        text = datetime.fromtimestamp(whole, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
+        cached = _second = (whole, text)  # one tuple: a thread never sees one second's text with another's
+    return f"{cached[1]}{micros // 1000:03d}Z"
 
 
 def dumps(record: Any) -> str:

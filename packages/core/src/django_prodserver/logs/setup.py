@@ -15,6 +15,7 @@ from typing import Any
 
 from django_prodserver.logs import FORMAT_ENV, PROCESS_ENV
 from django_prodserver.logs.access import LOGGER as ACCESS_LOGGER
+from django_prodserver.logs.access import access_handler
 from django_prodserver.logs.requestid import RequestIdFilter
 from django_prodserver.logs.schema import TASK_LOGGER
 
@@ -88,16 +89,21 @@ def configure(process: str) -> None:
     if not any(is_std_stream(h) for h in root.handlers):
         root.addHandler(logging.StreamHandler(sys.stderr))
     jsonify(all_loggers(), fmt)
-    for name in (ACCESS_LOGGER, TASK_LOGGER):  # one line per request / task, whatever root's level
-        own = logging.getLogger(name)
-        if not own.handlers:
-            handler = logging.StreamHandler(sys.stdout)
-            handler.setFormatter(fmt)
-            handler.addFilter(RequestIdFilter())
-            own.addHandler(handler)
-            own.propagate = False
-        if own.level == logging.NOTSET:
-            own.setLevel(logging.INFO)
+    access = logging.getLogger(ACCESS_LOGGER)
+    if not access.handlers:
+        access.addHandler(access_handler(sys.stdout, fmt))
+        access.propagate = False
+    if access.level == logging.NOTSET:
+        access.setLevel(logging.INFO)
+    tasks = logging.getLogger(TASK_LOGGER)  # one line per task, whatever root's level
+    if not tasks.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(fmt)
+        handler.addFilter(RequestIdFilter())
+        tasks.addHandler(handler)
+        tasks.propagate = False
+    if tasks.level == logging.NOTSET:
+        tasks.setLevel(logging.INFO)
     last = logging.StreamHandler(sys.stderr)
     last.setFormatter(fmt)
     logging.lastResort = last
