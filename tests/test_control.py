@@ -156,7 +156,7 @@ def test_another_user_cannot_connect(supervise: Starter, short_dir: Path) -> Non
         finally:
             os._exit(0)
     os.close(write)
-    _, status = os.waitpid(pid, 0)
+    os.waitpid(pid, 0)
     said = os.read(read, 65536).decode()
     os.close(read)
     assert said.startswith(f"permission denied on the control socket {sock}: it belongs to user root"), said
