@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -125,14 +126,34 @@ def test_status_restart_stop_start_and_logs_against_a_real_supervisor(
     until(lambda: rows(sock)["beta"]["state"] == "running", 30, run.both)
     run.wait_for("beta: ready", count=2)
 
-    second = supervise(PROCESSES, "alpha", "beta", env={"PRODSERVER_CONTROL": str(sock)})
-    assert second.wait(60) != 0
-    assert "another prodserver supervisor is running here" in second.err(), second.both()
-    assert sock.exists() and rows(sock)["alpha"]["state"] == "running"  # the first one still answers
+    env = project_environ(PROCESSES, tmp_path, extra={"PRODSERVER_CONTROL": str(sock)})
+    tail = subprocess.Popen(  # logs -f from the command line, stopped by PID below
+        [sys.executable, "-m", "django", "prodserver", "logs", "beta", "-f", "-n", "1"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert tail.stdout is not None
+        assert tail.stdout.readline().startswith("beta: ready pid="), tail.stderr
+        client.request(str(sock), {"command": "restart", "name": "beta"})
+        assert tail.stdout.readline().startswith("beta: stopped cleanly")
+        assert tail.stdout.readline().startswith("beta: ready pid=")  # the new one's, as it came
+        second = supervise(PROCESSES, "alpha", "beta", env={"PRODSERVER_CONTROL": str(sock)})
+        assert second.wait(60) != 0
+        assert "another prodserver supervisor is running here" in second.err(), second.both()
+        assert sock.exists() and rows(sock)["alpha"]["state"] == "running"  # the first one still answers
 
-    run.signal(signal.SIGTERM)
-    assert run.wait(30) == 0, run.both()
-    assert not sock.exists()  # removed on the way out
+        run.signal(signal.SIGTERM)
+        assert run.wait(30) == 0, run.both()
+        assert not sock.exists()  # removed on the way out
+        assert tail.wait(30) == 0  # the supervisor closed the stream: logs -f ends
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+        tail.communicate()
 
 
 def test_another_user_cannot_connect(supervise: Starter, short_dir: Path) -> None:
