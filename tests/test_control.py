@@ -26,7 +26,7 @@ from django_prodserver.control.config import load_control_path
 from django_prodserver.control.server import ControlServer, bind
 from django_prodserver.errors import ConfigError
 from django_prodserver.testing.ops import until
-from django_prodserver.testing.processes import project_environ, run_django
+from django_prodserver.testing.processes import free_port, project_environ, run_django
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -219,3 +219,25 @@ def test_socket_path_settings_and_refusals(short_dir: Path) -> None:
     assert not (short_dir / "ok.sock").exists()
     with pytest.raises(client.NotRunning):
         client.request(str(short_dir / "ok.sock"), {"command": "status"})
+
+
+def test_ready_state_with_the_ops_endpoint_and_no_socket_when_off(
+    supervise: Starter, tmp_path: Path, short_dir: Path
+) -> None:
+    sock = short_dir / "ctl.sock"
+    run = supervise(
+        PROCESSES, "alpha", "beta", env={"PRODSERVER_CONTROL": str(sock), "PRODSERVER_OPS_PORT": str(free_port())}
+    )
+    until(lambda: sock.exists() and {r["state"] for r in rows(sock).values()} == {"ready"}, 30, run.both)
+    assert client.request(str(sock), {"command": "status"})["all_up"] is True
+    run.signal(signal.SIGTERM)
+    assert run.wait(30) == 0, run.both()
+
+    off = supervise(PROCESSES, "alpha", "beta", env={"PRODSERVER_CONTROL": "off", "XDG_RUNTIME_DIR": str(short_dir)})
+    off.wait_for("alpha: ready")
+    off.wait_for("beta: ready")
+    assert not (short_dir / "prodserver").exists()  # where the default socket would be
+    said = cli(tmp_path, Path("off"), "status")
+    assert said.returncode == 2 and "the control socket is off" in said.stderr, said.stderr
+    off.signal(signal.SIGTERM)
+    assert off.wait(30) == 0, off.both()
