@@ -21,6 +21,7 @@ def test_core_top_level_shows_the_pipeline() -> None:
         "launch",
         "served",
         "ops",
+        "control",
         "logs",
         "export",
         "bench",

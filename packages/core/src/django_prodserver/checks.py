@@ -1,5 +1,5 @@
 """System checks (``manage.py check``): the same validation that runs before any start, and the
-ops endpoint's settings (E010) and bind (W010)."""
+ops endpoint's settings (E010) and bind (W010), the control socket's setting (E011)."""
 
 from __future__ import annotations
 
@@ -119,3 +119,15 @@ def web_ports() -> list[tuple[str, int]]:
         if isinstance(port, int) and not opts.get("socket"):
             out.append((name, port))
     return out
+
+
+@checks.register("prodserver")
+def check_control_socket(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """PRODSERVER_CONTROL (prodserver.E011): a path, True or False; a TCP listener is refused."""
+    from django_prodserver.control.config import load_control_path
+
+    try:
+        load_control_path()
+    except ConfigError as e:
+        return [_error(e)]
+    return []

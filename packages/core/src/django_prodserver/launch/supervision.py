@@ -42,6 +42,7 @@ def json_logs(plans: list[LaunchPlan]) -> bool:
 if TYPE_CHECKING:
     # The supervisor and the ops runtime are imported where they run: a single process
     # started without the ops endpoint (the common start) needs neither.
+    from django_prodserver.control.server import ControlServer
     from django_prodserver.launch.supervisor import ChildSpec, Policy
     from django_prodserver.ops.config import OpsConfig
     from django_prodserver.ops.runtime import OpsRuntime
@@ -144,6 +145,7 @@ def child_specs(plans: list[LaunchPlan], options: Mapping[str, Any], policy: Map
             graceful_timeout=p.graceful_timeout,
             policy=policy[p.process],
             what=what_starts(p),
+            backend=p.backend,
         )
         for p in plans
     ]
@@ -206,6 +208,19 @@ def alone_policy(name: str, policy: Policy) -> Policy:
     return policy if "RESTART" in entry else replace(policy, restart="never")
 
 
+def control_server() -> ControlServer | None:
+    """The control socket, listening (None when PRODSERVER_CONTROL is False); a second supervisor
+    of the same project, or a path we must not use, is a CommandError that says so."""
+    from django_prodserver.control.config import load_control_path
+    from django_prodserver.control.server import ControlServer
+
+    try:
+        path = load_control_path(create=True)
+        return ControlServer(path) if path is not None else None
+    except ConfigError as e:
+        raise CommandError(e.message) from None
+
+
 def refuse_leftovers(plans: list[LaunchPlan], policy: Mapping[str, Policy], config: OpsConfig | None) -> None:
     """A port one of the processes (or the ops endpoint) binds is held already, most often by
     the children of a killed earlier run: say which pids, and what to type; start nothing."""
@@ -242,6 +257,23 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Calla
         raise CommandError(e.message) from None
     config = ops_config()
     refuse_leftovers(plans, policy, config)
+    control = control_server()  # before any child: a second supervisor here stops now
+    try:
+        return _supervise(plans, options, first_run, specs, policy, config, control)
+    finally:
+        if control is not None:
+            control.close()
+
+
+def _supervise(
+    plans: list[LaunchPlan],
+    options: dict[str, Any],
+    first_run: Callable[[], object] | None,
+    specs: list[ChildSpec],
+    policy: Mapping[str, Policy],
+    config: OpsConfig | None,
+    control: ControlServer | None,
+) -> int:
     runtime: OpsRuntime | None = None
     if config is not None:
         from django_prodserver.ops.runtime import OpsRuntime, Watched
@@ -275,6 +307,7 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Calla
         verbosity=int(options.get("verbosity", 1)),
         json_logs=json_logs(plans),
         hooks=runtime,
+        control=control,
     )
     if runtime is None:
         return supervisor.run()

@@ -207,6 +207,10 @@ class OpsRuntime:
             "processes": {f.name: f.as_json(now) for f in facts},
         }
 
+    def readiness(self, name: str) -> bool | None:
+        """Whether ``name`` is ready now (the supervisor's control socket asks); None if unknown."""
+        return next((f.ready for f in self.facts() if f.name == name), None)
+
     def ready(self, name: str | None = None) -> tuple[bool, dict[str, object]] | None:
         now = time.monotonic()
         facts = [f for f in self.facts() if f.service and (name is None or f.name == name)]

@@ -62,6 +62,8 @@ class ChildSpec:
     #: An exit 0 of its own is a recycle (``max_requests``): started again at once, outside the
     #: restart budget; SIGHUP replaces it gracefully.
     recycles: bool = False
+    #: The backend's name, for ``prodserver status``.
+    backend: str = ""
 
 
 def expand(spec: ChildSpec) -> list[ChildSpec]:

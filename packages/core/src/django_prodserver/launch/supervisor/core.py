@@ -9,12 +9,16 @@ import select
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from django_prodserver.launch.supervisor.child import EXIT_GRACE, Child, ChildSpec, expand
+from django_prodserver.launch.supervisor.control import Controls
 from django_prodserver.launch.supervisor.output import JsonWrap, Prefixer, Sink, Tap, json_line
 from django_prodserver.launch.supervisor.policies import Held, Restart, RestartRequests, StopAll
 from django_prodserver.launch.supervisor.signals import AGAIN_KILLS, FORWARD, KILL_NOW, STOP, SignalInbox
+
+if TYPE_CHECKING:
+    from django_prodserver.control.server import ControlServer
 
 #: Our own lines carry this name in the prefix column.
 SELF = "prodserver"
@@ -39,6 +43,7 @@ class Hooks(Protocol):
     def held(self, name: str, why: str) -> None: ...
     def in_fork(self) -> None: ...
     def tick(self, dropped: Mapping[str, int]) -> None: ...
+    def readiness(self, name: str) -> bool | None: ...
 
 
 class Supervisor:
@@ -55,6 +60,7 @@ class Supervisor:
         json_logs: bool = False,
         hooks: Hooks | None = None,
         label: str = SELF,
+        control: ControlServer | None = None,
     ) -> None:
         self.children = [Child(c) for s in specs for c in expand(s)]
         self.out, self.err = Sink(fds[0]), Sink(fds[1])
@@ -79,6 +85,9 @@ class Supervisor:
         self.held: dict[str, int] = {}
         #: Stop signals received so far (a second SIGINT stops at once, SIGTERM never does).
         self.stop_signals_seen: set[int] = set()
+        #: The control socket's listener (None when off) and what it answers (status, logs...).
+        self.control = control
+        self.controls = Controls(self, control)
 
     # -- public --------------------------------------------------------------------------
 
@@ -125,6 +134,10 @@ class Supervisor:
             for sock in child.spec.listeners:
                 release(sock)  # a copy stopped to be replaced held the queue at its stop
         out, err = self.out, self.err
+        if not child.spec.share_stdio:  # its recent lines, for `prodserver logs`
+            ring = self.controls.ring(child.name)
+            out = Tap(out, ring.reader(self.prefixers[0][child.name]))
+            err = Tap(err, ring.reader(self.prefixers[1][child.name]))
         seen = self.hooks.output_reader(child.name) if self.hooks else None
         if seen is not None:
             out, err = Tap(out, seen), Tap(err, seen)
@@ -139,6 +152,7 @@ class Supervisor:
             for pipe, stream in zip(child.pipes, ("stdout", "stderr"), strict=False):
                 pipe.stream.json = JsonWrap(child.spec.name, stream, child.pid)
         self.held.pop(child.name, None)  # a restart request started it again
+        self.controls.started(child)
         if self.hooks:
             self.hooks.started(child.name, child.pid)
         if self.verbosity >= 2 or (self.verbosity >= 1 and (child.starts == 1 or requested)):
@@ -155,6 +169,8 @@ class Supervisor:
             for pipe in child.pipes:
                 if not pipe.closed:
                     os.close(pipe.fd)
+        if self.control is not None:
+            self.control.close_in_fork()
         if self.hooks:
             self.hooks.in_fork()
 
@@ -170,10 +186,13 @@ class Supervisor:
             fds += [s.fd for s in self._sources()]
             # Output waits in the sinks' queues, never here: select for room, write what fits.
             writable = [sink.fileno() for sink in (self.out, self.err) if sink.pending]
+            if self.control is not None:
+                fds += self.control.read_fds()
+                writable += self.control.write_fds()
             try:
-                readable, _, _ = select.select(fds, writable, [], timeout)
+                readable, room, _ = select.select(fds, writable, [], timeout)
             except InterruptedError:  # pragma: no cover - PEP 475 retries select
-                readable = []
+                readable, room = [], []
             self._signals()
             ready = set(readable)
             for child in self.children:
@@ -185,6 +204,8 @@ class Supervisor:
                     reason = source.take()
                     if reason:
                         self._restart(child, reason)
+            if self.control is not None:
+                self.control.serve(ready, set(room))
             self._reap()
             self._timers(time.monotonic())
             self._output()
@@ -259,6 +280,7 @@ class Supervisor:
             child = self.by_pid.pop(pid, None)
             if child is not None:
                 child.exited(status)
+                self.controls.exited(child)
                 if self.hooks:
                     self.hooks.exited(child.name, child.exit_code)
                 self._exited(child)
@@ -272,6 +294,9 @@ class Supervisor:
                 self._say(f"{what} after the stop request")
             elif self.verbosity >= 1:
                 self._say(what)
+            return
+        if child.name in self.controls.stopped:  # `prodserver stop NAME`: stays stopped
+            self._say(f"{what}; stopped on request (prodserver start {child.name} starts it again)")
             return
         if child.restart_requested:  # we stopped it to restart it: its status says nothing
             if self.verbosity >= 2:
