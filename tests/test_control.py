@@ -241,3 +241,45 @@ def test_ready_state_with_the_ops_endpoint_and_no_socket_when_off(
     assert said.returncode == 2 and "the control socket is off" in said.stderr, said.stderr
     off.signal(signal.SIGTERM)
     assert off.wait(30) == 0, off.both()
+
+
+def test_two_supervisors_of_one_project_each_answer(supervise: Starter, tmp_path: Path, short_dir: Path) -> None:
+    """``prodserver alpha`` and ``prodserver beta`` as two services of one project: each gets its
+    own default socket (the second is not refused), ``status`` shows both, and a command that
+    names a process reaches the supervisor that runs it."""
+    xdg = {"XDG_RUNTIME_DIR": str(short_dir)}
+    # One process runs under the supervisor when the ops endpoint is on (one port each).
+    first = supervise(PROCESSES, "alpha", env={**xdg, "PRODSERVER_OPS_PORT": str(free_port())})
+    second = supervise(PROCESSES, "beta", env={**xdg, "PRODSERVER_OPS_PORT": str(free_port())})
+    first.wait_for("alpha: ready")
+    second.wait_for("beta: ready")
+    sockets = short_dir / "prodserver"
+    until(lambda: len(list(sockets.glob("*.ctl.sock"))) == 2, 10, lambda: first.both() + second.both())
+
+    def cli_default(*args: str) -> Any:
+        env = project_environ(PROCESSES, tmp_path, extra=xdg)
+        return run_django(env, tmp_path, "prodserver", *args, timeout=60)
+
+    status = cli_default("status", "--json")
+    assert status.returncode == 0, status.stderr
+    answer = json.loads(status.stdout)
+    assert sorted(r["name"] for r in answer["processes"]) == ["alpha", "beta"]
+    assert len(answer["supervisors"]) == 2
+
+    before = {r["name"]: r["pid"] for r in answer["processes"]}
+    restarted = cli_default("restart", "beta")
+    assert restarted.returncode == 0, restarted.stderr
+    second.wait_for("beta: ready", count=2)
+    unknown = cli_default("stop", "gamma")
+    assert unknown.returncode == 2 and "known: alpha, beta" in unknown.stderr, unknown.stderr
+    logs = cli_default("logs", "beta", "-n", "1")
+    assert logs.returncode == 0 and logs.stdout.startswith("beta: ready pid="), logs.stdout + logs.stderr
+    after = {r["name"]: r["pid"] for r in json.loads(cli_default("status", "--json").stdout)["processes"]}
+    assert after["alpha"] == before["alpha"] and after["beta"] != before["beta"]
+
+    for run in (first, second):
+        run.signal(signal.SIGTERM)
+        assert run.wait(30) == 0, run.both()
+    assert not list(sockets.glob("*.ctl.sock"))
+    gone = cli_default("status")
+    assert gone.returncode == 2 and "nothing is running here" in gone.stderr, gone.stderr

@@ -1,8 +1,10 @@
 """Where the control socket lives: ``settings.PRODSERVER_CONTROL`` or the environment variable
 of the same name (the environment wins).
 
-Unset or True: a default path per project (``$XDG_RUNTIME_DIR/prodserver/``, else a directory of
-our own under the temporary directory, mode 0700). A string: that path. False (``off`` in the
+Unset or True: a default path per project and set of processes (``$XDG_RUNTIME_DIR/prodserver/``,
+else a directory of our own under the temporary directory, mode 0700), so that two supervisors of
+one project (``prodserver web`` and ``prodserver worker`` as two services) each have their own and
+a client finds both. A string: that path. False (``off`` in the
 environment): no control socket. There is no TCP listener: asking for one is an error."""
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import hashlib
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django_prodserver.errors import ConfigError
@@ -20,6 +22,8 @@ SETTING = "PRODSERVER_CONTROL"
 ENV = "PRODSERVER_CONTROL"
 _OFF = ("", "0", "off", "false", "no")
 _CHECK_ID = "prodserver.E011"
+#: How a default socket's name ends (``<project>.<processes>.ctl.sock``): a configured path is used as is.
+DEFAULT_SUFFIX = ".ctl.sock"
 #: Longest path a Unix socket address takes on Linux (sun_path is 108 bytes with its NUL).
 MAX_PATH = 107
 
@@ -69,11 +73,42 @@ def _fix() -> str:
     return f"set {SETTING} = '/path/to/prodserver.sock' (a directory only you can write), or False to turn it off"
 
 
+def _names_key(names: Sequence[str]) -> str:
+    """The processes one supervisor runs, as a short stable part of its socket's name."""
+    return hashlib.sha256("\0".join(sorted(names)).encode()).hexdigest()[:8]
+
+
+def control_paths(settings: Any = None, environ: Mapping[str, str] | None = None) -> tuple[str, list[str]] | None:
+    """Where a client looks: ``(what to name in an error, the socket files there)``; the
+    configured path, or every default socket of this project. None when the socket is off."""
+    env = os.environ if environ is None else environ
+    if settings is None:
+        from django.conf import settings as django_settings
+
+        settings = django_settings
+    path = load_control_path(settings, env)
+    if path is None:
+        return None
+    if path == load_control_path(settings, env, names=("?",)):  # configured: the same whatever runs
+        return path, [path]
+    directory, pattern = os.path.dirname(path), f"{_project_key(settings)}."
+    try:
+        found = sorted(f for f in os.listdir(directory) if f.startswith(pattern) and f.endswith(DEFAULT_SUFFIX))
+    except OSError:
+        found = []
+    return os.path.join(directory, f"{pattern}*{DEFAULT_SUFFIX}"), [os.path.join(directory, f) for f in found]
+
+
 def load_control_path(
-    settings: Any = None, environ: Mapping[str, str] | None = None, *, create: bool = False
+    settings: Any = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    create: bool = False,
+    names: Sequence[str] = (),
 ) -> str | None:
     """The control socket's path, or None when it is off. ``create`` makes the default
-    directory (the supervisor does; a client only looks). Raises ConfigError naming the key."""
+    directory (the supervisor does; a client only looks); ``names``: the processes the
+    supervisor runs, part of the default path. Raises ConfigError naming the key."""
     env = os.environ if environ is None else environ
     if settings is None:
         from django.conf import settings as django_settings
@@ -100,7 +135,7 @@ def load_control_path(
         directory = runtime_dir(env)
         if create:
             ensure_private_dir(directory)
-        return os.path.join(directory, f"{_project_key(settings)}.sock")
+        return os.path.join(directory, f"{_project_key(settings)}.{_names_key(names)}{DEFAULT_SUFFIX}")
     if not isinstance(raw, (str, os.PathLike)):
         raise ConfigError(where, f"expected a socket path, True or False, found {raw!r}", _fix(), check_id=_CHECK_ID)
     path = os.path.abspath(os.fspath(raw))

@@ -9,7 +9,7 @@ import os
 import shlex
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -208,14 +208,14 @@ def alone_policy(name: str, policy: Policy) -> Policy:
     return policy if "RESTART" in entry else replace(policy, restart="never")
 
 
-def control_server() -> ControlServer | None:
+def control_server(names: Sequence[str] = ()) -> ControlServer | None:
     """The control socket, listening (None when PRODSERVER_CONTROL is False); a second supervisor
     of the same project, or a path we must not use, is a CommandError that says so."""
     from django_prodserver.control.config import load_control_path
     from django_prodserver.control.server import ControlServer
 
     try:
-        path = load_control_path(create=True)
+        path = load_control_path(create=True, names=names)
         return ControlServer(path) if path is not None else None
     except ConfigError as e:
         raise CommandError(e.message) from None
@@ -257,7 +257,7 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Calla
         raise CommandError(e.message) from None
     config = ops_config()
     refuse_leftovers(plans, policy, config)
-    control = control_server()  # before any child: a second supervisor here stops now
+    control = control_server([p.process for p in plans])  # before any child: a second supervisor here stops now
     try:
         return _supervise(plans, options, first_run, specs, policy, config, control)
     finally:

@@ -67,11 +67,11 @@ class Command(BaseCommand):
         if options.get("json"):
             self.stdout.write(json.dumps(answer, indent=2))
         else:
-            sup = answer.get("supervisor") or {}
-            self.stdout.write(
-                f"supervisor pid {sup.get('pid')}, up {_duration(sup.get('uptime'))}"
-                + (" (stopping)" if sup.get("stopping") else "")
-            )
+            for sup in answer.get("supervisors") or [answer.get("supervisor") or {}]:
+                self.stdout.write(
+                    f"supervisor pid {sup.get('pid')}, up {_duration(sup.get('uptime'))}"
+                    + (" (stopping)" if sup.get("stopping") else "")
+                )
             self.stdout.write(table(answer.get("processes") or []))
         if not answer.get("all_up"):
             raise SystemExit(1)
