@@ -134,7 +134,15 @@ def in_child(call: Callable[[], None]) -> None:
         # Python 3.12+ warns about forking a process with threads: the child only runs ``call``
         # (its own threads, if any, included) and leaves with os._exit.
         warnings.simplefilter("ignore", DeprecationWarning)
-        pid = fork()
+        try:
+            pid = fork()
+        except OSError:  # no process to spare: check here, as without fork
+            pid = -1
+    if pid < 0:
+        os.close(read)
+        os.close(write)
+        call()
+        return
     if pid == 0:  # pragma: no cover - the child; its verdict is asserted through the parent
         code = 2
         try:
