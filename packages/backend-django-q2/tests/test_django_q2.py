@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 import uuid
@@ -16,7 +17,7 @@ from django_prodserver.backends.base import LaunchContext
 from django_prodserver.backends.loading import plan_process
 from django_prodserver.errors import ConfigError
 from django_prodserver.settings.config import load_process
-from django_prodserver.testing.plugin import ProcessStarter
+from django_prodserver.testing.plugin import ProcessStarter, broker_or_skip
 from django_prodserver.testing.processes import (
     RunningProcess,
     free_port,
@@ -179,6 +180,34 @@ def test_unreachable_redis_is_a_clear_error_naming_the_setting(
     assert proc.wait(timeout=60) == 78, proc.output()
     out = proc.output()
     assert "Q_CLUSTER['redis']" in out and url in out and "Traceback" not in out, out
+
+
+_PING_HERE = """
+import sys
+from django_prodserver.api import ConfigError
+from django_prodserver_django_q2.preflight import check
+try:
+    check(5)
+    print("ok")
+except ConfigError as e:
+    print(e.message)
+print("redis imported here:", any(m == "redis" or m.startswith("redis.") for m in sys.modules))
+"""
+
+
+@pytest.mark.live
+def test_broker_ping_leaves_the_redis_client_out_of_the_checking_process(tmp_path: Path) -> None:
+    """The checking process becomes qcluster's main process: native qcluster never imports redis
+    there (about 6 MiB), so the ping runs in a forked child; same verdicts and messages."""
+    dead = f"redis://:secret@127.0.0.1:{free_port()}/0"
+    env = _env(tmp_path, {}, {"name": "x", "redis": dead})
+    out = _run(env, tmp_path, code=_PING_HERE).stdout
+    assert "settings.Q_CLUSTER['redis']: cannot reach the broker at redis://:***@127.0.0.1:" in out, out
+    assert "Connection refused" in out and "secret" not in out, out
+    assert out.endswith("redis imported here: False\n"), out
+    live = broker_or_skip(os.environ.get("PRODSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/14"), timeout=3)
+    env = _env(tmp_path, {}, {"name": "x", "redis": live})
+    assert _run(env, tmp_path, code=_PING_HERE).stdout == "ok\nredis imported here: False\n"
 
 
 @pytest.mark.parametrize("options", [{}, {"concurrency": 1}], ids=["in-process", "launcher"])

@@ -2,11 +2,18 @@
 
 A cluster with an unreachable broker does not stop: it logs errors in a loop (or hangs in a
 connect). Failing here, naming the Q_CLUSTER key to fix, turns that into a clear start error.
+
+The broker is pinged from a short-lived forked child: creating the broker imports its client
+(redis: about 6 MiB of modules), and native qcluster never imports it in its main process, which
+is the process prodserver's check runs in and which lives as long as the cluster.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 from django_prodserver.api import DEFAULT_TIMEOUT, ConfigError, bounded, mask, reason, unreachable
@@ -81,13 +88,18 @@ def check(timeout: float = DEFAULT_TIMEOUT) -> None:
         )
     if not timeout:
         return
-    from django_q.brokers import get_broker
     from django_q.conf import Conf
 
     key = broker_key(Conf)
     if key == "orm":
         _check_orm(str(Conf.ORM))
         return
+    in_child(lambda: _check_broker(Conf, key, timeout))
+
+
+def _check_broker(conf: Any, key: str, timeout: float) -> None:
+    from django_q.brokers import get_broker
+
     where = f"settings.Q_CLUSTER[{key!r}]"
     try:
         broker = get_broker()
@@ -96,7 +108,7 @@ def check(timeout: float = DEFAULT_TIMEOUT) -> None:
     problem = bounded(broker.ping, timeout, name="prodserver-broker-ping")
     if problem is None:
         return
-    value = getattr(Conf, key.upper(), None)
+    value = getattr(conf, key.upper(), None)
     shown = mask(str(value)) if value else "localhost:6379 (Q_CLUSTER names no broker: django-q2's default Redis)"
     raise unreachable(
         where,
@@ -107,6 +119,54 @@ def check(timeout: float = DEFAULT_TIMEOUT) -> None:
         "with Q_CLUSTER['orm'] = 'default' (no other service)",
         timeout=timeout,
     )
+
+
+def in_child(call: Callable[[], None]) -> None:
+    """Run ``call`` in a forked child and raise the :class:`ConfigError` it raised there, so what
+    ``call`` imports stays out of this process; in-process where there is no fork, or when the
+    child ended without a verdict (then ``call`` raises here whatever it raised there)."""
+    fork = getattr(os, "fork", None)
+    if fork is None:
+        call()
+        return
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about forking a process with threads: the child only runs ``call``
+        # (its own threads, if any, included) and leaves with os._exit.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            pid = fork()
+        except OSError:  # no process to spare: check here, as without fork
+            pid = -1
+    if pid < 0:
+        os.close(read)
+        os.close(write)
+        call()
+        return
+    if pid == 0:  # pragma: no cover - the child; its verdict is asserted through the parent
+        code = 2
+        try:
+            os.close(read)
+            try:
+                call()
+                code = 0
+            except ConfigError as e:
+                os.write(write, json.dumps([e.where, e.problem, e.fix, e.check_id]).encode())
+                code = 1
+        finally:
+            os._exit(code)
+    os.close(write)
+    chunks = []
+    with os.fdopen(read, "rb") as pipe:
+        while chunk := pipe.read(65536):
+            chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code == 1 and chunks:
+        where, problem, fix, check_id = json.loads(b"".join(chunks))
+        raise ConfigError(where, problem, fix, check_id=check_id)
+    if code != 0:
+        call()
 
 
 def check_once(timeout: float) -> None:
