@@ -52,10 +52,10 @@ def _skip_unless_attached(out: str) -> None:
         pytest.skip(f"py-spy cannot look into processes here: {out.strip().splitlines()[-1]}")
 
 
-def _web(prodserver_process: ProcessStarter, workers: int = 2) -> tuple[int, dict[str, str]]:
+def _web(prodserver_process: ProcessStarter, workers: int = 2, hook: bool = False) -> tuple[int, dict[str, str]]:
     entry = {**WEB, "OPTIONS": {**WEB["OPTIONS"], "workers": workers}}
     # The memory hook's request files go to the temporary directory: the test's own, on both sides.
-    tmp = {"TMPDIR": str(prodserver_process.workdir)}
+    tmp = {"TMPDIR": str(prodserver_process.workdir), **({"PRODSERVER_PROFILE_HOOK": "1"} if hook else {})}
     live = prodserver_process(entry, name=NAME, extra_env=tmp)
     assert live.port is not None
     env = project_environ({NAME: entry}, prodserver_process.workdir, extra=tmp)
@@ -76,6 +76,7 @@ def test_dump_shows_the_stuck_view_in_a_worker(prodserver_process: ProcessStarte
         assert f"=== {NAME} master" in out and f"=== {NAME} worker" in out, out
         assert out.count(f"=== {NAME} worker") == 2, out
         assert "slow (django_prodserver/testing/project/views.py" in out, out
+        assert "prodserver-profile-hook" not in out, out  # the memory hook is off unless asked for
         # --native: C frames too (the sleep is in the interpreter's time module)
         worker = next(p for p in out.split("=== ")[1:] if "slow (" in p).split(":")[0].split()[-1]
         native = run_django(env, prodserver_process.workdir, "prodserver", "dump", "--pid", worker, "--native")
@@ -241,7 +242,7 @@ def test_kubernetes_grants_ptrace_only_in_the_debug_overlay(tmp_path: Path) -> N
 @pytest.mark.live
 @pytest.mark.timeout(90)
 def test_tracemalloc_hook_answers_without_ptrace(prodserver_process: ProcessStarter) -> None:
-    port, env = _web(prodserver_process, workers=1)
+    port, env = _web(prodserver_process, workers=1, hook=True)
     stop = _requests(port, "/hoard/?kib=256", count=3000, seconds=30, threads=1)
     try:
         done = run_django(

@@ -5,7 +5,8 @@ No signal (the servers own theirs) and no ptrace: ``prodserver profile`` writes
 ``<dir>/<pid>.request``; the thread (it looks once a second) traces allocations for the asked
 seconds and writes ``<pid>.result``, the sites whose live memory grew most. It pauses around
 ``fork()`` (no thread crosses a fork) and starts again in parent and child.
-``PRODSERVER_PROFILE_HOOK=0`` keeps it off."""
+Off unless ``PRODSERVER_PROFILE_HOOK=1``: a thread in every worker and a pause around every fork
+(rq forks per job) are a cost nobody should pay for a fallback; memray attaches without it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import os
 import tempfile
 import threading
 import tracemalloc
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +31,14 @@ def directory(uid: int | None = None) -> Path:
     return Path(tempfile.gettempdir()) / f"prodserver-profile-{os.getuid() if uid is None else uid}"
 
 
+def enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """True when the environment asks for the hook (``PRODSERVER_PROFILE_HOOK=1``)."""
+    return (os.environ if environ is None else environ).get(ENV, "").strip().lower() in ("1", "true", "on", "yes")
+
+
 def install() -> None:
     """Start the thread (once per process; the callers know it is a process prodserver started)."""
-    if os.environ.get(ENV, "1") == "0" or _state.get("installed"):
+    if not enabled() or _state.get("installed"):
         return
     _state["installed"] = True
     if hasattr(os, "register_at_fork"):

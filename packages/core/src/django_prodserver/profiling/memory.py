@@ -169,9 +169,10 @@ def ask_hooks(
         if t.pid in asked:
             (asked[t.pid] / f"{t.pid}.request").unlink(missing_ok=True)
         problem = problems.get(t.pid) or (
-            f"no answer from pid {t.pid}: prodserver's in-process hook runs in the processes prodserver "
-            f"starts once they set up Django with django_prodserver in INSTALLED_APPS (unless "
-            f"PRODSERVER_PROFILE_HOOK=0){'; ' + why if why else ''}"
+            f"no answer from pid {t.pid}: prodserver's in-process hook runs only in processes started "
+            f"with PRODSERVER_PROFILE_HOOK=1 in their environment (it is off by default) that set up "
+            f"Django with django_prodserver in INSTALLED_APPS; without a restart, use memray "
+            '(pip install "django-prodserver[profile]")' + ("; " + why if why else "")
         )
         out.append(MemoryReport(t, "tracemalloc", False, problem=problem))
     return out
