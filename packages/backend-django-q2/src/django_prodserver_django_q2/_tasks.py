@@ -19,24 +19,42 @@ def report_tasks() -> bool:
     if found is None:
         return False
     events: TaskEvents = found
+    from django_q import signals
     from django_q.conf import Conf
-    from django_q.signals import post_execute_in_worker, pre_execute
+
+    # Releases with post_execute_in_worker tell the end in the worker; older ones (1.7, our floor)
+    # only in the monitor process, after the result is saved: the same line and counts, from there,
+    # with the duration the task carries.
+    in_worker = getattr(signals, "post_execute_in_worker", None)
+    end_signal = in_worker if in_worker is not None else signals.post_execute
 
     queue = str(getattr(Conf, "CLUSTER_NAME", None) or Conf.PREFIX)
 
     def started(sender: Any = None, func: Any = None, task: Any = None, **kwargs: Any) -> None:
         events.started(str(task["id"]), _name(task), queue)
+        if in_worker is None:  # no end in this process to flush with: write the start's count now
+            events.flush()
 
     def ended(sender: Any = None, func: Any = None, task: Any = None, **kwargs: Any) -> None:
+        took = None if in_worker is not None else _duration(task)
         if task.get("success"):
-            events.succeeded(str(task["id"]), _name(task), queue)
+            events.succeeded(str(task["id"]), _name(task), queue, duration=took)
         else:
-            events.failed(str(task["id"]), _name(task), queue)
+            events.failed(str(task["id"]), _name(task), queue, duration=took)
         events.flush()  # a recycled worker leaves through os._exit: write the counts now
 
-    pre_execute.connect(started, weak=False, dispatch_uid="prodserver-task-started")
-    post_execute_in_worker.connect(ended, weak=False, dispatch_uid="prodserver-task-ended")
+    signals.pre_execute.connect(started, weak=False, dispatch_uid="prodserver-task-started")
+    end_signal.connect(ended, weak=False, dispatch_uid="prodserver-task-ended")
     return True
+
+
+def _duration(task: Any) -> float | None:
+    """Seconds between the task's ``started`` and ``stopped`` (datetimes django-q2 sets), if both."""
+    began, ended = task.get("started"), task.get("stopped")
+    try:
+        return float((ended - began).total_seconds())
+    except (TypeError, AttributeError):
+        return None
 
 
 def _name(task: Any) -> str:
