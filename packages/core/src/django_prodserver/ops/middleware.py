@@ -7,29 +7,24 @@ that directory or without prometheus-client the app is returned untouched."""
 
 from __future__ import annotations
 
-import atexit
 import bisect
 import contextlib
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django_prodserver.ops.buffered import BufferedMetrics
 from django_prodserver.ops.watch import PROBE_HEADER
 
 LAYER = "django_prodserver.ops.middleware:metrics_layer"
 _WSGI_PROBE = "HTTP_" + PROBE_HEADER.upper().replace("-", "_")
 _ASGI_PROBE = PROBE_HEADER.lower().encode()
 _CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
-#: Seconds between two writes of the buffered counts into the multiprocess files (what a scrape
-#: may lag behind). One file write costs 2-6 us; per request that is a few % of a fast server.
-FLUSH_EVERY = 0.5
 
 
-class Recorder:
-    """Counts requests in plain integers and writes them to prometheus-client's multiprocess
-    files from a thread every ``FLUSH_EVERY`` seconds (and at exit), per process (fork-aware)."""
+class Recorder(BufferedMetrics):
+    """Counts requests by status class and their durations in plain numbers, per process."""
 
     def __init__(self) -> None:
         from prometheus_client import Counter, Histogram, values
@@ -49,9 +44,7 @@ class Recorder:
             registry=None,
         )
         self.bounds: list[float] = list(self.duration._upper_bounds)
-        self.lock = threading.Lock()
-        self.pid = 0
-        self._reset()
+        super().__init__()
 
     def _reset(self) -> None:
         self.counts = dict.fromkeys(_CLASSES, 0)
@@ -60,31 +53,17 @@ class Recorder:
 
     def record(self, status_class: str, seconds: float) -> None:
         with self.lock:
-            if self.pid != os.getpid():  # first request of this process (or of a fork of it)
-                self._start()
+            self._ensure_writer()
             if status_class in self.counts:
                 self.counts[status_class] += 1
             self.buckets[min(bisect.bisect_left(self.bounds, seconds), len(self.bounds) - 1)] += 1
             self.total += seconds
 
-    def _start(self) -> None:
-        self.pid = os.getpid()
-        self._reset()
-        threading.Thread(target=self._loop, name="prodserver-metrics", daemon=True).start()
-        atexit.register(self.flush)
+    def _take(self) -> tuple[dict[str, int], list[int], float]:
+        return self.counts, self.buckets, self.total
 
-    def _loop(self) -> None:
-        pid = os.getpid()
-        while self.pid == pid:
-            time.sleep(FLUSH_EVERY)
-            self.flush()
-
-    def flush(self) -> None:
-        with self.lock:
-            if self.pid != os.getpid():
-                return
-            counts, buckets, total = self.counts, self.buckets, self.total
-            self._reset()
+    def _write(self, taken: Any) -> None:
+        counts, buckets, total = taken
         for cls, n in counts.items():
             if n:
                 self.requests.labels(cls).inc(n)

@@ -3,20 +3,18 @@
 The worker side of ``prodserver_tasks_total`` and ``prodserver_task_duration_seconds``, written
 to prometheus-client's multiprocess files (``PROMETHEUS_MULTIPROC_DIR``, one directory per
 process, set by the supervisor only when the ops endpoint's metrics are on). Like the request
-metrics (``ops.middleware``) each task only adds to plain integers; a thread writes them to the
-files every ``FLUSH_EVERY`` seconds and at exit, so a task pays no file write."""
+metrics (``ops.middleware``) each task only adds to plain integers, which ``BufferedMetrics``
+writes to the files from a thread."""
 
 from __future__ import annotations
 
-import atexit
 import bisect
 import os
 import threading
-import time
 from typing import Any
 
-#: Seconds between two writes of the buffered counts into the multiprocess files.
-FLUSH_EVERY = 0.5
+from django_prodserver.ops.buffered import BufferedMetrics
+
 #: Upper bounds (seconds) of the duration histogram: tasks run from milliseconds to minutes.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, float("inf"))
 
@@ -26,8 +24,10 @@ def metrics_wanted() -> bool:
     return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
-class TaskRecorder:
+class TaskRecorder(BufferedMetrics):
     """Buffered task counts of this process (fork-aware: a forked pool child starts afresh)."""
+
+    thread_name = "prodserver-task-metrics"
 
     def __init__(self) -> None:
         from prometheus_client import Counter, Histogram, values
@@ -49,17 +49,7 @@ class TaskRecorder:
             registry=None,
         )
         self.bounds: list[float] = list(BUCKETS)
-        self.lock = threading.Lock()
-        self.pid = 0  # the process whose writer thread runs (0: none yet)
-        self._reset()
-        # A forked child (a prefork pool, rq's work horse) starts with no counts and no writer:
-        # told at the fork, so that no task pays for os.getpid() (a system call).
-        os.register_at_fork(after_in_child=self._forked)
-
-    def _forked(self) -> None:
-        self.lock = threading.Lock()  # the parent's writer may have held it at the fork
-        self.pid = 0
-        self._reset()
+        super().__init__()
 
     def _reset(self) -> None:
         self.counts: dict[tuple[str, str], int] = {}
@@ -68,16 +58,14 @@ class TaskRecorder:
 
     def count(self, outcome: str, queue: str) -> None:
         with self.lock:
-            if not self.pid:
-                self._start()
+            self._ensure_writer()
             key = (outcome, queue)
             self.counts[key] = self.counts.get(key, 0) + 1
 
     def ended(self, outcome: str, queue: str, seconds: float) -> None:
         """Count the outcome and observe the duration, under one lock."""
         with self.lock:
-            if not self.pid:
-                self._start()
+            self._ensure_writer()
             key = (outcome, queue)
             self.counts[key] = self.counts.get(key, 0) + 1
             entry = self.observed.get(queue)
@@ -86,24 +74,11 @@ class TaskRecorder:
             entry[0][min(bisect.bisect_left(self.bounds, seconds), len(self.bounds) - 1)] += 1
             entry[1][0] += seconds
 
-    def _start(self) -> None:
-        self.pid = os.getpid()
-        self._reset()
-        threading.Thread(target=self._loop, name="prodserver-task-metrics", daemon=True).start()
-        atexit.register(self.flush)
+    def _take(self) -> tuple[dict[tuple[str, str], int], dict[str, tuple[list[int], list[float]]]]:
+        return self.counts, self.observed
 
-    def _loop(self) -> None:
-        pid = os.getpid()
-        while self.pid == pid:
-            time.sleep(FLUSH_EVERY)
-            self.flush()
-
-    def flush(self) -> None:
-        with self.lock:
-            if self.pid != os.getpid():
-                return
-            counts, observed = self.counts, self.observed
-            self._reset()
+    def _write(self, taken: Any) -> None:
+        counts, observed = taken
         for (outcome, queue), n in counts.items():
             self.tasks.labels(outcome, queue).inc(n)
         for queue, (buckets, total) in observed.items():
