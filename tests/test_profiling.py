@@ -278,3 +278,31 @@ def test_a_process_without_the_hook_is_said_so_at_once(prodserver_process: Proce
     done = run_django(env, workdir, "prodserver", "profile", "--memory", "--tracemalloc", "--pid", str(other.pid))
     assert done.returncode != 0 and f"no answer from pid {other.pid}" in done.stderr, done.stderr
     assert time.monotonic() - began < 30, "waited for a hook that is not there"
+
+
+@pytest.mark.live
+@pytest.mark.timeout(60)
+def test_without_py_spy_it_says_what_to_install(prodserver_process: ProcessStarter, tmp_path: Path) -> None:
+    """The same virtualenv seen through an interpreter with no py-spy beside it or on PATH (a
+    project that installed prodserver without the ``[profile]`` extra): dump says what to type."""
+    import os
+    import sys
+
+    venv = Path(sys.prefix)
+    bare = tmp_path / "bare"
+    (bare / "bin").mkdir(parents=True)
+    (bare / "bin" / "python").symlink_to(Path(sys.executable).resolve())
+    (bare / "lib").symlink_to(venv / "lib")
+    (bare / "pyvenv.cfg").write_text((venv / "pyvenv.cfg").read_text())
+    _, env = _web(prodserver_process, workers=1)
+    env = {**env, "PATH": os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p and not tool_in(p))}
+    import subprocess
+
+    argv = [str(bare / "bin" / "python"), "-m", "django", "prodserver", "dump", NAME]
+    done = subprocess.run(argv, env=env, cwd=prodserver_process.workdir, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0, done.stdout
+    assert 'py-spy is not installed in this environment: pip install "django-prodserver[profile]"' in done.stderr
+
+
+def tool_in(directory: str) -> bool:
+    return Path(directory, "py-spy").exists()
