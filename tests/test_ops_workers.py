@@ -128,6 +128,10 @@ def test_worker_readiness_follows_its_broker(worker: str, tmp_path: Path, reques
     if proxy is not None:
         request.addfinalizer(proxy.close)
     entry, settings, extra = WORKERS[worker](redis_url(proxy.port if proxy else None))
+    if proxy is not None:
+        # As in production: some workers wait for their broker, others quit (rq does when the
+        # loss meets its suspension check) and are restarted. Either way /readyz turns 503.
+        entry = {**entry, "RESTART": "on-failure"}
     ops = free_port()
     env = project_environ(
         {"worker": entry}, tmp_path, settings=settings, extra={**extra, "PRODSERVER_OPS_PORT": str(ops)}

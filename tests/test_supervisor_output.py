@@ -36,9 +36,12 @@ def test_crashing_child_keeps_its_last_lines_and_its_exit_code(supervise: Starte
 
 def test_no_prefix_and_forced_colour(supervise: Starter) -> None:
     procs = {"a": script("crash.py", "0", ONESHOT=True), "bb": script("crash.py", "0", ONESHOT=True)}
+    # One after the other: a second supervisor of the same processes in the same project is
+    # refused while the first still answers on its control socket.
     plain = supervise(procs, "a", "bb", args=["--no-prefix"])
+    assert plain.wait(60) == 0, plain.both()
     coloured = supervise(procs, "a", "bb", args=["--force-color"])
-    assert plain.wait(60) == 0 and coloured.wait(60) == 0
+    assert coloured.wait(60) == 0, coloured.both()
     lines = plain.out().splitlines()
     assert lines.count("crash: last words without newline") == 2 and not any("|" in line for line in lines)
     assert "\x1b[" not in plain.out()
