@@ -71,6 +71,7 @@ class GunicornBackend(WebBackend):
     name = "gunicorn"
     launch = "in-process"
     host = "django_prodserver_gunicorn.host:run"
+    inherits_listener = True
     module = "gunicorn"
     check_namespace = "prodserver_gunicorn"
     capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "http2", "websockets"})

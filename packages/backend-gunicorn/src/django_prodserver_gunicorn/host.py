@@ -75,6 +75,11 @@ class PlannedApplication(WSGIApplication):
             super().load_config()
         finally:
             sys.argv = saved
+        from django_prodserver.api import listen_fd
+
+        fd = listen_fd()
+        if fd is not None:  # the supervisor's socket, kept open across reloads: serve on it, bind nothing
+            self.cfg.set("bind", [f"fd://{fd}"])
 
     def run(self) -> Any:
         if self.cfg.print_config or self.cfg.check_config or self.cfg.daemon:

@@ -43,6 +43,11 @@ if TYPE_CHECKING:  # for type checkers; the names are grouped in GROUPS below
     from django_prodserver.drain import listen_backlog as listen_backlog
     from django_prodserver.errors import BackendNotFound as BackendNotFound
     from django_prodserver.errors import ConfigError as ConfigError
+    from django_prodserver.handover import LISTEN_FD_ENV as LISTEN_FD_ENV
+    from django_prodserver.handover import HandoverError as HandoverError
+    from django_prodserver.handover import announce_ready as announce_ready
+    from django_prodserver.handover import listen_fd as listen_fd
+    from django_prodserver.handover import listen_socket as listen_socket
     from django_prodserver.launch.runner import child_environ as child_environ
     from django_prodserver.launch.runner import run as run_plan
     from django_prodserver.launch.supervision import sets_for as sets_for
@@ -153,6 +158,14 @@ GROUPS: dict[str, dict[str, str]] = {
         "bind_tcp": "launch.supervisor.listeners:bind_tcp",
         "bind_unix": "launch.supervisor.listeners:bind_unix",
         "run_copies": "launch.supervisor.listeners:run_copies",
+    },
+    # A reload: serve on the socket the supervisor owns, and say when this generation is ready.
+    "Reloading": {
+        "listen_socket": "handover:listen_socket",
+        "listen_fd": "handover:listen_fd",
+        "announce_ready": "handover:announce_ready",
+        "LISTEN_FD_ENV": "handover:LISTEN_FD_ENV",
+        "HandoverError": "handover:HandoverError",
     },
     # One drain after SIGTERM for every server: a host feeds it and acts on its steps.
     "Draining": {

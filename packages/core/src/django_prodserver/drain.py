@@ -94,6 +94,14 @@ class Drain:
         name = signal.Signals(signum).name
         now = self.clock()
         if self.phase is Phase.SERVING:
+            from django_prodserver.handover import handing_over
+
+            if handing_over():  # a reload: the next generation already serves this address
+                self.log.info("%s: a newer generation serves this address; stopping gracefully", name)
+                self.replacing = True
+                self._begin(now, 0.0)
+                self.backlog_limit = now  # the queue is shared with the newer generation: not ours to empty
+                return Step.NOTHING
             delay = self.delay if signum == signal.SIGTERM else 0.0
             self._begin(now, delay)
             if delay:

@@ -101,6 +101,9 @@ class LaunchPlan:
     native_layers: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: True when the runner hosts the server in this process (no exec).
     in_process: bool = False
+    #: True when the in-process host serves on a listening socket the supervisor hands over
+    #: (``PRODSERVER_LISTEN_FD``): a reload then keeps the address open from one generation to the next.
+    inherits_listener: bool = False
     #: What a supervisor sends for a graceful stop, and to whom.
     stop_signal: int = signal.SIGTERM
     signal_group: bool = False

@@ -171,6 +171,10 @@ class Backend:
     #: plan (``PRODSERVER_HOST_PLAN``, see :mod:`.hostplan`), their native spellings in ARGS or
     #: after ``--`` are read into the plan and left out of the argv the server parses.
     host_options: ClassVar[tuple[str, ...]] = ()
+    #: True when the host serves on the listening socket a supervisor hands over
+    #: (``api.listen_socket()``) instead of binding: the supervisor then owns the address, and a
+    #: reload starts the next generation on the same socket before the old one stops.
+    inherits_listener: ClassVar[bool] = False
 
     def __init__(self, config: ProcessConfig) -> None:
         self.config = config
@@ -180,8 +184,9 @@ class Backend:
     @classmethod
     def declared_options(cls) -> tuple[Option, ...]:
         """``options`` plus the uniform options prodserver itself reads, which every backend of
-        its kind has without declaring them: ``log_format`` (web and worker), ``ready_path`` (web)."""
-        implied = {"web": ("log_format", "ready_path"), "worker": ("log_format",)}.get(cls.kind, ())
+        its kind has without declaring them: ``log_format`` (web and worker), ``ready_path`` and
+        ``warmup_path`` (web)."""
+        implied = {"web": ("log_format", "ready_path", "warmup_path"), "worker": ("log_format",)}.get(cls.kind, ())
         declared = {o.name for o in cls.options}
         extra = [cls.catalog[n] for n in implied if n in cls.catalog and n not in declared]
         return (*cls.options, *extra) if extra else cls.options
@@ -512,7 +517,8 @@ class Backend:
             unset_env=unset,
             options=opts,
             native_layers=(("settings ARGS", adopted.args), ("command line", ctx.native_args)),
-            in_process=self.in_process(opts, ctx),
+            in_process=(in_process := self.in_process(opts, ctx)),
+            inherits_listener=self.inherits_listener and in_process,
             stop_signal=self.stop_signal,
             signal_group=self.signal_group,
             graceful_timeout=self.graceful_timeout(opts),

@@ -464,6 +464,15 @@ WEB_OPTIONS: Mapping[str, Option] = {
             support="prodserver",
             reason="the site's root answers in most projects; ALLOWED_HOSTS/SSL redirects still count",
         ),
+        _uniform(
+            "warmup_path",
+            "str",
+            "Path requested through the app in each new process before it takes traffic (a reload "
+            "keeps the old processes serving until it answers 200); empty: no warm-up request.",
+            default="",
+            native="(prodserver reload)",
+            support="prodserver",
+        ),
     )
 }
 

@@ -12,8 +12,8 @@ from typing import Any
 
 #: The protocol's version, in every status answer (a client may check it).
 VERSION = 1
-#: What the supervisor answers (more come later: reload, scale).
-COMMANDS = ("status", "restart", "stop", "start", "logs")
+#: What the supervisor answers.
+COMMANDS = ("status", "restart", "stop", "start", "logs", "reload")
 #: Longest request line we read; a longer one is refused and the connection closed.
 MAX_REQUEST = 64 * 1024
 

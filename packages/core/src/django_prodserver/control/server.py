@@ -24,7 +24,8 @@ MAX_CLIENTS = 32
 #: Bytes of answers queued for a client that does not read; beyond, it is disconnected.
 MAX_QUEUED = 1024 * 1024
 #: What a request returns: the answer, and the processes whose output the connection follows.
-Handler = Callable[[dict[str, Any]], tuple[dict[str, Any], Iterable[str]]]
+#: An answer of None is deferred: the handler took :meth:`ControlServer.defer` and answers later.
+Handler = Callable[[dict[str, Any]], tuple["dict[str, Any] | None", Iterable[str]]]
 
 
 def _answers(path: str) -> bool:
@@ -97,6 +98,7 @@ class ControlServer:
         self.inode = os.lstat(path).st_ino
         self.handler = handler
         self.clients: dict[int, Connection] = {}
+        self._current: Connection | None = None
 
     def read_fds(self) -> list[int]:
         if self.listener.fileno() < 0:
@@ -123,6 +125,18 @@ class ControlServer:
             if name in conn.follows:
                 message = message or encode({"process": name, "line": line})
                 self._queue(conn, message)
+
+    def defer(self) -> Callable[[dict[str, Any]], None]:
+        """For a handler that answers later (``reload`` waits for the new generation): call the
+        returned function with the answer; a client gone by then is simply not answered."""
+        conn = self._current
+        assert conn is not None, "defer() is for the handler of a request being answered"
+
+        def answer(message: dict[str, Any]) -> None:
+            if self.clients.get(conn.sock.fileno()) is conn:
+                self._queue(conn, encode(message))
+
+        return answer
 
     def close(self) -> None:
         """Stop listening and remove the socket (if it is still ours, not a successor's)."""
@@ -185,13 +199,17 @@ class ControlServer:
             request = decode(line)
             if self.handler is None:  # pragma: no cover - set before the loop runs
                 raise ProtocolError("not ready")
+            self._current = conn
             answer, follows = self.handler(request)
         except ProtocolError as e:
             answer, follows = error(str(e)), ()
         except Exception as e:  # a bug in one command must not stop the supervisor
             answer, follows = error(f"internal error: {type(e).__name__}: {e}"), ()
+        finally:
+            self._current = None
         conn.follows = conn.follows | frozenset(follows)
-        self._queue(conn, encode(answer))
+        if answer is not None:
+            self._queue(conn, encode(answer))
 
     def _queue(self, conn: Connection, data: bytes) -> None:
         if len(conn.outbox) + len(data) > MAX_QUEUED:

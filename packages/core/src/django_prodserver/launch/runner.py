@@ -54,5 +54,8 @@ def run(plan: LaunchPlan, backend: Backend) -> NoReturn:
         from django_prodserver.ops import memhook
 
         memhook.install()  # the Django setup before the plan did not know it was a prodserver process
+        from django_prodserver.launch.warmup import prepare
+
+        prepare(plan)  # a supervised generation: its code imported, warmed up, then "ready"
         backend.run_in_process(plan)
     exec_plan(plan)

@@ -146,9 +146,48 @@ def child_specs(plans: list[LaunchPlan], options: Mapping[str, Any], policy: Map
             policy=policy[p.process],
             what=what_starts(p),
             backend=p.backend,
+            announces=p.in_process,
+            binds=p.kind == "web" and bool(p.options.get("socket") or isinstance(p.options.get("port"), int)),
         )
         for p in plans
     ]
+
+
+def own_listeners(plans: list[LaunchPlan], specs: list[ChildSpec], policy: Mapping[str, Policy]) -> list[ChildSpec]:
+    """Bind the address of each web process whose host serves on an inherited socket, here and
+    once: every start of it (a restart, a reload's next generation) inherits the one socket,
+    so the address never closes while prodserver runs. A port we cannot bind is a CommandError."""
+    from django_prodserver.handover import LISTEN_FD_ENV, OWNER_ENV, owner_value
+    from django_prodserver.launch.supervisor.listeners import bind_tcp, bind_unix
+
+    by_name = {p.process: p for p in plans}
+    out: list[ChildSpec] = []
+    for spec in specs:
+        plan = by_name.get(spec.name)
+        if plan is None or not plan.inherits_listener or policy[plan.process].oneshot:
+            out.append(spec)
+            continue
+        opts = plan.options
+        backlog = opts.get("backlog")
+        backlog = backlog if isinstance(backlog, int) and backlog > 0 else 2048
+        path, port = opts.get("socket"), opts.get("port")
+        try:
+            if path:
+                sock = bind_unix(str(path), backlog)
+            elif isinstance(port, int):
+                sock = bind_tcp(str(opts.get("host") or "127.0.0.1"), port, backlog)
+            else:
+                out.append(spec)
+                continue
+        except OSError as e:
+            where = path or f"{opts.get('host')}:{port}"
+            raise CommandError(
+                f"{plan.process!r} cannot listen on {where}: {e.strerror or e}; give it another port: "
+                f"--set {plan.process}.port=PORT"
+            ) from None
+        env = {**spec.env, LISTEN_FD_ENV: str(sock.fileno()), OWNER_ENV: owner_value(sock)}
+        out.append(replace(spec, env=env, inherit=(sock,), binds=False))
+    return out
 
 
 def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None = None) -> str:
@@ -259,8 +298,12 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Calla
     refuse_leftovers(plans, policy, config)
     control = control_server([p.process for p in plans])  # before any child: a second supervisor here stops now
     try:
+        specs = own_listeners(plans, specs, policy)
         return _supervise(plans, options, first_run, specs, policy, config, control)
     finally:
+        for spec in specs:
+            for sock in spec.inherit:
+                sock.close()
         if control is not None:
             control.close()
 
@@ -308,6 +351,7 @@ def _supervise(
         json_logs=json_logs(plans),
         hooks=runtime,
         control=control,
+        reload_on_hup=True,
     )
     if runtime is None:
         return supervisor.run()

@@ -40,7 +40,7 @@ def _no_answer(where: str) -> CommandError:
     )
 
 
-def _answers(message: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+def _answers(message: dict[str, Any], timeout: float | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
     """``message`` to each supervisor that answers, in turn, with its path; a CommandError when
     none does (or one cannot be asked: permission, a broken answer)."""
     from django_prodserver.control.client import ControlError, NotRunning, request
@@ -49,7 +49,7 @@ def _answers(message: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     any_answer = False
     for path in paths:
         try:
-            answer = request(path, message)
+            answer = request(path, message) if timeout is None else request(path, message, timeout)
         except NotRunning as e:
             if len(paths) == 1:
                 raise CommandError(str(e), returncode=NO_ANSWER) from None
@@ -74,12 +74,12 @@ def _merged(answers: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _for_name(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def _for_name(message: dict[str, Any], timeout: float | None = None) -> tuple[str, dict[str, Any]]:
     """The first supervisor that runs ``message['name']`` and its answer; otherwise the error
     names every process that does run here."""
     known: list[str] = []
     last: dict[str, Any] = {}
-    for path, answer in _answers(message):
+    for path, answer in _answers(message, timeout):
         if answer.get("ok"):
             return path, answer
         last = answer
@@ -132,3 +132,17 @@ def follow(message: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield answer
     except ControlError as e:
         raise CommandError(str(e), returncode=NO_ANSWER) from None
+
+
+def reload(name: str | None, timeout: float) -> list[dict[str, Any]]:
+    """Ask for a reload (of ``name``, or of everything every supervisor here runs) and wait for
+    the answers: each says per process whether its new generation took over."""
+    if name:
+        path = _path_of(name)
+        from django_prodserver.control.client import ControlError, request
+
+        try:
+            return [request(path, {"command": "reload", "name": name}, timeout)]
+        except ControlError as e:
+            raise CommandError(str(e), returncode=NO_ANSWER) from None
+    return [answer for _, answer in _answers({"command": "reload"}, timeout)]

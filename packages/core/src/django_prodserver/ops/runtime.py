@@ -152,6 +152,11 @@ class OpsRuntime:
             self.watches[name].started(pid)
         self.start()
 
+    def handed_over(self, name: str, pid: int) -> None:
+        """A reload's new generation took over ``name``: watch its pid; it said it is ready."""
+        if name in self.watches:
+            self.watches[name].handed_over(pid)
+
     def in_fork(self) -> None:
         """In a forked child: it must not hold the endpoint's port."""
         self.server.socket.close()

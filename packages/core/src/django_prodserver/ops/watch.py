@@ -109,6 +109,16 @@ class Watch:
             self.why = "starting"
             self._generation += 1
 
+    def handed_over(self, pid: int) -> None:
+        """A reload's next generation, ready, replaced the process: readiness carries on (no
+        "starting" flap), now about the new pid."""
+        with self.lock:
+            self.pid = pid
+            self.alive = True
+            self.log_seen = True
+            self.stopped_since = None
+            self._generation += 1
+
     def exited(self, code: int) -> None:
         with self.lock:
             self.alive = False

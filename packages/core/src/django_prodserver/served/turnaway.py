@@ -146,6 +146,12 @@ class TurnAway:
         until: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        from django_prodserver.handover import handing_over
+
+        if listeners and handing_over():  # a reload: the newer generation serves this queue
+            for sock in listeners:
+                sock.close()
+            listeners = []
         self.listeners = listeners
         self.log = log
         self.until = until

@@ -13,7 +13,9 @@ from django_prodserver.errors import ConfigError
 SETTING = "PRODUCTION_PROCESSES"
 #: The words after ``prodserver`` that run a subcommand (one module each in
 #: ``management/subcommands``): no process may be named like one.
-SUBCOMMANDS = frozenset({"bench", "dump", "export", "logs", "probe", "profile", "restart", "start", "status", "stop"})
+SUBCOMMANDS = frozenset(
+    {"bench", "dump", "export", "logs", "probe", "profile", "reload", "restart", "start", "status", "stop"}
+)
 #: Set to 1 to let prodserver start (or export) a development backend (kind ``dev``) anyway.
 ALLOW_DEV_ENV = "PRODSERVER_ALLOW_DEV"
 

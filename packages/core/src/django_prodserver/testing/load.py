@@ -216,3 +216,127 @@ def receive(conn: socket.socket, request: bytes = b"") -> int | str:
     if length is not None and len(body) < length:
         return f"body cut at {len(body)} of {length}"
     return int(head.split()[1])
+
+
+@dataclass
+class ReloadLoad:
+    """What the keep-alive clients of :func:`reload_under_load` saw."""
+
+    #: (sent at, answered at, body) of every 200, in no particular order.
+    answers: list[tuple[float, float, bytes]] = field(default_factory=list)
+    #: Requests that failed: a non-200, or a transport error on a new connection or on retry.
+    failures: list[str] = field(default_factory=list)
+    #: Requests sent again on a new connection after the reused one was closed before any byte of
+    #: an answer came (what urllib3, requests and browsers do for an idempotent request).
+    retried: int = 0
+    #: When each reload began and returned (monotonic), and its exit status.
+    reloads: list[tuple[float, float, int]] = field(default_factory=list)
+    #: The slowest answer, in seconds.
+    worst: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return len(self.answers) + len(self.failures)
+
+
+def reload_under_load(
+    port: int,
+    path: str,
+    reload: Callable[[int], int],
+    *,
+    reloads: int = 3,
+    clients: int = 4,
+    warmup: float = 0.5,
+    between: float = 0.5,
+    max_requests: int = 20000,
+    max_seconds: float = 120.0,
+    timeout: float = 15.0,
+) -> ReloadLoad:
+    """``clients`` threads send GET ``path`` over keep-alive connections while ``reload(n)`` runs
+    ``reloads`` times in a row (n = 1, 2, ...; it returns an exit status), ``between`` seconds
+    apart; every answer is kept with its times.
+
+    Bounded in count (``max_requests``) and time (``max_seconds``). A reused connection closed
+    before any byte of the answer is retried once on a new one (RFC 9112, 9.3.1), counted in
+    ``retried``; any other error, or a retry that fails too, is a failure."""
+    result = ReloadLoad()
+    lock = threading.Lock()
+    started = time.monotonic()
+    stop = threading.Event()
+    counter = [0]
+
+    class BeforeAnswer(Exception):
+        """The connection failed before the status line: nothing of an answer came."""
+
+    def once(conn: http.client.HTTPConnection) -> bytes:
+        try:
+            conn.request("GET", path, headers={"Host": "127.0.0.1"})
+            resp = conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as e:
+            raise BeforeAnswer(f"{type(e).__name__}: {e}") from None
+        body = resp.read()
+        if resp.status != 200:
+            raise ValueError(f"HTTP {resp.status}: {body[:200]!r}")
+        return body
+
+    def client() -> None:
+        conn: http.client.HTTPConnection | None = None
+        used = False
+        while not stop.is_set():
+            with lock:
+                if counter[0] >= max_requests or time.monotonic() - started > max_seconds:
+                    break
+                counter[0] += 1
+            if conn is None:
+                conn, used = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout), False
+            sent = time.monotonic()
+            outcome: bytes | str
+            try:
+                outcome = once(conn)
+            except BeforeAnswer as e:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+                if not used:  # a new connection that failed: no retry, a failure
+                    outcome = str(e)
+                else:
+                    with lock:
+                        result.retried += 1
+                    try:
+                        outcome = once(conn)
+                    except (BeforeAnswer, OSError, http.client.HTTPException, ValueError) as again:
+                        outcome = f"retry: {type(again).__name__}: {again}"
+            except (OSError, http.client.HTTPException, ValueError) as e:
+                outcome = f"{type(e).__name__}: {e}"
+            done = time.monotonic()
+            used = True
+            with lock:
+                result.worst = max(result.worst, done - sent)
+                if isinstance(outcome, bytes):
+                    result.answers.append((sent, done, outcome))
+                else:
+                    result.failures.append(outcome)
+            if not isinstance(outcome, bytes) and conn is not None:
+                conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
+
+    threads = [
+        threading.Thread(target=client, name=f"prodserver-reload-client-{i}", daemon=True) for i in range(clients)
+    ]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(warmup)
+        for n in range(1, reloads + 1):
+            began = time.monotonic()
+            status = reload(n)
+            result.reloads.append((began, time.monotonic(), status))
+            if status != 0:
+                break
+            time.sleep(between)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=timeout + 5)
+    return result

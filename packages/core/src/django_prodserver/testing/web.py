@@ -16,7 +16,7 @@ import pytest
 from django_prodserver.errors import ConfigError
 from django_prodserver.logs.access import LOGGER as ACCESS_LOGGER
 from django_prodserver.testing.jsonlogs import parse_json_lines, user_logging
-from django_prodserver.testing.load import load_past_deadline, receive, shutdown_under_load
+from django_prodserver.testing.load import load_past_deadline, receive, reload_under_load, shutdown_under_load
 from django_prodserver.testing.processes import (
     RunningProcess,
     children_of,
@@ -203,6 +203,77 @@ class WebServerContract(BackendContract):
         assert result.failures == [], f"{len(result.failures)} of {result.total} failed: {result.failures[:5]}"
         assert result.sent_after_signal > 0, "no request was sent after SIGTERM: the test proved nothing"
         assert code == 0, f"exit code {code}\n{proc.output()[-3000:]}"
+
+    def test_reload_under_load_loses_no_request(self, tmp_path: Path) -> None:
+        """``prodserver reload`` three times in a row while keep-alive clients keep sending: no
+        request fails, every answer to a request sent after a reload returned comes from the new
+        code, and the worker count is back to the configured one.
+        Fix: serve on ``django_prodserver.api.listen_socket()`` when it is set, and declare
+        ``inherits_listener = True``."""
+        if not self.backend_class.inherits_listener:
+            pytest.skip(
+                f"{self.backend_class.name} does not declare inherits_listener: a reload restarts it, "
+                "and connections are refused while it starts"
+            )
+        import json
+        import subprocess
+
+        release = tmp_path / "release.txt"
+        release.write_text("0")
+        port, ops = free_port(), free_port()
+        opts: dict[str, Any] = {**self.example_options, "host": "127.0.0.1", "port": port}
+        workers = self.workers_to_ask if "workers" in self.backend_class.capabilities else 0
+        if workers:
+            opts["workers"] = workers
+        process: dict[str, Any] = {"BACKEND": self.entry_point_name, "OPTIONS": opts}
+        if self.example_app:
+            process["APP"] = self.example_app
+        extra = {
+            "PRODSERVER_OPS_PORT": str(ops),  # one process under the supervisor
+            "PRODSERVER_CONTROL": str(tmp_path / "control.sock"),
+            "PRODSERVER_TEST_RELEASE_FILE": str(release),
+        }
+        env = project_environ({"web": process}, tmp_path, settings=dict(self.project_settings), extra=extra)
+        proc = start(prodserver_argv("web"), env, tmp_path, tmp_path / "server.log")
+        try:
+            wait_http(proc, port, "/release/", timeout=self.startup_timeout)
+            said: list[str] = []
+
+            def reload(n: int) -> int:
+                release.write_text(str(n))
+                done = subprocess.run(
+                    prodserver_argv("reload"), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180
+                )
+                said.append(done.stdout + done.stderr)
+                return done.returncode
+
+            result = reload_under_load(port, "/release/", reload)
+            status = subprocess.run(
+                prodserver_argv("status", extra=["--json"]), env=env, cwd=tmp_path, capture_output=True, timeout=30
+            )
+            row = json.loads(status.stdout)["processes"][0]
+            if workers:
+                deadline = time.monotonic() + 15
+                while self.count_workers(row["pid"]) != workers and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                counted = self.count_workers(row["pid"])
+        finally:
+            proc.stop(timeout=10)
+        log = proc.output()[-4000:]
+        assert [r[2] for r in result.reloads] == [0, 0, 0], f"{said}\n{log}"
+        print(
+            f"{self.backend_class.name}: {result.total} requests, {len(result.failures)} failed, "
+            f"{result.retried} retried on a new connection, slowest {result.worst:.3f}s, reloads took "
+            + ", ".join(f"{end - began:.2f}s" for began, end, _ in result.reloads)
+        )
+        assert result.failures == [], f"{len(result.failures)} of {result.total} failed: {result.failures[:5]}\n{log}"
+        for n, (_began, returned, _status) in enumerate(result.reloads, 1):
+            after = [json.loads(body)["release"] for sent, _, body in result.answers if sent > returned]
+            old = [r for r in after if int(r) < n]
+            assert not old, f"{len(old)} answers after reload {n} returned came from older code ({set(old)})"
+            assert after, f"no request was sent after reload {n}: the test proved nothing"
+        if workers:
+            assert counted == workers, f"{counted} worker processes after the reloads, configured {workers}\n{log}"
 
     def test_backlog_answered_after_drain_delay(self, start_server: ServerFactory) -> None:
         """Connections queued in the listen backlog when ``drain_delay`` ends are answered, not

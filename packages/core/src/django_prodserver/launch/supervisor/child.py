@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from django_prodserver.handover import READY_FD_ENV, READY_LINE
 from django_prodserver.launch.supervisor import deathsig
 from django_prodserver.launch.supervisor.output import LineStream, Pipe, Sink
 from django_prodserver.launch.supervisor.policies import ExitPolicy, Recycling, for_settings
@@ -64,6 +65,16 @@ class ChildSpec:
     recycles: bool = False
     #: The backend's name, for ``prodserver status``.
     backend: str = ""
+    #: Listening sockets the supervisor owns for this process: every start inherits them (its
+    #: env names the descriptor, ``PRODSERVER_LISTEN_FD``), so the address stays open across
+    #: restarts and reloads. Closed here when the stop begins.
+    inherit: Sequence[socket.socket] = ()
+    #: The process says when it is ready on a pipe (``PRODSERVER_READY_FD``; prodserver's own
+    #: in-process launch does): a reload waits for that line before the old generation stops.
+    announces: bool = False
+    #: It listens on an address of its own (a web server not on an inherited socket): a second
+    #: generation could not bind beside it, so a reload restarts it instead.
+    binds: bool = False
 
 
 def expand(spec: ChildSpec) -> list[ChildSpec]:
@@ -108,6 +119,11 @@ class Child:
         #: Stopped by a restart request: start again once it has exited, whatever its status.
         self.restart_requested = False
         self.starts = 0
+        #: Read end of this start's ready pipe (None: closed, or the process does not announce).
+        self.ready_fd: int | None = None
+        #: When this start said it is ready (monotonic), None until then.
+        self.announced_at: float | None = None
+        self._ready_buf = b""
 
     @property
     def name(self) -> str:
@@ -130,42 +146,100 @@ class Child:
         self.restart_at = None
         self.restart_requested = False
         self.pipes = []
-        if self.spec.share_stdio:
-            self._spawn(None, None, None)
-            return
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
+        self.close_ready()
+        self.announced_at = None
+        extra: dict[str, str] = {}
+        ready_w: int | None = None
+        if self.spec.announces:
+            self.ready_fd, ready_w = os.pipe()
+            extra[READY_FD_ENV] = str(ready_w)
         try:
-            if self.spec.first_run is not None and (self.starts == 0 or not self.spec.argv):
-                self._fork(out_r, out_w, err_r, err_w, in_fork)
-            else:
-                self._spawn(subprocess.DEVNULL, out_w, err_w)
+            if self.spec.share_stdio:
+                self._spawn(None, None, None, extra, ready_w)
+                return
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            try:
+                if self.spec.first_run is not None and (self.starts == 0 or not self.spec.argv):
+                    self._fork(out_r, out_w, err_r, err_w, in_fork, extra)
+                else:
+                    self._spawn(subprocess.DEVNULL, out_w, err_w, extra, ready_w)
+            except BaseException:
+                for fd in (out_r, err_r):
+                    os.close(fd)
+                raise
+            finally:
+                for fd in (out_w, err_w):  # the child holds its own copies: EOF comes when it (and its kids) exit
+                    os.close(fd)
+            self.pipes = [Pipe(out_r, LineStream(prefixes[0]), out), Pipe(err_r, LineStream(prefixes[1]), err)]
         except BaseException:
-            for fd in (out_r, err_r):
-                os.close(fd)
+            self.close_ready()
             raise
         finally:
-            for fd in (out_w, err_w):  # the child holds its own copies: EOF comes when it (and its kids) exit
-                os.close(fd)
-        self.pipes = [Pipe(out_r, LineStream(prefixes[0]), out), Pipe(err_r, LineStream(prefixes[1]), err)]
+            if ready_w is not None:
+                os.close(ready_w)
 
-    def _spawn(self, stdin: int | None, stdout: int | None, stderr: int | None) -> None:
+    def read_ready(self, now: float) -> None:
+        """Read the ready pipe (select said it is readable): the ready line, or EOF."""
+        if self.ready_fd is None:
+            return
+        try:
+            data = os.read(self.ready_fd, 64)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        self._ready_buf += data
+        if READY_LINE in self._ready_buf:
+            self.announced_at = now
+        if not data or self.announced_at is not None:
+            self.close_ready()
+
+    def close_ready(self) -> None:
+        if self.ready_fd is not None:
+            try:
+                os.close(self.ready_fd)
+            except OSError:
+                pass
+        self.ready_fd = None
+        self._ready_buf = b""
+
+    def _spawn(
+        self,
+        stdin: int | None,
+        stdout: int | None,
+        stderr: int | None,
+        extra: Mapping[str, str] | None = None,
+        ready_w: int | None = None,
+    ) -> None:
+        fds = [s.fileno() for s in self.spec.inherit if s.fileno() >= 0]
+        if ready_w is not None:
+            fds.append(ready_w)
         self.popen = subprocess.Popen(  # argv list from the plan, never a shell
             list(self.spec.argv),
             cwd=self.spec.cwd,
-            env=dict(self.spec.env),
+            env={**self.spec.env, **(extra or {})},
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
             start_new_session=self.spec.own_session,
             close_fds=True,
+            pass_fds=fds,
             # Dies with us: its own graceful stop (the stop signal) if we are SIGKILLed or OOM-killed.
             preexec_fn=deathsig.preexec(self.spec.stop_signal),
         )
         self.pid = self.popen.pid
         self.starts += 1
 
-    def _fork(self, out_r: int, out_w: int, err_r: int, err_w: int, in_fork: Callable[[], None] | None) -> None:
+    def _fork(
+        self,
+        out_r: int,
+        out_w: int,
+        err_r: int,
+        err_w: int,
+        in_fork: Callable[[], None] | None,
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
         """The first start of a ``first_run`` child: fork, and run it in the child (never returns there)."""
         assert self.spec.first_run is not None
         sys.stdout.flush()
@@ -193,6 +267,7 @@ class Child:
             os.chdir(self.spec.cwd)
             os.environ.clear()
             os.environ.update(self.spec.env)
+            os.environ.update(extra or {})
             self.spec.first_run()
             code = 0
         except SystemExit as e:

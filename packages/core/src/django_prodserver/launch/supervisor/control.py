@@ -41,6 +41,9 @@ class Loop(Protocol):
     def _say(self, text: str) -> None: ...
     def _start(self, child: Child) -> bool: ...
     def _restart(self, child: Child, reason: str) -> None: ...
+    def reload(
+        self, children: list[Child] | None, reason: str, reply: Callable[[dict[str, Any]], None] | None = None
+    ) -> None: ...
 
 
 class Ring:
@@ -96,12 +99,14 @@ class Controls:
 
     # -- requests ------------------------------------------------------------------------------
 
-    def handle(self, request: dict[str, Any]) -> tuple[dict[str, Any], Iterable[str]]:
+    def handle(self, request: dict[str, Any]) -> tuple[dict[str, Any] | None, Iterable[str]]:
         command = request.get("command")
         if command == "status":
             return self.status(), ()
         if command not in COMMANDS:
             return error(f"unknown command {command!r}; commands: {', '.join(COMMANDS)}"), ()
+        if command == "reload":
+            return self.reload(request)
         name = request.get("name")
         children = self._named(name)
         if isinstance(children, dict):
@@ -141,6 +146,25 @@ class Controls:
         nothing = {"stop": "not running", "start": "already running", "restart": ""}[command]
         message = f"{verb} {', '.join(done)}" if done else f"{', '.join(c.name for c in children)}: {nothing}"
         return {"ok": True, "processes": done, "message": message}, ()
+
+    def reload(self, request: dict[str, Any]) -> tuple[dict[str, Any] | None, Iterable[str]]:
+        """Reload one process (by name) or every long-running one; answered when it is done."""
+        sup = self.supervisor
+        if sup.stopping:
+            return error("the supervisor is stopping: it starts nothing any more"), ()
+        children: list[Child] | None = None
+        if request.get("name"):
+            named = self._named(request["name"])
+            if isinstance(named, dict):
+                return named, ()
+            if any(c.policy.oneshot for c in named):
+                return error(
+                    f"{request['name']!r} is a one-shot: it ran once before the others and is not reloaded"
+                ), ()
+            children = named
+        assert self.server is not None
+        sup.reload(children, "reload requested over the control socket", self.server.defer())
+        return None, ()
 
     def _named(self, name: object) -> list[Child] | dict[str, Any]:
         """The children ``name`` means: one by its name, or every copy of a copied process."""

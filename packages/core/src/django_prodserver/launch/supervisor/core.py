@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from django_prodserver.launch.supervisor import reload as reloading
 from django_prodserver.launch.supervisor.child import EXIT_GRACE, Child, ChildSpec, expand
 from django_prodserver.launch.supervisor.control import Controls
 from django_prodserver.launch.supervisor.output import JsonWrap, Prefixer, Sink, Tap, json_line
@@ -37,6 +38,7 @@ class Hooks(Protocol):
 
     def output_reader(self, name: str) -> Callable[[bytes], None] | None: ...
     def started(self, name: str, pid: int) -> None: ...
+    def handed_over(self, name: str, pid: int) -> None: ...
     def exited(self, name: str, code: int) -> None: ...
     def stopping(self) -> None: ...
     def fail(self) -> None: ...
@@ -61,6 +63,7 @@ class Supervisor:
         hooks: Hooks | None = None,
         label: str = SELF,
         control: ControlServer | None = None,
+        reload_on_hup: bool = False,
     ) -> None:
         self.children = [Child(c) for s in specs for c in expand(s)]
         self.out, self.err = Sink(fds[0]), Sink(fds[1])
@@ -88,6 +91,11 @@ class Supervisor:
         #: The control socket's listener (None when off) and what it answers (status, logs...).
         self.control = control
         self.controls = Controls(self, control)
+        #: SIGHUP reloads (the top-level supervisor) instead of being forwarded to each child.
+        self.reload_on_hup = reload_on_hup
+        #: Reloads in progress, and old generations draining after one.
+        self.handovers: list[reloading.Handover] = []
+        self.retiring: list[Child] = []
 
     # -- public --------------------------------------------------------------------------
 
@@ -103,7 +111,7 @@ class Supervisor:
                     if not self.stopping:
                         self._start(child)
                 if services:  # only one-shots, all done: nothing left to supervise
-                    self._loop(lambda: self.stopping and not any(c.alive for c in self.children))
+                    self._loop(lambda: self.stopping and not any(c.alive for c in self._everyone()))
             return self._exit_code()
         finally:
             self._shutdown()
@@ -128,11 +136,11 @@ class Supervisor:
 
     def _start(self, child: Child) -> bool:
         requested = child.restart_requested  # a restart someone asked for is announced
-        if child.spec.listeners:
+        if child.spec.listeners or child.spec.inherit:
             from django_prodserver.served.turnaway import release
 
-            for sock in child.spec.listeners:
-                release(sock)  # a copy stopped to be replaced held the queue at its stop
+            for sock in (*child.spec.listeners, *child.spec.inherit):
+                release(sock)  # a copy (or generation) that stopped held the queue at its stop
         out, err = self.out, self.err
         if not child.spec.share_stdio:  # its recent lines, for `prodserver logs`
             ring = self.controls.ring(child.name)
@@ -165,10 +173,12 @@ class Supervisor:
         self.inbox.restore()
         self.out.close()
         self.err.close()
-        for child in self.children:
+        for child in self._everyone():
             for pipe in child.pipes:
                 if not pipe.closed:
                     os.close(pipe.fd)
+            if child.ready_fd is not None:
+                os.close(child.ready_fd)
         if self.control is not None:
             self.control.close_in_fork()
         if self.hooks:
@@ -178,11 +188,15 @@ class Supervisor:
         while not done():
             now = time.monotonic()
             timeout = TICK
-            for child in self.children:
+            for child in self._everyone():
                 for at in (child.stop_deadline if child.alive else None, child.restart_at):
                     if at is not None:
                         timeout = min(timeout, max(0.0, at - now))
-            fds = [self.inbox.fd] + [p.fd for c in self.children for p in c.open_pipes()]
+            if self.handovers:
+                timeout = min(timeout, 0.05)
+            everyone = self._everyone()
+            fds = [self.inbox.fd] + [p.fd for c in everyone for p in c.open_pipes()]
+            fds += [c.ready_fd for c in everyone if c.ready_fd is not None]
             fds += [s.fd for s in self._sources()]
             # Output waits in the sinks' queues, never here: select for room, write what fits.
             writable = [sink.fileno() for sink in (self.out, self.err) if sink.pending]
@@ -195,10 +209,13 @@ class Supervisor:
                 readable, room = [], []
             self._signals()
             ready = set(readable)
-            for child in self.children:
+            for child in self._everyone():
                 for pipe in child.open_pipes():
                     if pipe.fd in ready:
                         pipe.read()
+                if child.ready_fd is not None and child.ready_fd in ready:
+                    child.read_ready(time.monotonic())
+            for child in self.children:
                 source = child.policy.requests
                 if source is not None and source.fd in ready:
                     reason = source.take()
@@ -208,7 +225,15 @@ class Supervisor:
                 self.control.serve(ready, set(room))
             self._reap()
             self._timers(time.monotonic())
+            self._handovers(time.monotonic())
             self._output()
+
+    def _everyone(self) -> list[Child]:
+        """Every process we started and still answer for: the children, the next generations
+        of a reload, and the old generations draining after one."""
+        if not self.handovers and not self.retiring:
+            return self.children
+        return [*self.children, *(h.new for h in self.handovers), *self.retiring]
 
     def _output(self) -> None:
         """Write what our readers take now; once a sink that dropped lines has room again, say
@@ -249,6 +274,8 @@ class Supervisor:
                 else:
                     self._say(f"{name} received: stopping gracefully ({NOW_HINT})")
                     self._stop()
+            elif sig == signal.SIGHUP and self.reload_on_hup:
+                self.reload(None, "SIGHUP received")
             elif sig in FORWARD:
                 for child in self.children:
                     if sig in child.policy.restart_signals:
@@ -278,7 +305,10 @@ class Supervisor:
             if pid == 0:
                 return
             child = self.by_pid.pop(pid, None)
-            if child is not None:
+            if child is not None and child not in self.children:  # a reload's new or old generation
+                child.exited(status)
+                self._generation_exited(child)
+            elif child is not None:
                 child.exited(status)
                 self.controls.exited(child)
                 if self.hooks:
@@ -338,7 +368,7 @@ class Supervisor:
         )
 
     def _timers(self, now: float) -> None:
-        for child in self.children:
+        for child in self._everyone():
             if child.alive and child.stop_deadline is not None and now >= child.stop_deadline:
                 self._say(
                     f"{child.name!r} still running {child.spec.graceful_timeout + EXIT_GRACE:g}s after the stop "
@@ -347,8 +377,143 @@ class Supervisor:
                 )
                 child.stop_deadline = None
                 child.kill()
-            if child.restart_at is not None and now >= child.restart_at and not self.stopping:
+            if (
+                child.restart_at is not None
+                and now >= child.restart_at
+                and not self.stopping
+                and child in self.children
+            ):
                 self._start(child)
+
+    # -- reloading -----------------------------------------------------------------------
+
+    def reload(
+        self,
+        children: Sequence[Child] | None,
+        reason: str,
+        reply: Callable[[dict[str, object]], None] | None = None,
+    ) -> None:
+        """Start the next generation of ``children`` (every long-running one when None) beside
+        the running one; ``reply`` gets the outcome once every handover ended."""
+        now = time.monotonic()
+        batch = reloading.Batch(reason, now, reply=reply)
+        busy = {h.old.name for h in self.handovers}
+        chosen = [c for c in (self.children if children is None else children) if not c.policy.oneshot]
+        if self.stopping:
+            batch.outcomes = [reloading.Outcome(c.name, False, 0.0, "the supervisor is stopping") for c in chosen]
+        names = ", ".join(repr(c.name) for c in chosen) or "nothing"
+        if not self.stopping:
+            self._say(f"{reason}: reloading {names}")
+        for child in chosen if not self.stopping else ():
+            if child.name in busy:
+                batch.outcomes.append(reloading.Outcome(child.name, False, 0.0, "a reload of it is already running"))
+            elif not child.alive:  # stopped, waiting or in backoff: its next start is the new code anyway
+                self.controls.stopped.discard(child.name)
+                if child.restart_at is None:
+                    self._start(child)
+                batch.outcomes.append(reloading.Outcome(child.name, True, 0.0, "was not running: started"))
+            elif not reloading.overlaps(child):
+                self._say(
+                    f"{child.name!r} ({child.spec.backend or 'its server'}) binds its own address, so no second "
+                    "generation can start beside it: restarting it instead (connections are refused until it listens)"
+                )
+                self._restart(child, f"{reason}")
+                batch.outcomes.append(
+                    reloading.Outcome(child.name, True, 0.0, "restarted (it cannot hand over its socket)")
+                )
+            else:
+                new = reloading.successor(child)
+                self.handovers.append(reloading.Handover(child, new, now, now + reloading.READY_TIMEOUT, batch))
+                batch.pending += 1
+                if not self._start_generation(new):
+                    self._handover_failed(self.handovers[-1], "the new generation could not be started")
+        if batch.pending == 0:
+            self._answer(batch)
+
+    def _start_generation(self, new: Child) -> bool:
+        """Spawn a reload's new generation; its output is prefixed and kept like the old one's."""
+        out, err = self.out, self.err
+        if not new.spec.share_stdio:
+            ring = self.controls.ring(new.name)
+            out = Tap(out, ring.reader(self.prefixers[0][new.name]))
+            err = Tap(err, ring.reader(self.prefixers[1][new.name]))
+        try:
+            new.start((self.prefixers[0][new.name], self.prefixers[1][new.name]), out, err, self._in_fork)
+        except OSError as e:
+            self._say(f"cannot start the new generation of {new.name!r}: {e}")
+            return False
+        self.by_pid[new.pid] = new
+        if self.json_logs:
+            for pipe, stream in zip(new.pipes, ("stdout", "stderr"), strict=False):
+                pipe.stream.json = JsonWrap(new.spec.name, stream, new.pid)
+        if self.verbosity >= 1:
+            self._say(
+                f"started the new generation of {new.name!r} (pid {new.pid}); "
+                f"the old one (pid {self._old_pid(new)}) serves until it is ready"
+            )
+        return True
+
+    def _old_pid(self, new: Child) -> int:
+        return next((h.old.pid for h in self.handovers if h.new is new), 0)
+
+    def _handovers(self, now: float) -> None:
+        if self.retiring:  # gone, and every line they wrote read: nothing left to answer for
+            self.retiring = [c for c in self.retiring if c.alive or c.open_pipes()]
+        for handover in list(self.handovers):
+            verdict = reloading.state(handover, now)
+            if verdict is None:
+                continue
+            if verdict != "ready":
+                self._handover_failed(handover, verdict)
+                continue
+            old, new = handover.old, handover.new
+            self.handovers.remove(handover)
+            index = self.children.index(old)
+            self.children[index] = new
+            self.retiring.append(old)
+            old.restart_at = None
+            old.request_stop(now)
+            self.controls.started(new)
+            if self.hooks:
+                self.hooks.handed_over(new.name, new.pid)
+            took = now - handover.began
+            self._say(f"{new.name!r} reloaded in {took:.1f}s: pid {new.pid} serves; the old one (pid {old.pid}) drains")
+            self._settled(handover.batch, reloading.Outcome(new.name, True, took, f"pid {new.pid}"))
+
+    def _handover_failed(self, handover: reloading.Handover, why: str) -> None:
+        """The new generation did not make it: stop it, keep the old one serving, say why once."""
+        self.handovers.remove(handover)
+        new = handover.new
+        new.close_ready()
+        new.kill()
+        self.retiring.append(new)  # until it is reaped and its last lines are read
+        took = time.monotonic() - handover.began
+        self._say(
+            f"reload of {new.name!r} failed: {why}; the old generation (pid {handover.old.pid}) keeps serving",
+            level="error",
+        )
+        self._settled(handover.batch, reloading.Outcome(new.name, False, took, why))
+
+    def _settled(self, batch: reloading.Batch, outcome: reloading.Outcome) -> None:
+        batch.outcomes.append(outcome)
+        batch.pending -= 1
+        if batch.pending == 0:
+            self._answer(batch)
+
+    def _answer(self, batch: reloading.Batch) -> None:
+        if batch.reply is not None:
+            batch.reply(batch.answer())
+
+    def _generation_exited(self, child: Child) -> None:
+        """An exit of a reload's new generation (the handover notices) or of an old one that drained."""
+        child.close_ready()
+        if child in self.retiring and child.stop_sent:
+            if not child.clean:
+                self._say(
+                    f"the old generation of {child.name!r} (pid {child.pid}) {child.describe_exit()} while draining"
+                )
+            elif self.verbosity >= 2:
+                self._say(f"the old generation of {child.name!r} (pid {child.pid}) {child.describe_exit()}")
 
     # -- stopping ------------------------------------------------------------------------
 
@@ -365,13 +530,15 @@ class Supervisor:
         self.stopping = True
         self._close_listeners()  # ours only: each copy keeps its own until its drain ends
         now = time.monotonic()
-        for child in self.children:
+        for handover in list(self.handovers):
+            self._handover_failed(handover, "the supervisor is stopping")
+        for child in self._everyone():
             child.restart_at = None
             child.request_stop(now)
 
     def _close_listeners(self) -> None:
         for child in self.children:
-            for sock in child.spec.listeners:
+            for sock in (*child.spec.listeners, *child.spec.inherit):
                 sock.close()
 
     def _exit_code(self) -> int:
@@ -387,15 +554,16 @@ class Supervisor:
             for source in self._sources():
                 source.close()
             self._close_listeners()
-            for child in self.children:
+            for child in self._everyone():
                 child.kill()
             deadline = time.monotonic() + REAP_GRACE
-            while any(c.alive for c in self.children) and time.monotonic() < deadline:
+            while any(c.alive for c in self._everyone()) and time.monotonic() < deadline:
                 self._reap()
                 self._output()
                 time.sleep(0.02)
             self._reap()
-            for child in self.children:
+            for child in self._everyone():
+                child.close_ready()
                 for pipe in child.open_pipes():
                     pipe.drain()
                     pipe.close()

@@ -7,6 +7,7 @@ from django_prodserver.testing.project import views
 urlpatterns = [
     path("", views.index),
     path("db/", views.db),
+    path("release/", views.release),
     path("slow/", views.slow),
     path("block/", views.block),
     path("log/", views.log),

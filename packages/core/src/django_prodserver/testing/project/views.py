@@ -6,6 +6,7 @@ import gc
 import logging
 import os
 import time
+from pathlib import Path
 
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -15,6 +16,16 @@ logger = logging.getLogger(__name__)
 #: Whether Python's cyclic collector was off when the serving process imported this module
 #: (prodserver pauses it while a start builds its heap: django_prodserver.launch.collector).
 COLLECTOR_OFF_AT_IMPORT = not gc.isenabled()
+
+
+#: The release this process imported: ``PRODSERVER_TEST_RELEASE_FILE`` read once, at import. A
+#: reload test changes the file between reloads: an answer carries the code its process loaded.
+_RELEASE_FILE = os.environ.get("PRODSERVER_TEST_RELEASE_FILE", "")
+RELEASE = Path(_RELEASE_FILE).read_text().strip() if _RELEASE_FILE else ""
+
+
+def release(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"release": RELEASE, "pid": os.getpid()})
 
 
 def index(request: HttpRequest) -> JsonResponse:
