@@ -8,12 +8,13 @@ import os
 import select
 import signal
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from django_prodserver.launch.supervisor import reload as reloading
 from django_prodserver.launch.supervisor.child import EXIT_GRACE, Child, ChildSpec, expand
-from django_prodserver.launch.supervisor.control import Controls
+from django_prodserver.launch.supervisor.control import Controls, Ring
 from django_prodserver.launch.supervisor.output import JsonWrap, Prefixer, Sink, Tap, json_line
 from django_prodserver.launch.supervisor.policies import Held, Restart, RestartRequests, StopAll
 from django_prodserver.launch.supervisor.signals import AGAIN_KILLS, FORWARD, KILL_NOW, STOP, SignalInbox
@@ -423,20 +424,24 @@ class Supervisor:
                 )
             else:
                 new = reloading.successor(child)
-                self.handovers.append(reloading.Handover(child, new, now, now + reloading.READY_TIMEOUT, batch))
+                handover = reloading.Handover(child, new, now, now + reloading.READY_TIMEOUT, batch)
+                self.handovers.append(handover)
                 batch.pending += 1
-                if not self._start_generation(new):
+                if not self._start_generation(new, handover.tail):
                     self._handover_failed(self.handovers[-1], "the new generation could not be started")
         if batch.pending == 0:
             self._answer(batch)
 
-    def _start_generation(self, new: Child) -> bool:
-        """Spawn a reload's new generation; its output is prefixed and kept like the old one's."""
+    def _start_generation(self, new: Child, tail: deque[str]) -> bool:
+        """Spawn a reload's new generation; its output is prefixed and kept like the old one's,
+        and its last lines in ``tail`` (for the reload's answer if it fails)."""
         out, err = self.out, self.err
         if not new.spec.share_stdio:
             ring = self.controls.ring(new.name)
-            out = Tap(out, ring.reader(self.prefixers[0][new.name]))
-            err = Tap(err, ring.reader(self.prefixers[1][new.name]))
+            own = Ring(new.name, None)
+            own.lines = tail
+            out = Tap(Tap(out, ring.reader(self.prefixers[0][new.name])), own.reader(self.prefixers[0][new.name]))
+            err = Tap(Tap(err, ring.reader(self.prefixers[1][new.name])), own.reader(self.prefixers[1][new.name]))
         try:
             new.start((self.prefixers[0][new.name], self.prefixers[1][new.name]), out, err, self._in_fork)
         except OSError as e:
@@ -492,7 +497,7 @@ class Supervisor:
             f"reload of {new.name!r} failed: {why}; the old generation (pid {handover.old.pid}) keeps serving",
             level="error",
         )
-        self._settled(handover.batch, reloading.Outcome(new.name, False, took, why))
+        self._settled(handover.batch, reloading.Outcome(new.name, False, took, reloading.failure(handover, why)))
 
     def _settled(self, batch: reloading.Batch, outcome: reloading.Outcome) -> None:
         batch.outcomes.append(outcome)

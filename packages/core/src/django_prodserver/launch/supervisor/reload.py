@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 SETTLE = float(os.environ.get("PRODSERVER_RELOAD_SETTLE", "1.0"))
 #: Seconds the new generation has to become ready before the reload gives up on it.
 READY_TIMEOUT = float(os.environ.get("PRODSERVER_RELOAD_TIMEOUT", "120"))
+#: Lines of a failed new generation's output that ``prodserver reload`` shows.
+TAIL_LINES = 12
 
 
 @dataclass
@@ -42,8 +45,8 @@ class Handover:
     deadline: float
     #: The batch (one ``reload`` request) this handover belongs to.
     batch: Batch
-    #: Set once the old generation was told to stop (the handover succeeded).
-    done: bool = False
+    #: The new generation's last output lines (both streams), for the reload's error message.
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
 
 
 @dataclass
@@ -103,13 +106,26 @@ def overlaps(child: Child) -> bool:
     return bool(child.spec.inherit) or not child.spec.binds
 
 
+def failure(handover: Handover, why: str) -> str:
+    """``why``, with the new generation's last lines (what a user of ``reload`` needs to fix it)."""
+    lines = [line for line in handover.tail if line.strip()]
+    if not lines:
+        return why
+    return why + "; its last lines:\n    " + "\n    ".join(lines)
+
+
 def state(handover: Handover, now: float) -> str | None:
     """What the handover waits for: ``None`` while waiting, ``"ready"`` once the old one may
     stop, or why it failed."""
     new = handover.new
-    if not new.alive:
-        return f"the new generation {new.describe_exit()} before it was ready (its output above says why)"
     at = new.announced_at
+    if not new.alive:
+        if at is not None:
+            return (
+                f"the new generation {new.describe_exit()} {max(0.0, now - at):.1f}s after it said it was ready "
+                f"(it must keep running {SETTLE:g}s)"
+            )
+        return f"the new generation {new.describe_exit()} before it was ready"
     if not new.spec.announces:  # it cannot say: running for SETTLE seconds is all we know
         at = handover.began
     if at is not None and now - at >= SETTLE:

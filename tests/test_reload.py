@@ -1,0 +1,131 @@
+"""``prodserver reload`` and SIGHUP against a real supervisor running real gunicorn: a new
+generation that does not import, fails its warm-up or dies right after saying ready is stopped,
+the old one keeps serving and the reload exits 1 with the reason; a good one takes over."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from django_prodserver.testing.processes import (
+    RunningProcess,
+    free_port,
+    http_get,
+    prodserver_argv,
+    project_environ,
+    run_django,
+    start,
+    wait_http,
+)
+
+pytest.importorskip("django_prodserver_gunicorn", reason="the reload tests serve with gunicorn")
+pytestmark = [pytest.mark.live, pytest.mark.timeout(180)]
+
+FIXTURES = str(Path(__file__).parent / "fixtures" / "reload")
+
+
+class Served:
+    """One supervisor serving ``reload_urls`` with gunicorn, and the release file it reads."""
+
+    def __init__(self, tmp: Path, sock_dir: Path) -> None:
+        self.release = tmp / "release.txt"
+        self.release.write_text("1")
+        self.port = free_port()
+        web = {
+            "BACKEND": "gunicorn",
+            "OPTIONS": {"host": "127.0.0.1", "port": self.port, "workers": 1, "warmup_path": "/warm/"},
+        }
+        extra = {
+            "PYTHONPATH": os.pathsep.join(p for p in (FIXTURES, os.environ.get("PYTHONPATH", "")) if p),
+            "PRODSERVER_OPS_PORT": str(free_port()),
+            "PRODSERVER_CONTROL": str(sock_dir / "c.sock"),
+            "PRODSERVER_TEST_RELEASE_FILE": str(self.release),
+        }
+        self.env = project_environ({"web": web}, tmp, settings={"ROOT_URLCONF": "reload_urls"}, extra=extra)
+        self.tmp = tmp
+        self.proc: RunningProcess = start(prodserver_argv("web"), self.env, tmp, tmp / "supervisor.log")
+        wait_http(self.proc, self.port, "/", timeout=60)
+
+    def get(self) -> dict[str, Any]:
+        resp = http_get(self.port, "/")
+        assert resp.status == 200, resp.body
+        return dict(json.loads(resp.body))
+
+    def reload(self, release: str, *args: str) -> subprocess.CompletedProcess[str]:
+        self.release.write_text(release)
+        return run_django(self.env, self.tmp, "prodserver", "reload", *args, timeout=150)
+
+    def web_pid(self) -> int:
+        done = run_django(self.env, self.tmp, "prodserver", "status", "--json", timeout=30)
+        return int(json.loads(done.stdout)["processes"][0]["pid"])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    sock_dir = Path(tempfile.mkdtemp(prefix="psrl"))  # a Unix socket path has at most 107 bytes
+    server = Served(tmp_path, sock_dir)
+    try:
+        yield server
+    finally:
+        server.proc.stop(timeout=10)
+        shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("release", "said"),
+    [
+        ("broken", "release 'broken' does not import"),
+        ("cold", "warm-up GET /warm/ (Host: localhost) answered 500, not 200"),
+        ("crash", "after it said it was ready (it must keep running 1s)"),
+    ],
+)
+def test_a_failed_new_generation_leaves_the_old_one_serving(served: Served, release: str, said: str) -> None:
+    before = served.web_pid()
+    done = served.reload(release)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "reload failed, the old generation keeps serving" in done.stderr and said in done.stderr, done.stderr
+    assert served.get()["release"] == "1"  # the old code, still answering
+    assert served.web_pid() == before
+    log = served.proc.output()
+    assert log.count("reload of 'web' failed") == 1, log[-3000:]
+    good = served.reload("2")  # fixed: the next reload takes over
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert served.get()["release"] == "2" and served.web_pid() != before
+
+
+def test_sighup_to_the_supervisor_reloads(served: Served) -> None:
+    before = served.web_pid()
+    served.release.write_text("2")
+    served.proc.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 60
+    while "'web' reloaded in" not in served.proc.output():  # the supervisor's line once the old one stops
+        assert time.monotonic() < deadline, served.proc.output()[-3000:]
+        time.sleep(0.1)
+    assert "SIGHUP received: reloading 'web'" in served.proc.output()
+    assert served.web_pid() != before
+    assert served.get()["release"] == "2"
+
+
+def test_reload_names_what_runs_and_refuses_a_one_shot(served: Served) -> None:
+    unknown = run_django(served.env, served.tmp, "prodserver", "reload", "nope", timeout=30)
+    assert unknown.returncode == 2 and "no process named 'nope' here; known: web" in unknown.stderr, unknown.stderr
+    named = served.reload("3", "web")
+    assert named.returncode == 0 and "web: reloaded in" in named.stdout, named.stdout + named.stderr
+    assert served.get()["release"] == "3"
+
+
+def test_reload_with_nothing_running_says_how_to_start(tmp_path: Path) -> None:
+    env = project_environ({"web": {"BACKEND": "gunicorn"}}, tmp_path, extra={"PRODSERVER_CONTROL": str(tmp_path / "c")})
+    done = run_django(env, tmp_path, "prodserver", "reload", timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "nothing is running here under the prodserver supervisor" in done.stderr, done.stderr
