@@ -129,3 +129,75 @@ def test_reload_with_nothing_running_says_how_to_start(tmp_path: Path) -> None:
     done = run_django(env, tmp_path, "prodserver", "reload", timeout=60)
     assert done.returncode == 2, done.stderr
     assert "nothing is running here under the prodserver supervisor" in done.stderr, done.stderr
+
+
+def _recycled(
+    tmp_path: Path, sock_dir: Path, options: dict[str, Any]
+) -> tuple[RunningProcess, int, int, dict[str, str]]:
+    """gunicorn (one worker) under the supervisor with recycling ``options``; its port, ops port, env."""
+    port, ops = free_port(), free_port()
+    web = {"BACKEND": "gunicorn", "OPTIONS": {"host": "127.0.0.1", "port": port, "workers": 1, **options}}
+    extra = {"PRODSERVER_OPS_PORT": str(ops), "PRODSERVER_CONTROL": str(sock_dir / "c.sock")}
+    env = project_environ({"web": web}, tmp_path, extra=extra)
+    proc = start(prodserver_argv("web"), env, tmp_path, tmp_path / "supervisor.log")
+    wait_http(proc, port, "/", timeout=60)
+    return proc, port, ops, env
+
+
+def _recycles(ops: int, reason: str) -> float:
+    from django_prodserver.testing.ops import metric, metric_samples
+
+    return metric(metric_samples(ops), "prodserver_worker_recycles_total", process="web", reason=reason) or 0.0
+
+
+def test_max_lifetime_replaces_the_server_under_load_without_a_failed_request(tmp_path: Path) -> None:
+    from django_prodserver.testing.load import reload_under_load
+
+    sock_dir = Path(tempfile.mkdtemp(prefix="psrl"))
+    proc, port, ops, _env = _recycled(tmp_path, sock_dir, {"max_lifetime": 5})
+    try:
+
+        def one_recycle(n: int) -> int:  # the supervisor does it: wait for its n-th "reloaded" line
+            deadline = time.monotonic() + 30
+            while proc.output().count("'web' reloaded in") < n:
+                if time.monotonic() > deadline:
+                    return 1
+                time.sleep(0.05)
+            return 0
+
+        result = reload_under_load(port, "/", one_recycle, reloads=1, clients=4)
+        assert [r[2] for r in result.reloads] == [0], proc.output()[-3000:]
+        assert result.failures == [], result.failures[:5]
+        assert "recycling 'web': running for 5s, max_lifetime is 5s" in proc.output()
+        assert _recycles(ops, "max_lifetime") >= 1
+    finally:
+        proc.stop(timeout=10)
+        shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+def test_max_memory_replaces_a_server_whose_worker_grew(tmp_path: Path) -> None:
+    sock_dir = Path(tempfile.mkdtemp(prefix="psrl"))
+    proc, port, ops, _env = _recycled(tmp_path, sock_dir, {"max_memory": "90MB"})
+    try:
+        assert "recycling" not in proc.output()
+        for _ in range(64):  # 64 x 1 MiB kept by the one worker (about 45 MiB at start): over 90 MB
+            assert http_get(port, "/hoard/?kib=1024", timeout=30).status == 200
+        deadline = time.monotonic() + 30
+        while "'web' reloaded in" not in proc.output():
+            assert time.monotonic() < deadline, proc.output()[-3000:]
+            time.sleep(0.1)
+        assert "recycling 'web': pid " in proc.output() and "max_memory is 86 MiB" in proc.output()
+        assert _recycles(ops, "max_memory") == 1
+        assert http_get(port, "/").status == 200
+    finally:
+        proc.stop(timeout=10)
+        shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+def test_a_lifetime_too_short_to_take_over_is_refused(tmp_path: Path) -> None:
+    env = project_environ(
+        {"web": {"BACKEND": "gunicorn", "OPTIONS": {"max_lifetime": 2}}}, tmp_path, extra={"PRODSERVER_OPS_PORT": "0"}
+    )
+    done = run_django(env, tmp_path, "prodserver", "web", "--dry-run", timeout=60)
+    assert done.returncode != 0
+    assert "max_lifetime" in done.stderr and "use 0 (never) or at least 5" in done.stderr, done.stderr

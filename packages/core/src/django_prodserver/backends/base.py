@@ -184,9 +184,13 @@ class Backend:
     @classmethod
     def declared_options(cls) -> tuple[Option, ...]:
         """``options`` plus the uniform options prodserver itself reads, which every backend of
-        its kind has without declaring them: ``log_format`` (web and worker), ``ready_path`` and
-        ``warmup_path`` (web)."""
-        implied = {"web": ("log_format", "ready_path", "warmup_path"), "worker": ("log_format",)}.get(cls.kind, ())
+        its kind has without declaring them: ``log_format``, ``max_lifetime`` and ``max_memory`` (web
+        and worker), ``ready_path`` and ``warmup_path`` (web)."""
+        recycling = ("max_lifetime", "max_memory")
+        implied = {
+            "web": ("log_format", "ready_path", "warmup_path", *recycling),
+            "worker": ("log_format", *recycling),
+        }.get(cls.kind, ())
         declared = {o.name for o in cls.options}
         extra = [cls.catalog[n] for n in implied if n in cls.catalog and n not in declared]
         return (*cls.options, *extra) if extra else cls.options

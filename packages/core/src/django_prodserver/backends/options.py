@@ -351,6 +351,74 @@ def _uniform(name: str, kind: OptionKind, doc: str, **kw: Any) -> Option:
 
 
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
+               "g": 1000**3, "gb": 1000**3, "gib": 1024**3}  # fmt: skip
+
+
+def parse_size(value: object, where: str = "OPTIONS max_memory") -> int:
+    """Bytes from ``"512MB"``, ``"1.5GiB"``, ``"800 MiB"`` or a number of bytes; 0 means no limit."""
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, int) and value >= 0:
+        return value
+    text = str(value).strip().lower().replace(" ", "") if isinstance(value, str) else ""
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = text[len(number) :]
+    try:
+        size = float(number) * _SIZE_UNITS[unit] if text else 0.0
+    except (ValueError, KeyError):
+        raise ConfigError(
+            where,
+            f"{value!r} is not a memory size",
+            'write it as "512MB", "1.5GiB" or a number of bytes ("" or 0: no limit)',
+        ) from None
+    if size < 0:
+        raise ConfigError(where, f"{value!r} is negative", 'write a size such as "512MB" ("" or 0: no limit)')
+    return int(size)
+
+
+def validate_size(value: str, where: str) -> None:
+    parse_size(value, where)
+
+
+#: The shortest ``max_lifetime``: a new generation needs a few seconds to start and take over.
+MIN_LIFETIME = 5.0
+
+
+def validate_lifetime(value: float, where: str) -> None:
+    if 0 < value < MIN_LIFETIME:
+        raise ConfigError(
+            where,
+            f"{value:g} s is shorter than a new generation takes to start and take over",
+            f"use 0 (never) or at least {MIN_LIFETIME:g}",
+        )
+
+
+def _recycling(kind: str) -> tuple[Option, ...]:
+    """``max_lifetime`` and ``max_memory``: prodserver replaces the whole process by a new
+    generation (a reload: nothing refused, running work finished) when one is reached."""
+    return (
+        _uniform(
+            "max_lifetime",
+            "float",
+            f"Seconds after which prodserver replaces this {kind} by a fresh one, as a reload does (0 = never).",
+            default=0.0,
+            minimum=0,
+            validator=validate_lifetime,
+            native="(prodserver reload)",
+            support="prodserver",
+        ),
+        _uniform(
+            "max_memory",
+            "str",
+            f"Replace this {kind} by a fresh one, as a reload does, once one of its processes uses more "
+            'resident memory than this ("512MB", "1GiB"; empty = never).',
+            default="",
+            validator=validate_size,
+            native="(prodserver reload)",
+            support="prodserver",
+        ),
+    )
 
 
 def default_log_format(environ: Mapping[str, str]) -> str:
@@ -473,6 +541,7 @@ WEB_OPTIONS: Mapping[str, Option] = {
             native="(prodserver reload)",
             support="prodserver",
         ),
+        *_recycling("server"),
     )
 }
 
@@ -516,6 +585,7 @@ WORKER_OPTIONS: Mapping[str, Option] = {
             native="(prodserver: one broker connection before the start)",
             support="prodserver",
         ),
+        *_recycling("worker"),
     )
 }
 

@@ -132,6 +132,7 @@ def child_env(plan: LaunchPlan, base: Mapping[str, str] | None = None) -> dict[s
 
 
 def child_specs(plans: list[LaunchPlan], options: Mapping[str, Any], policy: Mapping[str, Policy]) -> list[ChildSpec]:
+    from django_prodserver.backends.options import parse_size
     from django_prodserver.launch.supervisor import ChildSpec
 
     return [
@@ -147,6 +148,8 @@ def child_specs(plans: list[LaunchPlan], options: Mapping[str, Any], policy: Map
             what=what_starts(p),
             backend=p.backend,
             announces=p.in_process,
+            max_lifetime=float(p.options.get("max_lifetime") or 0.0),
+            max_memory=parse_size(p.options.get("max_memory") or 0),
             binds=p.kind == "web" and bool(p.options.get("socket") or isinstance(p.options.get("port"), int)),
         )
         for p in plans

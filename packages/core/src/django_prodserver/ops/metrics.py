@@ -68,7 +68,14 @@ class SupervisorCollector:
         )
         for stream, count in sorted(self.runtime.dropped.items()):
             dropped.add_metric([stream], float(count))
-        yield from (up, ready, restarts, uptime, cpu, rss, last, dropped)
+        recycles = CounterMetricFamily(
+            "prodserver_worker_recycles",
+            "Processes replaced by a new generation because they reached a recycling limit.",
+            labels=["process", "reason"],
+        )
+        for (process, reason), count in sorted(self.runtime.recycles.items()):
+            recycles.add_metric([process, reason], float(count))
+        yield from (up, ready, restarts, uptime, cpu, rss, last, dropped, recycles)
 
 
 class ChildrenCollector:

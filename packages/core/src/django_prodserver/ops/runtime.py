@@ -60,6 +60,8 @@ class OpsRuntime:
         #: When the supervisor's loop last turned, and the output lines it dropped so far.
         self.ticked_at = self.started_at
         self.dropped: Mapping[str, int] = {"stdout": 0, "stderr": 0}
+        #: Recycles by (process, reason): max_lifetime, max_memory.
+        self.recycles: dict[tuple[str, str], int] = {}
         self._halt = threading.Event()
         self._threads: list[threading.Thread] = []
         self.metrics_dir = tempfile.mkdtemp(prefix="prodserver-metrics-") if self.metrics_on() else ""
@@ -151,6 +153,11 @@ class OpsRuntime:
         if name in self.watches:
             self.watches[name].started(pid)
         self.start()
+
+    def recycled(self, name: str, reason: str) -> None:
+        """A recycling limit (``max_lifetime``, ``max_memory``) replaced ``name``: counted for /metrics."""
+        key = (name, reason)
+        self.recycles[key] = self.recycles.get(key, 0) + 1
 
     def handed_over(self, name: str, pid: int) -> None:
         """A reload's new generation took over ``name``: watch its pid; it said it is ready."""

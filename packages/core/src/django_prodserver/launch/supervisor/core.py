@@ -40,6 +40,7 @@ class Hooks(Protocol):
     def output_reader(self, name: str) -> Callable[[bytes], None] | None: ...
     def started(self, name: str, pid: int) -> None: ...
     def handed_over(self, name: str, pid: int) -> None: ...
+    def recycled(self, name: str, reason: str) -> None: ...
     def exited(self, name: str, code: int) -> None: ...
     def stopping(self) -> None: ...
     def fail(self) -> None: ...
@@ -97,6 +98,8 @@ class Supervisor:
         #: Reloads in progress, and old generations draining after one.
         self.handovers: list[reloading.Handover] = []
         self.retiring: list[Child] = []
+        #: When the recycling limits (max_lifetime, max_memory) were last checked.
+        self._limits_checked = 0.0
 
     # -- public --------------------------------------------------------------------------
 
@@ -461,7 +464,26 @@ class Supervisor:
     def _old_pid(self, new: Child) -> int:
         return next((h.old.pid for h in self.handovers if h.new is new), 0)
 
+    def _limits(self, now: float) -> None:
+        """Replace a process that reached ``max_lifetime`` or ``max_memory`` by a new generation."""
+        if now - self._limits_checked < reloading.LIMITS_EVERY or self.stopping:
+            return
+        self._limits_checked = now
+        busy = {h.old.name for h in self.handovers}
+        for child in self.children:
+            if not child.alive or child.stop_sent or child.name in busy or child.policy.oneshot:
+                continue
+            why = reloading.over_limit(child, now - self.controls.since.get(child.name, now))
+            if why is None:
+                continue
+            reason, detail = why
+            self._say(f"recycling {child.name!r}: {detail}")
+            if self.hooks:
+                self.hooks.recycled(child.name, reason)
+            self.reload([child], f"{reason} reached")
+
     def _handovers(self, now: float) -> None:
+        self._limits(now)
         if self.retiring:  # gone, and every line they wrote read: nothing left to answer for
             self.retiring = [c for c in self.retiring if c.alive or c.open_pipes()]
         for handover in list(self.handovers):

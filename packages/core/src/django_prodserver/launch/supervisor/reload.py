@@ -33,6 +33,8 @@ SETTLE = float(os.environ.get("PRODSERVER_RELOAD_SETTLE", "1.0"))
 READY_TIMEOUT = float(os.environ.get("PRODSERVER_RELOAD_TIMEOUT", "120"))
 #: Lines of a failed new generation's output that ``prodserver reload`` shows.
 TAIL_LINES = 12
+#: Seconds between two checks of the recycling limits (each reads /proc for every process).
+LIMITS_EVERY = 1.0
 
 
 @dataclass
@@ -98,6 +100,26 @@ def successor(old: Child) -> Child:
     new = Child(spec)
     new.starts = old.starts  # its restarts count on from the old one's in `prodserver status`
     return new
+
+
+def over_limit(child: Child, age: float) -> tuple[str, str] | None:
+    """``(reason, what happened)`` when ``child`` reached its ``max_lifetime`` or one of its
+    processes uses more than ``max_memory``; None otherwise."""
+    spec = child.spec
+    if spec.max_lifetime and age >= spec.max_lifetime:
+        return "max_lifetime", f"running for {age:.0f}s, max_lifetime is {spec.max_lifetime:g}s"
+    if spec.max_memory:
+        from django_prodserver.ops.procfs import rss_bytes, tree
+
+        for pid in tree(child.pid):
+            used = rss_bytes([pid])
+            if used > spec.max_memory:
+                mib = 1024 * 1024
+                return (
+                    "max_memory",
+                    f"pid {pid} uses {used / mib:.0f} MiB, max_memory is {spec.max_memory / mib:.0f} MiB",
+                )
+    return None
 
 
 def overlaps(child: Child) -> bool:

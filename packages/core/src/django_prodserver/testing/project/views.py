@@ -76,7 +76,7 @@ HOARD: list[bytearray] = []
 
 def hoard_bytes(size: int) -> int:
     """Allocates ``size`` bytes and keeps them (a memory profile of ``hoard/`` finds them here)."""
-    HOARD.append(bytearray(size))
+    HOARD.append(bytearray(b"\xff") * size)  # written, so resident (a zeroed block may not be)
     del HOARD[:-64]
     return len(HOARD)
 
