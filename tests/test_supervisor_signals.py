@@ -191,11 +191,16 @@ def test_hup_usr1_usr2_ttin_ttou_are_forwarded_once(supervise: Starter) -> None:
     )
     run.wait_for("a: ready")
     run.wait_for("b: ready")
-    names = ("SIGHUP", "SIGUSR1", "SIGUSR2", "SIGTTIN", "SIGTTOU")
+    names = ("SIGUSR1", "SIGUSR2", "SIGTTIN", "SIGTTOU")
     for name in names:
         run.signal(signal.Signals[name])
         run.wait_for(f"a: got {name}")
         run.wait_for(f"b: got {name}")
+    run.signal(signal.SIGHUP)  # the supervisor's own: a reload, a new generation of each
+    run.wait_for("'a' reloaded in")
+    run.wait_for("'b' reloaded in")
+    assert run.out().count("a: ready pid=") == 2 and run.out().count("b: ready pid=") == 2
+    assert "got SIGHUP" not in run.out()
     time.sleep(0.3)
     assert run.popen.poll() is None  # forwarded, not a stop
     run.signal(signal.SIGTERM)
