@@ -30,7 +30,19 @@ def test_core_top_level_shows_the_pipeline() -> None:
         "testing",
     }
     # tasks: what every worker reports per task, as drain is what every server does on SIGTERM.
-    cross_cutting = {"api", "apps", "checks", "describe", "drain", "errors", "handover", "masking", "plan", "preflight", "tasks"}
+    cross_cutting = {
+        "api",
+        "apps",
+        "checks",
+        "describe",
+        "drain",
+        "errors",
+        "handover",
+        "masking",
+        "plan",
+        "preflight",
+        "tasks",
+    }
     assert modules == cross_cutting
 
 

@@ -357,11 +357,9 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, 
 
 def parse_size(value: object, where: str = "OPTIONS max_memory") -> int:
     """Bytes from ``"512MB"``, ``"1.5GiB"``, ``"800 MiB"`` or a number of bytes; 0 means no limit."""
-    if isinstance(value, bool):
-        value = None
-    if isinstance(value, int) and value >= 0:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    text = str(value).strip().lower().replace(" ", "") if isinstance(value, str) else ""
+    text = value.strip().lower().replace(" ", "") if isinstance(value, str) else "?"
     number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
     unit = text[len(number) :]
     try:
