@@ -116,6 +116,28 @@ def test_sighup_to_the_supervisor_reloads(served: Served) -> None:
     assert served.get()["release"] == "2"
 
 
+def test_status_says_reloading_while_the_next_generation_starts(served: Served) -> None:
+    served.release.write_text("slow-2")
+    reloading = subprocess.Popen(  # stopped by PID below
+        prodserver_argv("reload"), env=served.env, cwd=served.tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 20
+        states: list[str] = []
+        while "reloading" not in states:
+            assert time.monotonic() < deadline, (states, served.proc.output()[-3000:])
+            done = run_django(served.env, served.tmp, "prodserver", "status", "--json", timeout=30)
+            assert done.returncode == 0, done.stdout  # reloading counts as up
+            states.append(json.loads(done.stdout)["processes"][0]["state"])
+        assert served.get()["release"] in ("1", "slow-2")  # answered: by the old one, or the new one settling
+        assert reloading.wait(60) == 0
+    finally:
+        if reloading.poll() is None:
+            reloading.kill()
+            reloading.wait()
+    assert served.get()["release"] == "slow-2"
+
+
 def test_reload_names_what_runs_and_refuses_a_one_shot(served: Served) -> None:
     unknown = run_django(served.env, served.tmp, "prodserver", "reload", "nope", timeout=30)
     assert unknown.returncode == 2 and "no process named 'nope' here; known: web" in unknown.stderr, unknown.stderr

@@ -16,12 +16,13 @@ from django_prodserver.ops.procfs import cpu_seconds, rss_bytes, tree
 if TYPE_CHECKING:
     from django_prodserver.control.server import ControlServer
     from django_prodserver.launch.supervisor.child import Child
+    from django_prodserver.launch.supervisor.reload import Handover
 
 #: Lines kept per process, and the longest line kept whole: at most ~2 MiB per process.
 LOG_LINES = 1000
 LINE_CAP = 2048
 #: States that count as up for ``prodserver status``'s exit code.
-UP = frozenset({"ready", "running", "done"})
+UP = frozenset({"ready", "running", "done", "reloading"})
 
 
 class Readiness(Protocol):
@@ -32,6 +33,7 @@ class Loop(Protocol):
     """What the commands need of the supervisor (``core.Supervisor``; no import: core imports us)."""
 
     stopping: bool
+    handovers: list[Handover]
 
     @property
     def children(self) -> list[Child]: ...
@@ -227,6 +229,8 @@ class Controls:
         if child.alive:
             if child.stop_sent:
                 return "restarting" if child.restart_requested else "draining"
+            if any(h.old is child for h in sup.handovers):
+                return "reloading"
             ready = sup.hooks.readiness(child.name) if sup.hooks is not None else None
             return "running" if ready is None else ("ready" if ready else "starting")
         if child.pid == 0:
