@@ -53,6 +53,15 @@ class Command(ProcessCommand):
             help="directory name or path whose changes never restart anything",
         )
         parser.add_argument("--reloaded-child", action="store_true", help=argparse.SUPPRESS)
+        # devserver's own check of a web process' new code before it restarts it (precheck.py).
+        parser.add_argument("--check-code", choices=("wsgi", "asgi"), help=argparse.SUPPRESS)
+
+    def handle(self, *args: str, **options: Any) -> None:
+        if options.get("check_code"):
+            from ...precheck import import_code
+
+            sys.exit(import_code(options["check_code"]))
+        super().handle(*args, **options)
 
     # -- planning ----------------------------------------------------------------------
 
@@ -106,6 +115,7 @@ class Command(ProcessCommand):
         from django_prodserver.api import child_environ
 
         from ..._ignore import output_roots
+        from ...precheck import CodeCheck, check_argv
         from ...reloader import CodeWatcher, reloading, run
         from ...watch import CodeFilter
 
@@ -125,6 +135,10 @@ class Command(ProcessCommand):
         ignore_dirs = [e for e in excludes if os.sep not in e]
         ignore_paths = [*output_roots(settings), *(os.path.abspath(e) for e in excludes if os.sep in e)]
         watch_filter = CodeFilter(roots=roots, include=include, ignore_dirs=ignore_dirs, ignore_paths=ignore_paths)
+        check = None
+        if plan.kind == "web":  # a broken edit must not take the port down: import the new code first
+            interface = "asgi" if plan.options.get("interface") == "asgi" else "wsgi"
+            check = CodeCheck(check_argv(plan.process, interface), env, plan.cwd)
         child = reloading(
             plan.process,
             argv,
@@ -132,7 +146,7 @@ class Command(ProcessCommand):
             plan.cwd,
             stop_signal=plan.stop_signal,
             graceful_timeout=plan.graceful_timeout,
-            watcher=CodeWatcher(roots, watch_filter),
+            watcher=CodeWatcher(roots, watch_filter, check=check),
         )
         self.stderr.write(f"devserver: watching {', '.join(roots)} for code changes")
         return run(child, verbosity=int(options.get("verbosity", 1)))
