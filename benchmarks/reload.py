@@ -168,15 +168,18 @@ def prodserver_side(server: str, workdir: Path, args: argparse.Namespace) -> Sid
         proc.stop(timeout=15)
 
 
-def alive_children(pid: int) -> set[int]:
-    """Children of ``pid`` that have not exited (a zombie waiting for its reaping has)."""
+def alive_workers(pid: int) -> set[int]:
+    """Children of ``pid`` that have not exited (a zombie waiting for its reaping has), without
+    multiprocessing's resource tracker (uvicorn's and hypercorn's spawned workers bring one: it
+    outlives every reload)."""
     out = set()
     for child in procfs.children(pid):
         try:
             state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
         except (OSError, IndexError):
             continue
-        if state != "Z":
+        if state != "Z" and b"multiprocessing.resource_tracker" not in cmdline:
             out.add(child)
     return out
 
@@ -186,11 +189,11 @@ def signal_and_wait(proc: RunningProcess, port: int, sig: signal.Signals, worker
     ``workers`` are running, and a new request gets the new release (0), or at NATIVE_TIMEOUT (1)."""
 
     def reload(n: int) -> int:
-        old = alive_children(proc.pid)
+        old = alive_workers(proc.pid)
         proc.signal(sig)
         deadline = time.monotonic() + NATIVE_TIMEOUT
         while time.monotonic() < deadline and proc.popen.poll() is None:
-            now = alive_children(proc.pid)
+            now = alive_workers(proc.pid)
             if not now & old and len(now) >= workers:
                 try:
                     if http_get(port, PATH, timeout=5).json()["release"] == str(n):
