@@ -357,6 +357,10 @@ class CeleryBeat(CeleryCLI, Backend):
         **dict.fromkeys(("concurrency", "pool", "queues", "max_tasks"), "beat sends tasks on schedule and runs none"),
         "graceful_timeout": "beat saves its schedule and exits at once on SIGTERM: nothing to wait for",
         "log_format": "beat's log lines are celery's own text; JSON lines cover web and worker processes",
+        **dict.fromkeys(
+            ("max_lifetime", "max_memory"),
+            "a scheduler is never replaced while it runs: two at once would send every task twice",
+        ),
     }
 
     options: ClassVar[tuple[Option, ...]] = (

@@ -150,7 +150,9 @@ def child_specs(plans: list[LaunchPlan], options: Mapping[str, Any], policy: Map
             announces=p.in_process,
             max_lifetime=float(p.options.get("max_lifetime") or 0.0),
             max_memory=parse_size(p.options.get("max_memory") or 0),
-            binds=p.kind == "web" and bool(p.options.get("socket") or isinstance(p.options.get("port"), int)),
+            binds=p.kind in ("web", "monitor")
+            and bool(p.options.get("socket") or isinstance(p.options.get("port"), int)),
+            single=p.kind == "scheduler",
         )
         for p in plans
     ]

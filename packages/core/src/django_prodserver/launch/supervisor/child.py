@@ -75,6 +75,8 @@ class ChildSpec:
     #: It listens on an address of its own (a web server not on an inherited socket): a second
     #: generation could not bind beside it, so a reload restarts it instead.
     binds: bool = False
+    #: Never two at once (a scheduler: two would send every task twice): a reload restarts it.
+    single: bool = False
     #: Replace it by a new generation (a reload) after this many seconds, or once one of its
     #: processes uses more resident memory than ``max_memory`` bytes; 0: never.
     max_lifetime: float = 0.0

@@ -416,15 +416,10 @@ class Supervisor:
                 if child.restart_at is None:
                     self._start(child)
                 batch.outcomes.append(reloading.Outcome(child.name, True, 0.0, "was not running: started"))
-            elif not reloading.overlaps(child):
-                self._say(
-                    f"{child.name!r} ({child.spec.backend or 'its server'}) binds its own address, so no second "
-                    "generation can start beside it: restarting it instead (connections are refused until it listens)"
-                )
+            elif (why := reloading.overlaps(child)) is not None:
+                self._say(f"{child.name!r} ({child.spec.backend or 'its backend'}): {why}; restarting it instead")
                 self._restart(child, f"{reason}")
-                batch.outcomes.append(
-                    reloading.Outcome(child.name, True, 0.0, "restarted (it cannot hand over its socket)")
-                )
+                batch.outcomes.append(reloading.Outcome(child.name, True, 0.0, f"restarted: {why}"))
             else:
                 new = reloading.successor(child)
                 handover = reloading.Handover(child, new, now, now + reloading.READY_TIMEOUT, batch)

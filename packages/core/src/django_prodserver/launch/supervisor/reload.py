@@ -122,10 +122,14 @@ def over_limit(child: Child, age: float) -> tuple[str, str] | None:
     return None
 
 
-def overlaps(child: Child) -> bool:
-    """True when the next generation can run beside ``child``: it listens on no address of its
-    own (a worker), or on the supervisor's socket."""
-    return bool(child.spec.inherit) or not child.spec.binds
+def overlaps(child: Child) -> str | None:
+    """None when the next generation can run beside ``child`` (a worker, or a server on the
+    supervisor's socket); otherwise why it cannot, said when the reload restarts it instead."""
+    if child.spec.single:
+        return "it is a scheduler: two at once would send every task twice"
+    if child.spec.binds and not child.spec.inherit:
+        return "it binds its own address, so no second one can start beside it"
+    return None
 
 
 def failure(handover: Handover, why: str) -> str:
