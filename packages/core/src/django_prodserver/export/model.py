@@ -52,6 +52,9 @@ class ExportProcess:
     env: tuple[tuple[str, str], ...] = ()
     secret_env: tuple[str, ...] = ()
     replicas: int = 1
+    #: Where a web process that can serve on a passed socket listens (``127.0.0.1:8000`` or a unix
+    #: socket path), for a systemd ``.socket`` unit; empty when it binds its own address.
+    listen: str = ""
 
     @property
     def oneshot(self) -> bool:
@@ -91,6 +94,10 @@ class ExportModel:
     notes: tuple[str, ...] = field(default_factory=tuple)
     #: kubernetes --profiling: also a debug overlay granting SYS_PTRACE (never in the base manifests).
     profiling: bool = False
+    #: systemd --watchdog SECONDS: ``WatchdogSec=`` on each long-running service (0: off).
+    watchdog: float = 0.0
+    #: systemd --socket: a ``.socket`` unit holds each web address, so a restart refuses nothing.
+    sockets: bool = False
 
     @property
     def releases(self) -> list[ExportProcess]:
@@ -169,7 +176,22 @@ def export_process(
         env=tuple(values),
         secret_env=tuple(secrets),
         replicas=replicas,
+        listen=listen_address(plan),
     )
+
+
+def listen_address(plan: LaunchPlan) -> str:
+    """The address a ``.socket`` unit may hold for ``plan`` (the one the supervisor would bind),
+    or empty when its host binds its own."""
+    if plan.kind != "web" or not plan.inherits_listener:
+        return ""
+    path, port = plan.options.get("socket"), plan.options.get("port")
+    if path:
+        return str(path)
+    if not isinstance(port, int) or isinstance(port, bool):
+        return ""
+    host = str(plan.options.get("host") or "127.0.0.1").strip("[]")
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def published_port(plan: LaunchPlan) -> int | None:

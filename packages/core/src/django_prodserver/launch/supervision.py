@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     # started without the ops endpoint (the common start) needs neither.
     from django_prodserver.control.server import ControlServer
     from django_prodserver.launch.supervisor import ChildSpec, Policy
+    from django_prodserver.launch.supervisor.sdnotify import Notifier
     from django_prodserver.ops.config import OpsConfig
     from django_prodserver.ops.runtime import OpsRuntime
 
@@ -73,6 +75,19 @@ def supervised_for_ops(plan: LaunchPlan | None = None, environ: Mapping[str, str
         except ConfigError as e:
             raise CommandError(e.message) from None
     return True
+
+
+def supervised_for_systemd(plan: LaunchPlan, environ: Mapping[str, str] | None = None) -> bool:
+    """True when one long-running process must run under the supervisor for systemd: as a
+    ``Type=notify`` service (READY, reload, watchdog) or on an activated socket."""
+    env = os.environ if environ is None else environ
+    activated = env.get("LISTEN_PID", "").strip() == str(os.getpid()) and bool(env.get("LISTEN_FDS"))
+    if not (env.get("NOTIFY_SOCKET") or activated):
+        return False
+    try:
+        return not policies([plan])[plan.process].oneshot
+    except ConfigError as e:
+        raise CommandError(e.message) from None
 
 
 def policies(plans: list[LaunchPlan], entries: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Policy]:
@@ -158,14 +173,23 @@ def child_specs(plans: list[LaunchPlan], options: Mapping[str, Any], policy: Map
     ]
 
 
-def own_listeners(plans: list[LaunchPlan], specs: list[ChildSpec], policy: Mapping[str, Policy]) -> list[ChildSpec]:
+def own_listeners(
+    plans: list[LaunchPlan],
+    specs: list[ChildSpec],
+    policy: Mapping[str, Policy],
+    activated: Sequence[socket.socket] = (),
+) -> list[ChildSpec]:
     """Bind the address of each web process whose host serves on an inherited socket, here and
     once: every start of it (a restart, a reload's next generation) inherits the one socket,
-    so the address never closes while prodserver runs. A port we cannot bind is a CommandError."""
+    so the address never closes while prodserver runs. A socket systemd passed us (``activated``)
+    for that address is used instead of binding. A port we cannot bind, or an activated socket
+    no process serves, is a CommandError."""
     from django_prodserver.handover import LISTEN_FD_ENV, OWNER_ENV, owner_value
+    from django_prodserver.launch.supervisor import activation
     from django_prodserver.launch.supervisor.listeners import bind_tcp, bind_unix
 
     by_name = {p.process: p for p in plans}
+    unused = list(activated)
     out: list[ChildSpec] = []
     for spec in specs:
         plan = by_name.get(spec.name)
@@ -176,11 +200,16 @@ def own_listeners(plans: list[LaunchPlan], specs: list[ChildSpec], policy: Mappi
         backlog = opts.get("backlog")
         backlog = backlog if isinstance(backlog, int) and backlog > 0 else 2048
         path, port = opts.get("socket"), opts.get("port")
+        host = str(opts.get("host") or "127.0.0.1")
+        given = [s for s in unused if activation.matches(s, host, port if isinstance(port, int) else None, path)]
         try:
-            if path:
+            if given:
+                sock = given[0]
+                unused.remove(sock)
+            elif path:
                 sock = bind_unix(str(path), backlog)
             elif isinstance(port, int):
-                sock = bind_tcp(str(opts.get("host") or "127.0.0.1"), port, backlog)
+                sock = bind_tcp(host, port, backlog)
             else:
                 out.append(spec)
                 continue
@@ -192,7 +221,33 @@ def own_listeners(plans: list[LaunchPlan], specs: list[ChildSpec], policy: Mappi
             ) from None
         env = {**spec.env, LISTEN_FD_ENV: str(sock.fileno()), OWNER_ENV: owner_value(sock)}
         out.append(replace(spec, env=env, inherit=(sock,), binds=False))
+    if unused:
+        raise CommandError(unmatched_activation(unused, plans))
     return out
+
+
+def unmatched_activation(unused: Sequence[socket.socket], plans: list[LaunchPlan]) -> str:
+    """Why systemd's socket serves nothing here, and what each process listens on instead."""
+    from django_prodserver.launch.supervisor.activation import address
+
+    def where(plan: LaunchPlan) -> str:
+        opts = plan.options
+        if opts.get("socket"):
+            place = f"unix socket {opts['socket']}"
+        elif isinstance(opts.get("port"), int):
+            place = f"{opts.get('host') or '127.0.0.1'}:{opts['port']}"
+        else:
+            place = "no address"
+        takes = "" if plan.inherits_listener else f" ({plan.backend} cannot serve on a passed socket)"
+        return f"{plan.process!r} on {place}{takes}"
+
+    addrs = ", ".join(address(s) for s in unused)
+    return (
+        f"systemd passed a listening socket for {addrs} (socket activation, LISTEN_FDS) but no process "
+        f"here serves that address: {'; '.join(where(p) for p in plans) or 'no processes'}. Make ListenStream= in "
+        "the .socket unit the web process' address, or set the process' host and port to the socket's: "
+        "--set NAME.host=HOST --set NAME.port=PORT"
+    )
 
 
 def describe_policy(plans: list[LaunchPlan], options: Mapping[str, Any] | None = None) -> str:
@@ -265,9 +320,16 @@ def control_server(names: Sequence[str] = ()) -> ControlServer | None:
         raise CommandError(e.message) from None
 
 
-def refuse_leftovers(plans: list[LaunchPlan], policy: Mapping[str, Policy], config: OpsConfig | None) -> None:
+def refuse_leftovers(
+    plans: list[LaunchPlan],
+    policy: Mapping[str, Policy],
+    config: OpsConfig | None,
+    activated: Sequence[socket.socket] = (),
+) -> None:
     """A port one of the processes (or the ops endpoint) binds is held already, most often by
-    the children of a killed earlier run: say which pids, and what to type; start nothing."""
+    the children of a killed earlier run: say which pids, and what to type; start nothing. A
+    port systemd holds for us (``activated``) is not a leftover."""
+    from django_prodserver.launch.supervisor.activation import matches
     from django_prodserver.launch.supervisor.leftovers import check
 
     binds = [
@@ -276,6 +338,7 @@ def refuse_leftovers(plans: list[LaunchPlan], policy: Mapping[str, Policy], conf
         if isinstance(port := p.options.get("port"), int)
         and not p.options.get("socket")
         and not policy[p.process].oneshot
+        and not any(matches(s, str(p.options.get("host") or "127.0.0.1"), port, None) for s in activated)
     ]
     if config is not None:
         binds.append(("the ops endpoint", config.host, config.port, f"pick another port in {config.source}"))
@@ -290,7 +353,13 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Calla
     ``first_run`` (one plan, ops endpoint on): the child's first start is a fork of this process
     that runs it (the plan as if alone: no second Django setup); restarts spawn the child argv."""
     from django_prodserver.launch import collector
+    from django_prodserver.launch.supervisor import activation, sdnotify
 
+    # systemd's notify socket and activated sockets are ours alone: no child sees the variables.
+    notifier = sdnotify.Notifier.from_environ(os.environ)
+    activated = activation.activated(os.environ)
+    sdnotify.strip(os.environ)
+    activation.strip(os.environ)
     collector.resume()  # the supervisor runs for as long as its children (and forks the first)
     try:
         policy = policies(plans)
@@ -300,17 +369,21 @@ def supervise(plans: list[LaunchPlan], options: dict[str, Any], first_run: Calla
     except ConfigError as e:
         raise CommandError(e.message) from None
     config = ops_config()
-    refuse_leftovers(plans, policy, config)
+    refuse_leftovers(plans, policy, config, activated)
     control = control_server([p.process for p in plans])  # before any child: a second supervisor here stops now
     try:
-        specs = own_listeners(plans, specs, policy)
-        return _supervise(plans, options, first_run, specs, policy, config, control)
+        specs = own_listeners(plans, specs, policy, activated)
+        return _supervise(plans, options, first_run, specs, policy, config, control, notifier)
     finally:
         for spec in specs:
             for sock in spec.inherit:
                 sock.close()
+        for sock in activated:
+            sock.close()
         if control is not None:
             control.close()
+        if notifier is not None:
+            notifier.close()
 
 
 def _supervise(
@@ -321,6 +394,7 @@ def _supervise(
     policy: Mapping[str, Policy],
     config: OpsConfig | None,
     control: ControlServer | None,
+    notifier: Notifier | None = None,
 ) -> int:
     runtime: OpsRuntime | None = None
     if config is not None:
@@ -358,6 +432,10 @@ def _supervise(
         control=control,
         reload_on_hup=True,
     )
+    if notifier is not None:  # the top-level supervisor only: it is the service systemd sees
+        from django_prodserver.launch.supervisor.sdnotify import Herald
+
+        supervisor.systemd = Herald(notifier)
     if runtime is None:
         return supervisor.run()
     if int(options.get("verbosity", 1)) >= 1:

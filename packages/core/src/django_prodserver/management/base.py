@@ -343,9 +343,10 @@ class ProcessCommand(BaseCommand):
                 backend.preflight(plan)
             except ConfigError as e:
                 raise CommandError(f"cannot start {plan.process!r}: {e.message}") from None
-        from django_prodserver.launch.supervision import supervise, supervised_for_ops
+        from django_prodserver.launch.supervision import supervise, supervised_for_ops, supervised_for_systemd
 
-        if len(plans) == 1 and not supervised_for_ops(plans[0][1]):
+        alone = len(plans) == 1 and not supervised_for_systemd(plans[0][1])
+        if alone and not supervised_for_ops(plans[0][1]):
             backend, plan = plans[0]
             if verbosity >= 1 and not supervised:
                 self.stderr.write(_starting_line(plan, what_starts(plan)))

@@ -21,6 +21,7 @@ from django_prodserver.launch.supervisor.signals import AGAIN_KILLS, FORWARD, KI
 
 if TYPE_CHECKING:
     from django_prodserver.control.server import ControlServer
+    from django_prodserver.launch.supervisor.sdnotify import Herald  # systemd
 
 #: Our own lines carry this name in the prefix column.
 SELF = "prodserver"
@@ -100,6 +101,8 @@ class Supervisor:
         self.retiring: list[Child] = []
         #: When the recycling limits (max_lifetime, max_memory) were last checked.
         self._limits_checked = 0.0
+        #: systemd: what we tell a Type=notify service manager (set by supervision._supervise).
+        self.systemd: Herald | None = None
 
     # -- public --------------------------------------------------------------------------
 
@@ -198,6 +201,8 @@ class Supervisor:
                         timeout = min(timeout, max(0.0, at - now))
             if self.handovers:
                 timeout = min(timeout, 0.05)
+            if self.systemd:  # systemd: wake for the watchdog's next ping
+                timeout = min(timeout, self.systemd.wait(now))
             everyone = self._everyone()
             fds = [self.inbox.fd] + [p.fd for c in everyone for p in c.open_pipes()]
             fds += [c.ready_fd for c in everyone if c.ready_fd is not None]
@@ -230,6 +235,8 @@ class Supervisor:
             self._reap()
             self._timers(time.monotonic())
             self._handovers(time.monotonic())
+            if self.systemd:  # systemd: READY, STATUS, WATCHDOG
+                self.systemd.tick(self.children, time.monotonic())
             self._output()
 
     def _everyone(self) -> list[Child]:
@@ -408,6 +415,8 @@ class Supervisor:
         names = ", ".join(repr(c.name) for c in chosen) or "nothing"
         if not self.stopping:
             self._say(f"{reason}: reloading {names}")
+            if self.systemd:  # systemd: RELOADING=1
+                self.systemd.reloading()
         for child in chosen if not self.stopping else ():
             if child.name in busy:
                 batch.outcomes.append(reloading.Outcome(child.name, False, 0.0, "a reload of it is already running"))
@@ -523,6 +532,8 @@ class Supervisor:
             self._answer(batch)
 
     def _answer(self, batch: reloading.Batch) -> None:
+        if self.systemd:  # systemd: READY=1 again
+            self.systemd.reloaded()
         if batch.reply is not None:
             batch.reply(batch.answer())
 
@@ -549,6 +560,8 @@ class Supervisor:
     def _stop(self) -> None:
         if self.hooks and not self.stopping:
             self.hooks.stopping()  # readiness turns 503 before any child hears of the stop
+        if self.systemd:  # systemd: STOPPING=1
+            self.systemd.stopping()
         self.stopping = True
         self._close_listeners()  # ours only: each copy keeps its own until its drain ends
         now = time.monotonic()

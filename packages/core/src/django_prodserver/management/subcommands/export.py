@@ -61,6 +61,19 @@ class Command(BaseCommand):
             "prodserver dump/profile (a separate overlay: the base manifests never get it)",
         )
 
+        parser.add_argument(
+            "--watchdog",
+            type=float,
+            default=0.0,
+            metavar="SECONDS",
+            help="systemd: WatchdogSec= on each long-running service (systemd restarts a supervisor that hangs)",
+        )
+        parser.add_argument(
+            "--socket",
+            action="store_true",
+            help="systemd: a .socket unit holds each web address, so a service restart refuses no connection",
+        )
+
     def handle(self, *args: str, **options: Any) -> None:
         fmt = options["format"]
         if fmt not in FORMATS:
@@ -70,6 +83,10 @@ class Command(BaseCommand):
                 f"--profiling goes with kubernetes only; with {fmt}, run prodserver dump/profile on the host "
                 "as root or as the processes' user (docs/how-to/find-out-why-production-is-slow.md)"
             )
+        if fmt != "systemd" and (options.get("socket") or options.get("watchdog")):
+            raise CommandError(f"--socket and --watchdog go with systemd only, not {fmt}")
+        if (options.get("watchdog") or 0) < 0:
+            raise CommandError("--watchdog SECONDS must be 0 (off) or more, e.g. --watchdog 30")
         env_paths, env_keys = self.env_files(list(options.get("env_file") or []))
         try:
             processes = load_processes()
@@ -201,6 +218,8 @@ class Command(BaseCommand):
             ops_added=ops_added,
             notes=tuple(notes),
             profiling=bool(options.get("profiling")),
+            watchdog=float(options.get("watchdog") or 0.0),
+            sockets=bool(options.get("socket")),
         )
 
     def exported(
