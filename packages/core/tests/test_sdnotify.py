@@ -127,3 +127,21 @@ def test_an_activated_address_matches_the_process_address() -> None:
     with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as six:
         six.bind(("::", 0))
         assert activation.matches(six, "0.0.0.0", six.getsockname()[1], None)  # ListenStream=PORT: every interface
+
+
+def test_a_manager_that_does_not_read_never_hangs_the_loop(listener: tuple[socket.socket, str]) -> None:
+    """A unix datagram queue holds a few messages: pings beyond it are dropped at once, a state
+    change waits a moment for room, then gives up."""
+    _, path = listener
+    notifier = Notifier(path, watchdog_usec=1000)
+    try:
+        began = time.monotonic()
+        sent = [notifier.ping() for _ in range(200)]
+        assert time.monotonic() - began < 1.0
+        assert sent[0] and not sent[-1], sent.count(True)
+        began = time.monotonic()
+        assert notifier.ready() is False
+        took = time.monotonic() - began
+        assert sdnotify.SEND_PATIENCE <= took < sdnotify.SEND_PATIENCE + 1.0
+    finally:
+        notifier.close()

@@ -182,8 +182,10 @@ def own_listeners(
     """Bind the address of each web process whose host serves on an inherited socket, here and
     once: every start of it (a restart, a reload's next generation) inherits the one socket,
     so the address never closes while prodserver runs. A socket systemd passed us (``activated``)
-    for that address is used instead of binding. A port we cannot bind, or an activated socket
-    no process serves, is a CommandError."""
+    for that address is used instead of binding: the children get a copy, and the original stays
+    open until we exit, so even our own stop is a handover (the queue is systemd's: nothing is
+    turned away, the next start serves it). A port we cannot bind, or an activated socket no
+    process serves, is a CommandError."""
     from django_prodserver.handover import LISTEN_FD_ENV, OWNER_ENV, owner_value
     from django_prodserver.launch.supervisor import activation
     from django_prodserver.launch.supervisor.listeners import bind_tcp, bind_unix
@@ -202,10 +204,12 @@ def own_listeners(
         path, port = opts.get("socket"), opts.get("port")
         host = str(opts.get("host") or "127.0.0.1")
         given = [s for s in unused if activation.matches(s, host, port if isinstance(port, int) else None, path)]
+        owner: socket.socket | None = None
         try:
             if given:
-                sock = given[0]
-                unused.remove(sock)
+                owner = given[0]
+                unused.remove(owner)
+                sock = owner.dup()
             elif path:
                 sock = bind_unix(str(path), backlog)
             elif isinstance(port, int):
@@ -219,7 +223,7 @@ def own_listeners(
                 f"{plan.process!r} cannot listen on {where}: {e.strerror or e}; give it another port: "
                 f"--set {plan.process}.port=PORT"
             ) from None
-        env = {**spec.env, LISTEN_FD_ENV: str(sock.fileno()), OWNER_ENV: owner_value(sock)}
+        env = {**spec.env, LISTEN_FD_ENV: str(sock.fileno()), OWNER_ENV: owner_value(owner or sock)}
         out.append(replace(spec, env=env, inherit=(sock,), binds=False))
     if unused:
         raise CommandError(unmatched_activation(unused, plans))

@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from django_prodserver.launch.supervisor.child import Child
 
+#: How long a state change (READY, RELOADING, STOPPING) may wait for room in systemd's queue; a
+#: ping or a STATUS line is dropped at once instead: the loop must never hang on a busy manager.
+SEND_PATIENCE = 1.0
 #: What systemd sets for a notifying service; never passed on to the children (a gunicorn that
 #: saw them would say READY=1 for the whole service itself, and a watchdog ping from a child is
 #: no proof that the supervisor's loop turns).
@@ -46,6 +49,7 @@ class Notifier:
         self.next_ping = 0.0
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.set_inheritable(False)
+        self.sock.setblocking(False)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Notifier | None:
@@ -62,22 +66,30 @@ class Notifier:
             usec = int(text) if text.isdigit() else 0
         return cls(address, usec)
 
-    def send(self, *lines: str) -> bool:
-        """One datagram of ``KEY=value`` lines; False when systemd is not listening (any more)."""
-        try:
-            self.sock.sendto("\n".join(lines).encode(errors="replace"), self.address)
-        except OSError:
-            return False
-        return True
+    def send(self, *lines: str, patience: float = 0.0) -> bool:
+        """One datagram of ``KEY=value`` lines; False when systemd is not listening (any more),
+        or its queue stayed full for ``patience`` seconds."""
+        data = "\n".join(lines).encode(errors="replace")
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                self.sock.sendto(data, self.address)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.01)  # the manager's queue is full: it reads it within moments
+            except OSError:
+                return False
 
     def ready(self, status: str = "") -> bool:
-        return self.send("READY=1", *([f"STATUS={status}"] if status else []))
+        return self.send("READY=1", *([f"STATUS={status}"] if status else []), patience=SEND_PATIENCE)
 
     def reloading(self) -> bool:
-        return self.send("RELOADING=1", f"MONOTONIC_USEC={monotonic_usec()}")
+        return self.send("RELOADING=1", f"MONOTONIC_USEC={monotonic_usec()}", patience=SEND_PATIENCE)
 
     def stopping(self) -> bool:
-        return self.send("STOPPING=1")
+        return self.send("STOPPING=1", patience=SEND_PATIENCE)
 
     def status(self, text: str) -> bool:
         return self.send(f"STATUS={' '.join(text.split())}")
