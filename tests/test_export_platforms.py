@@ -135,6 +135,8 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         scale = ["--replicas", "web=3", "--replicas", "worker=2"] if fmt in ("compose", "kubernetes") else []
         out = str(base / f"proj-{fmt}")
         proj_jobs[fmt] = [fmt, "--output", out, "--image", "registry.example/proj:1.4", "--env-file", ".env", *scale]
+    out = str(base / "proj-systemd-socket")  # what a restart without a refused connection needs
+    proj_jobs["systemd-socket"] = ["systemd", "--output", out, "--env-file", ".env", "--socket", "--watchdog", "30"]
     plans["proj"] = (proj, proj_jobs, clean_env(PRODSERVER_ENV_FILE=".env"))
     running = {setup: export_all(cwd, jobs, env) for setup, (cwd, jobs, env) in plans.items()}
     result: dict[Any, Any] = {"proj": proj, "base": base}
@@ -177,16 +179,17 @@ def test_compose_files_pass_the_compose_spec(exports: dict[str, Any]) -> None:
     assert run.returncode == 0 and "ok -- validation done" in run.stdout, run.stdout + run.stderr
 
 
-@pytest.mark.parametrize("setup", ["example", "proj"])
-def test_systemd_units_verify_without_a_warning(exports: dict[str, Any], setup: str) -> None:
+@pytest.mark.parametrize(("setup", "fmt"), [("example", "systemd"), ("proj", "systemd"), ("proj", "systemd-socket")])
+def test_systemd_units_verify_without_a_warning(exports: dict[str, Any], setup: str, fmt: str) -> None:
     tool = shutil.which("systemd-analyze")
     if tool is None:
         pytest.skip("systemd-analyze is not installed (.ci/run installs the 'systemd' package)")
-    out = exports[setup, "systemd"][0]
+    out = exports[setup, fmt][0]
     units = [str(p) for p in files(out)]
     run = subprocess.run([tool, "verify", "--man=no", *units], capture_output=True, text=True, cwd=out)
     # verify exits 0 on unknown keys and sections: what it says about our files counts too.
-    ours = [line for line in run.stderr.splitlines() if str(out) in line or ".service" in line or ".target" in line]
+    units_named = (".service", ".target", ".socket")
+    ours = [line for line in run.stderr.splitlines() if str(out) in line or any(u in line for u in units_named)]
     assert run.returncode == 0 and not ours, run.stderr
 
 
@@ -267,6 +270,12 @@ def test_compose_and_systemd_shape(exports: dict[str, Any]) -> None:
     assert f"ExecStart={sys.executable} {exports['proj'] / 'manage.py'} prodserver web\n" in unit
     assert "Requires=proj-migrate.service\n" in unit and "KillMode=mixed\n" in unit
     assert '"DJANGO_LOG_LEVEL=debug"' in unit and "DJANGO_SECRET_KEY" not in unit
+    assert "Type=notify\nNotifyAccess=main\n" in unit and "ExecReload=/bin/kill -HUP $MAINPID\n" in unit
+    held = exports["proj", "systemd-socket"][0]
+    assert sorted(p.name for p in files(held, "*.socket")) == ["proj-web.socket"]
+    assert "ListenStream=127.0.0.1:8000\n" in (held / "proj-web.socket").read_text()
+    assert "WatchdogSec=30\n" in (held / "proj-worker.service").read_text()
+    assert f"sudo cp {held}/*.service {held}/*.target {held}/*.socket " in exports["proj", "systemd-socket"][1]
 
 
 @pytest.mark.parametrize(

@@ -244,3 +244,23 @@ def test_env_file_errors_say_what_to_type(tmp_path: Any, monkeypatch: pytest.Mon
     monkeypatch.setitem(sys.modules, "dotenv", None)
     with pytest.raises(ConfigError, match=r'pip install "django-prodserver-core\[dotenv\]"'):
         envfile.load_env_file(environ={envfile.ENV_VAR: str(tmp_path / "x.env")}, argv=[])
+
+
+def test_systemd_services_notify_reload_and_hold_their_socket() -> None:
+    """Type=notify (READY once serving), ExecReload to the supervisor's SIGHUP, WatchdogSec= and
+    a .socket unit for the web address on request; one-shots and workers get no socket."""
+    web = exported("web", entry_for("gunicorn", OPTIONS={"host": "127.0.0.1", "port": 8123}))
+    worker = exported("worker", entry_for("command", ARGS=["check"], ONESHOT=False))
+    migrate = exported("migrate", entry_for("command"))
+    assert web.listen == "127.0.0.1:8123" and worker.listen == ""
+    plain = dict(systemd.render(model_of(web, worker, migrate)))
+    assert "Type=notify\nNotifyAccess=main\n" in plain["proj-web.service"]
+    assert "ExecReload=/bin/kill -HUP $MAINPID\n" in plain["proj-web.service"]
+    assert "WatchdogSec" not in plain["proj-web.service"] and "proj-web.socket" not in plain
+    assert "ExecReload" not in plain["proj-migrate.service"] and "Type=oneshot\n" in plain["proj-migrate.service"]
+    units = dict(systemd.render(model_of(web, worker, migrate, watchdog=30.0, sockets=True)))
+    assert "WatchdogSec=30\n" in units["proj-web.service"] and "WatchdogSec=30\n" in units["proj-worker.service"]
+    assert "Requires=proj-migrate.service proj-web.socket\n" in units["proj-web.service"]
+    assert "ListenStream=127.0.0.1:8123\nService=proj-web.service\n" in units["proj-web.socket"]
+    assert "proj-worker.socket" not in units
+    assert "Wants=proj-web.socket proj-migrate.service" in units["proj.target"]
