@@ -124,7 +124,9 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     plans: dict[str, tuple[Path, dict[str, list[str]], dict[str, str]]] = {}
     ex_env = clean_env(EXAMPLE_VAR_DIR=str(base / "example-var"))
     named = ["--name", "mysite"]  # the name docs/deploying.md shows
-    plans["example"] = (EXAMPLE, {f: [f, "--output", str(base / f"example-{f}"), *named] for f in formats}, ex_env)
+    example_jobs = {f: [f, "--output", str(base / f"example-{f}"), *named] for f in formats}
+    example_jobs["systemd-socket"] = ["systemd", "--output", str(base / "example-systemd-socket"), *named, "--socket"]
+    plans["example"] = (EXAMPLE, example_jobs, ex_env)
     plans["example-ops"] = (
         EXAMPLE,
         {f: [f, "--output", str(base / f"example-ops-{f}"), *named] for f in ("compose", "kubernetes")},
@@ -276,6 +278,22 @@ def test_compose_and_systemd_shape(exports: dict[str, Any]) -> None:
     assert "ListenStream=127.0.0.1:8000\n" in (held / "proj-web.socket").read_text()
     assert "WatchdogSec=30\n" in (held / "proj-worker.service").read_text()
     assert f"sudo cp {held}/*.service {held}/*.target {held}/*.socket " in exports["proj", "systemd-socket"][1]
+
+
+def test_the_systemd_units_on_the_deploying_page_are_what_the_export_writes(exports: dict[str, Any]) -> None:
+    """docs/deploying.md shows the example project's units with /srv paths: the rest is verbatim."""
+    page = (ROOT / "docs" / "deploying.md").read_text()
+    section = page[page.index("### systemd") : page.index("### Docker Compose")]
+    shown = re.findall(r"```ini\n(.*?)```", section, re.S)
+    written = [
+        exports["example", "systemd"][0] / "mysite-web.service",
+        exports["example", "systemd-socket"][0] / "mysite-web.socket",
+    ]
+    assert len(shown) == len(written)
+    for text, path in zip(shown, written, strict=True):
+        unit = "".join(line for line in path.read_text().splitlines(True) if not line.startswith("#"))
+        unit = unit.replace(str(Path(sys.executable).parent), "/srv/venv/bin").replace(str(EXAMPLE), "/srv/mysite")
+        assert text == unit, path.name
 
 
 @pytest.mark.parametrize(
