@@ -185,7 +185,8 @@ def test_ready_reload_stop_and_watchdog_are_said_to_systemd(
         assert run.wait(30) == 0, run.both()
         said = [t for _, t in inbox.seen if t != "WATCHDOG=1"]
         print("notify messages:", said)
-        assert said[-3:] == [reloading, "READY=1", "STOPPING=1"]
+        first = ["STATUS=web: starting, worker: ready", "READY=1\nSTATUS=web: ready, worker: ready"]
+        assert said == [*first, reloading, "READY=1", "STOPPING=1"]
     finally:
         inbox.close()
 
