@@ -145,3 +145,35 @@ def test_a_manager_that_does_not_read_never_hangs_the_loop(listener: tuple[socke
         assert sdnotify.SEND_PATIENCE <= took < sdnotify.SEND_PATIENCE + 1.0
     finally:
         notifier.close()
+
+
+def test_the_herald_says_ready_once_every_process_is_and_stopping_once(listener: tuple[socket.socket, str]) -> None:
+    from django_prodserver.launch.supervisor.child import Child, ChildSpec
+    from django_prodserver.launch.supervisor.sdnotify import Herald
+
+    sock, path = listener
+    web = Child(ChildSpec(name="web", argv=["x"], env={}, cwd="/", announces=True))
+    worker = Child(ChildSpec(name="worker", argv=["x"], env={}, cwd="/"))
+    herald = Herald(Notifier(path))
+    herald.reloading()  # before READY a reload is part of the start: nothing said
+    herald.tick([web, worker], 0.0)  # nothing runs yet
+    assert sock.recv(4096) == b"STATUS=web: not running, worker: not running"
+    web.pid, worker.pid = 100001, 100002  # running, as the supervisor's start leaves them
+    herald.tick([web, worker], 1.0)
+    assert sock.recv(4096) == b"STATUS=web: starting, worker: ready"
+    herald.tick([web, worker], 1.5)  # unchanged: not said again
+    web.announced_at = 2.0
+    herald.tick([web, worker], 2.0)
+    assert sock.recv(4096) == b"READY=1\nSTATUS=web: ready, worker: ready"
+    herald.reloading()
+    assert sock.recv(4096).startswith(b"RELOADING=1\nMONOTONIC_USEC=")
+    herald.reloaded()
+    assert sock.recv(4096) == b"READY=1"
+    herald.tick([web, worker], 3.0, stopping=True)
+    herald.stopping()
+    herald.reloaded()
+    assert sock.recv(4096) == b"STOPPING=1"
+    sock.settimeout(0.2)
+    with pytest.raises(TimeoutError):
+        sock.recv(4096)  # STOPPING once; no READY after it
+    herald.notifier.close()

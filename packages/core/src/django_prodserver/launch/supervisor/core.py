@@ -236,7 +236,7 @@ class Supervisor:
             self._timers(time.monotonic())
             self._handovers(time.monotonic())
             if self.systemd:  # systemd: READY, STATUS, WATCHDOG
-                self.systemd.tick(self.children, time.monotonic())
+                self.systemd.tick(self.children, time.monotonic(), self.stopping)
             self._output()
 
     def _everyone(self) -> list[Child]:

@@ -112,9 +112,9 @@ class Notifier:
 
 
 def child_state(child: Child) -> str:
-    """``ready``, ``starting`` (running, has not said it is ready yet) or ``down``."""
+    """``ready``, ``starting`` (running, has not said it is ready yet) or ``not running``."""
     if not child.alive:
-        return "down"
+        return "not running"
     if child.spec.announces and child.announced_at is None:
         return "starting"
     return "ready"
@@ -131,10 +131,13 @@ class Herald:
         self.said_status = ""
         self.stopped = False
 
-    def tick(self, children: Sequence[Child], now: float) -> None:
-        """On every turn of the loop: the watchdog, READY the first time all are ready, STATUS."""
+    def tick(self, children: Sequence[Child], now: float, stopping: bool = False) -> None:
+        """On every turn of the loop: the watchdog, READY the first time all are ready, STATUS;
+        STOPPING for a stop that began without a graceful one (SIGQUIT kills at once)."""
         if self.notifier.due(now):
             self.notifier.ping(now)
+        if stopping:
+            self.stopping()
         if self.stopped:
             return
         services = [c for c in children if not c.policy.oneshot]
