@@ -3,7 +3,9 @@ and exit status 0 after a requested stop (uvicorn alone re-raises SIGTERM and en
 
 from __future__ import annotations
 
+import array
 import asyncio
+import fcntl
 import importlib
 import logging
 import multiprocessing
@@ -12,6 +14,7 @@ import select
 import signal
 import socket
 import sys
+import termios
 import threading
 from types import FrameType
 from typing import Any, NoReturn
@@ -32,6 +35,20 @@ def address(sock: socket.socket) -> str:
         return f"unix socket {name if isinstance(name, str) else name.decode(errors='replace')}"
     host, port = name[0], name[1]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def unread(connection: Any) -> int:
+    """Bytes a connection's socket received that its protocol has not read yet (0 if unknown)."""
+    transport = getattr(connection, "transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return 0
+    count = array.array("i", [0])
+    try:
+        fcntl.ioctl(sock.fileno(), termios.FIONREAD, count)
+    except OSError:
+        return 0
+    return count[0]
 
 
 class InheritingConfig(Config):
@@ -67,11 +84,14 @@ class PromptServer(Server):
         loop.call_soon_threadsafe(self.stop_accepting)
 
     def stop_accepting(self) -> None:
-        """What uvicorn's shutdown starts with: a busy connection answers with Connection: close."""
+        """What uvicorn's shutdown starts with: a busy connection answers with Connection: close.
+        A connection whose request arrived but is not read yet is left to uvicorn's shutdown a
+        tick later (it answers it, with Connection: close): closing it now would reset it."""
         for server in getattr(self, "servers", []):
             server.close()
         for connection in list(self.server_state.connections):
-            connection.shutdown()
+            if not unread(connection):
+                connection.shutdown()
 
 
 class DrainingServer(PromptServer):
