@@ -57,6 +57,7 @@ class HypercornBackend(WebBackend):
     name = "hypercorn"
     launch = "in-process"
     host = "django_prodserver_hypercorn.host:run"
+    inherits_listener = True
     module = "django_prodserver_hypercorn"
     check_namespace = "prodserver_hypercorn"
     capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "http2", "websockets"})

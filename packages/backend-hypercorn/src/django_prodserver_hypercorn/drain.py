@@ -16,9 +16,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import socket
+import sys
 import time
+from collections.abc import Awaitable, Callable
 from functools import partial
 from multiprocessing import get_context
 from multiprocessing.connection import wait
@@ -28,9 +31,25 @@ from typing import Any
 
 from hypercorn.config import Config, Sockets
 
-from django_prodserver.api import Drain, Phase, Step, TurnAway, backlog_of, duplicates
+from django_prodserver.api import Drain, Phase, Step, TurnAway, backlog_of, duplicates, listen_fd
 
 log = logging.getLogger("hypercorn.error")
+#: How often a worker looks at the master's shutdown event (hypercorn's own: 0.1 s).
+SHUTDOWN_POLL = 0.01
+
+
+def inherit_listener(config: Config) -> None:
+    """Serve on the prodserver supervisor's socket when there is one instead of binding: a
+    reload's next generation accepts from the same queue, so no connection is refused.
+
+    hypercorn owns an ``fd://`` socket (it closes that descriptor), so it gets a copy; every
+    worker shares the one socket (see :func:`balanced`), and nothing unlinks a unix path."""
+    fd = listen_fd()
+    if fd is None:
+        return
+    config.bind = [f"fd://{os.dup(fd)}"]
+    config.insecure_bind = []
+    config.quic_bind = []
 
 
 def _worker_func(config: Config) -> Any:
@@ -62,6 +81,22 @@ def balanced(config: Config) -> bool:
         if bind.startswith(("unix:", "fd://")) or bind.rsplit(":", 1)[-1] in ("", "0") or ":" not in bind:
             return False
     return True
+
+
+async def prompt_shutdown_check(shutdown_event: Any, sleep: Callable[[float], Awaitable[Any]]) -> None:
+    """hypercorn's ``check_multiprocess_shutdown_event``, looking every :data:`SHUTDOWN_POLL`
+    seconds: after a reload's SIGTERM the newer generation serves, and this worker must stop
+    accepting and close its idle keep-alive connections before the next request comes."""
+    while not shutdown_event.is_set():
+        await sleep(SHUTDOWN_POLL)
+
+
+def serve_worker(config: Config, sockets: Sockets, shutdown_event: Any) -> None:
+    """A worker process: hypercorn's worker of ``config.worker_class``, stopping promptly."""
+    worker = _worker_func(config)
+    module: Any = sys.modules[worker.__module__]
+    module.check_multiprocess_shutdown_event = prompt_shutdown_check  # this process' own copy
+    worker(config=config, sockets=sockets, shutdown_event=shutdown_event)
 
 
 def listeners(sets: list[Sockets]) -> tuple[socket.socket, ...]:
@@ -106,6 +141,10 @@ class DrainingMaster:
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.pending.append(signum)  # acted on by the loop; a handler takes no locks
+        try:
+            os.write(self.wake_w, b"!")  # the loop acts now, not after its 0.1 s wait
+        except OSError:  # full (it wakes anyway) or closed (stopping)
+            pass
 
     def run(self) -> int:
         sockets = self.config.create_sockets()
@@ -115,12 +154,15 @@ class DrainingMaster:
         self.slot_of: dict[int, int] = {}
         if self.ctx.get_start_method() == "fork":
             preload(self.config)
+        wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
         try:
             self.populate(sockets)
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(sig, self.on_signal)
             while self.processes or self.drain.serving:
-                wait([p.sentinel for p in self.processes], timeout=0.1)
+                if wake_r in wait([wake_r, *(p.sentinel for p in self.processes)], timeout=0.1):
+                    os.read(wake_r, 512)
                 self.handle_signals(sockets)
                 self.reap(sockets)
                 self.advance(sockets)
@@ -133,6 +175,8 @@ class DrainingMaster:
                 self.turn.close()
             for sock in listeners(self.slots):
                 sock.close()
+            os.close(self.wake_w)
+            os.close(wake_r)
         return self.exitcode
 
     def populate(self, sockets: Sockets) -> None:
@@ -143,7 +187,7 @@ class DrainingMaster:
                 taken = {self.slot_of.get(id(p), 0) for p in self.processes}
                 slot = next((i for i in range(len(self.slots)) if i not in taken), 0)
                 process = self.ctx.Process(  # type: ignore[attr-defined]
-                    target=_worker_func(self.config),
+                    target=serve_worker,
                     kwargs={"config": self.config, "shutdown_event": self.shutdown_event, "sockets": self.slots[slot]},
                 )
                 process.daemon = self.config.daemon
@@ -222,8 +266,9 @@ def serve_single(config: Config, drain_delay: float) -> int:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         stop.clear()
-        if drain_delay:
-            log.info("SIGTERM: still serving for %.1fs (drain), then stopping gracefully", drain_delay)
+        drain = Drain(drain_delay, float(config.graceful_timeout), log)
+        drain.on_signal(signal.SIGTERM)  # says why it stops; no delay in a reload's old generation
+        if drain_delay and not drain.replacing:
             try:
                 await asyncio.wait_for(stop.wait(), drain_delay)
             except asyncio.TimeoutError:

@@ -37,7 +37,7 @@ def main(argv: Sequence[str], start_method: str = "spawn") -> int:
     import hypercorn.__main__ as native
     from hypercorn.config import Config
 
-    from .drain import DrainingMaster, serve_single
+    from .drain import DrainingMaster, inherit_listener, serve_single
 
     own = HostPlan.from_environ().read(Own)
 
@@ -49,6 +49,7 @@ def main(argv: Sequence[str], start_method: str = "spawn") -> int:
         if config.use_reloader:
             print("django_prodserver_hypercorn: --reload is for development; use hypercorn itself", file=sys.stderr)
             return 2
+        inherit_listener(config)
         if config.workers == 0:
             return serve_single(config, own.drain_delay)
         return DrainingMaster(config, own.drain_delay, start_method).run()

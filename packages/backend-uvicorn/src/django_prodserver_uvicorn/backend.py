@@ -43,6 +43,7 @@ class UvicornBackend(WebBackend):
     name = "uvicorn"
     launch = "in-process"
     host = "django_prodserver_uvicorn.host:run"
+    inherits_listener = True
     module = "uvicorn"
     check_namespace = "prodserver_uvicorn"
     capabilities = frozenset({"http", "wsgi", "asgi", "workers", "tls", "websockets"})

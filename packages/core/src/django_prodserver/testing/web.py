@@ -247,7 +247,9 @@ class WebServerContract(BackendContract):
                 said.append(done.stdout + done.stderr)
                 return done.returncode
 
-            result = reload_under_load(port, "/release/", reload)
+            # A fast server answers ~700/s; on a loaded machine three reloads (each a fresh
+            # ``prodserver reload`` interpreter) took 30 s: 20000 requests ran out before the third.
+            result = reload_under_load(port, "/release/", reload, max_requests=100000)
             status = subprocess.run(
                 prodserver_argv("status", extra=["--json"]), env=env, cwd=tmp_path, capture_output=True, timeout=30
             )
