@@ -53,6 +53,13 @@ class WorkerContract(BackendContract):
     setup_commands: ClassVar[tuple[tuple[str, ...], ...]] = ()
     #: A part of the ``touch`` task's name as the worker reports it in ``task.name``.
     task_name_part: ClassVar[str] = "touch"
+    #: Opt in to the reload contract (``prodserver reload`` beside a running task) once the
+    #: family's next generation can start beside the old one and its warm stop finishes tasks.
+    reloads: ClassVar[bool] = False
+    #: Why this family's reload contract is skipped although it opted in ("" runs it).
+    reload_skip: ClassVar[str] = ""
+    #: Seconds the task running across the reload works (longer than a new generation's start).
+    reload_task_seconds: ClassVar[float] = 8.0
 
     def enqueue_code(self, token: str, seconds: float) -> str:
         raise NotImplementedError("say how to enqueue touch(token, seconds) through the real broker")
@@ -117,8 +124,16 @@ class WorkerContract(BackendContract):
         for proc in started:
             proc.stop(timeout=10)
 
+    def enqueue_many(self, env: Mapping[str, str], cwd: Path, tasks: list[tuple[str, float]]) -> None:
+        """Enqueue several ``touch`` tasks from one interpreter (one Django start for all)."""
+        self.enqueue_code_run(env, cwd, "".join(self.enqueue_code(t, s) + "\n" for t, s in tasks))
+
     def enqueue(self, env: Mapping[str, str], cwd: Path, token: str, seconds: float) -> None:
-        code = "import django; django.setup()\n" + self.enqueue_code(token, seconds)
+        self.enqueue_code_run(env, cwd, self.enqueue_code(token, seconds))
+
+    def enqueue_code_run(self, env: Mapping[str, str], cwd: Path, source: str) -> None:
+        """Run enqueueing ``source`` after ``django.setup()`` in a fresh interpreter."""
+        code = "import django; django.setup()\n" + source
         out = subprocess.run(
             [sys.executable, "-c", code],
             env=dict(env),
@@ -140,6 +155,22 @@ class WorkerContract(BackendContract):
                 raise AssertionError(f"worker exited with {proc.popen.returncode}:\n{proc.output()[-4000:]}")
             time.sleep(0.1)
         raise AssertionError(f"{path.name} not written within {timeout}s:\n{proc.output()[-4000:]}")
+
+    @staticmethod
+    def supervised_pid(env: Mapping[str, str], cwd: Path) -> int:
+        """The pid of the one supervised worker now, from ``prodserver status --json``."""
+        out = subprocess.run(
+            prodserver_argv("status", extra=["--json"]), env=dict(env), cwd=cwd, capture_output=True, timeout=30
+        )
+        assert out.returncode == 0, f"prodserver status failed:\n{out.stdout!r}\n{out.stderr!r}"
+        return int(json.loads(out.stdout)["processes"][0]["pid"])
+
+    @staticmethod
+    def runs(workdir: Path, token: str) -> list[list[int]]:
+        """One entry per run of ``touch(token)``: the pid that ran it, then its ancestors."""
+        path = workdir / f"runs-{token}"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [[int(pid) for pid in line.split()] for line in lines]
 
     # -- the contract ------------------------------------------------------------------
 
@@ -250,3 +281,59 @@ class WorkerContract(BackendContract):
         assert metric(samples, "prodserver_tasks_total", outcome="failed") == 0
         depths = {dict(labels).get("queue") for (name, labels) in samples if name == "prodserver_queue_depth"}
         assert set(after) <= depths, f"prodserver_queue_depth has queues {depths}, expected {sorted(after)}"
+
+    def test_reload_finishes_the_running_task_and_the_next_runs_in_the_new_generation(
+        self, start_worker: WorkerFactory, worker_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """``prodserver reload`` while a task runs: the reload succeeds, the running task
+        finishes in the old generation, tasks enqueued during the handover and after it run
+        exactly once, and one enqueued after it runs in the new generation's process tree.
+        Fix: let two generations run side by side (no fixed worker name, node name, lock or
+        pidfile shared between them) and finish running tasks on the stop signal."""
+        if not self.reloads:
+            pytest.skip("the family did not opt in to the reload contract (reloads = True)")
+        if self.reload_skip:
+            pytest.skip(self.reload_skip)
+        env = {
+            **worker_env,
+            "PRODSERVER_OPS_PORT": str(free_port()),  # one process under the supervisor
+            "PRODSERVER_CONTROL": str(tmp_path / "control.sock"),
+        }
+        proc = start_worker(env)
+        old = self.supervised_pid(env, tmp_path)
+        running = uuid.uuid4().hex
+        self.enqueue(env, tmp_path, running, self.reload_task_seconds)
+        self.wait_file(tmp_path / f"started-{running}", proc, self.task_timeout)
+        reload = subprocess.Popen(
+            prodserver_argv("reload"), env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            during = [uuid.uuid4().hex for _ in range(3)]
+            self.enqueue_many(env, tmp_path, [(token, 0.0) for token in during])
+            said, _ = reload.communicate(timeout=180)
+        finally:
+            if reload.poll() is None:
+                reload.kill()
+                reload.wait(10)
+        assert reload.returncode == 0, f"prodserver reload exited {reload.returncode}: {said}\n{proc.output()[-4000:]}"
+        assert not (tmp_path / f"done-{running}").exists(), (
+            f"the task ended before the old generation was told to stop: raise reload_task_seconds\n{said}"
+        )
+        new = self.supervised_pid(env, tmp_path)
+        assert new != old, f"status still shows pid {old} after the reload: {said}"
+        self.wait_file(tmp_path / f"done-{running}", proc, self.reload_task_seconds + self.task_timeout)
+        until(lambda: not Path(f"/proc/{old}").exists(), 60, lambda: f"old generation {old} exited")
+        after = uuid.uuid4().hex
+        self.enqueue(env, tmp_path, after, 0.0)
+        self.wait_file(tmp_path / f"done-{after}", proc, self.task_timeout)
+        for token in during:
+            self.wait_file(tmp_path / f"done-{token}", proc, self.task_timeout)
+        counts = {token: self.runs(tmp_path, token) for token in [running, *during, after]}
+        assert all(len(chains) == 1 for chains in counts.values()), f"runs per task (pid, ancestors): {counts}"
+        assert old in counts[running][0], f"the running task ran outside generation {old}: {counts[running]}"
+        assert new in counts[after][0], f"the task after the reload ran outside generation {new}: {counts[after]}"
+        assert proc.popen.poll() is None, f"the supervisor exited:\n{proc.output()[-4000:]}"
+        print(
+            f"{self.backend_class.name}: reload {old} -> {new}; {len(counts)} tasks, each run once; "
+            f"the running one in pid {counts[running][0][0]}, the next in pid {counts[after][0][0]}"
+        )
