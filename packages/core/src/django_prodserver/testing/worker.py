@@ -58,8 +58,6 @@ class WorkerContract(BackendContract):
     reloads: ClassVar[bool] = False
     #: Why this family's reload contract is skipped although it opted in ("" runs it).
     reload_skip: ClassVar[str] = ""
-    #: Seconds the task running across the reload works (longer than a new generation's start).
-    reload_task_seconds: ClassVar[float] = 8.0
 
     def enqueue_code(self, token: str, seconds: float) -> str:
         raise NotImplementedError("say how to enqueue touch(token, seconds) through the real broker")
@@ -124,16 +122,8 @@ class WorkerContract(BackendContract):
         for proc in started:
             proc.stop(timeout=10)
 
-    def enqueue_many(self, env: Mapping[str, str], cwd: Path, tasks: list[tuple[str, float]]) -> None:
-        """Enqueue several ``touch`` tasks from one interpreter (one Django start for all)."""
-        self.enqueue_code_run(env, cwd, "".join(self.enqueue_code(t, s) + "\n" for t, s in tasks))
-
     def enqueue(self, env: Mapping[str, str], cwd: Path, token: str, seconds: float) -> None:
-        self.enqueue_code_run(env, cwd, self.enqueue_code(token, seconds))
-
-    def enqueue_code_run(self, env: Mapping[str, str], cwd: Path, source: str) -> None:
-        """Run enqueueing ``source`` after ``django.setup()`` in a fresh interpreter."""
-        code = "import django; django.setup()\n" + source
+        code = "import django; django.setup()\n" + self.enqueue_code(token, seconds)
         out = subprocess.run(
             [sys.executable, "-c", code],
             env=dict(env),
@@ -302,26 +292,29 @@ class WorkerContract(BackendContract):
         proc = start_worker(env)
         old = self.supervised_pid(env, tmp_path)
         running = uuid.uuid4().hex
-        self.enqueue(env, tmp_path, running, self.reload_task_seconds)
+        self.enqueue(env, tmp_path, running, -120.0)  # works until release-<running> appears
         self.wait_file(tmp_path / f"started-{running}", proc, self.task_timeout)
-        reload = subprocess.Popen(
-            prodserver_argv("reload"), env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        try:
-            during = [uuid.uuid4().hex for _ in range(3)]
-            self.enqueue_many(env, tmp_path, [(token, 0.0) for token in during])
+        during = [uuid.uuid4().hex for _ in range(3)]
+        source = "import django; django.setup()\n" + "".join(self.enqueue_code(t, 0.0) + "\n" for t in during)
+        pipe = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+        reload = subprocess.Popen(prodserver_argv("reload"), env=env, cwd=tmp_path, **pipe)  # type: ignore[call-overload]
+        enqueuer = subprocess.Popen([sys.executable, "-c", source], env=env, cwd=tmp_path, **pipe)  # type: ignore[call-overload]
+        try:  # the tasks in `during` reach the broker while the two generations hand over
             said, _ = reload.communicate(timeout=180)
+            cut_short = (tmp_path / f"done-{running}").exists()
+            enqueued, _ = enqueuer.communicate(timeout=60)
         finally:
-            if reload.poll() is None:
-                reload.kill()
-                reload.wait(10)
+            for child in (reload, enqueuer):
+                if child.poll() is None:
+                    child.kill()
+                    child.wait(10)
         assert reload.returncode == 0, f"prodserver reload exited {reload.returncode}: {said}\n{proc.output()[-4000:]}"
-        assert not (tmp_path / f"done-{running}").exists(), (
-            f"the task ended before the old generation was told to stop: raise reload_task_seconds\n{said}"
-        )
+        assert enqueuer.returncode == 0, f"enqueue failed: {enqueued}"
+        assert not cut_short, f"the task ended before it was released:\n{proc.output()[-4000:]}"
+        (tmp_path / f"release-{running}").write_text("")  # the old generation was told to stop: finish now
         new = self.supervised_pid(env, tmp_path)
         assert new != old, f"status still shows pid {old} after the reload: {said}"
-        self.wait_file(tmp_path / f"done-{running}", proc, self.reload_task_seconds + self.task_timeout)
+        self.wait_file(tmp_path / f"done-{running}", proc, self.task_timeout)
         until(lambda: not Path(f"/proc/{old}").exists(), 60, lambda: f"old generation {old} exited")
         after = uuid.uuid4().hex
         self.enqueue(env, tmp_path, after, 0.0)
