@@ -296,9 +296,10 @@ class WorkerContract(BackendContract):
         self.wait_file(tmp_path / f"started-{running}", proc, self.task_timeout)
         during = [uuid.uuid4().hex for _ in range(3)]
         source = "import django; django.setup()\n" + "".join(self.enqueue_code(t, 0.0) + "\n" for t in during)
-        pipe = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
-        reload = subprocess.Popen(prodserver_argv("reload"), env=env, cwd=tmp_path, **pipe)  # type: ignore[call-overload]
-        enqueuer = subprocess.Popen([sys.executable, "-c", source], env=env, cwd=tmp_path, **pipe)  # type: ignore[call-overload]
+        reload, enqueuer = (
+            subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for argv in (prodserver_argv("reload"), [sys.executable, "-c", source])
+        )
         try:  # the tasks in `during` reach the broker while the two generations hand over
             said, _ = reload.communicate(timeout=180)
             cut_short = (tmp_path / f"done-{running}").exists()
