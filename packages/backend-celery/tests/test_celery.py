@@ -155,6 +155,12 @@ def test_bounded_stop_remaps_sigterm_and_sets_the_soft_shutdown() -> None:
     assert plan.signal_group is False
 
 
+def test_the_mailbox_queue_is_shared_so_a_reload_can_start_beside_the_old_worker() -> None:
+    """Both generations of a reload use one node name; RabbitMQ refuses a second consumer of an
+    exclusive mailbox queue (RESOURCE_LOCKED) and the new worker would exit."""
+    assert "control_queue_exclusive=false" in worker({}).plan(context()).args
+
+
 # -- upstream 3.x ----------------------------------------------------------------------------
 
 

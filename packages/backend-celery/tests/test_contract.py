@@ -19,6 +19,7 @@ class CeleryWorkerContract(WorkerContract):
     example_options = {"concurrency": 2}
     native_override = (("-c", "3"), "--concurrency")
     ready_text = " ready."
+    reloads = True
     broker_url = ""
     #: The environment variable pointing the tests at another broker (none: embedded broker).
     broker_env = ""

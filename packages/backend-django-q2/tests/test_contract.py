@@ -32,6 +32,7 @@ class TestDjangoQ2OrmContract(WorkerContract):
     project_settings: ClassVar[dict[str, Any]] = {"EXTRA_INSTALLED_APPS": ["django_q"], "Q_CLUSTER": q_cluster}
     setup_commands = (("migrate", "--noinput"),)
     ready_text = "running."
+    reloads = True
 
     def enqueue_code(self, token: str, seconds: float) -> str:
         return f"from django_q.tasks import async_task\nasync_task({TOUCH!r}, {token!r}, {seconds!r})\n"

@@ -27,6 +27,7 @@ class TestDjangoTasksContract(WorkerContract):
     project_settings = settings_for()
     setup_commands = (("migrate", "--noinput"),)
     ready_text = "Starting worker worker_id="
+    reloads = True
     queue = "default"
 
     def enqueue_code(self, token: str, seconds: float) -> str:

@@ -20,6 +20,7 @@ class _DramatiqContract(WorkerContract):
     native_override = (("-p", "2"), "--processes")
     project_env: ClassVar[dict[str, str]] = {"PYTHONPATH": s.TESTS_DIR}
     ready_text = "Worker process is ready for action."
+    reloads = True
     broker_url: ClassVar[str]
     env_var: ClassVar[str]
 

@@ -21,6 +21,7 @@ class _HueyContract(WorkerContract):
     native_override = (("-w", "3"), "--workers")
     project_env: ClassVar[dict[str, str]] = {"PYTHONPATH": s.TESTS_DIR}
     ready_text = "Huey consumer started with"
+    reloads = True
 
     @pytest.fixture(autouse=True)
     def _huey_settings(self, settings: Any) -> Iterator[None]:

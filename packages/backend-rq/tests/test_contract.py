@@ -20,6 +20,7 @@ class TestRQContract(WorkerContract):
     native_override = (("--max-jobs", "3"), "--max-jobs")
     project_settings = s.rq_settings()
     ready_text = "started with PID"
+    reloads = True
 
     @pytest.fixture(autouse=True)
     def _rq_settings(self, settings: Any) -> Iterator[None]:

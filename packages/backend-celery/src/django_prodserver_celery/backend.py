@@ -274,6 +274,11 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
         if opts["stop"] == "bounded":
             # Extra KEY=VALUE arguments are celery's own config-from-command-line syntax.
             args.append(f"worker_soft_shutdown_timeout={opts['graceful_timeout']:g}")
+        if self.app_setting("control_queue_exclusive") is not False:
+            # A reload starts the next generation beside the running one, under the same node
+            # name; RabbitMQ refuses a second consumer of an exclusive mailbox queue, and the new
+            # generation would exit. Shared, both answer control commands while they overlap.
+            args.append("control_queue_exclusive=false")
         return args
 
     def environment(self, opts: OptionTable, ctx: LaunchContext) -> dict[str, str]:

@@ -53,6 +53,11 @@ class WorkerContract(BackendContract):
     setup_commands: ClassVar[tuple[tuple[str, ...], ...]] = ()
     #: A part of the ``touch`` task's name as the worker reports it in ``task.name``.
     task_name_part: ClassVar[str] = "touch"
+    #: Opt in to the reload contract (``prodserver reload`` beside a running task) once the
+    #: family's next generation can start beside the old one and its warm stop finishes tasks.
+    reloads: ClassVar[bool] = False
+    #: Why this family's reload contract is skipped although it opted in ("" runs it).
+    reload_skip: ClassVar[str] = ""
 
     def enqueue_code(self, token: str, seconds: float) -> str:
         raise NotImplementedError("say how to enqueue touch(token, seconds) through the real broker")
@@ -140,6 +145,22 @@ class WorkerContract(BackendContract):
                 raise AssertionError(f"worker exited with {proc.popen.returncode}:\n{proc.output()[-4000:]}")
             time.sleep(0.1)
         raise AssertionError(f"{path.name} not written within {timeout}s:\n{proc.output()[-4000:]}")
+
+    @staticmethod
+    def supervised_pid(env: Mapping[str, str], cwd: Path) -> int:
+        """The pid of the one supervised worker now, from ``prodserver status --json``."""
+        out = subprocess.run(
+            prodserver_argv("status", extra=["--json"]), env=dict(env), cwd=cwd, capture_output=True, timeout=30
+        )
+        assert out.returncode == 0, f"prodserver status failed:\n{out.stdout!r}\n{out.stderr!r}"
+        return int(json.loads(out.stdout)["processes"][0]["pid"])
+
+    @staticmethod
+    def runs(workdir: Path, token: str) -> list[list[int]]:
+        """One entry per run of ``touch(token)``: the pid that ran it, then its ancestors."""
+        path = workdir / f"runs-{token}"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [[int(pid) for pid in line.split()] for line in lines]
 
     # -- the contract ------------------------------------------------------------------
 
@@ -250,3 +271,63 @@ class WorkerContract(BackendContract):
         assert metric(samples, "prodserver_tasks_total", outcome="failed") == 0
         depths = {dict(labels).get("queue") for (name, labels) in samples if name == "prodserver_queue_depth"}
         assert set(after) <= depths, f"prodserver_queue_depth has queues {depths}, expected {sorted(after)}"
+
+    def test_reload_finishes_the_running_task_and_the_next_runs_in_the_new_generation(
+        self, start_worker: WorkerFactory, worker_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """``prodserver reload`` while a task runs: the reload succeeds, the running task
+        finishes in the old generation, tasks enqueued during the handover and after it run
+        exactly once, and one enqueued after it runs in the new generation's process tree.
+        Fix: let two generations run side by side (no fixed worker name, node name, lock or
+        pidfile shared between them) and finish running tasks on the stop signal."""
+        if not self.reloads:
+            pytest.skip("the family did not opt in to the reload contract (reloads = True)")
+        if self.reload_skip:
+            pytest.skip(self.reload_skip)
+        env = {
+            **worker_env,
+            "PRODSERVER_OPS_PORT": str(free_port()),  # one process under the supervisor
+            "PRODSERVER_CONTROL": str(tmp_path / "control.sock"),
+        }
+        proc = start_worker(env)
+        old = self.supervised_pid(env, tmp_path)
+        running = uuid.uuid4().hex
+        self.enqueue(env, tmp_path, running, -120.0)  # works until release-<running> appears
+        self.wait_file(tmp_path / f"started-{running}", proc, self.task_timeout)
+        during = [uuid.uuid4().hex for _ in range(3)]
+        source = "import django; django.setup()\n" + "".join(self.enqueue_code(t, 0.0) + "\n" for t in during)
+        reload, enqueuer = (
+            subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for argv in (prodserver_argv("reload"), [sys.executable, "-c", source])
+        )
+        try:  # the tasks in `during` reach the broker while the two generations hand over
+            said, _ = reload.communicate(timeout=180)
+            cut_short = (tmp_path / f"done-{running}").exists()
+            enqueued, _ = enqueuer.communicate(timeout=60)
+        finally:
+            for child in (reload, enqueuer):
+                if child.poll() is None:
+                    child.kill()
+                    child.wait(10)
+        assert reload.returncode == 0, f"prodserver reload exited {reload.returncode}: {said}\n{proc.output()[-4000:]}"
+        assert enqueuer.returncode == 0, f"enqueue failed: {enqueued}"
+        assert not cut_short, f"the task ended before it was released:\n{proc.output()[-4000:]}"
+        (tmp_path / f"release-{running}").write_text("")  # the old generation was told to stop: finish now
+        new = self.supervised_pid(env, tmp_path)
+        assert new != old, f"status still shows pid {old} after the reload: {said}"
+        self.wait_file(tmp_path / f"done-{running}", proc, self.task_timeout)
+        until(lambda: not Path(f"/proc/{old}").exists(), 60, lambda: f"old generation {old} exited")
+        after = uuid.uuid4().hex
+        self.enqueue(env, tmp_path, after, 0.0)
+        self.wait_file(tmp_path / f"done-{after}", proc, self.task_timeout)
+        for token in during:
+            self.wait_file(tmp_path / f"done-{token}", proc, self.task_timeout)
+        counts = {token: self.runs(tmp_path, token) for token in [running, *during, after]}
+        assert all(len(chains) == 1 for chains in counts.values()), f"runs per task (pid, ancestors): {counts}"
+        assert old in counts[running][0], f"the running task ran outside generation {old}: {counts[running]}"
+        assert new in counts[after][0], f"the task after the reload ran outside generation {new}: {counts[after]}"
+        assert proc.popen.poll() is None, f"the supervisor exited:\n{proc.output()[-4000:]}"
+        print(
+            f"{self.backend_class.name}: reload {old} -> {new}; {len(counts)} tasks, each run once; "
+            f"the running one in pid {counts[running][0][0]}, the next in pid {counts[after][0][0]}"
+        )
