@@ -159,3 +159,12 @@ def test_the_answer_of_a_batch() -> None:
     answer = batch.answer()
     assert answer["ok"] is False and answer["message"] == "worker: it broke"
     assert answer["results"][0] == {"name": "web", "ok": True, "seconds": 2.04, "message": "pid 7"}
+
+
+def test_a_process_with_a_ready_line_waits_for_it() -> None:
+    new = Child(ChildSpec(name="worker", argv=["x"], env={}, cwd="/", ready_line="Worker process is ready"))
+    new.pid = 4242
+    h = _handover(new)
+    assert reload.state(h, 100.0 + 10 * reload.SETTLE) is None  # running is not enough: its line is missing
+    new.announced_at = 105.0  # the supervisor saw the line
+    assert reload.state(h, 105.0 + reload.SETTLE) == "ready"

@@ -168,6 +168,7 @@ def child_specs(plans: list[LaunchPlan], options: Mapping[str, Any], policy: Map
             binds=p.kind in ("web", "monitor")
             and bool(p.options.get("socket") or isinstance(p.options.get("port"), int)),
             single=p.kind == "scheduler",
+            ready_line=p.ready.log_line or "",
         )
         for p in plans
     ]

@@ -77,6 +77,9 @@ class ChildSpec:
     binds: bool = False
     #: Never two at once (a scheduler: two would send every task twice): a reload restarts it.
     single: bool = False
+    #: The line a process that does not announce prints once it is ready (a worker's "ready"
+    #: line, ``ReadyProbe.log_line``): a reload waits for it before the old generation stops.
+    ready_line: str = ""
     #: Replace it by a new generation (a reload) after this many seconds, or once one of its
     #: processes uses more resident memory than ``max_memory`` bytes; 0: never.
     max_lifetime: float = 0.0

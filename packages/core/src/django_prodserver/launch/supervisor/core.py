@@ -449,6 +449,8 @@ class Supervisor:
             own.lines = tail
             out = Tap(Tap(out, ring.reader(self.prefixers[0][new.name])), own.reader(self.prefixers[0][new.name]))
             err = Tap(Tap(err, ring.reader(self.prefixers[1][new.name])), own.reader(self.prefixers[1][new.name]))
+            if not new.spec.announces and new.spec.ready_line:  # its ready line is its "ready"
+                out, err = Tap(out, self._ready_line_of(new)), Tap(err, self._ready_line_of(new))
         try:
             new.start((self.prefixers[0][new.name], self.prefixers[1][new.name]), out, err, self._in_fork)
         except OSError as e:
@@ -464,6 +466,15 @@ class Supervisor:
                 f"the old one (pid {self._old_pid(new)}) serves until it is ready"
             )
         return True
+
+    def _ready_line_of(self, new: Child) -> Callable[[bytes], None]:
+        line = new.spec.ready_line.encode()
+
+        def seen(data: bytes) -> None:
+            if new.announced_at is None and line in data:
+                new.announced_at = time.monotonic()
+
+        return seen
 
     def _old_pid(self, new: Child) -> int:
         return next((h.old.pid for h in self.handovers if h.new is new), 0)

@@ -152,7 +152,7 @@ def state(handover: Handover, now: float) -> str | None:
                 f"(it must keep running {SETTLE:g}s)"
             )
         return f"the new generation {new.describe_exit()} before it was ready"
-    if not new.spec.announces:  # it cannot say: running for SETTLE seconds is all we know
+    if not new.spec.announces and not new.spec.ready_line:  # running for SETTLE seconds is all we know
         at = handover.began
     if at is not None and now - at >= SETTLE:
         return "ready"
