@@ -25,6 +25,7 @@ from daphne.http_protocol import WebRequest
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import reactor as _reactor
+from twisted.internet import tcp, unix
 from twisted.web.http import HTTPChannel
 
 from django_prodserver.api import Drain, Phase, Step, TurnAway, backlog_of, duplicates
@@ -79,6 +80,8 @@ class DrainingServer(Server):  # type: ignore[misc]
             loop.add_signal_handler(sig, self.on_signal, sig)
 
     def listen_success(self, port: Any) -> None:
+        if isinstance(port, unix.Port) and all(str(e).startswith("fd:") for e in self.endpoints):
+            port.__class__ = SharedUnixPort  # the path is whoever bound it's: the supervisor's, or our copies'
         self.ports.append(port)
         super().listen_success(port)
 
@@ -126,7 +129,7 @@ class DrainingServer(Server):  # type: ignore[misc]
             if channel.transport is None or getattr(channel.transport, "disconnected", False):
                 continue
             if not channel.requests:
-                channel.loseConnection()
+                channel.loseConnection()  # type: ignore[no-untyped-call]
             for request in channel.requests:
                 last_on_connection(request)
 
@@ -147,6 +150,18 @@ class DrainingServer(Server):  # type: ignore[misc]
             self.stop()
         else:
             reactor.callLater(0.05, self.wait_for_requests)
+
+
+class SharedUnixPort(unix.Port):  # type: ignore[misc]
+    """An adopted Unix socket: stopping neither shuts it down nor unlinks its path, as Twisted
+    does for a Unix socket it bound (the next generation, or the other copies, serve on it)."""
+
+    _shouldShutdown = False  # Twisted's TCP port says so for an adopted socket, its Unix port does not
+
+    def connectionLost(self, reason: Any) -> None:
+        if self.lockFile is not None:
+            self.lockFile.unlock()  # type: ignore[no-untyped-call]
+        tcp.Port.connectionLost(self, reason)  # type: ignore[no-untyped-call]
 
 
 def last_on_connection(request: Any) -> None:

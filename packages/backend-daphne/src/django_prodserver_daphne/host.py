@@ -61,6 +61,7 @@ def main(argv: Sequence[str]) -> int:
         return serve_copies(own, rest, inherited)
     if inherited is not None:
         rest = _adopt_endpoint(rest, inherited)
+        inherited.detach()  # Twisted adopts the descriptor and closes it: this object must not close it again
     return serve(own, rest)
 
 
