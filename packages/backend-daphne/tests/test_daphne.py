@@ -140,6 +140,86 @@ def test_http2_over_tls(tmp_path: Path, prodserver_process: ProcessStarter) -> N
     assert resp.http_version == "HTTP/2"
 
 
+def test_tls_on_the_supervisors_socket_survives_a_reload(tmp_path: Path, prodserver_process: ProcessStarter) -> None:
+    """Under the supervisor daphne adopts the socket it owns, still speaking TLS (and HTTP/2) on
+    it, and a reload's next generation serves https on the same socket."""
+    import subprocess
+
+    from django_prodserver.testing.processes import prodserver_argv
+
+    cert, key = self_signed(tmp_path)
+    extra = {"PRODSERVER_OPS_PORT": str(free_port()), "PRODSERVER_CONTROL": str(tmp_path / "control.sock")}
+    proc, port = prodserver_process.web("daphne", {"tls_cert": cert, "tls_key": key}, wait=False, extra_env=extra)
+
+    def get() -> httpx.Response:
+        deadline = time.monotonic() + 60
+        with httpx.Client(http2=True, verify=False, timeout=10) as client:
+            while True:
+                try:
+                    return client.get(f"https://127.0.0.1:{port}/")
+                except httpx.TransportError:
+                    assert proc.popen.poll() is None and time.monotonic() < deadline, proc.output()
+                    time.sleep(0.2)
+
+    first = get()
+    assert first.status_code == 200 and first.http_version == "HTTP/2", proc.output()[-2000:]
+    env = project_environ({}, tmp_path, extra=extra)
+    done = subprocess.run(prodserver_argv("reload"), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr + proc.output()[-3000:]
+    after = get()
+    assert after.status_code == 200 and after.http_version == "HTTP/2", proc.output()[-2000:]
+    assert after.json()["pid"] != first.json()["pid"], proc.output()[-2000:]
+    assert "fd:fileno=" in proc.output(), proc.output()[-2000:]
+
+
+def _unix_get(path: str) -> bytes:
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(path)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return data
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_unix_socket_of_the_supervisor_survives_a_reload(tmp_path: Path, workers: int) -> None:
+    """The old generation's stop leaves the supervisor's Unix socket as it is: Twisted shuts down
+    and unlinks a Unix socket when it stops listening, even one it adopted."""
+    import subprocess
+
+    from django_prodserver.testing.processes import prodserver_argv
+
+    path = str(tmp_path / "web.sock")
+    extra = {"PRODSERVER_OPS_PORT": str(free_port()), "PRODSERVER_CONTROL": str(tmp_path / "control.sock")}
+    entry = {"BACKEND": "daphne", "OPTIONS": {"socket": path, "workers": workers}}
+    env = project_environ({"web": entry}, tmp_path, extra=extra)
+    proc = start(prodserver_argv("web"), env, tmp_path, tmp_path / "web.log")
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(path):
+            assert proc.popen.poll() is None and time.monotonic() < deadline, proc.output()[-3000:]
+            time.sleep(0.2)
+        done = subprocess.run(
+            prodserver_argv("reload"), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180
+        )
+        assert done.returncode == 0, done.stdout + done.stderr + proc.output()[-3000:]
+        time.sleep(0.5)  # the old generation has stopped listening by now
+        assert _unix_get(path).startswith(b"HTTP/1.1 200"), proc.output()[-3000:]
+    finally:
+        proc.stop(timeout=10)
+
+
+def _answers(path: str) -> bool:
+    try:
+        return _unix_get(path).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
 def slow_request_during_sigterm(proc: RunningProcess, port: int) -> list[Any]:
     return [request_across_signal(port, "/slow/?seconds=3", lambda: proc.signal(signal.SIGTERM))]
 

@@ -92,6 +92,7 @@ class DaphneBackend(WebBackend):
     name = "daphne"
     launch = "in-process"
     host = "django_prodserver_daphne.host:run"
+    inherits_listener = True
     module = "django_prodserver_daphne"
     check_namespace = "prodserver_daphne"
     capabilities = frozenset({"http", "asgi", "workers", "tls", "http2", "websockets"})

@@ -72,6 +72,7 @@ class WaitressBackend(WebBackend):
     name = "waitress"
     launch = "in-process"
     host = "django_prodserver_waitress.host:run"
+    inherits_listener = True
     module = "django_prodserver_waitress"
     check_namespace = "prodserver_waitress"
     capabilities = frozenset({"http", "wsgi", "workers"})

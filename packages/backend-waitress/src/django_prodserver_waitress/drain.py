@@ -5,6 +5,11 @@ deregistration window), then holds its listeners (nothing new is queued), accept
 left in the listen backlog, stops listening, closes idle keep-alive connections and lets
 in-flight requests finish until the drain's one deadline (waitress' own close waits a
 hard-coded 5 s and then drops them).
+
+A copy that is replaced (a reload's old generation, or ``max_requests``) shares its listening
+socket with its successor: it stops listening at once and leaves the queue alone (no hold, no
+accepting), answers what it already has with ``Connection: close`` and closes each keep-alive
+connection as soon as it is idle, so the next request on it goes to the new code.
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ class DrainingRunner:
                 if self.recycle_requested:
                     self.drain.recycle()
                 if self.drain.phase is Phase.DRAINING:
-                    steps.append(self.drain.check(backlog_of(listener.socket for listener in self.listeners())))
+                    steps.append(self.drain.check(self.backlog()))
                 if Step.STOP_LISTENING in steps:
                     self.stop_listening()
                 if self.drain.phase is Phase.STOPPING:
@@ -77,6 +82,12 @@ class DrainingRunner:
             self.shutdown()
         return 0
 
+    def backlog(self) -> int | None:
+        """Connections queued on our listeners; None when replaced (the queue is shared, not ours)."""
+        if self.drain.replacing:
+            return None
+        return backlog_of(listener.socket for listener in self.listeners())
+
     def listeners(self) -> list[BaseWSGIServer]:
         return [d for d in list(self.map.values()) if isinstance(d, BaseWSGIServer)]
 
@@ -86,8 +97,10 @@ class DrainingRunner:
     def stop_listening(self) -> None:
         """Take what already waits in the backlog (a reset there is a lost request), then close."""
         for listener in self.listeners():
-            if not self.drain.replacing:  # a replaced copy leaves the shared queue to the others
-                hold(listener.socket)  # nothing new joins the queue while it is taken
+            if self.drain.replacing:  # a replaced copy leaves the shared queue to its successor
+                wasyncore.dispatcher.close(listener)
+                continue
+            hold(listener.socket)  # nothing new joins the queue while it is taken
             for _ in range(int(self.adj.backlog) + 1):
                 try:
                     pair = listener.accept()  # non-blocking: None once the backlog is empty
@@ -108,15 +121,24 @@ class DrainingRunner:
         self.drain.stopped_listening(len(self.channels()))
 
     def close_idle_channels(self) -> None:
-        """Close keep-alive connections between requests; busy ones close after their response."""
+        """Close keep-alive connections between requests; busy ones close after their response.
+
+        Replaced, a connection that carried a request closes as soon as it is idle (a client
+        sends its next request again on a new connection, which the successor accepts), and
+        the responses under way say ``Connection: close``."""
         now = time.time()  # waitress stamps channel.last_activity with time.time()
+        replacing = self.drain.replacing
         for channel in self.channels():
-            if now - channel.last_activity < QUIET:
+            used = channel.last_activity != channel.creation_time  # it read bytes since its accept
+            if now - channel.last_activity < QUIET and not (replacing and used):
                 continue  # just accepted or just answered: its next request may be on the way
             with channel.requests_lock:
                 idle = not channel.requests and channel.request is None and not channel.total_outbufs_len
                 if idle:
                     channel.will_close = True
+                elif replacing:
+                    for request in channel.requests:
+                        request.headers["CONNECTION"] = "close"  # read when its response head is built
 
     def shutdown(self) -> None:
         left = self.channels()

@@ -5,7 +5,9 @@ waitress' own option table, so upstream ``--key=value`` ARGS keep their meaning)
 order around the app. What waitress lacks comes in ``PRODSERVER_HOST_PLAN`` (see
 ``WaitressBackend.host_options``): the drain, the access log, the log level, ``workers``
 (N copies sharing one socket, see :mod:`django_prodserver.launch.supervisor.listeners`) and
-``max_requests`` (a copy stops itself after that many requests and is replaced).
+``max_requests`` (a copy stops itself after that many requests and is replaced). Under
+prodserver's supervisor it serves on the socket the supervisor owns (``PRODSERVER_LISTEN_FD``)
+instead of binding, so a reload's next generation shares its accept queue.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import os
 import pkgutil
 import random
+import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -115,9 +118,44 @@ def main(argv: Sequence[str]) -> int:
         return 2
     app = load_app(parsed)  # sets Django up (and its LOGGING) before we touch logging
     configure_logging(parsed.log_level)
+    inherited = take_inherited()
     if parsed.workers > 1 or parsed.max_requests:
-        return serve_copies(app, parsed)
+        return serve_copies(app, parsed, inherited)
+    if inherited is not None:
+        parsed = Parsed(**{**parsed.__dict__, "adjustments": on_sockets(parsed.adjustments, [inherited])})
     return serve(app, parsed)
+
+
+def take_inherited() -> socket.socket | None:
+    """The supervisor's listening socket, now this process' only copy of it (None: bind as usual).
+
+    The inherited descriptor is closed once copied: when the drain closes its listener, nothing
+    here keeps the address open (a full stop then refuses, it does not queue for no one)."""
+    from django_prodserver.api import LISTEN_FD_ENV, listen_fd, listen_socket
+
+    fd = listen_fd()
+    sock = listen_socket()
+    if fd is None or sock is None:
+        return None
+    os.close(fd)
+    os.environ.pop(LISTEN_FD_ENV, None)  # names a closed descriptor now
+    return sock
+
+
+def on_sockets(adjustments: dict[str, Any], sockets: list[socket.socket]) -> dict[str, Any]:
+    """waitress' keywords to serve on ``sockets`` instead of binding (it refuses both at once);
+    a Unix socket gets the permissions waitress would have given it."""
+    from waitress.adjustments import Adjustments
+
+    kw = dict(adjustments)
+    adj = Adjustments(**kw)
+    for sock in sockets:
+        if sock.family == getattr(socket, "AF_UNIX", None) and adj.unix_socket_perms:
+            os.chmod(sock.getsockname(), adj.unix_socket_perms)
+    for key in ("listen", "host", "port", "unix_socket", "unix_socket_perms"):
+        kw.pop(key, None)
+    kw["sockets"] = sockets
+    return kw
 
 
 def serve(app: Any, parsed: Parsed) -> int:
@@ -142,24 +180,22 @@ def serve(app: Any, parsed: Parsed) -> int:
     return runner.run()
 
 
-def serve_copies(app: Any, parsed: Parsed) -> int:
-    """``--workers=N``: bind once here, fork N draining servers on that socket, supervise them."""
+def serve_copies(app: Any, parsed: Parsed, inherited: socket.socket | None = None) -> int:
+    """``--workers=N``: bind once here (or take the supervisor's socket), fork N draining
+    servers on that socket, supervise them."""
     from waitress.adjustments import Adjustments
 
     from django_prodserver.api import bind_tcp, bind_unix, run_copies
 
-    kw = dict(parsed.adjustments)
-    adj = Adjustments(**kw)
+    adj = Adjustments(**parsed.adjustments)
     backlog = int(adj.backlog)
-    if adj.unix_socket:
+    if inherited is not None:
+        sockets = [inherited]
+    elif adj.unix_socket:
         sockets = [bind_unix(adj.unix_socket, backlog)]
-        if adj.unix_socket_perms:
-            os.chmod(adj.unix_socket, adj.unix_socket_perms)
     else:
         sockets = [bind_tcp(str(addr[0]), int(addr[1]), backlog) for _, _, _, addr in adj.listen]
-    for key in ("listen", "host", "port", "unix_socket", "unix_socket_perms"):
-        kw.pop(key, None)
-    kw["sockets"] = sockets
+    kw = on_sockets(parsed.adjustments, sockets)
 
     def copy() -> int:
         random.seed()  # each copy its own jitter

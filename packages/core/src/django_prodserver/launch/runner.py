@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import NoReturn
@@ -56,6 +57,8 @@ def run(plan: LaunchPlan, backend: Backend) -> NoReturn:
         memhook.install()  # the Django setup before the plan did not know it was a prodserver process
         from django_prodserver.launch.warmup import prepare
 
+        if backend.host:  # what the host imports counts as warm-up: a reload's "ready" comes after it
+            importlib.import_module(backend.host.partition(":")[0])
         prepare(plan)  # a supervised generation: its code imported, warmed up, then "ready"
         backend.run_in_process(plan)
     exec_plan(plan)
