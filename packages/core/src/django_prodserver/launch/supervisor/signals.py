@@ -54,9 +54,12 @@ class SignalInbox:
                 pass
         except (BlockingIOError, OSError):
             pass
-        out = list(self.pending)
-        self.pending.clear()
-        return out
+        out: list[int] = []
+        while True:  # one at a time: a handler running between a copy and a clear() would be lost
+            try:
+                out.append(self.pending.popleft())
+            except IndexError:
+                return out
 
     def restore(self) -> None:
         for sig, handler in self._saved.items():
