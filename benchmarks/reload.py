@@ -172,16 +172,11 @@ def alive_workers(pid: int) -> set[int]:
     """Children of ``pid`` that have not exited (a zombie waiting for its reaping has), without
     multiprocessing's resource tracker (uvicorn's and hypercorn's spawned workers bring one: it
     outlives every reload)."""
-    out = set()
-    for child in procfs.children(pid):
-        try:
-            state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        except (OSError, IndexError):
-            continue
-        if state != "Z" and b"multiprocessing.resource_tracker" not in cmdline:
-            out.add(child)
-    return out
+    return {
+        child
+        for child in procfs.children(pid)
+        if procfs.state(child) not in ("", "Z") and "multiprocessing.resource_tracker" not in procfs.command(child)
+    }
 
 
 def signal_and_wait(proc: RunningProcess, port: int, sig: signal.Signals, workers: int) -> Callable[[int], int]:

@@ -2,7 +2,7 @@
 
 A watchfiles thread reports debounced changes through a pipe the supervisor's loop waits on; the
 supervisor stops the child with its plan's signal (SIGKILL to its group after the graceful
-timeout) and starts it again. With a :class:`~.precheck.CodeCheck` (web processes), a change
+timeout) and starts it again. With a :class:`~._precheck.CodeCheck` (web processes), a change
 reaches the pipe only once the new code imported in a fresh interpreter; a failed check prints
 its traceback once and restarts nothing. SIGHUP restarts it by hand; SIGTERM/SIGINT stop it."""
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from django_prodserver.api import ChildSpec, Decision, ExitPolicy, RestartRequests, Supervisor, Wait
 
-from .precheck import CodeCheck
+from ._precheck import CodeCheck
 
 #: How our own lines start (the supervisor's label when it prefixes nothing else).
 LABEL = "devserver"

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django_prodserver.masking import is_secret as is_secret
+from django_prodserver.ops.address import host_port
 from django_prodserver.ops.config import OpsConfig
 from django_prodserver.plan import LaunchPlan
 from django_prodserver.settings.restart import Policy
@@ -190,8 +191,7 @@ def listen_address(plan: LaunchPlan) -> str:
         return str(path)
     if not isinstance(port, int) or isinstance(port, bool):
         return ""
-    host = str(plan.options.get("host") or "127.0.0.1").strip("[]")
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return host_port(str(plan.options.get("host") or "127.0.0.1"), port)
 
 
 def published_port(plan: LaunchPlan) -> int | None:

@@ -53,12 +53,12 @@ class Command(ProcessCommand):
             help="directory name or path whose changes never restart anything",
         )
         parser.add_argument("--reloaded-child", action="store_true", help=argparse.SUPPRESS)
-        # devserver's own check of a web process' new code before it restarts it (precheck.py).
+        # devserver's own check of a web process' new code before it restarts it (_precheck.py).
         parser.add_argument("--check-code", choices=("wsgi", "asgi"), help=argparse.SUPPRESS)
 
     def handle(self, *args: str, **options: Any) -> None:
         if options.get("check_code"):
-            from ...precheck import import_code
+            from ..._precheck import import_code
 
             sys.exit(import_code(options["check_code"]))
         super().handle(*args, **options)
@@ -115,7 +115,7 @@ class Command(ProcessCommand):
         from django_prodserver.api import child_environ
 
         from ..._ignore import output_roots
-        from ...precheck import CodeCheck, check_argv
+        from ..._precheck import CodeCheck, check_argv
         from ...reloader import CodeWatcher, reloading, run
         from ...watch import CodeFilter
 

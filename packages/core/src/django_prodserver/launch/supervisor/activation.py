@@ -12,6 +12,8 @@ import os
 import socket
 from collections.abc import Mapping, MutableMapping
 
+from django_prodserver.ops.address import host_port
+
 #: The first descriptor systemd passes (``SD_LISTEN_FDS_START``).
 FIRST_FD = 3
 ACTIVATION_ENV = ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")
@@ -46,8 +48,7 @@ def address(sock: socket.socket) -> str:
     name = sock.getsockname()
     if sock.family == socket.AF_UNIX:
         return name if isinstance(name, str) else name.decode(errors="replace")
-    host, port = name[0], name[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return host_port(name[0], name[1])
 
 
 def matches(sock: socket.socket, host: str, port: int | None, path: str | None) -> bool:
