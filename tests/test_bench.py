@@ -44,7 +44,7 @@ def bench(tmp: Path, *args: str, timeout: float = 120) -> subprocess.CompletedPr
 @pytest.fixture(scope="module")
 def json_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     done = bench(tmp_path_factory.mktemp("bench-json"), "--backends", BACKENDS, "--path", "/", "--path", "/db/",
-                 "--duration", "1", "--confirm-rounds", "1", "--json")  # fmt: skip
+                 "--duration", "1", "--rounds", "1", "--confirm-rounds", "1", "--json")  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     data: dict[str, Any] = json.loads(done.stdout)
     data["_stderr"] = done.stderr
@@ -81,14 +81,14 @@ def test_progress_is_shown_while_it_runs(json_run: dict[str, Any]) -> None:
 
 
 def test_one_round_each_is_not_trusted_so_both_run_again_in_turns(json_run: dict[str, Any]) -> None:
-    # --duration 1 gives one round per path: too few to rank, so both are loaded once more.
+    # One round per path (--rounds 1): too few to rank, so both are loaded once more.
     assert "within noise: round 1 of at most 1 more, gunicorn and granian in turns" in json_run["_stderr"]
     for r in json_run["results"]:
         assert all(len(p["rounds"]) == 2 and len(p["p99_rounds"]) == 2 for p in r["paths"]), r["paths"]
 
 
 def test_table_lists_each_backend_and_a_recommendation(tmp_path: Path) -> None:
-    done = bench(tmp_path, "--backends", BACKENDS, "--duration", "2", "--confirm-rounds", "0")
+    done = bench(tmp_path, "--backends", BACKENDS, "--duration", "2", "--rounds", "2", "--confirm-rounds", "0")
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
     head = next(i for i, line in enumerate(lines) if line.startswith("backend"))
