@@ -46,6 +46,7 @@ def _redis_unavailable() -> str | None:
 class TestDjangoQ2RedisContract(TestDjangoQ2OrmContract):
     """The same contract over Redis; a private cluster name keeps concurrent runs apart.
     Uniform options override Q_CLUSTER here, so this exercises the exec'd launcher."""
+
     reload_skip = "the reload contract runs on one variant of the family, to keep the suite's time"
 
     example_options: ClassVar[dict[str, Any]] = {"concurrency": 1, "log_level": "info", "max_tasks": 100}

@@ -65,6 +65,7 @@ def _pg_unavailable() -> str | None:
 
 class TestDjangoTasksPostgresContract(TestDjangoTasksContract):
     """The same contract on PostgreSQL (SELECT ... FOR UPDATE SKIP LOCKED), on a private queue."""
+
     reload_skip = "the reload contract runs on one variant of the family, to keep the suite's time"
 
     queue = PG_QUEUE

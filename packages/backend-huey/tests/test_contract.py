@@ -52,6 +52,7 @@ class TestHueyRedisContract(_HueyContract):
 
 class TestHueySqliteContract(_HueyContract):
     """SQLite storage polls: a short poll_interval keeps the suite quick."""
+
     reload_skip = "the reload contract runs on one variant of the family, to keep the suite's time"
 
     example_options: ClassVar[dict[str, Any]] = {"concurrency": 2, "poll_interval": 0.2}
