@@ -617,13 +617,19 @@ def resolve_options(
             if key in catalog:
                 uniform = catalog[key]
                 why = (refused or {}).get(key)
-                if source_name == "OPTIONS":
-                    kept = Resolved(uniform.validate(given[key], key_where), "settings OPTIONS")
-                else:
-                    kept = Resolved(uniform.coerce_text(given[key], key_where), "command line --set")
+                warned = tuning_warns and not uniform.contract
+                try:
+                    if source_name == "OPTIONS":
+                        kept: Resolved | None = Resolved(uniform.validate(given[key], key_where), "settings OPTIONS")
+                    else:
+                        kept = Resolved(uniform.coerce_text(given[key], key_where), "command line --set")
+                except ConfigError:
+                    if warned:
+                        raise
+                    kept = None  # refused whatever its value: say that, not what is wrong with the value
                 # Turning off what the backend cannot do at all (``websockets: False`` on a WSGI-only
                 # server) asks for what it already does: honoured, so one OPTIONS dict fits every backend.
-                if (tuning_warns and not uniform.contract) or (uniform.contract and kept.value is False):
+                if kept is not None and (warned or (uniform.contract and kept.value is False)):
                     ignored[key] = kept
                     continue
                 raise ConfigError(
