@@ -73,6 +73,16 @@ APP_SOURCE = "celery app setting"
 UNKNOWN: Any = object()
 
 
+def _knows(namespace: str, key: str) -> bool:
+    """True when the installed celery has the setting ``<namespace>_<key>`` (celery 5.5 has no
+    ``control_queue_exclusive``, and refuses a command-line value for a setting it lacks)."""
+    try:
+        from celery.app.defaults import NAMESPACES
+    except ImportError:
+        return False
+    return key in NAMESPACES.get(namespace, {})
+
+
 class CeleryCLI(Backend):
     """Base of the backends that run ``celery [global options] <subcommand> [options]`` in-process
     (worker, beat here; flower in django-prodserver-flower).
@@ -274,7 +284,7 @@ class CeleryWorker(CeleryCLI, WorkerBackend):
         if opts["stop"] == "bounded":
             # Extra KEY=VALUE arguments are celery's own config-from-command-line syntax.
             args.append(f"worker_soft_shutdown_timeout={opts['graceful_timeout']:g}")
-        if self.app_setting("control_queue_exclusive") is not False:
+        if _knows("control", "queue_exclusive") and self.app_setting("control_queue_exclusive") is not False:
             # A reload starts the next generation beside the running one, under the same node
             # name; RabbitMQ refuses a second consumer of an exclusive mailbox queue, and the new
             # generation would exit. Shared, both answer control commands while they overlap.
