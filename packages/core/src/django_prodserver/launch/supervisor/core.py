@@ -148,24 +148,12 @@ class Supervisor:
 
             for sock in (*child.spec.listeners, *child.spec.inherit):
                 release(sock)  # a copy (or generation) that stopped held the queue at its stop
-        out, err = self.out, self.err
-        if not child.spec.share_stdio:  # its recent lines, for `prodserver logs`
-            ring = self.controls.ring(child.name)
-            out = Tap(out, ring.reader(self.prefixers[0][child.name]))
-            err = Tap(err, ring.reader(self.prefixers[1][child.name]))
         seen = self.hooks.output_reader(child.name) if self.hooks else None
-        if seen is not None:
-            out, err = Tap(out, seen), Tap(err, seen)
-        try:
-            child.start((self.prefixers[0][child.name], self.prefixers[1][child.name]), out, err, self._in_fork)
-        except OSError as e:
-            self._say(f"cannot start {child.name!r} ({' '.join(child.spec.argv[:3])} ...): {e}")
+        failed = self._launch(child, readers=() if seen is None else (seen,))
+        if failed is not None:
+            self._say(f"cannot start {child.name!r} ({' '.join(child.spec.argv[:3])} ...): {failed}")
             self._fail(127)
             return False
-        self.by_pid[child.pid] = child
-        if self.json_logs:  # each line of its pipes one JSON object, whatever it printed
-            for pipe, stream in zip(child.pipes, ("stdout", "stderr"), strict=False):
-                pipe.stream.json = JsonWrap(child.spec.name, stream, child.pid)
         self.held.pop(child.name, None)  # a restart request started it again
         self.controls.started(child)
         if self.hooks:
@@ -174,6 +162,28 @@ class Supervisor:
             where = f": {child.spec.what}" if child.spec.what else ""
             self._say(f"started {child.name!r} (pid {child.pid}){where}")
         return True
+
+    def _launch(
+        self, child: Child, rings: Sequence[Ring] = (), readers: Sequence[Callable[[bytes], None]] = ()
+    ) -> OSError | None:
+        """Start ``child``: its output prefixed, its recent lines kept for ``prodserver logs`` (and
+        in ``rings``), each chunk shown to ``readers``; the error when it could not be started."""
+        out, err = self.out, self.err
+        if not child.spec.share_stdio:
+            for ring in (self.controls.ring(child.name), *rings):
+                out = Tap(out, ring.reader(self.prefixers[0][child.name]))
+                err = Tap(err, ring.reader(self.prefixers[1][child.name]))
+        for seen in readers:
+            out, err = Tap(out, seen), Tap(err, seen)
+        try:
+            child.start((self.prefixers[0][child.name], self.prefixers[1][child.name]), out, err, self._in_fork)
+        except OSError as e:
+            return e
+        self.by_pid[child.pid] = child
+        if self.json_logs:  # each line of its pipes one JSON object, whatever it printed
+            for pipe, stream in zip(child.pipes, ("stdout", "stderr"), strict=False):
+                pipe.stream.json = JsonWrap(child.spec.name, stream, child.pid)
+        return None
 
     def _in_fork(self) -> None:
         """In a forked child (first_run): drop the supervisor's signal handlers, fds and hooks."""
@@ -442,24 +452,13 @@ class Supervisor:
     def _start_generation(self, new: Child, tail: deque[str]) -> bool:
         """Spawn a reload's new generation; its output is prefixed and kept like the old one's,
         and its last lines in ``tail`` (for the reload's answer if it fails)."""
-        out, err = self.out, self.err
-        if not new.spec.share_stdio:
-            ring = self.controls.ring(new.name)
-            own = Ring(new.name, None)
-            own.lines = tail
-            out = Tap(Tap(out, ring.reader(self.prefixers[0][new.name])), own.reader(self.prefixers[0][new.name]))
-            err = Tap(Tap(err, ring.reader(self.prefixers[1][new.name])), own.reader(self.prefixers[1][new.name]))
-            if not new.spec.announces and new.spec.ready_line:  # its ready line is its "ready"
-                out, err = Tap(out, self._ready_line_of(new)), Tap(err, self._ready_line_of(new))
-        try:
-            new.start((self.prefixers[0][new.name], self.prefixers[1][new.name]), out, err, self._in_fork)
-        except OSError as e:
-            self._say(f"cannot start the new generation of {new.name!r}: {e}")
+        own = Ring(new.name, None)
+        own.lines = tail
+        ready_line = not new.spec.announces and bool(new.spec.ready_line)  # its ready line is its "ready"
+        failed = self._launch(new, rings=(own,), readers=(self._ready_line_of(new),) if ready_line else ())
+        if failed is not None:
+            self._say(f"cannot start the new generation of {new.name!r}: {failed}")
             return False
-        self.by_pid[new.pid] = new
-        if self.json_logs:
-            for pipe, stream in zip(new.pipes, ("stdout", "stderr"), strict=False):
-                pipe.stream.json = JsonWrap(new.spec.name, stream, new.pid)
         if self.verbosity >= 1:
             self._say(
                 f"started the new generation of {new.name!r} (pid {new.pid}); "
