@@ -223,3 +223,23 @@ def test_a_lifetime_too_short_to_take_over_is_refused(tmp_path: Path) -> None:
     done = run_django(env, tmp_path, "prodserver", "web", "--dry-run", timeout=60)
     assert done.returncode != 0
     assert "max_lifetime" in done.stderr and "use 0 (never) or at least 5" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("backend", "hands_over"),
+    [
+        ("gunicorn", True),
+        ("uvicorn", True),
+        ("hypercorn", True),
+        ("waitress", True),
+        ("daphne", True),
+        ("granian", False),
+    ],
+)
+@pytest.mark.timeout(60)
+def test_which_servers_hand_over_their_socket(backend: str, hands_over: bool) -> None:
+    """The five web servers serve on the supervisor's socket (so the reload contract test runs for
+    them, not skips); granian is restarted until its workers stop reliably (docs/backends/granian.md)."""
+    from django_prodserver.backends.registry import resolve_backend
+
+    assert resolve_backend(backend).cls.inherits_listener is hands_over
